@@ -1,0 +1,78 @@
+/*
+ * conf - the configuration file (/etc/sav-milter.conf): OpenDKIM-style
+ * "Key value" lines, '#' comments, one table of keys with types and
+ * defaults (conf.c), validated at load time with errors naming the
+ * file, line and key. Read by sav-milter, sav-probe -c and sav-cache -c.
+ *
+ * A loaded struct conf is immutable and owned by the caller; reload
+ * builds a new one and swaps it in only if it loaded cleanly.
+ */
+#ifndef SAV_CONF_H
+#define SAV_CONF_H
+
+#include <stddef.h>
+#include <sys/socket.h>
+#include "probe.h"
+#include "cache.h"
+#include "limit.h"
+
+enum action { ACTION_ACCEPT, ACTION_TEMPFAIL, ACTION_REJECT };
+
+struct conf_net {
+	int	family;			/* AF_INET or AF_INET6 */
+	unsigned char addr[16];
+	int	prefix;
+};
+
+#define CONF_NETS_MAX	256
+
+struct conf {
+	char	path[512];		/* file it came from, "" for defaults */
+	struct probe_conf probe;	/* Resolver, ProbePort, AllowPrivateTargets, HeloName, ProbeSender, ProbeTimeout, MaxTargets, ... */
+	struct cache_ttl ttl;		/* CacheTTL.* */
+	size_t	cache_size;		/* CacheSize (map size, bytes) */
+	struct limit_conf limits;	/* MaxProbes, DomainConcurrency, MXConcurrency, MXRate */
+
+	char	socket[512];		/* Socket: unix:/path | inet:port@host | inet6:port@host */
+	int	socket_mode;		/* SocketMode, octal, 0660 */
+	char	socket_group[64];	/* SocketGroup, "" */
+	char	user[64];		/* UserID, "" = stay */
+	char	pidfile[512];		/* PidFile */
+	char	cachefile[512];		/* CacheFile, "" = no cache */
+	msec_t	probe_wait_ms;		/* ProbeWait, 8 s */
+	int	monitor;		/* Mode monitor */
+	char	header[64];		/* MonitorHeader, "X-SAV-Verdict" */
+	int	nnets;
+	struct conf_net nets[CONF_NETS_MAX];	/* TrustedNetworks */
+	int	skip_auth;		/* SkipAuthenticated */
+	char	**exempt;		/* ExemptDomains, lowercase A-labels; "*.d" matches subdomains */
+	int	nexempt;
+	enum action action[VERDICT_COUNT];	/* Action.<verdict> */
+	int	reject_detail;		/* RejectDetail: remote text in replies */
+	int	facility;		/* SyslogFacility: LOG_MAIL */
+	int	log_skipped;		/* LogSkipped: yes */
+};
+
+/* conf_defaults - every key at its default */
+void	conf_defaults(struct conf *c);
+
+/*
+ * conf_load - defaults, then the file at path. Returns 0, or -1 with
+ * "path:line: Key: problem" in err. On failure *c is left freed.
+ */
+int	conf_load(struct conf *c, const char *path, char *err, size_t errlen);
+
+/* conf_set - apply one "Key value" (used by conf_load and command-line overrides) */
+int	conf_set(struct conf *c, const char *key, const char *value, char *err, size_t errlen);
+
+void	conf_free(struct conf *c);
+
+/* conf_trusted - is the address inside TrustedNetworks? */
+int	conf_trusted(const struct conf *c, const struct sockaddr *sa);
+
+/* conf_exempt - is the A-label domain exempt (exact or "*.parent")? */
+int	conf_exempt(const struct conf *c, const char *domain);
+
+const char *action_str(enum action a);
+
+#endif

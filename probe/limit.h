@@ -1,0 +1,46 @@
+/*
+ * limit - probe coordination for the milter (DESIGN.md "Limits and
+ * coordination"): the single thread-safe entry point "give me a
+ * verdict for this address within this budget".
+ *
+ *  - cache first (a hit answers in microseconds; a stale valid entry
+ *    is served and re-probed in the background);
+ *  - single-flight: concurrent requests for one address share one probe;
+ *  - at most per_domain (2) concurrent probes per sender domain, at most
+ *    per_mx (10) per MX IP and a rate cap per MX IP, at most max_probes
+ *    (100) in all; over a limit a request waits within its budget, then
+ *    gets tempfail / rate-limited;
+ *  - the caller waits at most budget_ms and gets tempfail / budget past
+ *    it, while the probe goes on in a background thread up to the
+ *    probe's own timeout and writes the cache.
+ */
+#ifndef SAV_LIMIT_H
+#define SAV_LIMIT_H
+
+#include "probe.h"
+
+struct limit_conf {
+	int	per_domain;		/* 2 */
+	int	per_mx;			/* 10 */
+	int	mx_rate;		/* new connections per MX IP per minute, 60 */
+	int	max_probes;		/* 100 */
+};
+
+void	limit_conf_defaults(struct limit_conf *c);
+
+struct limiter;
+
+struct limiter *limit_new(const struct limit_conf *lc, struct cache *cache);
+
+/*
+ * limit_verdict - the verdict for address within budget_ms, probing
+ * with a copy of *pc when needed. res->cached tells a cache hit.
+ */
+void	limit_verdict(struct limiter *l, const struct probe_conf *pc,
+		      const char *address, size_t len, msec_t budget_ms,
+		      struct probe_result *res);
+
+/* limit_free - stop taking work, wait up to wait_ms for background probes, free */
+void	limit_free(struct limiter *l, msec_t wait_ms);
+
+#endif

@@ -1,0 +1,60 @@
+/*
+ * netio - connect and line I/O on one TCP socket under a deadline.
+ * No SMTP knowledge. Non-blocking sockets and poll(); each call is
+ * given an absolute monotonic deadline and passes poll() only the time
+ * left, so a peer that trickles one byte at a time cannot stretch a
+ * step. Reads are bounded: a line longer than the caller's buffer is
+ * consumed up to its terminator (or the deadline) and reported as
+ * NETIO_TOOLONG; the buffer never grows.
+ */
+#ifndef SAV_NETIO_H
+#define SAV_NETIO_H
+
+#include <stddef.h>
+#include <sys/socket.h>
+#include "util.h"
+
+#define NETIO_BUF	4096
+
+enum netio_status {
+	NETIO_OK,
+	NETIO_TIMEOUT,
+	NETIO_EOF,		/* orderly close by the peer (also mid-line) */
+	NETIO_TOOLONG,		/* line exceeded the caller's buffer */
+	NETIO_ERROR,		/* connect refused, reset, other errno */
+};
+
+struct netio {
+	int	fd;
+	size_t	start, end;
+	char	buf[NETIO_BUF];
+	char	err[128];		/* strerror text of the last NETIO_ERROR */
+	unsigned long long nread;	/* bytes received in all */
+};
+
+void	netio_init(struct netio *n);
+
+/* netio_connect - non-blocking connect to sa within deadline */
+enum netio_status netio_connect(struct netio *n, const struct sockaddr *sa,
+				msec_t deadline);
+
+/*
+ * netio_read_line - next line without its terminator (LF or CRLF; a
+ * bare LF is accepted) into line[size], NUL-terminated, length in *len.
+ * Bytes after the line stay buffered for the next call.
+ */
+enum netio_status netio_read_line(struct netio *n, char *line, size_t size,
+				  size_t *len, msec_t deadline);
+
+/* netio_pending - bytes already buffered and not yet returned */
+size_t	netio_pending(const struct netio *n);
+
+/* netio_write - write all of buf within deadline (MSG_NOSIGNAL) */
+enum netio_status netio_write(struct netio *n, const char *buf, size_t len,
+			      msec_t deadline);
+
+void	netio_close(struct netio *n);
+
+const char *netio_status_str(enum netio_status s);
+
+#endif

@@ -1,0 +1,80 @@
+/*
+ * smtp - one probe dialogue with one IP address, as a person would do
+ * it with telnet: wait for the final greeting line (never speak first),
+ * EHLO (HELO when EHLO gets 5xx), MAIL FROM:<sender>, RCPT TO:<rcpt>
+ * (MAIL and RCPT pipelined in one write when PIPELINING is offered),
+ * then, when RCPT got 2xx and random_rcpt is set, RCPT TO:<random> for
+ * the catch-all check, and QUIT without waiting long for the 221.
+ *
+ * Every command line is built here from already validated parts
+ * (addr_format output, a helo name checked at start-up); nothing from
+ * the server is ever echoed back. A 421 at any stage, EOF or reset
+ * mid-dialogue is SMTP_CLOSED (treated like 451 for that host, B8).
+ *
+ * With method VRFY, "VRFY <rcpt>" is tried first after EHLO; 250/251
+ * and mailbox-level 5xx decide; 252, 502 and anything else fall back to
+ * the RCPT path (B14).
+ *
+ * The transcript goes to trace as "C: ..." and "S: ..." lines
+ * (sanitised).
+ */
+#ifndef SAV_SMTP_H
+#define SAV_SMTP_H
+
+#include <sys/socket.h>
+#include "util.h"
+#include "reply.h"
+
+enum smtp_method { SMTP_METHOD_RCPT, SMTP_METHOD_VRFY };
+
+struct smtp_params {
+	const char *helo;		/* EHLO/HELO argument */
+	const char *sender;		/* MAIL FROM path content, "" for <> */
+	const char *rcpt;		/* "local@domain" (addr_format) */
+	const char *random_rcpt;	/* NULL: no catch-all check */
+	int	need_smtputf8;		/* address needs SMTPUTF8 (C9) */
+	enum smtp_method method;
+	msec_t	connect_ms;		/* per-step time-outs, each also bounded by the deadline */
+	msec_t	greeting_ms;
+	msec_t	command_ms;
+	msec_t	quit_ms;		/* wait for 221, default 1000 */
+	const struct trace *trace;
+};
+
+enum smtp_stage {
+	SMTP_ST_CONNECT, SMTP_ST_GREETING, SMTP_ST_EHLO, SMTP_ST_HELO,
+	SMTP_ST_MAIL, SMTP_ST_VRFY, SMTP_ST_RCPT, SMTP_ST_RANDOM, SMTP_ST_QUIT,
+};
+
+enum smtp_status {
+	SMTP_ANSWERED,		/* the mailbox question got a reply: see out->last (and random) */
+	SMTP_CONNECT_FAILED,
+	SMTP_TIMEOUT,
+	SMTP_PROTOCOL_ERROR,	/* garbage, bad code, overlong line, cap exceeded */
+	SMTP_CLOSED,		/* EOF/reset mid-dialogue or 421 */
+	SMTP_GREETING_TEMP,	/* 4xx greeting */
+	SMTP_GREETING_PERM,	/* 5xx greeting (B9) */
+	SMTP_HELO_REFUSED,	/* EHLO and HELO refused; last holds the reply */
+	SMTP_MAIL_REFUSED,	/* MAIL FROM got 4xx/5xx; last holds the reply */
+	SMTP_NO_SMTPUTF8,	/* address needs SMTPUTF8, server does not offer it; nothing sent past EHLO */
+};
+
+struct smtp_outcome {
+	enum smtp_status status;
+	enum smtp_stage stage;		/* where the dialogue ended */
+	struct reply last;		/* the deciding reply (RCPT, VRFY, MAIL, greeting...) */
+	int	by_vrfy;		/* last is a VRFY answer */
+	int	have_random;		/* the catch-all RCPT got a reply */
+	struct reply random;
+	unsigned ext;			/* EHLO extensions (REPLY_EXT_*) */
+	char	err[128];		/* sanitised detail for time-outs and errors */
+};
+
+/* smtp_probe - run one dialogue with sa (port set) before deadline */
+void	smtp_probe(const struct smtp_params *p, const struct sockaddr *sa,
+		   msec_t deadline, struct smtp_outcome *out);
+
+const char *smtp_status_str(enum smtp_status s);
+const char *smtp_stage_str(enum smtp_stage s);
+
+#endif

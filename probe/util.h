@@ -1,0 +1,54 @@
+/*
+ * util - small shared helpers: monotonic clock, deadlines, the trace
+ * sink used by -v, and the one text sanitiser every piece of remote
+ * or input text passes through before it reaches a log, a terminal
+ * or an SMTP reply.
+ *
+ * Thread rules: all functions are reentrant; nothing here keeps state.
+ */
+#ifndef SAV_UTIL_H
+#define SAV_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef int64_t msec_t;
+
+/* util_now_ms - CLOCK_MONOTONIC in milliseconds */
+msec_t	util_now_ms(void);
+
+/* util_left_ms - milliseconds left until deadline (0 when past), capped at cap_ms when cap_ms > 0 */
+msec_t	util_left_ms(msec_t deadline, msec_t cap_ms);
+
+/*
+ * A trace sink receives one finished line at a time (no newline).
+ * fn == NULL means tracing is off. Used for `sav-probe -v`.
+ */
+struct trace {
+	void	(*fn)(void *arg, const char *line);
+	void	*arg;
+};
+
+void	trace_printf(const struct trace *t, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
+static inline int trace_on(const struct trace *t) { return t != NULL && t->fn != NULL; }
+
+/*
+ * util_sanitize - copy at most len bytes of src into dst (size bytes,
+ * always NUL-terminated when size > 0) keeping printable ASCII
+ * (0x20-0x7e) and writing every other byte as '?'. CR/LF/TAB become a
+ * space. Returns the number of bytes written (excluding NUL). When the
+ * input does not fit, the output ends in "..." so truncation is visible.
+ */
+size_t	util_sanitize(char *dst, size_t size, const char *src, size_t len);
+
+/*
+ * util_strlcpy - bounded copy; returns strlen(src) so that a result
+ * >= size means the copy was truncated (treat as an error).
+ */
+size_t	util_strlcpy(char *dst, const char *src, size_t size);
+
+/* util_parse_duration - "30", "30s", "5m", "3h", "7d" -> seconds; -1 on error */
+long	util_parse_duration(const char *s);
+
+#endif
