@@ -1,0 +1,658 @@
+/*
+ * smtp - one probe dialogue with one IP address (see smtp.h and
+ * DESIGN.md "The probe" 4).
+ *
+ * The dialogue, as a person would type it:
+ *
+ *	connect			connect_ms
+ *	<- 220 greeting		greeting_ms; read to the final line, never
+ *				speak before it (B8: no banner -> time-out)
+ *	-> EHLO helo		command_ms; 5xx -> HELO helo (B10)
+ *	[need SMTPUTF8 and not offered -> QUIT, SMTP_NO_SMTPUTF8 (C9)]
+ *	[VRFY method: -> VRFY <rcpt>; 250/251/550/551/553 decide,
+ *	 anything else falls back to MAIL/RCPT (B14)]
+ *	-> MAIL FROM:<sender>	non-2xx -> SMTP_MAIL_REFUSED (B11)
+ *	-> RCPT TO:<rcpt>	(one write with MAIL when PIPELINING)
+ *	[RCPT 2xx and random_rcpt -> RCPT TO:<random> (B12)]
+ *	-> QUIT			quit_ms; the 221 is not required (B1)
+ *
+ * Every step's deadline is the smaller of its own time-out and the
+ * overall deadline, and netio passes poll() only the time left, so a
+ * trickling server cannot stretch the dialogue (D8). A 421 at any
+ * stage, EOF or a reset is SMTP_CLOSED (B8). A malformed reply, an
+ * overlong line, a multi-line reply over the caps (reply.c) or data
+ * the server sends when no reply is due is SMTP_PROTOCOL_ERROR and
+ * never counts as a 2xx (B5, B7).
+ *
+ * SECURITY: every command line is built here with snprintf from the
+ * caller's already validated parts; a part holding CR or LF, or a line
+ * over 512 octets (RFC 5321 4.5.3.1.4), is refused before connecting
+ * (D6, D7). Nothing the server says is ever echoed back. Server text
+ * reaches the trace and out->err only through util_sanitize().
+ *
+ * Memory and threads: everything lives on the caller's stack and in
+ * *out; no allocation, no global state; reentrant.
+ */
+#include <arpa/inet.h>
+#include <assert.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "netio.h"
+#include "reply.h"
+#include "smtp.h"
+
+#define SMTP_LINE_MAX	512	/* RFC 5321 4.5.3.1.4, CRLF included */
+#define SMTP_QUIT_MS	1000	/* default wait for the 221 */
+#define SMTP_TRACE_MAX	600	/* server text shown per trace line */
+
+struct smtp_sess {
+	const struct smtp_params *p;
+	struct smtp_outcome *out;
+	struct netio n;
+	msec_t	deadline;
+	char	peer[64];
+};
+
+/* Command lines, all built before connecting. */
+struct smtp_lines {
+	char	ehlo[SMTP_LINE_MAX + 1];
+	char	helo[SMTP_LINE_MAX + 1];
+	char	mail[SMTP_LINE_MAX + 1];
+	char	rcpt[SMTP_LINE_MAX + 1];
+	char	random[SMTP_LINE_MAX + 1];
+	char	vrfy[SMTP_LINE_MAX + 1];
+	char	vrfy_random[SMTP_LINE_MAX + 1];
+};
+
+static const char *const stage_what[] = {
+	[SMTP_ST_CONNECT] = "connect",
+	[SMTP_ST_GREETING] = "greeting",
+	[SMTP_ST_EHLO] = "EHLO reply",
+	[SMTP_ST_HELO] = "HELO reply",
+	[SMTP_ST_MAIL] = "MAIL reply",
+	[SMTP_ST_VRFY] = "VRFY reply",
+	[SMTP_ST_RCPT] = "RCPT reply",
+	[SMTP_ST_RANDOM] = "random RCPT reply",
+	[SMTP_ST_QUIT] = "QUIT reply",
+};
+
+/* smtp_err - record a sanitised detail in out->err and trace it */
+static void __attribute__((format(printf, 2, 3)))
+smtp_err(struct smtp_sess *s, const char *fmt, ...)
+{
+	char tmp[sizeof(s->out->err)];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(tmp, sizeof(tmp), fmt, ap);
+	va_end(ap);
+	util_sanitize(s->out->err, sizeof(s->out->err), tmp, strlen(tmp));
+	trace_printf(s->p->trace, "smtp: %s", s->out->err);
+}
+
+/* smtp_step_deadline - now + step_ms, never past the overall deadline */
+static msec_t
+smtp_step_deadline(const struct smtp_sess *s, msec_t step_ms)
+{
+	return util_now_ms() + util_left_ms(s->deadline, step_ms);
+}
+
+/*
+ * smtp_line - build one command line with its CRLF into buf. Returns
+ * its length, or 0 when a part holds CR/LF or the line would be over
+ * 512 octets (then *why is set).
+ */
+static size_t __attribute__((format(printf, 4, 5)))
+smtp_line(char *buf, size_t size, const char **why, const char *fmt, ...)
+{
+	va_list ap;
+	int len;
+
+	va_start(ap, fmt);
+	len = vsnprintf(buf, size, fmt, ap);
+	va_end(ap);
+	if (len < 0 || (size_t)len >= size || len > SMTP_LINE_MAX) {
+		*why = "command line over 512 octets";
+		buf[0] = '\0';
+		return 0;
+	}
+	/* Only the final CRLF may be a line terminator (D6). */
+	if (len < 2 || memchr(buf, '\r', (size_t)len - 2) != NULL ||
+	    memchr(buf, '\n', (size_t)len - 2) != NULL) {
+		*why = "CR or LF in a command argument";
+		buf[0] = '\0';
+		return 0;
+	}
+	return (size_t)len;
+}
+
+static int
+smtp_has_crlf(const char *s)
+{
+	return s != NULL && strpbrk(s, "\r\n") != NULL;
+}
+
+/*
+ * smtp_build - all command lines from the parameters. Returns 0, or -1
+ * with the reason in *why.
+ */
+static int
+smtp_build(const struct smtp_params *p, struct smtp_lines *l, const char **why)
+{
+	const char *utf8 = p->need_smtputf8 ? " SMTPUTF8" : "";
+	const char *sender = p->sender != NULL ? p->sender : "";
+
+	memset(l, 0, sizeof(*l));
+	if (p->helo == NULL || p->helo[0] == '\0' || p->rcpt == NULL ||
+	    p->rcpt[0] == '\0') {
+		*why = "missing HELO name or recipient";
+		return -1;
+	}
+	/* The caller validated these; a CR or LF here is a bug upstream. */
+	assert(!smtp_has_crlf(p->helo) && !smtp_has_crlf(sender) &&
+	       !smtp_has_crlf(p->rcpt) && !smtp_has_crlf(p->random_rcpt));
+	if (smtp_line(l->ehlo, sizeof(l->ehlo), why, "EHLO %s\r\n", p->helo) == 0 ||
+	    smtp_line(l->helo, sizeof(l->helo), why, "HELO %s\r\n", p->helo) == 0 ||
+	    smtp_line(l->mail, sizeof(l->mail), why, "MAIL FROM:<%s>%s\r\n",
+		      sender, utf8) == 0 ||
+	    smtp_line(l->rcpt, sizeof(l->rcpt), why, "RCPT TO:<%s>\r\n", p->rcpt) == 0)
+		return -1;
+	if (p->random_rcpt != NULL &&
+	    smtp_line(l->random, sizeof(l->random), why, "RCPT TO:<%s>\r\n",
+		      p->random_rcpt) == 0)
+		return -1;
+	if (p->method == SMTP_METHOD_VRFY) {
+		if (smtp_line(l->vrfy, sizeof(l->vrfy), why, "VRFY <%s>%s\r\n",
+			      p->rcpt, utf8) == 0)
+			return -1;
+		if (p->random_rcpt != NULL &&
+		    smtp_line(l->vrfy_random, sizeof(l->vrfy_random), why,
+			      "VRFY <%s>%s\r\n", p->random_rcpt, utf8) == 0)
+			return -1;
+	}
+	return 0;
+}
+
+static void
+smtp_peer(const struct sockaddr *sa, char *buf, size_t size)
+{
+	char ip[INET6_ADDRSTRLEN];
+
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+
+		if (inet_ntop(AF_INET, &in->sin_addr, ip, sizeof(ip)) == NULL)
+			util_strlcpy(ip, "?", sizeof(ip));
+		snprintf(buf, size, "%s:%u", ip, (unsigned)ntohs(in->sin_port));
+	} else if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+
+		if (inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof(ip)) == NULL)
+			util_strlcpy(ip, "?", sizeof(ip));
+		snprintf(buf, size, "[%s]:%u", ip, (unsigned)ntohs(in6->sin6_port));
+	} else
+		snprintf(buf, size, "(family %d)", (int)sa->sa_family);
+}
+
+/* smtp_trace_cmd - "C: <line>" for each line in buf (CRLF-separated) */
+static void
+smtp_trace_cmd(const struct smtp_sess *s, const char *buf, size_t len)
+{
+	char clean[SMTP_LINE_MAX + 1];
+	const char *eol;
+
+	if (!trace_on(s->p->trace))
+		return;
+	while (len > 0) {
+		eol = memchr(buf, '\n', len);
+		size_t n = eol != NULL ? (size_t)(eol - buf) + 1 : len;
+		size_t shown = n;
+
+		while (shown > 0 && (buf[shown - 1] == '\n' || buf[shown - 1] == '\r'))
+			shown--;
+		util_sanitize(clean, sizeof(clean), buf, shown);
+		trace_printf(s->p->trace, "C: %s", clean);
+		buf += n;
+		len -= n;
+	}
+}
+
+/*
+ * smtp_send - write one or more complete command lines within
+ * step_ms. Returns SMTP_ANSWERED when written, else the failure
+ * status with out->err set.
+ */
+static enum smtp_status
+smtp_send(struct smtp_sess *s, const char *buf, size_t len, const char *what,
+	  msec_t step_ms)
+{
+	enum netio_status st;
+
+	smtp_trace_cmd(s, buf, len);
+	st = netio_write(&s->n, buf, len, smtp_step_deadline(s, step_ms));
+	switch (st) {
+	case NETIO_OK:
+		return SMTP_ANSWERED;
+	case NETIO_TIMEOUT:
+		smtp_err(s, "timeout sending %s", what);
+		return SMTP_TIMEOUT;
+	default:
+		smtp_err(s, "sending %s: %s", what, s->n.err);
+		return SMTP_CLOSED;
+	}
+}
+
+/*
+ * smtp_read - read one complete reply into *r within step_ms. Each
+ * line is traced as "S: ...". Returns SMTP_ANSWERED with a complete,
+ * well-formed reply, else the failure status with out->err set.
+ */
+static enum smtp_status
+smtp_read(struct smtp_sess *s, struct reply *r, enum smtp_stage stage,
+	  msec_t step_ms)
+{
+	char line[REPLY_LINE_MAX + 1];
+	char clean[SMTP_TRACE_MAX];
+	const char *what = stage_what[stage];
+	enum netio_status st;
+	enum reply_status rs;
+	msec_t dl = smtp_step_deadline(s, step_ms);
+	size_t len;
+
+	reply_init(r);
+	for (;;) {
+		st = netio_read_line(&s->n, line, sizeof(line), &len, dl);
+		switch (st) {
+		case NETIO_OK:
+			break;
+		case NETIO_TIMEOUT:
+			smtp_err(s, "timeout waiting for %s", what);
+			return SMTP_TIMEOUT;
+		case NETIO_EOF:
+			smtp_err(s, "connection closed by server %s %s",
+				 r->nlines > 0 || len > 0 ? "in the middle of" : "while waiting for",
+				 what);
+			return SMTP_CLOSED;
+		case NETIO_TOOLONG:
+			smtp_err(s, "%s: line longer than %d octets", what, REPLY_LINE_MAX);
+			return SMTP_PROTOCOL_ERROR;
+		case NETIO_ERROR:
+		default:
+			smtp_err(s, "%s while waiting for %s", s->n.err, what);
+			return SMTP_CLOSED;
+		}
+		if (trace_on(s->p->trace)) {
+			util_sanitize(clean, sizeof(clean), line, len);
+			trace_printf(s->p->trace, "S: %s", clean);
+		}
+		rs = reply_feed(r, line, len);
+		if (rs == REPLY_DONE)
+			return SMTP_ANSWERED;
+		if (rs == REPLY_ERROR) {
+			smtp_err(s, "%s: %s", what,
+				 r->error != NULL ? r->error : "malformed reply");
+			return SMTP_PROTOCOL_ERROR;
+		}
+	}
+}
+
+/*
+ * smtp_no_trailing - a server that sends more than the one reply due
+ * is broken or not speaking SMTP (B7): protocol error.
+ */
+static enum smtp_status
+smtp_no_trailing(struct smtp_sess *s, enum smtp_stage stage)
+{
+	if (netio_pending(&s->n) == 0)
+		return SMTP_ANSWERED;
+	smtp_err(s, "unexpected data after %s", stage_what[stage]);
+	return SMTP_PROTOCOL_ERROR;
+}
+
+/*
+ * smtp_cmd - send one command and read its reply. A 421 reply becomes
+ * SMTP_CLOSED (B8), with the reply kept in *r.
+ */
+static enum smtp_status
+smtp_cmd(struct smtp_sess *s, const char *line, enum smtp_stage stage,
+	 struct reply *r)
+{
+	enum smtp_status st;
+
+	reply_init(r);
+	s->out->stage = stage;
+	st = smtp_send(s, line, strlen(line), stage_what[stage], s->p->command_ms);
+	if (st != SMTP_ANSWERED)
+		return st;
+	st = smtp_read(s, r, stage, s->p->command_ms);
+	if (st != SMTP_ANSWERED)
+		return st;
+	if (r->code == 421) {
+		smtp_err(s, "server closing (421) at %s", stage_what[stage]);
+		return SMTP_CLOSED;
+	}
+	return smtp_no_trailing(s, stage);
+}
+
+/* smtp_quit - polite QUIT; the 221 is waited for at most quit_ms */
+static void
+smtp_quit(struct smtp_sess *s)
+{
+	struct reply r;
+	enum netio_status st;
+	msec_t quit_ms = s->p->quit_ms > 0 ? s->p->quit_ms : SMTP_QUIT_MS;
+	msec_t dl = smtp_step_deadline(s, quit_ms);
+	char line[SMTP_LINE_MAX + 1];
+	char clean[SMTP_TRACE_MAX];
+	enum reply_status rs;
+	size_t len;
+
+	smtp_trace_cmd(s, "QUIT\r\n", 6);
+	if (netio_write(&s->n, "QUIT\r\n", 6, dl) != NETIO_OK) {
+		trace_printf(s->p->trace, "smtp: QUIT not sent: %s", s->n.err);
+		return;
+	}
+	/* Not smtp_read(): nothing here may change the outcome. */
+	reply_init(&r);
+	for (;;) {
+		st = netio_read_line(&s->n, line, sizeof(line), &len, dl);
+		if (st != NETIO_OK) {
+			trace_printf(s->p->trace, "smtp: no reply to QUIT (%s)",
+				     netio_status_str(st));
+			return;
+		}
+		if (trace_on(s->p->trace)) {
+			util_sanitize(clean, sizeof(clean), line, len);
+			trace_printf(s->p->trace, "S: %s", clean);
+		}
+		rs = reply_feed(&r, line, len);
+		if (rs != REPLY_MORE)
+			return;
+	}
+}
+
+/* smtp_vrfy - VRFY path; returns 1 when VRFY decided (out is final) */
+static int
+smtp_vrfy(struct smtp_sess *s, const struct smtp_lines *l)
+{
+	struct smtp_outcome *out = s->out;
+	enum smtp_status st;
+	struct reply r;
+
+	st = smtp_cmd(s, l->vrfy, SMTP_ST_VRFY, &r);
+	if (st != SMTP_ANSWERED) {
+		out->status = st;
+		if (r.code != 0)
+			out->last = r;
+		return 1;
+	}
+	switch (r.code) {
+	case 250: case 251: case 550: case 551: case 553:
+		break;
+	default:
+		/* 252 "cannot verify", 502 disabled, 4xx...: ask with RCPT (B14) */
+		trace_printf(s->p->trace, "smtp: VRFY inconclusive (%d), using RCPT",
+			     r.code);
+		return 0;
+	}
+	out->status = SMTP_ANSWERED;
+	out->last = r;
+	out->by_vrfy = 1;
+	if (r.code / 100 == 2 && l->vrfy_random[0] != '\0') {
+		st = smtp_cmd(s, l->vrfy_random, SMTP_ST_RANDOM, &r);
+		if (st != SMTP_ANSWERED)
+			return 1;	/* no QUIT on a broken connection */
+		out->have_random = 1;
+		out->random = r;
+	}
+	smtp_quit(s);
+	return 1;
+}
+
+/* smtp_mail_rcpt - MAIL, RCPT (pipelined when offered), random RCPT */
+static void
+smtp_mail_rcpt(struct smtp_sess *s, const struct smtp_lines *l)
+{
+	struct smtp_outcome *out = s->out;
+	char both[2 * (SMTP_LINE_MAX + 1)];
+	enum smtp_status st;
+	struct reply r;
+	int pipelined = (out->ext & REPLY_EXT_PIPELINING) != 0;
+	size_t ml, rl;
+
+	reply_init(&r);
+	if (pipelined) {
+		ml = strlen(l->mail);
+		rl = strlen(l->rcpt);
+		memcpy(both, l->mail, ml);
+		memcpy(both + ml, l->rcpt, rl);
+		out->stage = SMTP_ST_MAIL;
+		st = smtp_send(s, both, ml + rl, "MAIL and RCPT", s->p->command_ms);
+		if (st == SMTP_ANSWERED)
+			st = smtp_read(s, &r, SMTP_ST_MAIL, s->p->command_ms);
+		if (st == SMTP_ANSWERED && r.code == 421) {
+			smtp_err(s, "server closing (421) at %s", stage_what[SMTP_ST_MAIL]);
+			st = SMTP_CLOSED;
+		}
+	} else
+		st = smtp_cmd(s, l->mail, SMTP_ST_MAIL, &r);
+	if (st != SMTP_ANSWERED) {
+		out->status = st;
+		if (st == SMTP_CLOSED && r.code != 0)
+			out->last = r;
+		return;
+	}
+	if (r.code / 100 != 2) {
+		out->status = SMTP_MAIL_REFUSED;
+		out->last = r;
+		if (pipelined) {
+			/* The RCPT reply (503, mostly) is due before QUIT. */
+			out->stage = SMTP_ST_RCPT;
+			st = smtp_read(s, &r, SMTP_ST_RCPT, s->p->command_ms);
+			out->stage = SMTP_ST_MAIL;
+			out->err[0] = '\0';
+			if (st != SMTP_ANSWERED || r.code == 421)
+				return;
+		}
+		smtp_quit(s);
+		return;
+	}
+	if (pipelined) {
+		out->stage = SMTP_ST_RCPT;
+		st = smtp_read(s, &r, SMTP_ST_RCPT, s->p->command_ms);
+		if (st == SMTP_ANSWERED && r.code == 421) {
+			smtp_err(s, "server closing (421) at %s", stage_what[SMTP_ST_RCPT]);
+			st = SMTP_CLOSED;
+		}
+		if (st == SMTP_ANSWERED)
+			st = smtp_no_trailing(s, SMTP_ST_RCPT);
+	} else
+		st = smtp_cmd(s, l->rcpt, SMTP_ST_RCPT, &r);
+	if (st != SMTP_ANSWERED) {
+		out->status = st;
+		if (st == SMTP_CLOSED && r.code != 0)
+			out->last = r;
+		return;
+	}
+	out->status = SMTP_ANSWERED;
+	out->last = r;
+	if (r.code / 100 == 2 && l->random[0] != '\0') {
+		/*
+		 * The mailbox question is answered; whatever happens to the
+		 * catch-all question only leaves have_random at 0.
+		 */
+		st = smtp_cmd(s, l->random, SMTP_ST_RANDOM, &r);
+		if (st == SMTP_ANSWERED) {
+			out->have_random = 1;
+			out->random = r;
+		} else
+			return;
+	}
+	smtp_quit(s);
+}
+
+void
+smtp_probe(const struct smtp_params *p, const struct sockaddr *sa,
+	   msec_t deadline, struct smtp_outcome *out)
+{
+	struct smtp_sess s;
+	struct smtp_lines l;
+	enum netio_status ns;
+	enum smtp_status st;
+	const char *why = NULL;
+	struct reply r;
+
+	memset(out, 0, sizeof(*out));
+	reply_init(&out->last);
+	reply_init(&out->random);
+	out->status = SMTP_PROTOCOL_ERROR;
+	out->stage = SMTP_ST_CONNECT;
+	s.p = p;
+	s.out = out;
+	s.deadline = deadline;
+	netio_init(&s.n);
+	smtp_peer(sa, s.peer, sizeof(s.peer));
+
+	/* Refuse before connecting: nothing half-built goes on the wire (D7). */
+	if (smtp_build(p, &l, &why) != 0) {
+		smtp_err(&s, "not probing %s: %s", s.peer, why);
+		return;
+	}
+
+	trace_printf(p->trace, "smtp: connect %s", s.peer);
+	ns = netio_connect(&s.n, sa, smtp_step_deadline(&s, p->connect_ms));
+	if (ns != NETIO_OK) {
+		if (ns == NETIO_TIMEOUT) {
+			out->status = SMTP_TIMEOUT;
+			smtp_err(&s, "timeout connecting to %s", s.peer);
+		} else {
+			out->status = SMTP_CONNECT_FAILED;
+			smtp_err(&s, "%s (%s)", s.n.err, s.peer);
+		}
+		return;
+	}
+
+	/* Greeting: read to the final line before saying anything (B8). */
+	out->stage = SMTP_ST_GREETING;
+	st = smtp_read(&s, &r, SMTP_ST_GREETING, p->greeting_ms);
+	if (st != SMTP_ANSWERED) {
+		out->status = st;
+		goto done;
+	}
+	out->last = r;
+	if (r.code == 421) {
+		out->status = SMTP_CLOSED;
+		smtp_err(&s, "server closing (421) at greeting");
+		goto done;
+	}
+	if ((st = smtp_no_trailing(&s, SMTP_ST_GREETING)) != SMTP_ANSWERED) {
+		out->status = st;
+		goto done;
+	}
+	switch (r.code / 100) {
+	case 2:
+		break;
+	case 4:
+		out->status = SMTP_GREETING_TEMP;
+		smtp_quit(&s);
+		goto done;
+	case 5:
+		out->status = SMTP_GREETING_PERM;	/* B9 */
+		smtp_quit(&s);
+		goto done;
+	default:
+		out->status = SMTP_PROTOCOL_ERROR;
+		smtp_err(&s, "unexpected greeting code %d", r.code);
+		goto done;
+	}
+
+	/* EHLO, HELO on 5xx (B10). */
+	st = smtp_cmd(&s, l.ehlo, SMTP_ST_EHLO, &r);
+	if (st != SMTP_ANSWERED) {
+		out->status = st;
+		if (r.code != 0)
+			out->last = r;
+		goto done;
+	}
+	out->last = r;
+	if (r.code / 100 == 2)
+		out->ext = r.ext;
+	else if (r.code / 100 == 5) {
+		st = smtp_cmd(&s, l.helo, SMTP_ST_HELO, &r);
+		if (st != SMTP_ANSWERED) {
+			out->status = st;
+			if (r.code != 0)
+				out->last = r;
+			goto done;
+		}
+		out->last = r;
+		if (r.code / 100 != 2) {
+			out->status = SMTP_HELO_REFUSED;
+			smtp_quit(&s);
+			goto done;
+		}
+		out->ext = 0;
+	} else {
+		/* EHLO 4xx (or 3xx): the server does not want us now. */
+		out->status = SMTP_HELO_REFUSED;
+		smtp_quit(&s);
+		goto done;
+	}
+
+	/* C9: never send a UTF-8 address to a server that did not ask for it. */
+	if (p->need_smtputf8 && (out->ext & REPLY_EXT_SMTPUTF8) == 0) {
+		out->status = SMTP_NO_SMTPUTF8;
+		smtp_err(&s, "address needs SMTPUTF8, not offered by %s", s.peer);
+		smtp_quit(&s);
+		goto done;
+	}
+
+	if (p->method == SMTP_METHOD_VRFY && smtp_vrfy(&s, &l))
+		goto done;
+	smtp_mail_rcpt(&s, &l);
+
+done:
+	if (out->status == SMTP_ANSWERED)
+		trace_printf(p->trace, "smtp: answered at %s: %d",
+			     smtp_stage_str(out->stage), out->last.code);
+	netio_close(&s.n);
+}
+
+const char *
+smtp_status_str(enum smtp_status s)
+{
+	switch (s) {
+	case SMTP_ANSWERED:		return "answered";
+	case SMTP_CONNECT_FAILED:	return "connect-failed";
+	case SMTP_TIMEOUT:		return "timeout";
+	case SMTP_PROTOCOL_ERROR:	return "protocol-error";
+	case SMTP_CLOSED:		return "closed";
+	case SMTP_GREETING_TEMP:	return "greeting-temp";
+	case SMTP_GREETING_PERM:	return "greeting-perm";
+	case SMTP_HELO_REFUSED:		return "helo-refused";
+	case SMTP_MAIL_REFUSED:		return "mail-refused";
+	case SMTP_NO_SMTPUTF8:		return "no-smtputf8";
+	}
+	return "?";
+}
+
+const char *
+smtp_stage_str(enum smtp_stage s)
+{
+	switch (s) {
+	case SMTP_ST_CONNECT:	return "connect";
+	case SMTP_ST_GREETING:	return "greeting";
+	case SMTP_ST_EHLO:	return "ehlo";
+	case SMTP_ST_HELO:	return "helo";
+	case SMTP_ST_MAIL:	return "mail";
+	case SMTP_ST_VRFY:	return "vrfy";
+	case SMTP_ST_RCPT:	return "rcpt";
+	case SMTP_ST_RANDOM:	return "random";
+	case SMTP_ST_QUIT:	return "quit";
+	}
+	return "?";
+}
