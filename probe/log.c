@@ -1,0 +1,179 @@
+/*
+ * log - the log sink (syslog and/or stderr, plus a hook for tests) and
+ * the one key=value decision line (DESIGN.md "Logging").
+ *
+ * Every value passes log_escape(): printable ASCII without spaces,
+ * quotes or backslashes is written as is; anything else is written in
+ * double quotes with \" \\ and \xHH escapes, bounded. So a hostile
+ * sender or remote text can never forge a second line or a key.
+ *
+ * Thread rules: log_open/log_set_hook at start-up only; log_msg and
+ * log_decision are thread-safe (one write per line).
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+
+static int use_syslog;
+static int use_stderr = 1;
+static const char *log_ident = "sav";
+static void (*hook_fn)(int, const char *, void *);
+static void *hook_arg;
+
+void
+log_open(const char *ident, int facility, int sys, int err)
+{
+	log_ident = ident;
+	use_syslog = sys;
+	use_stderr = err;
+	if (sys)
+		openlog(ident, LOG_PID | LOG_NDELAY, facility);
+}
+
+void
+log_set_hook(void (*fn)(int, const char *, void *), void *arg)
+{
+	hook_fn = fn;
+	hook_arg = arg;
+}
+
+static void
+emit(int prio, const char *line)
+{
+	if (use_syslog)
+		syslog(prio, "%s", line);
+	if (use_stderr) {
+		static const char *names[] = { "emerg", "alert", "crit", "error", "warning", "notice", "info", "debug" };
+		char buf[2200];
+		int n;
+
+		n = snprintf(buf, sizeof(buf), "%s: %s%s%s\n", log_ident,
+			     prio <= LOG_WARNING ? names[prio & 7] : "",
+			     prio <= LOG_WARNING ? ": " : "", line);
+		if (n > 0)
+			fwrite(buf, 1, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1, stderr);
+	}
+	if (hook_fn)
+		hook_fn(prio, line, hook_arg);
+}
+
+void
+log_msg(int prio, const char *fmt, ...)
+{
+	char line[1024], clean[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	/* messages may carry file names or remote text: one line, printable */
+	util_sanitize(clean, sizeof(clean), line, strlen(line));
+	emit(prio, clean);
+}
+
+size_t
+log_escape(char *buf, size_t size, const char *val)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *p;
+	size_t n = 0, max = 300;	/* bytes of input shown */
+	int plain = val[0] != '\0';
+
+	if (size == 0)
+		return 0;
+	for (p = (const unsigned char *)val; *p; p++)
+		if (*p <= 0x20 || *p >= 0x7f || *p == '"' || *p == '\\' || *p == '=')
+			plain = 0;
+	if (plain && strlen(val) <= max && strlen(val) < size)
+		return util_strlcpy(buf, val, size);
+#define PUT(c) do { if (n + 1 < size) buf[n++] = (c); } while (0)
+	PUT('"');
+	for (p = (const unsigned char *)val; *p && max > 0; p++, max--) {
+		if (n + 6 >= size)
+			break;
+		if (*p == '"' || *p == '\\') {
+			PUT('\\');
+			PUT((char)*p);
+		} else if (*p < 0x20 || *p >= 0x7f) {
+			PUT('\\');
+			PUT('x');
+			PUT(hex[*p >> 4]);
+			PUT(hex[*p & 15]);
+		} else
+			PUT((char)*p);
+	}
+	if (*p && n + 4 < size) {
+		PUT('.');
+		PUT('.');
+		PUT('.');
+	}
+	PUT('"');
+#undef PUT
+	buf[n] = '\0';
+	return n;
+}
+
+static size_t
+kv(char *buf, size_t size, size_t off, const char *key, const char *val)
+{
+	char esc[700];
+
+	if (off >= size)
+		return off;
+	log_escape(esc, sizeof(esc), val);
+	off += (size_t)snprintf(buf + off, size - off, "%s%s=%s", off ? " " : "", key, esc);
+	return off < size ? off : size - 1;
+}
+
+size_t
+log_format_decision(char *buf, size_t size, const struct log_decision *d)
+{
+	const struct probe_result *r = d->r;
+	char tmp[700], num[32];
+	size_t off = 0;
+
+	buf[0] = '\0';
+	/* sender and client carry their brackets, as in DESIGN.md */
+	snprintf(tmp, sizeof(tmp), "<%s>", d->sender ? d->sender : "");
+	off = kv(buf, size, off, "sender", tmp);
+	if (d->client) {
+		snprintf(tmp, sizeof(tmp), "[%s]", d->client);
+		off = kv(buf, size, off, "client", tmp);
+	}
+	if (d->qid && *d->qid)
+		off = kv(buf, size, off, "qid", d->qid);
+	off = kv(buf, size, off, "verdict", verdict_str(r->verdict));
+	if (r->reason[0])
+		off = kv(buf, size, off, "reason", r->reason);
+	if (d->action)
+		off = kv(buf, size, off, "action", d->action);
+	if (d->mode)
+		off = kv(buf, size, off, "mode", d->mode);
+	if (r->mx[0])
+		off = kv(buf, size, off, "mx", r->mx);
+	if (r->ip[0])
+		off = kv(buf, size, off, "ip", r->ip);
+	if (r->code) {
+		snprintf(num, sizeof(num), "%d", r->code);
+		off = kv(buf, size, off, "code", num);
+	}
+	if (r->enhanced[0])
+		off = kv(buf, size, off, "dsn", r->enhanced);
+	if (r->verdict != VERDICT_SKIPPED)
+		off = kv(buf, size, off, "cache", r->cached ? "hit" : "miss");
+	snprintf(num, sizeof(num), "%ld", r->elapsed_ms);
+	off = kv(buf, size, off, "ms", num);
+	return off;
+}
+
+void
+log_decision(const struct log_decision *d)
+{
+	char line[2048];
+
+	log_format_decision(line, sizeof(line), d);
+	emit(LOG_INFO, line);
+}

@@ -1,0 +1,513 @@
+/*
+ * probe - one address verification, start to finish:
+ *
+ *   parse (addr) -> cache (address verdict, domain facts) -> DNS (dns)
+ *   -> target filter (target) -> one SMTP dialogue per address in MX
+ *   order (smtp) -> verdict (verdict) -> cache.
+ *
+ * The first definite answer from any MX decides (B20); timeouts,
+ * refusals, 4xx and protocol errors move on to the next address, and
+ * only when every address failed does the probe settle on tempfail (or
+ * unknown when every MX refused us outright, B9). Uncertainty never
+ * becomes invalid.
+ *
+ * Memory: everything on the stack, fixed size; nothing is allocated
+ * here (ldns allocates inside dns.c and frees before returning).
+ * Thread rules: reentrant; c is only read.
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "addr.h"
+#include "cache.h"
+#include "probe.h"
+#include "target.h"
+
+static void
+default_helo(char *buf, size_t size)
+{
+	char name[256] = "";
+	FILE *fp;
+
+	/* Debian's /etc/mailname is the mail name of this host; else the host name */
+	if ((fp = fopen("/etc/mailname", "r")) != NULL) {
+		if (fgets(name, sizeof(name), fp) == NULL)
+			name[0] = '\0';
+		fclose(fp);
+		name[strcspn(name, " \t\r\n")] = '\0';
+	}
+	if (strchr(name, '.') == NULL && gethostname(name, sizeof(name) - 1) == 0)
+		name[sizeof(name) - 1] = '\0';
+	if (strchr(name, '.') == NULL || strspn(name, "abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") != strlen(name))
+		util_strlcpy(name, "localhost.localdomain", sizeof(name));
+	util_strlcpy(buf, name, size);
+}
+
+void
+probe_conf_init(struct probe_conf *c)
+{
+	memset(c, 0, sizeof(*c));
+	dns_conf_init(&c->dns);
+	c->port = 25;
+	default_helo(c->helo, sizeof(c->helo));
+	c->catchall_check = 1;
+	c->method = SMTP_METHOD_RCPT;
+	c->max_targets = 5;
+	c->timeout_ms = 60000;
+	c->connect_ms = 10000;
+	c->greeting_ms = 20000;
+	c->command_ms = 20000;
+}
+
+int
+probe_exit_class(enum verdict v)
+{
+	switch (v) {
+	case VERDICT_VALID:
+		return 0;
+	case VERDICT_INVALID:
+	case VERDICT_BAD_DOMAIN:
+	case VERDICT_BAD_SYNTAX:
+		return 1;
+	default:
+		return 2;
+	}
+}
+
+static void
+set(struct probe_result *r, enum verdict v, const char *reason)
+{
+	r->verdict = v;
+	util_strlcpy(r->reason, reason, sizeof(r->reason));
+}
+
+static void
+set_reply(struct probe_result *r, const struct reply *rp)
+{
+	r->code = rp->code;
+	util_strlcpy(r->enhanced, rp->enhanced, sizeof(r->enhanced));
+	util_strlcpy(r->text, rp->text, sizeof(r->text));
+}
+
+static void
+sa_text(const struct sockaddr *sa, char *buf, size_t size)
+{
+	const void *a = sa->sa_family == AF_INET ?
+	    (const void *)&((const struct sockaddr_in *)sa)->sin_addr :
+	    (const void *)&((const struct sockaddr_in6 *)sa)->sin6_addr;
+
+	if (inet_ntop(sa->sa_family, a, buf, (socklen_t)size) == NULL)
+		util_strlcpy(buf, "?", size);
+}
+
+static void
+sa_set_port(struct sockaddr_storage *ss, int port)
+{
+	if (ss->ss_family == AF_INET)
+		((struct sockaddr_in *)ss)->sin_port = htons((unsigned short)port);
+	else
+		((struct sockaddr_in6 *)ss)->sin6_port = htons((unsigned short)port);
+}
+
+/*
+ * A non-definite outcome from one address. The probe remembers the
+ * most telling one so that, when no MX gives a definite answer, the
+ * verdict and its reply say why.
+ */
+struct pending {
+	int	have;
+	int	rank;		/* higher wins: tempfail kinds outrank "refused us" */
+	struct probe_result r;
+};
+
+static void
+remember(struct pending *p, int rank, const struct probe_result *r)
+{
+	if (!p->have || rank > p->rank) {
+		p->r = *r;
+		p->rank = rank;
+		p->have = 1;
+	}
+}
+
+enum { RANK_OTHER = 1, RANK_REFUSED = 2, RANK_RATE = 3, RANK_TEMP = 4, RANK_GREY = 5 };
+
+static int
+is_greylist(const struct reply *rp)
+{
+	return strncmp(rp->enhanced, "4.7.", 4) == 0 || strcasestr(rp->text, "grey") != NULL ||
+	    strcasestr(rp->text, "gray") != NULL || strcasestr(rp->text, "try again later") != NULL;
+}
+
+/*
+ * judge - turn one SMTP outcome into either a final verdict (returns 1)
+ * or a remembered pending result (returns 0: try the next address).
+ */
+static int
+judge(const struct probe_conf *c, const struct smtp_outcome *o, int known_catchall,
+      struct probe_result *cur, struct pending *pend)
+{
+	enum rcpt_class rc;
+
+	switch (o->status) {
+	case SMTP_ANSWERED:
+		set_reply(cur, &o->last);
+		rc = verdict_classify_rcpt(o->last.code, o->last.enhanced, o->last.text);
+		switch (rc) {
+		case RCPT_EXISTS:
+			if (o->have_random && o->random.code >= 200 && o->random.code < 300) {
+				cur->catch_all = 1;
+				set(cur, VERDICT_CATCH_ALL, R_CATCH_ALL);
+			} else if (known_catchall) {
+				cur->catch_all = 1;
+				set(cur, VERDICT_CATCH_ALL, R_CATCH_ALL);
+			} else
+				set(cur, VERDICT_VALID, R_USER_OK);
+			return 1;
+		case RCPT_NO_MAILBOX:
+			set(cur, VERDICT_INVALID, R_USER_UNKNOWN);
+			return 1;
+		case RCPT_MAILBOX_FULL:
+			/* B19: the mailbox exists */
+			set(cur, VERDICT_VALID, R_MAILBOX_FULL);
+			return 1;
+		case RCPT_POLICY:
+			if (strcasestr(o->last.text, "STARTTLS") != NULL)
+				set(cur, VERDICT_UNKNOWN, R_STARTTLS_REQUIRED);
+			else
+				set(cur, VERDICT_UNKNOWN, R_POLICY_BLOCK);
+			return 1;
+		case RCPT_SYNTAX:
+			set(cur, VERDICT_UNKNOWN, R_TOO_LONG);
+			return 1;
+		case RCPT_TEMP:
+			if (is_greylist(&o->last)) {
+				set(cur, VERDICT_TEMPFAIL, R_GREYLISTED);
+				remember(pend, RANK_GREY, cur);
+			} else {
+				set(cur, VERDICT_TEMPFAIL, R_TEMP_REPLY);
+				remember(pend, RANK_TEMP, cur);
+			}
+			return 0;
+		case RCPT_OTHER:
+		default:
+			set(cur, VERDICT_UNKNOWN, R_UNDETERMINED);
+			remember(pend, RANK_OTHER, cur);
+			return 0;
+		}
+	case SMTP_MAIL_REFUSED:
+		set_reply(cur, &o->last);
+		if (o->last.code >= 500) {
+			/* B11: the server refuses our MAIL FROM (<> or the probe sender) */
+			set(cur, VERDICT_UNKNOWN, c->sender[0] ? R_POLICY_BLOCK : R_NULL_SENDER_REFUSED);
+			return 1;
+		}
+		set(cur, VERDICT_TEMPFAIL, is_greylist(&o->last) ? R_GREYLISTED : R_TEMP_REPLY);
+		remember(pend, RANK_TEMP, cur);
+		return 0;
+	case SMTP_NO_SMTPUTF8:
+		set(cur, VERDICT_UNKNOWN, R_SMTPUTF8_UNSUPPORTED);
+		return 1;
+	case SMTP_GREETING_PERM:
+	case SMTP_HELO_REFUSED:
+		set_reply(cur, &o->last);
+		set(cur, VERDICT_UNKNOWN, R_GREETING_REFUSED);
+		remember(pend, RANK_REFUSED, cur);
+		return 0;
+	case SMTP_GREETING_TEMP:
+		set_reply(cur, &o->last);
+		set(cur, VERDICT_TEMPFAIL, R_TEMP_REPLY);
+		remember(pend, RANK_TEMP, cur);
+		return 0;
+	case SMTP_CLOSED:
+		if (o->last.code)
+			set_reply(cur, &o->last);
+		set(cur, VERDICT_TEMPFAIL, R_SERVICE_CLOSING);
+		remember(pend, RANK_TEMP, cur);
+		return 0;
+	case SMTP_TIMEOUT:
+		set(cur, VERDICT_TEMPFAIL, R_TIMEOUT);
+		util_strlcpy(cur->text, o->err, sizeof(cur->text));
+		remember(pend, RANK_TEMP, cur);
+		return 0;
+	case SMTP_CONNECT_FAILED:
+		set(cur, VERDICT_TEMPFAIL, R_CONNECT_FAILED);
+		util_strlcpy(cur->text, o->err, sizeof(cur->text));
+		remember(pend, RANK_TEMP, cur);
+		return 0;
+	case SMTP_PROTOCOL_ERROR:
+	default:
+		set(cur, VERDICT_TEMPFAIL, R_PROTOCOL_ERROR);
+		util_strlcpy(cur->text, o->err, sizeof(cur->text));
+		remember(pend, RANK_TEMP, cur);
+		return 0;
+	}
+}
+
+static void
+clear_reply(struct probe_result *r)
+{
+	r->code = 0;
+	r->enhanced[0] = r->text[0] = r->mx[0] = r->ip[0] = '\0';
+	r->catch_all = 0;
+}
+
+/*
+ * probe_smtp - DNS, targets and dialogues for a parsed address; fills
+ * the verdict part of *res.
+ */
+static void
+probe_smtp(const struct probe_conf *c, const struct addr *a, unsigned facts,
+	   struct probe_result *res, msec_t deadline, const struct trace *t)
+{
+	static struct dns_mx zero_mx;
+	struct dns_mx mx = zero_mx;
+	struct pending pend;
+	struct smtp_params sp;
+	char rcpt[PROBE_ADDR_MAX], randrcpt[PROBE_ADDR_MAX], local[40];
+	struct addr ra;
+	int h, i, tried = 0, refused = 0, bogus = 0, self = 0, rate = 0;
+	int known_catchall = (facts & FACT_CATCH_ALL) != 0;
+
+	memset(&pend, 0, sizeof(pend));
+	switch (dns_lookup_mx(&c->dns, a->domain, &mx, deadline, t)) {
+	case DNS_OK:
+		break;
+	case DNS_NXDOMAIN:
+		set(res, VERDICT_BAD_DOMAIN, R_NXDOMAIN);
+		return;
+	case DNS_NULLMX:
+		set(res, VERDICT_BAD_DOMAIN, R_NULL_MX);
+		return;
+	case DNS_NOHOST:
+		set(res, VERDICT_BAD_DOMAIN, R_NO_MAIL_HOST);
+		return;
+	case DNS_TIMEOUT:
+		set(res, VERDICT_TEMPFAIL, R_DNS_TIMEOUT);
+		return;
+	case DNS_TEMPFAIL:
+	default:
+		set(res, VERDICT_TEMPFAIL, R_SERVFAIL);
+		return;
+	}
+
+	if (addr_format(a, rcpt, sizeof(rcpt)) < 0) {
+		set(res, VERDICT_UNKNOWN, R_TOO_LONG);
+		return;
+	}
+	randrcpt[0] = '\0';
+	if (c->catchall_check && !known_catchall) {
+		ra = *a;
+		addr_random_local(local, sizeof(local));
+		util_strlcpy(ra.local, local, sizeof(ra.local));
+		ra.quoted = ra.utf8_local = 0;
+		if (addr_format(&ra, randrcpt, sizeof(randrcpt)) < 0)
+			randrcpt[0] = '\0';
+	}
+	memset(&sp, 0, sizeof(sp));
+	sp.helo = c->helo;
+	sp.sender = c->sender;
+	sp.rcpt = rcpt;
+	sp.random_rcpt = randrcpt[0] ? randrcpt : NULL;
+	sp.need_smtputf8 = a->utf8_local;
+	sp.method = c->method;
+	sp.connect_ms = c->connect_ms;
+	sp.greeting_ms = c->greeting_ms;
+	sp.command_ms = c->command_ms;
+	sp.quit_ms = 1000;
+	sp.trace = t;
+
+	for (h = 0; h < mx.nhost; h++) {
+		struct dns_host *host = &mx.host[h];
+
+		for (i = 0; i < host->naddr; i++) {
+			struct sockaddr_storage *ss = &host->addr[i];
+			enum target_class tc = target_check((struct sockaddr *)ss);
+			struct smtp_outcome o;
+			struct probe_result cur = *res;
+			char ip[48];
+
+			sa_text((struct sockaddr *)ss, ip, sizeof(ip));
+			if (tc != TARGET_PUBLIC && !c->allow_private) {
+				trace_printf(t, "probe: refusing %s (%s) for %s: %s", ip, host->name,
+					     a->domain, target_class_str(tc));
+				refused++;
+				if (target_is_bogus(tc))
+					bogus++;
+				else if (tc == TARGET_SELF)
+					self++;
+				continue;
+			}
+			if (tried >= c->max_targets) {
+				trace_printf(t, "probe: address limit (%d) reached", c->max_targets);
+				goto done;
+			}
+			if (util_left_ms(deadline, 0) <= 0) {
+				trace_printf(t, "probe: deadline reached");
+				clear_reply(&cur);
+				set(&cur, VERDICT_TEMPFAIL, R_TIMEOUT);
+				remember(&pend, RANK_TEMP, &cur);
+				goto done;
+			}
+			sa_set_port(ss, c->port);
+			if (c->target_acquire && c->target_acquire(c->target_arg, (struct sockaddr *)ss, deadline)) {
+				trace_printf(t, "probe: %s: per-MX limit reached", ip);
+				clear_reply(&cur);
+				set(&cur, VERDICT_TEMPFAIL, R_RATE_LIMITED);
+				util_strlcpy(cur.mx, host->name, sizeof(cur.mx));
+				util_strlcpy(cur.ip, ip, sizeof(cur.ip));
+				remember(&pend, RANK_RATE, &cur);
+				rate++;
+				continue;
+			}
+			tried++;
+			smtp_probe(&sp, (struct sockaddr *)ss, deadline, &o);
+			if (c->target_release)
+				c->target_release(c->target_arg, (struct sockaddr *)ss);
+			trace_printf(t, "probe: %s [%s]: %s at %s", host->name, ip,
+				     smtp_status_str(o.status), smtp_stage_str(o.stage));
+			clear_reply(&cur);
+			util_strlcpy(cur.mx, host->name, sizeof(cur.mx));
+			util_strlcpy(cur.ip, ip, sizeof(cur.ip));
+			if (judge(c, &o, known_catchall, &cur, &pend)) {
+				*res = cur;
+				return;
+			}
+		}
+	}
+done:
+	if (pend.have) {
+		*res = pend.r;
+		return;
+	}
+	if (refused > 0 && tried == 0 && rate == 0) {
+		/* D4: an MX that points only at loopback/unspecified/multicast is bogus */
+		if (bogus == refused)
+			set(res, VERDICT_BAD_DOMAIN, R_BOGUS_MX);
+		else if (self > 0)
+			set(res, VERDICT_UNKNOWN, R_SELF_TARGET);
+		else
+			set(res, VERDICT_UNKNOWN, R_PRIVATE_TARGET);
+		return;
+	}
+	set(res, VERDICT_TEMPFAIL, R_NO_MAIL_HOST);
+}
+
+/* addr_verdict - verdicts decided by parsing alone; returns 1 when decided */
+static int
+addr_verdict(enum addr_status st, const char *why, const struct addr *a,
+	     const struct probe_conf *c, struct probe_result *res)
+{
+	switch (st) {
+	case ADDR_OK:
+		break;
+	case ADDR_NULL:
+		set(res, VERDICT_SKIPPED, R_NULL_SENDER);
+		return 1;
+	case ADDR_NO_DOMAIN:
+		set(res, VERDICT_UNKNOWN, R_NO_DOMAIN);
+		return 1;
+	case ADDR_TOO_LONG:
+		set(res, VERDICT_UNKNOWN, R_TOO_LONG);
+		return 1;
+	case ADDR_BAD_DOMAIN:
+		if (why && strstr(why, "invalid"))
+			set(res, VERDICT_BAD_DOMAIN, R_INVALID_TLD);
+		else if (why && strstr(why, "IDN"))
+			set(res, VERDICT_BAD_DOMAIN, R_BAD_IDN);
+		else
+			set(res, VERDICT_BAD_DOMAIN, "bad-domain-name");
+		return 1;
+	case ADDR_BAD_SYNTAX:
+	default:
+		set(res, VERDICT_BAD_SYNTAX, R_BAD_SYNTAX);
+		return 1;
+	}
+	if (a->is_literal) {
+		/* C11: no DNS; never probe a literal, but a bogus one is bogus */
+		struct sockaddr_storage ss;
+
+		memset(&ss, 0, sizeof(ss));
+		if (inet_pton(AF_INET, a->literal, &((struct sockaddr_in *)&ss)->sin_addr) == 1)
+			ss.ss_family = AF_INET;
+		else if (inet_pton(AF_INET6, a->literal, &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1)
+			ss.ss_family = AF_INET6;
+		if (ss.ss_family != 0 && !c->allow_private &&
+		    target_is_bogus(target_classify((struct sockaddr *)&ss)))
+			set(res, VERDICT_BAD_DOMAIN, R_BOGUS_MX);
+		else
+			set(res, VERDICT_UNKNOWN, R_ADDRESS_LITERAL);
+		return 1;
+	}
+	return 0;
+}
+
+static void
+run(const struct probe_conf *c, const char *address, size_t len,
+    struct probe_result *res, const struct trace *t, int read_cache)
+{
+	msec_t start = util_now_ms(), deadline = start + c->timeout_ms;
+	struct addr a;
+	const char *why = NULL;
+	enum addr_status st;
+	char key[PROBE_ADDR_MAX + 4];
+	struct cache_domain dom;
+	unsigned facts = 0;
+	int stale = 0;
+
+	memset(res, 0, sizeof(*res));
+	st = addr_parse(address, len, &a, &why);
+	if (st != ADDR_OK || addr_format(&a, res->address, sizeof(res->address)) < 0)
+		util_sanitize(res->address, sizeof(res->address), address, len);
+	if (st != ADDR_OK)
+		trace_printf(t, "addr: %s: %s", addr_status_str(st), why ? why : "-");
+	if (addr_verdict(st, why, &a, c, res))
+		goto out;
+	if (a.had_route)
+		trace_printf(t, "addr: source route dropped; verifying %s only", res->address);
+
+	if (c->cache != NULL && addr_cache_key(&a, key, sizeof(key)) >= 0) {
+		if (read_cache && cache_get_addr(c->cache, key, res, &stale) == CACHE_HIT) {
+			trace_printf(t, "cache: hit %s%s", verdict_str(res->verdict), stale ? " (stale)" : "");
+			res->cached = 1;
+			goto out;
+		}
+		if (cache_get_domain(c->cache, a.domain, &dom) == CACHE_HIT) {
+			facts = dom.facts;
+			trace_printf(t, "cache: domain %s facts 0x%x", a.domain, facts);
+			if (facts & (FACT_REFUSES_NULL | FACT_BLOCKS_US | FACT_NO_MAIL | FACT_UNREACHABLE)) {
+				/* D3: do not contact the domain again until the fact expires */
+				char addrbuf[PROBE_ADDR_MAX];
+
+				util_strlcpy(addrbuf, res->address, sizeof(addrbuf));
+				*res = dom.why;
+				util_strlcpy(res->address, addrbuf, sizeof(res->address));
+				res->cached = 1;
+				goto out;
+			}
+		}
+	}
+	probe_smtp(c, &a, facts, res, deadline, t);
+	if (c->cache != NULL && addr_cache_key(&a, key, sizeof(key)) >= 0)
+		cache_put_result(c->cache, key, a.domain, res);
+out:
+	res->elapsed_ms = (long)(util_now_ms() - start);
+}
+
+void
+probe_address(const struct probe_conf *c, const char *address, size_t len,
+	      struct probe_result *res, const struct trace *t)
+{
+	run(c, address, len, res, t, 1);
+}
+
+void
+probe_uncached(const struct probe_conf *c, const char *address, size_t len,
+	       struct probe_result *res, const struct trace *t)
+{
+	run(c, address, len, res, t, 0);
+}

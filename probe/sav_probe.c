@@ -1,0 +1,467 @@
+/*
+ * sav-probe - verify envelope addresses from the command line with the
+ * same probe the milter uses (DESIGN.md "Commands").
+ *
+ *   sav-probe [options] ADDRESS...
+ *   sav-probe [options] -f FILE|-
+ *
+ * Arguments are never handed to a subprocess or a shell. An argument
+ * that holds '@' is an address even when it starts with '-' (C12);
+ * "--" ends the options.
+ *
+ * Exit status: 0 all valid; 1 any invalid, bad-domain or bad-syntax;
+ * 2 otherwise undetermined; 64 usage; 78 configuration.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cache.h"
+#include "conf.h"
+#include "log.h"
+#include "probe.h"
+
+#define EX_USAGE_	64
+#define EX_CONFIG_	78
+#define LIST_LINE_MAX	2048
+
+static const char usage_text[] =
+"usage: sav-probe [options] ADDRESS...\n"
+"       sav-probe [options] -f FILE     (one address per line; - for stdin)\n"
+"\n"
+"Verify envelope sender addresses the way a person would with telnet:\n"
+"look up the domain's MX, connect to port 25, EHLO, MAIL FROM:<>,\n"
+"RCPT TO:<address>, read the answer, QUIT. Nothing is ever sent as mail.\n"
+"\n"
+"options:\n"
+"  --json             one JSON object per address on stdout\n"
+"  -v                 show the DNS steps and the SMTP dialogue (C:/S:) on stderr\n"
+"  -f FILE            read addresses from FILE (- for standard input)\n"
+"  -j N               N probes at once for a list (default 1, at most 64)\n"
+"  --resolver H[:P]   DNS server to ask (repeatable; default /etc/resolv.conf)\n"
+"  --port N           SMTP port to probe (default 25)\n"
+"  --allow-private    allow loopback/private targets (labs and tests)\n"
+"  --sender ADDR      MAIL FROM address (default <>)\n"
+"  --helo NAME        EHLO name (default /etc/mailname or the host name)\n"
+"  --timeout SEC      limit for one whole probe (default 60)\n"
+"  --no-catchall      skip the random-recipient catch-all check\n"
+"  --method M         rcpt (default) or vrfy (VRFY first, RCPT when refused)\n"
+"  --cache FILE       answer from and fill this verdict cache\n"
+"  -c CONF            read settings from a sav-milter.conf file\n"
+"  -h, --help         this text\n"
+"\n"
+"verdicts: valid invalid bad-domain bad-syntax catch-all unknown tempfail\n"
+"exit status: 0 all valid; 1 any invalid/bad-domain/bad-syntax;\n"
+"             2 otherwise undetermined; 64 usage; 78 configuration\n";
+
+struct opts {
+	int	json, verbose, jobs, list_mode;
+	const char *listfile;
+	struct conf conf;
+};
+
+static pthread_mutex_t out_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* json_str - a JSON string; the values were sanitised or validated UTF-8 already */
+static void
+json_str(FILE *fp, const char *s)
+{
+	const unsigned char *p;
+
+	fputc('"', fp);
+	for (p = (const unsigned char *)s; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			fprintf(fp, "\\%c", *p);
+		else if (*p < 0x20 || *p == 0x7f)
+			fprintf(fp, "\\u%04x", *p);
+		else
+			fputc(*p, fp);
+	}
+	fputc('"', fp);
+}
+
+static void
+print_json(FILE *fp, const struct probe_result *r)
+{
+	fputs("{\"address\":", fp);
+	json_str(fp, r->address);
+	fputs(",\"verdict\":", fp);
+	json_str(fp, verdict_str(r->verdict));
+	fputs(",\"reason\":", fp);
+	json_str(fp, r->reason);
+	fprintf(fp, ",\"code\":%d,\"enhanced\":", r->code);
+	json_str(fp, r->enhanced);
+	fputs(",\"text\":", fp);
+	json_str(fp, r->text);
+	fputs(",\"mx\":", fp);
+	json_str(fp, r->mx);
+	fputs(",\"ip\":", fp);
+	json_str(fp, r->ip);
+	fprintf(fp, ",\"catch_all\":%s,\"cached\":%s,\"elapsed_ms\":%ld}\n",
+		r->catch_all ? "true" : "false", r->cached ? "true" : "false", r->elapsed_ms);
+}
+
+static void
+print_human(FILE *fp, const struct probe_result *r)
+{
+	fprintf(fp, "%s: %s (%s)", r->address, verdict_str(r->verdict), r->reason);
+	if (r->code)
+		fprintf(fp, " %d%s%s", r->code, r->enhanced[0] ? " " : "", r->enhanced);
+	if (r->mx[0])
+		fprintf(fp, " mx=%s", r->mx);
+	if (r->ip[0])
+		fprintf(fp, " [%s]", r->ip);
+	if (r->cached)
+		fputs(" cached", fp);
+	fprintf(fp, " %ldms\n", r->elapsed_ms);
+	if (r->text[0] && r->verdict != VERDICT_VALID)
+		fprintf(fp, "  remote said: %s\n", r->text);
+}
+
+static void
+trace_line(void *arg, const char *line)
+{
+	const char *who = arg;
+	char clean[1100];
+
+	util_sanitize(clean, sizeof(clean), line, strlen(line));
+	pthread_mutex_lock(&out_lock);
+	if (who != NULL)
+		fprintf(stderr, "[%s] %s\n", who, clean);
+	else
+		fprintf(stderr, "%s\n", clean);
+	pthread_mutex_unlock(&out_lock);
+}
+
+/* List mode: workers take lines from one reader under a lock. */
+struct list {
+	FILE	*fp;
+	const struct opts *o;
+	int	worst;			/* exit class so far */
+	long	done, total;		/* total known only for files */
+	int	bar;
+};
+
+static void
+account(int *worst, enum verdict v)
+{
+	int cls = probe_exit_class(v);
+
+	if (cls == 1 || (cls == 2 && *worst == 0))
+		*worst = cls;
+}
+
+static void
+one(const struct opts *o, const char *addr, size_t len, int *worst, int tagged)
+{
+	struct probe_result r;
+	struct trace t = { NULL, NULL };
+	char tag[80];
+
+	if (o->verbose) {
+		t.fn = trace_line;
+		if (tagged) {
+			util_sanitize(tag, sizeof(tag), addr, len);
+			t.arg = tag;
+		}
+	}
+	probe_address(&o->conf.probe, addr, len, &r, &t);
+	pthread_mutex_lock(&out_lock);
+	if (o->json)
+		print_json(stdout, &r);
+	else
+		print_human(stdout, &r);
+	fflush(stdout);
+	account(worst, r.verdict);
+	pthread_mutex_unlock(&out_lock);
+}
+
+/* read_item - next non-empty line, bounded; an overlong line is consumed and flagged */
+static int
+read_item(FILE *fp, char *buf, size_t size, size_t *len)
+{
+	int ch;
+	size_t n;
+
+	for (;;) {
+		n = 0;
+		int over = 0;
+
+		while ((ch = getc(fp)) != EOF && ch != '\n') {
+			if (n + 1 < size)
+				buf[n++] = (char)ch;
+			else
+				over = 1;
+		}
+		if (ch == EOF && n == 0 && !over)
+			return 0;
+		if (n > 0 && buf[n - 1] == '\r')
+			n--;	/* CRLF list files: the CR belongs to the file, not the address */
+		buf[n] = '\0';
+		if (over) {
+			/* never truncate silently: an overlong line is judged as is (too long) */
+			memset(buf, 'x', size - 1);
+			buf[size - 1] = '\0';
+			n = size - 1;
+		}
+		if (n == 0)
+			continue;
+		*len = n;
+		return 1;
+	}
+}
+
+static void
+progress(struct list *l)
+{
+	if (!l->bar)
+		return;
+	fprintf(stderr, "\r\033[Kprobed %ld", l->done);
+	if (l->total > 0) {
+		int w = 30, k = (int)(l->done * w / (l->total ? l->total : 1));
+
+		fprintf(stderr, "/%ld [%.*s%*s]", l->total, k, "##############################", w - k, "");
+	}
+	fflush(stderr);
+}
+
+static void *
+list_worker(void *arg)
+{
+	struct list *l = arg;
+	char buf[LIST_LINE_MAX + 1];
+	size_t len;
+
+	for (;;) {
+		int got;
+
+		pthread_mutex_lock(&out_lock);
+		got = read_item(l->fp, buf, sizeof(buf), &len);
+		pthread_mutex_unlock(&out_lock);
+		if (!got)
+			break;
+		one(l->o, buf, len, &l->worst, l->o->jobs > 1);
+		pthread_mutex_lock(&out_lock);
+		l->done++;
+		progress(l);
+		pthread_mutex_unlock(&out_lock);
+	}
+	return NULL;
+}
+
+static long
+count_lines(const char *path)
+{
+	FILE *fp = fopen(path, "r");
+	long n = 0;
+	int ch, prev = '\n';
+
+	if (fp == NULL)
+		return 0;
+	while ((ch = getc(fp)) != EOF) {
+		if (ch == '\n' && prev != '\n')
+			n++;
+		prev = ch;
+	}
+	if (prev != '\n')
+		n++;
+	fclose(fp);
+	return n;
+}
+
+static int
+run_list(struct opts *o)
+{
+	struct list l;
+	pthread_t tid[64];
+	int i, n = o->jobs;
+
+	memset(&l, 0, sizeof(l));
+	l.o = o;
+	if (strcmp(o->listfile, "-") == 0)
+		l.fp = stdin;
+	else if ((l.fp = fopen(o->listfile, "r")) == NULL) {
+		fprintf(stderr, "sav-probe: %s: %s\n", o->listfile, strerror(errno));
+		return EX_USAGE_;
+	} else
+		l.total = count_lines(o->listfile);
+	l.bar = isatty(STDERR_FILENO) && !o->verbose;
+	for (i = 0; i < n; i++)
+		if (pthread_create(&tid[i], NULL, list_worker, &l) != 0) {
+			n = i;
+			break;
+		}
+	if (n == 0)
+		list_worker(&l);
+	for (i = 0; i < n; i++)
+		pthread_join(tid[i], NULL);
+	if (l.bar)
+		fputs("\n", stderr);
+	if (l.fp != stdin)
+		fclose(l.fp);
+	return l.worst;
+}
+
+static int usage_error(const char *, ...) __attribute__((format(printf, 1, 2)));
+
+static int
+usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "sav-probe: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\n(sav-probe --help for usage)\n");
+	return EX_USAGE_;
+}
+
+static int
+need(int argc, char **argv, int i)
+{
+	return i + 1 < argc && argv[i + 1] != NULL;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct opts o;
+	char err[700];
+	const char *conffile = NULL, *cachefile = NULL;
+	char *addrs_buf[256];
+	char **addrs = addrs_buf;
+	int naddr = 0, i, worst = 0, opts_done = 0;
+	long timeout = -1;
+	/* command-line settings are applied after the file, as conf_set calls */
+	const char *sets[64][2];
+	int nsets = 0, resolvers = 0;
+
+	memset(&o, 0, sizeof(o));
+	o.jobs = 1;
+	log_open("sav-probe", LOG_MAIL, 0, 1);
+	if (argc > 256 + 64) {
+		if ((addrs = calloc((size_t)argc, sizeof(*addrs))) == NULL)
+			return EX_CONFIG_;
+	}
+
+	for (i = 1; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (opts_done || a[0] != '-' || a[1] == '\0' || (strchr(a, '@') && strcmp(a, "--sender"))) {
+			addrs[naddr++] = argv[i];
+			continue;
+		}
+		if (!strcmp(a, "--")) {
+			opts_done = 1;
+		} else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+			fputs(usage_text, stdout);
+			return 0;
+		} else if (!strcmp(a, "--json")) {
+			o.json = 1;
+		} else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {
+			o.verbose = 1;
+		} else if (!strcmp(a, "--allow-private")) {
+			sets[nsets][0] = "AllowPrivateTargets"; sets[nsets++][1] = "yes";
+		} else if (!strcmp(a, "--no-catchall")) {
+			sets[nsets][0] = "CatchAllCheck"; sets[nsets++][1] = "no";
+		} else if (!strcmp(a, "-f") || !strcmp(a, "-j") || !strcmp(a, "-c") ||
+			   !strcmp(a, "--resolver") || !strcmp(a, "--port") || !strcmp(a, "--sender") ||
+			   !strcmp(a, "--helo") || !strcmp(a, "--timeout") || !strcmp(a, "--cache") ||
+			   !strcmp(a, "--method")) {
+			const char *v;
+
+			if (!need(argc, argv, i))
+				return usage_error("%s needs a value", a);
+			v = argv[++i];
+			if (nsets >= 60)
+				return usage_error("%s", "too many options");
+			if (!strcmp(a, "-f")) {
+				o.listfile = v;
+			} else if (!strcmp(a, "-j")) {
+				char *end;
+				long j = strtol(v, &end, 10);
+
+				if (*end || j < 1 || j > 64)
+					return usage_error("-j wants 1 to 64, not %s", v);
+				o.jobs = (int)j;
+			} else if (!strcmp(a, "-c")) {
+				conffile = v;
+			} else if (!strcmp(a, "--cache")) {
+				cachefile = v;
+			} else if (!strcmp(a, "--timeout")) {
+				char *end;
+
+				timeout = strtol(v, &end, 10);
+				if (*end || timeout < 1 || timeout > 3600)
+					return usage_error("--timeout wants 1 to 3600 seconds, not %s", v);
+			} else {
+				const char *key = !strcmp(a, "--resolver") ? "Resolver" :
+				    !strcmp(a, "--port") ? "ProbePort" : !strcmp(a, "--sender") ? "ProbeSender" :
+				    !strcmp(a, "--helo") ? "HeloName" : "ProbeMethod";
+
+				if (!strcmp(key, "Resolver"))
+					resolvers++;
+				sets[nsets][0] = key;
+				sets[nsets++][1] = v;
+			}
+		} else {
+			return usage_error("unknown option %s", a);
+		}
+	}
+	if (naddr == 0 && o.listfile == NULL)
+		return usage_error("%s", "no address given");
+	if (naddr > 0 && o.listfile != NULL)
+		return usage_error("%s", "give addresses or -f, not both");
+
+	if (conffile != NULL) {
+		if (conf_load(&o.conf, conffile, err, sizeof(err)) < 0) {
+			fprintf(stderr, "sav-probe: %s\n", err);
+			return EX_CONFIG_;
+		}
+	} else {
+		conf_defaults(&o.conf);
+		o.conf.cachefile[0] = '\0';	/* without -c or --cache: no cache */
+	}
+	if (resolvers > 0)
+		o.conf.probe.dns.nservers = 0;
+	for (i = 0; i < nsets; i++)
+		if (conf_set(&o.conf, sets[i][0], sets[i][1], err, sizeof(err)) < 0) {
+			fprintf(stderr, "sav-probe: %s\n", err);
+			return EX_USAGE_;
+		}
+	if (timeout > 0) {
+		msec_t ms = timeout * 1000;
+
+		o.conf.probe.timeout_ms = ms;
+		if (o.conf.probe.connect_ms > ms) o.conf.probe.connect_ms = ms;
+		if (o.conf.probe.greeting_ms > ms) o.conf.probe.greeting_ms = ms;
+		if (o.conf.probe.command_ms > ms) o.conf.probe.command_ms = ms;
+		if (o.conf.probe.dns.timeout_ms > ms) o.conf.probe.dns.timeout_ms = (int)ms;
+	}
+	if (cachefile != NULL)
+		util_strlcpy(o.conf.cachefile, cachefile, sizeof(o.conf.cachefile));
+	if (o.conf.cachefile[0] != '\0') {
+		o.conf.probe.cache = cache_open(o.conf.cachefile, &o.conf.ttl, o.conf.cache_size, 0,
+						err, sizeof(err));
+		if (o.conf.probe.cache == NULL)
+			fprintf(stderr, "sav-probe: warning: no cache: %s\n", err);
+	}
+
+	if (o.listfile != NULL)
+		worst = run_list(&o);
+	else
+		for (i = 0; i < naddr; i++)
+			one(&o, addrs[i], strlen(addrs[i]), &worst, 0);
+
+	if (o.conf.probe.cache != NULL)
+		cache_close(o.conf.probe.cache);
+	conf_free(&o.conf);
+	if (addrs != addrs_buf)
+		free(addrs);
+	return worst;
+}
