@@ -1,0 +1,238 @@
+/*
+ * check_conf - the configuration file: every error names file, line and
+ * key; typed values; lists and list files; trusted networks and exempt
+ * domains.
+ */
+#include <arpa/inet.h>
+#include <check.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "conf.h"
+
+static char dir[] = "/tmp/check_conf.XXXXXX";
+static char path[600];
+
+static void
+setup(void)
+{
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/test.conf", dir);
+}
+
+static void
+teardown(void)
+{
+	char cmd[700];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	ck_assert_int_eq(system(cmd), 0);
+	strcpy(dir, "/tmp/check_conf.XXXXXX");
+}
+
+static void
+write_file(const char *p, const char *text)
+{
+	FILE *fp = fopen(p, "w");
+
+	ck_assert_ptr_nonnull(fp);
+	fputs(text, fp);
+	fclose(fp);
+}
+
+/* bad configurations: the text and a substring the error must hold */
+static const struct {
+	const char *text;
+	const char *want;
+} bad[] = {
+	{ "Bogus yes\n", ":1: Bogus: unknown key" },
+	{ "# c\n\nProbeWait 8x\n", ":3: ProbeWait: want a duration" },
+	{ "ProbeWait 0\n", ":1: ProbeWait: want between" },
+	{ "ProbePort 70000\n", ":1: ProbePort: want a port" },
+	{ "AllowPrivateTargets maybe\n", ":1: AllowPrivateTargets: want yes or no" },
+	{ "Mode loud\n", ":1: Mode: want enforce or monitor" },
+	{ "Action.invalid drop\n", ":1: Action.invalid: want accept" },
+	{ "Action.nonsense reject\n", ":1: Action.nonsense: unknown key" },
+	{ "TrustedNetworks 10.0.0.0/33\n", ":1: TrustedNetworks: not an address" },
+	{ "TrustedNetworks 10.0.0.0/8 nonsense\n", ":1: TrustedNetworks: not an address or CIDR network: nonsense" },
+	{ "HeloName bad name\n", ":1: HeloName: not a host name" },
+	{ "HeloName a..b\n", ":1: HeloName: not a host name" },
+	{ "ProbeSender a@b@c\n", ":1: ProbeSender: not a usable address" },
+	{ "ProbeWait 8s\nProbeWait 9s\n", ":2: ProbeWait: given twice" },
+	{ "Socket tcp:25\n", ":1: Socket: want unix:" },
+	{ "CacheFile relative.mdb\n", ":1: CacheFile: want an absolute path" },
+	{ "SocketMode 999\n", ":1: SocketMode: want an octal mode" },
+	{ "CacheSize 10\n", ":1: CacheSize: want a size" },
+	{ "SyslogFacility kernel\n", ":1: SyslogFacility: unknown syslog facility" },
+	{ "Resolver example.org\n", ":1: Resolver:" },
+	{ "ProbeMethod expn\n", ":1: ProbeMethod: want rcpt or vrfy" },
+	{ "MaxTargets 0\n", ":1: MaxTargets: want a number" },
+	{ "ProbeWait\n", ":1: ProbeWait: missing value" },
+	{ "ExemptDomains /nonexistent/file\n", ":1: ExemptDomains: cannot open /nonexistent/file" },
+	{ "ProbeWait 61s\n", "ProbeWait: longer than ProbeTimeout" },
+	{ "MonitorHeader X-Bad:Header\n", ":1: MonitorHeader: bad header name" },
+	{ "HeloName ok.example\x01\n", ":1: HeloName: control character" },
+};
+
+START_TEST(test_bad)
+{
+	struct conf c;
+	char err[800];
+
+	write_file(path, bad[_i].text);
+	ck_assert_msg(conf_load(&c, path, err, sizeof(err)) == -1, "row %d: loaded", _i);
+	ck_assert_msg(strstr(err, bad[_i].want) != NULL, "row %d: got \"%s\", want \"%s\"", _i, err, bad[_i].want);
+	ck_assert_msg(strncmp(err, path, strlen(path)) == 0, "row %d: error does not name the file: %s", _i, err);
+}
+END_TEST
+
+START_TEST(test_defaults)
+{
+	struct conf c;
+
+	conf_defaults(&c);
+	ck_assert_int_eq(c.probe.port, 25);
+	ck_assert_int_eq(c.probe_wait_ms, 8000);
+	ck_assert_int_eq(c.probe.timeout_ms, 60000);
+	ck_assert_int_eq(c.probe.max_targets, 5);
+	ck_assert_int_eq(c.probe.allow_private, 0);
+	ck_assert_str_eq(c.probe.sender, "");
+	ck_assert_int_eq(c.monitor, 0);
+	ck_assert_int_eq(c.skip_auth, 1);
+	ck_assert_int_eq(c.action[VERDICT_VALID], ACTION_ACCEPT);
+	ck_assert_int_eq(c.action[VERDICT_INVALID], ACTION_REJECT);
+	ck_assert_int_eq(c.action[VERDICT_BAD_DOMAIN], ACTION_REJECT);
+	ck_assert_int_eq(c.action[VERDICT_BAD_SYNTAX], ACTION_REJECT);
+	ck_assert_int_eq(c.action[VERDICT_CATCH_ALL], ACTION_ACCEPT);
+	ck_assert_int_eq(c.action[VERDICT_UNKNOWN], ACTION_ACCEPT);
+	ck_assert_int_eq(c.action[VERDICT_TEMPFAIL], ACTION_TEMPFAIL);
+	ck_assert_int_eq(c.action[VERDICT_ERROR], ACTION_TEMPFAIL);
+	ck_assert_int_eq(c.ttl.valid, 30L * 86400);
+	ck_assert_int_eq(c.ttl.refresh, 7L * 86400);
+	ck_assert_int_eq(c.ttl.invalid, 3L * 3600);
+	ck_assert_int_eq(c.ttl.tempfail, 300);
+	ck_assert_int_eq(c.ttl.domain, 86400);
+	ck_assert_int_eq(c.limits.max_probes, 100);
+	ck_assert_int_eq(c.limits.per_domain, 2);
+	ck_assert_int_eq(c.limits.per_mx, 10);
+	ck_assert_int_eq(c.nnets, 2);
+	ck_assert_int_eq(c.facility, LOG_MAIL);
+	ck_assert_msg(strchr(c.probe.helo, '.') != NULL, "helo %s is not a FQDN", c.probe.helo);
+	conf_free(&c);
+}
+END_TEST
+
+START_TEST(test_good)
+{
+	struct conf c;
+	char err[800], list[700];
+
+	snprintf(list, sizeof(list), "%s/exempt", dir);
+	write_file(list, "# partners\nPartner.Example\n*.lists.example, bücher.example\n");
+	{
+		char text[2000];
+
+		snprintf(text, sizeof(text),
+			 "# sav-milter\n"
+			 "  Socket   inet:8891@127.0.0.1  \n"
+			 "ProbeWait 2s\nProbeTimeout 1m\n"
+			 "Resolver 127.0.0.1:5353\nResolver [::1]:53\n"
+			 "AllowPrivateTargets yes\nProbeSender <sav@probe.example>\n"
+			 "HeloName probe.example\nMode monitor\n"
+			 "TrustedNetworks 192.0.2.0/24, 2001:db8::/32\n"
+			 "ExemptDomains %s\n"
+			 "Action.unknown tempfail\nCacheTTL.valid 2d\nCacheTTL.refresh 1d\n"
+			 "CacheFile /var/tmp/x.mdb\nSyslogFacility local3\n",
+			 list);
+		write_file(path, text);
+	}
+	ck_assert_msg(conf_load(&c, path, err, sizeof(err)) == 0, "load: %s", err);
+	ck_assert_str_eq(c.socket, "inet:8891@127.0.0.1");
+	ck_assert_int_eq(c.probe_wait_ms, 2000);
+	ck_assert_int_eq(c.probe.timeout_ms, 60000);
+	ck_assert_int_eq(c.probe.dns.nservers, 2);
+	ck_assert_int_eq(c.probe.allow_private, 1);
+	ck_assert_str_eq(c.probe.sender, "sav@probe.example");
+	ck_assert_str_eq(c.probe.helo, "probe.example");
+	ck_assert_int_eq(c.monitor, 1);
+	ck_assert_int_eq(c.nnets, 2);
+	ck_assert_int_eq(c.action[VERDICT_UNKNOWN], ACTION_TEMPFAIL);
+	ck_assert_int_eq(c.ttl.valid, 2 * 86400);
+	ck_assert_str_eq(c.cachefile, "/var/tmp/x.mdb");
+	ck_assert_int_eq(c.facility, LOG_LOCAL3);
+	ck_assert_int_eq(c.nexempt, 3);
+	ck_assert(conf_exempt(&c, "partner.example"));
+	ck_assert(!conf_exempt(&c, "sub.partner.example"));
+	ck_assert(conf_exempt(&c, "a.lists.example"));
+	ck_assert(conf_exempt(&c, "a.b.lists.example"));
+	ck_assert(!conf_exempt(&c, "lists.example"));
+	ck_assert(!conf_exempt(&c, "xlists.example"));
+	ck_assert(conf_exempt(&c, "xn--bcher-kva.example"));
+	conf_free(&c);
+}
+END_TEST
+
+/* trusted networks: address, expected */
+static const struct {
+	const char *ip;
+	int	trusted;
+} nets[] = {
+	{ "127.0.0.1", 1 }, { "127.255.255.254", 1 }, { "128.0.0.1", 0 }, { "::1", 1 },
+	{ "::2", 0 }, { "::ffff:127.0.0.1", 1 }, { "192.0.2.77", 1 }, { "192.0.3.1", 0 },
+	{ "10.1.2.3", 1 }, { "10.1.3.3", 0 }, { "2001:db8:1::5", 1 }, { "2001:db9::1", 0 },
+	{ "198.51.100.129", 1 }, { "198.51.100.127", 0 },
+};
+
+START_TEST(test_trusted)
+{
+	struct conf c;
+	char err[300];
+	struct sockaddr_storage ss;
+
+	conf_defaults(&c);
+	ck_assert_int_eq(conf_set(&c, "TrustedNetworks",
+	    "127.0.0.0/8 ::1 192.0.2.0/24 10.1.2.0/24 2001:db8:1::/48 198.51.100.128/25", err, sizeof(err)), 0);
+	memset(&ss, 0, sizeof(ss));
+	if (inet_pton(AF_INET, nets[_i].ip, &((struct sockaddr_in *)&ss)->sin_addr) == 1)
+		ss.ss_family = AF_INET;
+	else {
+		ck_assert_int_eq(inet_pton(AF_INET6, nets[_i].ip, &((struct sockaddr_in6 *)&ss)->sin6_addr), 1);
+		ss.ss_family = AF_INET6;
+	}
+	ck_assert_msg(conf_trusted(&c, (struct sockaddr *)&ss) == nets[_i].trusted,
+		      "%s: got %d, want %d", nets[_i].ip, !nets[_i].trusted, nets[_i].trusted);
+	ck_assert(!conf_trusted(&c, NULL));
+	conf_free(&c);
+}
+END_TEST
+
+START_TEST(test_missing_file)
+{
+	struct conf c;
+	char err[300];
+
+	ck_assert_int_eq(conf_load(&c, "/nonexistent/sav.conf", err, sizeof(err)), -1);
+	ck_assert_msg(strstr(err, "/nonexistent/sav.conf") && strstr(err, "No such file"), "got %s", err);
+}
+END_TEST
+
+Suite *
+make_suite(void)
+{
+	Suite *s = suite_create("conf");
+	TCase *tc = tcase_create("conf");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_loop_test(tc, test_bad, 0, sizeof(bad) / sizeof(bad[0]));
+	tcase_add_test(tc, test_defaults);
+	tcase_add_test(tc, test_good);
+	tcase_add_loop_test(tc, test_trusted, 0, sizeof(nets) / sizeof(nets[0]));
+	tcase_add_test(tc, test_missing_file);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+#include "check_main.h"
