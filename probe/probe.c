@@ -176,13 +176,15 @@ judge(const struct probe_conf *c, const struct smtp_outcome *o, int known_catcha
 			set(cur, VERDICT_VALID, R_MAILBOX_FULL);
 			return 1;
 		case RCPT_POLICY:
-			if (strcasestr(o->last.text, "STARTTLS") != NULL)
+			/* B17: 530 (5.7.0) is "must issue STARTTLS first"; we speak no TLS */
+			if (o->last.code == 530)
 				set(cur, VERDICT_UNKNOWN, R_STARTTLS_REQUIRED);
 			else
 				set(cur, VERDICT_UNKNOWN, R_POLICY_BLOCK);
 			return 1;
 		case RCPT_SYNTAX:
-			set(cur, VERDICT_UNKNOWN, R_TOO_LONG);
+			/* D7: the server refuses our RCPT's syntax or length: proves nothing */
+			set(cur, VERDICT_UNKNOWN, strcasestr(o->last.text, "too long") ? R_TOO_LONG : R_RCPT_SYNTAX);
 			return 1;
 		case RCPT_TEMP:
 			if (is_greylist(&o->last)) {

@@ -80,6 +80,7 @@ const char *rcpt_class_str(enum rcpt_class c);
 #define R_SELF_TARGET		"self-target"
 #define R_SMTPUTF8_UNSUPPORTED	"smtputf8-unsupported"
 #define R_TOO_LONG		"too-long"
+#define R_RCPT_SYNTAX		"rcpt-syntax"
 #define R_NO_DOMAIN		"no-domain"
 #define R_BAD_SYNTAX		"bad-syntax"
 #define R_ADDRESS_LITERAL	"address-literal"
