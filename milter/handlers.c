@@ -1,0 +1,244 @@
+/*
+ * handlers - sav-milter's libmilter callbacks. Each one is thin: it
+ * unpacks what the MTA sent, asks decide.c (exemptions) and the
+ * limiter (the verdict within ProbeWait), and maps the decision onto
+ * SMFIS_* plus smfi_setreply.
+ *
+ * Events used:
+ *   negotiate	ask for the macros we read at MAIL ({auth_authen}, i),
+ *		the header actions, and skip every event we do not need
+ *		(HELO, RCPT, DATA, body; headers unless in monitor mode)
+ *   connect	the client address from hostaddr: {client_addr} is not
+ *		sent by default by either MTA (E3); NULL means a local
+ *		submission
+ *   envfrom	one decision per MAIL FROM (RSET and a second MAIL FROM
+ *		on one connection each get their own, E2)
+ *   header	monitor mode only: count forged copies of our header
+ *   eom	monitor mode only: delete forged copies, add ours
+ *   abort	forget the message
+ *   close	free the context (may run without connect: priv NULL)
+ *
+ * SECURITY: argv[0] and every macro are hostile. The sender goes to
+ * addr_parse (bounded, ADDR_INPUT_MAX) and is escaped by log.c and
+ * sanitised by decide.c before it reaches a log line or a reply.
+ */
+#include <string.h>
+#include <strings.h>
+#include <syslog.h>
+
+#include <libmilter/mfapi.h>
+
+#include "addr.h"
+#include "ctx.h"
+#include "decide.h"
+#include "handlers.h"
+#include "limit.h"
+#include "log.h"
+
+#define HEADER_FORGED_MAX	32	/* forged copies of our header we delete */
+
+/* macro - a macro's value, or NULL when absent or empty */
+static const char *
+macro(SMFICTX *mctx, const char *name)
+{
+	const char *v = smfi_getsymval(mctx, (char *)name);
+
+	return v != NULL && v[0] != '\0' ? v : NULL;
+}
+
+static sfsistat
+sav_negotiate(SMFICTX *mctx, unsigned long f0, unsigned long f1,
+	      unsigned long f2, unsigned long f3, unsigned long *pf0,
+	      unsigned long *pf1, unsigned long *pf2, unsigned long *pf3)
+{
+	unsigned long skip;
+	struct snap *s;
+	int monitor;
+
+	s = snap_acquire();
+	monitor = s != NULL && s->conf.monitor;
+	snap_release(s);
+
+	/* steps we never look at; the MTA only skips what it offers to */
+	skip = SMFIP_NOHELO | SMFIP_NORCPT | SMFIP_NOBODY | SMFIP_NOEOH |
+	    SMFIP_NOUNKNOWN | SMFIP_NODATA;
+	if (!monitor)
+		skip |= SMFIP_NOHDRS;
+	*pf0 = f0 & (SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_SETSYMLIST);
+	*pf1 = f1 & skip;
+	*pf2 = 0;
+	*pf3 = 0;
+	/*
+	 * Both MTAs send {auth_authen} and i at MAIL by default (E3); ask
+	 * explicitly anyway, where the MTA lets us, in case an
+	 * administrator trimmed milter_mail_macros.
+	 */
+	if ((f0 & SMFIF_SETSYMLIST) != 0 &&
+	    smfi_setsymlist(mctx, SMFIM_ENVFROM, "i {auth_authen} {mail_addr}") != MI_SUCCESS)
+		log_msg(LOG_WARNING, "smfi_setsymlist failed; using the MTA's default macros");
+	return SMFIS_CONTINUE;
+}
+
+static sfsistat
+sav_connect(SMFICTX *mctx, char *hostname, _SOCK_ADDR *hostaddr)
+{
+	struct ctx *x;
+
+	/* a second connect on one context would be an MTA bug: start afresh */
+	ctx_free(smfi_getpriv(mctx));
+	smfi_setpriv(mctx, NULL);
+	if ((x = ctx_new(hostaddr)) == NULL) {
+		log_msg(LOG_ERR, "out of memory for a connection context");
+		return SMFIS_TEMPFAIL;
+	}
+	if (x->snap == NULL) {
+		log_msg(LOG_ERR, "no configuration loaded");
+		ctx_free(x);
+		return SMFIS_TEMPFAIL;
+	}
+	smfi_setpriv(mctx, x);
+	return SMFIS_CONTINUE;
+}
+
+/* reply - apply a decision: SMFIS_* plus the reply text */
+static sfsistat
+reply(SMFICTX *mctx, const struct decision *d)
+{
+	if (d->effective == ACTION_ACCEPT)
+		return SMFIS_CONTINUE;
+	if (smfi_setreply(mctx, (char *)d->code, (char *)d->enhanced,
+			  (char *)d->text) != MI_SUCCESS)
+		log_msg(LOG_WARNING, "smfi_setreply %s %s failed; the MTA uses its own text",
+			d->code, d->enhanced);
+	return d->effective == ACTION_REJECT ? SMFIS_REJECT : SMFIS_TEMPFAIL;
+}
+
+static sfsistat
+sav_envfrom(SMFICTX *mctx, char **argv)
+{
+	struct ctx *x = smfi_getpriv(mctx);
+	const struct conf *c;
+	struct decide_client cl;
+	struct probe_result res;
+	struct decision d;
+	struct log_decision ld;
+	const char *sender;
+	size_t len;
+
+	if (x == NULL) {
+		/* we never let the MTA skip connect, so this is a broken MTA */
+		log_msg(LOG_ERR, "MAIL FROM without a connection context; tempfail");
+		return SMFIS_TEMPFAIL;
+	}
+	ctx_reset_message(x);
+	c = &x->snap->conf;
+	sender = argv != NULL && argv[0] != NULL ? argv[0] : "";
+	/* addr_parse refuses anything longer than ADDR_INPUT_MAX outright */
+	len = strnlen(sender, ADDR_INPUT_MAX + 1);
+
+	cl.sa = x->have_client ? (const struct sockaddr *)&x->client : NULL;
+	cl.auth_authen = macro(mctx, "{auth_authen}");
+	if (!decide_exempt(c, &cl, sender, len, &res)) {
+		if (milter.limiter != NULL)
+			limit_verdict(milter.limiter, &c->probe, sender, len,
+				      c->probe_wait_ms, &res);
+		else {
+			memset(&res, 0, sizeof(res));
+			res.verdict = VERDICT_ERROR;
+			util_strlcpy(res.reason, R_INTERNAL, sizeof(res.reason));
+		}
+	}
+	decide_reply(c, sender, len, &res, &d);
+
+	if (res.verdict != VERDICT_SKIPPED || c->log_skipped) {
+		memset(&ld, 0, sizeof(ld));
+		ld.sender = sender;
+		ld.client = x->have_client ? x->client_ip : NULL;
+		ld.qid = macro(mctx, "i");
+		ld.r = &res;
+		ld.action = action_str(d.action);
+		ld.mode = c->monitor ? "monitor" : NULL;
+		log_decision(&ld);
+	}
+	x->have_verdict = 1;
+	util_strlcpy(x->header, d.header, sizeof(x->header));
+	return reply(mctx, &d);
+}
+
+static sfsistat
+sav_header(SMFICTX *mctx, char *name, char *value)
+{
+	struct ctx *x = smfi_getpriv(mctx);
+
+	if (x != NULL && x->snap->conf.monitor && name != NULL &&
+	    strcasecmp(name, x->snap->conf.header) == 0 &&
+	    x->forged < HEADER_FORGED_MAX)
+		x->forged++;
+	return SMFIS_CONTINUE;
+}
+
+static sfsistat
+sav_eom(SMFICTX *mctx)
+{
+	struct ctx *x = smfi_getpriv(mctx);
+	const struct conf *c;
+	int i;
+
+	if (x == NULL || !x->have_verdict)
+		return SMFIS_CONTINUE;
+	c = &x->snap->conf;
+	if (c->monitor && x->header[0] != '\0') {
+		/*
+		 * A header of ours that came with the message is a forgery
+		 * meant to confuse whoever reads the verdicts: delete it,
+		 * last copy first so the indexes stay valid.
+		 */
+		for (i = x->forged; i > 0; i--)
+			if (smfi_chgheader(mctx, (char *)c->header, i, NULL) != MI_SUCCESS)
+				log_msg(LOG_WARNING, "could not delete a forged %s header", c->header);
+		if (smfi_addheader(mctx, (char *)c->header, x->header) != MI_SUCCESS)
+			log_msg(LOG_WARNING, "could not add the %s header", c->header);
+	}
+	ctx_reset_message(x);
+	return SMFIS_CONTINUE;
+}
+
+static sfsistat
+sav_abort(SMFICTX *mctx)
+{
+	ctx_reset_message(smfi_getpriv(mctx));
+	return SMFIS_CONTINUE;
+}
+
+static sfsistat
+sav_close(SMFICTX *mctx)
+{
+	ctx_free(smfi_getpriv(mctx));
+	smfi_setpriv(mctx, NULL);
+	return SMFIS_CONTINUE;
+}
+
+static struct smfiDesc desc = {
+	.xxfi_name = "sav-milter",
+	.xxfi_version = SMFI_VERSION,
+	.xxfi_flags = SMFIF_ADDHDRS | SMFIF_CHGHDRS,
+	.xxfi_connect = sav_connect,
+	.xxfi_helo = NULL,
+	.xxfi_envfrom = sav_envfrom,
+	.xxfi_envrcpt = NULL,
+	.xxfi_header = sav_header,
+	.xxfi_eoh = NULL,
+	.xxfi_body = NULL,
+	.xxfi_eom = sav_eom,
+	.xxfi_abort = sav_abort,
+	.xxfi_close = sav_close,
+	.xxfi_unknown = NULL,
+	.xxfi_data = NULL,
+	.xxfi_negotiate = sav_negotiate,
+};
+
+struct smfiDesc *
+handlers_desc(void)
+{
+	return &desc;
+}
