@@ -11,6 +11,7 @@
 #include <arpa/inet.h>
 #include <ifaddrs.h>
 #include <netdb.h>
+#include <pthread.h>
 #include <string.h>
 #include <check.h>
 
@@ -363,6 +364,44 @@ START_TEST(test_check_self)
 }
 END_TEST
 
+/* target_check from several threads at once (the snapshot is shared) */
+static void *
+check_thread(void *arg)
+{
+	struct sockaddr_storage lo, pub;
+	long bad = 0;
+	int i;
+
+	(void)arg;
+	mksa("127.0.0.1", &lo);
+	mksa("8.8.8.8", &pub);
+	for (i = 0; i < 2000; i++) {
+		if (target_check((struct sockaddr *)&lo) != TARGET_LOOPBACK)
+			bad++;
+		if (target_check((struct sockaddr *)&pub) != TARGET_PUBLIC)
+			bad++;
+	}
+	return (void *)bad;
+}
+
+START_TEST(test_check_threads)
+{
+	pthread_t th[8];
+	void *ret;
+	long bad = 0;
+	int i;
+
+	for (i = 0; i < 8; i++)
+		ck_assert_msg(pthread_create(&th[i], NULL, check_thread, NULL) == 0,
+		    "pthread_create %d failed", i);
+	for (i = 0; i < 8; i++) {
+		pthread_join(th[i], &ret);
+		bad += (long)ret;
+	}
+	ck_assert_msg(bad == 0, "got %ld wrong answers, want 0", bad);
+}
+END_TEST
+
 Suite *
 make_suite(void)
 {
@@ -384,6 +423,7 @@ make_suite(void)
 	tcase_add_test(tc, test_check_loopback);
 	tcase_add_test(tc, test_check_public);
 	tcase_add_test(tc, test_check_self);
+	tcase_add_test(tc, test_check_threads);
 	suite_add_tcase(s, tc);
 	return s;
 }
