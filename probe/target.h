@@ -4,8 +4,8 @@
  * target_classify() is pure. Refused by default: loopback, unspecified,
  * private (RFC 1918, fc00::/7), link-local (169.254/16, fe80::/10),
  * CGNAT 100.64/10, multicast (224/4, ff00::/8), reserved (0/8, 240/4,
- * 255.255.255.255, documentation ranges are NOT refused: the lab uses
- * none of them but real hosts never sit there either - see .c), and the
+ * 255.255.255.255, 192.0.0/24, 198.18/15, the documentation ranges and,
+ * for IPv6, anything outside 2000::/3 - real MX hosts never sit there), and the
  * IPv4 address embedded in ::ffff:0:0/96, 64:ff9b::/96 and 2002::/16,
  * classified as that IPv4 address. This host's own addresses are
  * refused too (target_is_self, getifaddrs snapshot).
