@@ -1,0 +1,951 @@
+/*
+ * check_smtp - the probe dialogue (probe/smtp.c) against the scripted
+ * fake_smtpd on 127.0.0.1, and netio's line reader on a socketpair.
+ *
+ * Each scenario starts its own fake_smtpd (port 0; the real port comes
+ * back through its ready file), runs smtp_probe with short time-outs,
+ * and checks the outcome, the elapsed time and the server's transcript
+ * ("+text": must occur, "-text": must not, "=N text": exactly N times).
+ * The transcript is what proves wire behaviour: one MAIL and one RCPT,
+ * nothing said before the greeting (no EARLY line), MAIL and RCPT in
+ * one read when PIPELINING is offered (PIPELINED 2).
+ *
+ * fake_smtpd is found through $FAKE_SMTPD, else next to this binary,
+ * else build/tests/fake_smtpd (make runs the suites from the top
+ * directory). Without it every scenario fails and says so.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <check.h>
+
+#include "netio.h"
+#include "reply.h"
+#include "smtp.h"
+#include "util.h"
+
+#define F_RANDOM	0x01	/* random_rcpt = RANDOM_RCPT */
+#define F_UTF8		0x02	/* need_smtputf8 */
+#define F_VRFY		0x04	/* method VRFY */
+#define F_LONGRCPT	0x08	/* an RCPT line over 512 octets */
+#define F_NOCONNECT	0x10	/* the probe must not connect at all */
+#define F_SENDER	0x20	/* sender = SENDER */
+#define F_PRINTABLE	0x40	/* last.text must be printable ASCII */
+
+#define RCPT		"alice@x.test"
+#define RANDOM_RCPT	"zz9rnd7q@x.test"
+#define SENDER		"probe@sav.test"
+#define NEXPECT		10
+
+struct scen {
+	const char	*name;
+	const char	*script;
+	unsigned	 flags;
+	msec_t		 deadline_ms;	/* 0: 5000 */
+	msec_t		 greeting_ms;	/* 0: 2000 */
+	msec_t		 command_ms;	/* 0: 2000 */
+	msec_t		 quit_ms;	/* 0: 500 */
+	enum smtp_status want;
+	enum smtp_stage	 stage;
+	int		 code;		/* out->last.code; -1: not checked */
+	const char	*enhanced;	/* NULL: not checked */
+	int		 random_code;	/* 0: no random reply wanted */
+	int		 by_vrfy;
+	msec_t		 min_ms, max_ms;	/* max 0: 2500 */
+	const char	*expect[NEXPECT];
+	const char	*trace;		/* substring of the trace, or NULL */
+};
+
+static const struct scen scens[] = {
+	/* B1: the ordinary case, pipelined */
+	{ "valid 250", "rcpt alice@x.test 250 2.1.5 Ok\n", 0, 0, 0, 0, 0,
+	  SMTP_ANSWERED, SMTP_ST_RCPT, 250, "2.1.5", 0, 0, 0, 0,
+	  { "=1 C: MAIL FROM:<>", "=1 C: RCPT TO:<alice@x.test>", "+PIPELINED 2",
+	    "+C: EHLO probe.test", "+C: QUIT", "-EARLY", "=1 CONNECT" },
+	  "S: 250 2.1.5 Ok" },
+	/* B2 */
+	{ "user unknown 550 5.1.1", "", 0, 0, 0, 0, 0,
+	  SMTP_ANSWERED, SMTP_ST_RCPT, 550, "5.1.1", 0, 0, 0, 0,
+	  { "=1 C: MAIL FROM:<>", "=1 C: RCPT TO:", "+C: QUIT", "-EARLY" }, NULL },
+	/* B3 */
+	{ "greylisted 450", "rcpt default 450 4.7.1 Greylisted, try again later\n",
+	  0, 0, 0, 0, 0, SMTP_ANSWERED, SMTP_ST_RCPT, 450, "4.7.1", 0, 0, 0, 0,
+	  { "=1 C: RCPT TO:<alice@x.test>", "+C: QUIT" }, NULL },
+	/* B19 */
+	{ "mailbox full 552", "rcpt alice@x.test 552 5.2.2 Mailbox full\n",
+	  0, 0, 0, 0, 0, SMTP_ANSWERED, SMTP_ST_RCPT, 552, "5.2.2", 0, 0, 0, 0,
+	  { "=1 C: RCPT TO:" }, NULL },
+	/* B18: a policy refusal comes back as it is; verdict.c judges it */
+	{ "policy 554 5.7.1", "rcpt * 554 5.7.1 Client host blocked using zen.spamhaus.org\n",
+	  0, 0, 0, 0, 0, SMTP_ANSWERED, SMTP_ST_RCPT, 554, "5.7.1", 0, 0, 0, 0,
+	  { "=1 C: RCPT TO:" }, NULL },
+	/* B12: catch-all */
+	{ "catch-all random RCPT", "rcpt * 250 2.1.5 Ok\n", F_RANDOM, 0, 0, 0, 0,
+	  SMTP_ANSWERED, SMTP_ST_RANDOM, 250, NULL, 250, 0, 0, 0,
+	  { "=2 C: RCPT TO:", "=1 C: RCPT TO:<alice@x.test>",
+	    "=1 C: RCPT TO:<zz9rnd7q@x.test>", "=1 C: MAIL", "+C: QUIT" }, NULL },
+	{ "random RCPT refused: not catch-all",
+	  "rcpt alice@x.test 250 2.1.5 Ok\nrcpt default 550 5.1.1 No such user\n",
+	  F_RANDOM, 0, 0, 0, 0, SMTP_ANSWERED, SMTP_ST_RANDOM, 250, NULL, 550, 0, 0, 0,
+	  { "=2 C: RCPT TO:", "+C: QUIT" }, NULL },
+	{ "no random RCPT after 550", "", F_RANDOM, 0, 0, 0, 0,
+	  SMTP_ANSWERED, SMTP_ST_RCPT, 550, NULL, 0, 0, 0, 0,
+	  { "=1 C: RCPT TO:", "-zz9rnd7q", "+C: QUIT" }, NULL },
+	/* B10 */
+	{ "EHLO 502 -> HELO", "ehlo 502 5.5.2 Error: command not recognized\n"
+	  "rcpt alice@x.test 250 Ok\n", 0, 0, 0, 0, 0,
+	  SMTP_ANSWERED, SMTP_ST_RCPT, 250, NULL, 0, 0, 0, 0,
+	  { "=1 C: EHLO probe.test", "=1 C: HELO probe.test", "-PIPELINED",
+	    "=1 C: MAIL FROM:<>", "=1 C: RCPT TO:" }, NULL },
+	{ "EHLO 500 and HELO 550 -> helo refused",
+	  "ehlo 500 5.5.1 unrecognized\nhelo 550 5.7.1 go away\n", 0, 0, 0, 0, 0,
+	  SMTP_HELO_REFUSED, SMTP_ST_HELO, 550, "5.7.1", 0, 0, 0, 0,
+	  { "+C: HELO probe.test", "-C: MAIL", "+C: QUIT" }, NULL },
+	{ "EHLO 4xx -> helo refused, no HELO", "ehlo 451 4.3.0 later\n",
+	  0, 0, 0, 0, 0, SMTP_HELO_REFUSED, SMTP_ST_EHLO, 451, NULL, 0, 0, 0, 0,
+	  { "-C: HELO", "-C: MAIL", "+C: QUIT" }, NULL },
+	/* B9 */
+	{ "5xx greeting", "banner 554 5.7.1 no SMTP service here\n", 0, 0, 0, 0, 0,
+	  SMTP_GREETING_PERM, SMTP_ST_GREETING, 554, "5.7.1", 0, 0, 0, 0,
+	  { "-C: EHLO", "-C: MAIL", "+C: QUIT" }, NULL },
+	{ "4xx greeting", "banner 450 4.3.2 busy, come back later\n", 0, 0, 0, 0, 0,
+	  SMTP_GREETING_TEMP, SMTP_ST_GREETING, 450, NULL, 0, 0, 0, 0,
+	  { "-C: EHLO", "+C: QUIT" }, NULL },
+	/* B8: 421 at every stage */
+	{ "421 at greeting", "421-at greeting\n", 0, 0, 0, 0, 0,
+	  SMTP_CLOSED, SMTP_ST_GREETING, 421, NULL, 0, 0, 0, 0,
+	  { "-C: EHLO", "-C: QUIT" }, "421" },
+	{ "421 at EHLO", "421-at ehlo\n", 0, 0, 0, 0, 0,
+	  SMTP_CLOSED, SMTP_ST_EHLO, 421, NULL, 0, 0, 0, 0,
+	  { "-C: MAIL", "-C: QUIT" }, NULL },
+	{ "421 at MAIL", "421-at mail\n", 0, 0, 0, 0, 0,
+	  SMTP_CLOSED, SMTP_ST_MAIL, 421, NULL, 0, 0, 0, 0,
+	  { "=1 C: MAIL", "-C: QUIT" }, NULL },
+	{ "421 at RCPT", "421-at rcpt\n", 0, 0, 0, 0, 0,
+	  SMTP_CLOSED, SMTP_ST_RCPT, 421, NULL, 0, 0, 0, 0,
+	  { "=1 C: RCPT", "-C: QUIT" }, NULL },
+	{ "421 at random RCPT keeps the answer",
+	  "rcpt alice@x.test 250 Ok\nrcpt default 421 4.7.0 bye now\n", F_RANDOM,
+	  0, 0, 0, 0, SMTP_ANSWERED, SMTP_ST_RANDOM, 250, NULL, 0, 0, 0, 0,
+	  { "=2 C: RCPT" }, NULL },
+	/* B8: never greets; bounded by greeting_ms, and we never speak first */
+	{ "never greets", "banner none\n", 0, 0, 600, 0, 0,
+	  SMTP_TIMEOUT, SMTP_ST_GREETING, 0, NULL, 0, 0, 550, 1500,
+	  { "-C:", "-EARLY", "+1 CLOSE" }, "smtp: timeout waiting for greeting" },
+	{ "never greets, overall deadline first", "banner none\n", 0, 700, 5000, 0, 0,
+	  SMTP_TIMEOUT, SMTP_ST_GREETING, 0, NULL, 0, 0, 650, 1500,
+	  { "-C:", "-EARLY" }, NULL },
+	/* D8: one byte every 200 ms cannot stretch the deadline */
+	{ "trickle bounded by the deadline", "trickle 1 200\n", 0, 1200, 5000, 5000, 0,
+	  SMTP_TIMEOUT, SMTP_ST_GREETING, 0, NULL, 0, 0, 1100, 1700,
+	  { "-C:", "-EARLY" }, "timeout waiting for greeting" },
+	{ "fast trickle completes", "trickle 7 5\nrcpt * 250 Ok\n", 0, 0, 0, 0, 0,
+	  SMTP_ANSWERED, SMTP_ST_RCPT, 250, NULL, 0, 0, 0, 0,
+	  { "-EARLY", "=1 C: RCPT" }, NULL },
+	{ "slow multi-line greeting: wait for the last line",
+	  "banner-multi 4\ntrickle 9 40 greeting\nrcpt * 250 Ok\n", 0, 0, 0, 0, 0,
+	  SMTP_ANSWERED, SMTP_ST_RCPT, 250, NULL, 0, 0, 0, 0,
+	  { "-EARLY", "+S: 220-fake.test line 3" }, NULL },
+	{ "delayed greeting", "delay greeting 400\nrcpt * 250 Ok\n", 0, 0, 0, 0, 0,
+	  SMTP_ANSWERED, SMTP_ST_RCPT, 250, NULL, 0, 0, 350, 2500,
+	  { "-EARLY" }, NULL },
+	{ "slow RCPT past command_ms", "delay rcpt 3000\n", 0, 0, 0, 500, 0,
+	  SMTP_TIMEOUT, SMTP_ST_RCPT, -1, NULL, 0, 0, 450, 1500,
+	  { "=1 C: RCPT" }, "timeout waiting for RCPT reply" },
+	/* B5 */
+	{ "giant line", "giant-line 70000\n", 0, 0, 0, 0, 0,
+	  SMTP_PROTOCOL_ERROR, SMTP_ST_EHLO, -1, NULL, 0, 0, 0, 0,
+	  { "-C: MAIL", "+[giant line" }, "line longer than" },
+	{ "endless multi-line", "endless-multiline ehlo 2000000\n", 0, 0, 0, 0, 0,
+	  SMTP_PROTOCOL_ERROR, SMTP_ST_EHLO, -1, NULL, 0, 0, 0, 0,
+	  { "-C: MAIL", "+[endless:" }, NULL },
+	/* B7 */
+	{ "SSH banner", "garbage SSH-2.0-OpenSSH_9.2p1 Debian-2\n", 0, 0, 0, 0, 0,
+	  SMTP_PROTOCOL_ERROR, SMTP_ST_GREETING, -1, NULL, 0, 0, 0, 0,
+	  { "-C: EHLO", "-C: QUIT" }, NULL },
+	{ "HTTP banner", "garbage HTTP/1.1 400 Bad Request\n", 0, 0, 0, 0, 0,
+	  SMTP_PROTOCOL_ERROR, SMTP_ST_GREETING, -1, NULL, 0, 0, 0, 0,
+	  { "-C: EHLO" }, NULL },
+	{ "binary banner", "garbage \\x00\\x01\\xff\\x1b[2J220 hello\n", 0, 0, 0, 0, 0,
+	  SMTP_PROTOCOL_ERROR, SMTP_ST_GREETING, -1, NULL, 0, 0, 0, 0,
+	  { "-C: EHLO" }, NULL },
+	{ "bad code at RCPT is no 2xx", "rcpt default 299x fine\n", 0, 0, 0, 0, 0,
+	  SMTP_PROTOCOL_ERROR, SMTP_ST_RCPT, -1, NULL, 0, 0, 0, 0,
+	  { "=1 C: RCPT" }, NULL },
+	{ "mixed codes in EHLO reply", "ehlo 250-fake.test|220 PIPELINING\n",
+	  0, 0, 0, 0, 0, SMTP_PROTOCOL_ERROR, SMTP_ST_EHLO, -1, NULL, 0, 0, 0, 0,
+	  { "-C: MAIL" }, NULL },
+	{ "data after the greeting", "banner 220 fake.test|220 again\n", 0, 0, 0, 0, 0,
+	  SMTP_PROTOCOL_ERROR, SMTP_ST_GREETING, -1, NULL, 0, 0, 0, 0,
+	  { "-C: EHLO" }, "unexpected data after greeting" },
+	/* B8: FIN or RST mid-dialogue */
+	{ "disconnect mid-reply at RCPT", "disconnect-after rcpt\n", 0, 0, 0, 0, 0,
+	  SMTP_CLOSED, SMTP_ST_RCPT, -1, NULL, 0, 0, 0, 0,
+	  { "+S: 550-partial", "-C: QUIT" }, "in the middle of" },
+	{ "disconnect mid-greeting", "disconnect-after greeting\n", 0, 0, 0, 0, 0,
+	  SMTP_CLOSED, SMTP_ST_GREETING, -1, NULL, 0, 0, 0, 0,
+	  { "+S: 220-partial", "-C: EHLO" }, NULL },
+	{ "silent close at EHLO", "disconnect ehlo\n", 0, 0, 0, 0, 0,
+	  SMTP_CLOSED, SMTP_ST_EHLO, -1, NULL, 0, 0, 0, 0,
+	  { "-C: MAIL" }, NULL },
+	{ "reset at MAIL", "reset-at mail\n", 0, 0, 0, 0, 0,
+	  SMTP_CLOSED, SMTP_ST_MAIL, -1, NULL, 0, 0, 0, 0,
+	  { "+CLOSE reset" }, NULL },
+	/* B6 */
+	{ "bare LF replies", "bare-lf\nbanner-multi 2\nrcpt alice@x.test 250 2.1.5 Ok\n",
+	  F_RANDOM, 0, 0, 0, 0, SMTP_ANSWERED, SMTP_ST_RANDOM, 250, "2.1.5", 550, 0, 0, 0,
+	  { "=2 C: RCPT" }, NULL },
+	/* B11 */
+	{ "MAIL <> refused (pipelined)", "mail <> 550 5.7.1 Null sender not accepted\n"
+	  "rcpt * 503 5.5.1 need MAIL\n", 0, 0, 0, 0, 0,
+	  SMTP_MAIL_REFUSED, SMTP_ST_MAIL, 550, "5.7.1", 0, 0, 0, 0,
+	  { "=1 C: MAIL FROM:<>", "+C: QUIT", "+PIPELINED 2" }, NULL },
+	{ "MAIL <> refused (one by one)", "ehlo 250-fake.test|250 8BITMIME\n"
+	  "mail <> 550 5.7.1 Null sender not accepted\n", 0, 0, 0, 0, 0,
+	  SMTP_MAIL_REFUSED, SMTP_ST_MAIL, 550, "5.7.1", 0, 0, 0, 0,
+	  { "=1 C: MAIL FROM:<>", "-C: RCPT", "-PIPELINED", "+C: QUIT" }, NULL },
+	{ "MAIL 451", "ehlo 250 fake.test\nmail 451 4.3.0 try later\n", 0, 0, 0, 0, 0,
+	  SMTP_MAIL_REFUSED, SMTP_ST_MAIL, 451, NULL, 0, 0, 0, 0,
+	  { "-C: RCPT", "+C: QUIT" }, NULL },
+	{ "configured probe sender", "mail <> 550 no\nrcpt * 250 Ok\n", F_SENDER,
+	  0, 0, 0, 0, SMTP_ANSWERED, SMTP_ST_RCPT, 250, NULL, 0, 0, 0, 0,
+	  { "=1 C: MAIL FROM:<probe@sav.test>" }, NULL },
+	/* C9 */
+	{ "SMTPUTF8 needed and offered",
+	  "ehlo 250-fake.test|250-PIPELINING|250 SMTPUTF8\nrcpt * 250 Ok\n",
+	  F_UTF8, 0, 0, 0, 0, SMTP_ANSWERED, SMTP_ST_RCPT, 250, NULL, 0, 0, 0, 0,
+	  { "=1 C: MAIL FROM:<> SMTPUTF8", "=1 C: RCPT" }, NULL },
+	{ "SMTPUTF8 needed, not offered", "rcpt * 250 Ok\n",
+	  F_UTF8, 0, 0, 0, 0, SMTP_NO_SMTPUTF8, SMTP_ST_EHLO, 250, NULL, 0, 0, 0, 0,
+	  { "-C: MAIL", "-C: RCPT", "+C: QUIT" }, NULL },
+	{ "SMTPUTF8 needed, HELO server", "ehlo 502 no\nrcpt * 250 Ok\n",
+	  F_UTF8, 0, 0, 0, 0, SMTP_NO_SMTPUTF8, SMTP_ST_HELO, 250, NULL, 0, 0, 0, 0,
+	  { "-C: MAIL" }, NULL },
+	/* B14: VRFY */
+	{ "VRFY 502 falls back to RCPT", "rcpt alice@x.test 250 Ok\n", F_VRFY,
+	  0, 0, 0, 0, SMTP_ANSWERED, SMTP_ST_RCPT, 250, NULL, 0, 0, 0, 0,
+	  { "=1 C: VRFY <alice@x.test>", "=1 C: MAIL", "=1 C: RCPT" }, NULL },
+	{ "VRFY 252 falls back to RCPT", "vrfy * 252 2.0.0 Cannot VRFY user\n", F_VRFY,
+	  0, 0, 0, 0, SMTP_ANSWERED, SMTP_ST_RCPT, 550, NULL, 0, 0, 0, 0,
+	  { "=1 C: VRFY", "=1 C: RCPT" }, NULL },
+	{ "VRFY 250 decides", "vrfy alice@x.test 250 2.1.5 Alice <alice@x.test>\n",
+	  F_VRFY, 0, 0, 0, 0, SMTP_ANSWERED, SMTP_ST_VRFY, 250, "2.1.5", 0, 1, 0, 0,
+	  { "=1 C: VRFY", "-C: MAIL", "-C: RCPT", "+C: QUIT" }, NULL },
+	{ "VRFY 550 decides", "vrfy default 550 5.1.1 unknown\n", F_VRFY | F_RANDOM,
+	  0, 0, 0, 0, SMTP_ANSWERED, SMTP_ST_VRFY, 550, "5.1.1", 0, 1, 0, 0,
+	  { "=1 C: VRFY", "-C: MAIL" }, NULL },
+	{ "VRFY catch-all check", "vrfy * 250 2.1.5 Ok\n", F_VRFY | F_RANDOM,
+	  0, 0, 0, 0, SMTP_ANSWERED, SMTP_ST_RANDOM, 250, NULL, 250, 1, 0, 0,
+	  { "=2 C: VRFY", "+C: VRFY <zz9rnd7q@x.test>", "-C: MAIL" }, NULL },
+	/* B1: the 221 is not required */
+	{ "QUIT not answered", "quit none\nrcpt * 250 Ok\n", 0, 0, 0, 0, 300,
+	  SMTP_ANSWERED, SMTP_ST_RCPT, 250, NULL, 0, 0, 250, 1200,
+	  { "+C: QUIT", "-S: 221" }, "no reply to QUIT" },
+	/* D7: never send a line over 512 octets */
+	{ "RCPT line over 512 octets", "rcpt * 250 Ok\n", F_LONGRCPT | F_NOCONNECT,
+	  0, 0, 0, 0, SMTP_PROTOCOL_ERROR, SMTP_ST_CONNECT, 0, NULL, 0, 0, 0, 0,
+	  { "-CONNECT" }, "512 octets" },
+	/* D12 */
+	{ "hostile reply text is sanitised",
+	  "rcpt * 550 5.1.1 \\x1b[31m%n%s\\x07\\xc3\\xa9 evil\n", F_PRINTABLE,
+	  0, 0, 0, 0, SMTP_ANSWERED, SMTP_ST_RCPT, 550, "5.1.1", 0, 0, 0, 0,
+	  { "=1 C: RCPT" }, NULL },
+};
+
+#define NSCENS	((int)(sizeof(scens) / sizeof(scens[0])))
+
+/* ---- trace capture ---- */
+
+static char tracebuf[65536];
+static size_t tracelen;
+
+static void
+trace_collect(void *arg, const char *line)
+{
+	size_t n = strlen(line);
+
+	(void)arg;
+	if (tracelen + n + 2 > sizeof(tracebuf))
+		return;
+	memcpy(tracebuf + tracelen, line, n);
+	tracelen += n;
+	tracebuf[tracelen++] = '\n';
+	tracebuf[tracelen] = '\0';
+}
+
+/* ---- fake_smtpd harness ---- */
+
+struct server {
+	char	dir[64];
+	char	script[PATH_MAX], transcript[PATH_MAX], ready[PATH_MAX], log[PATH_MAX];
+	pid_t	pid;
+	int	port;
+};
+
+static const char *
+fake_path(char *buf, size_t size)
+{
+	const char *env = getenv("FAKE_SMTPD");
+	char self[PATH_MAX - 16], *slash;
+	ssize_t n;
+
+	if (env != NULL && env[0] != '\0')
+		return env;
+	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n > 0) {
+		self[n] = '\0';
+		if ((slash = strrchr(self, '/')) != NULL) {
+			*slash = '\0';
+			if ((size_t)snprintf(buf, size, "%s/fake_smtpd", self) < size &&
+			    access(buf, X_OK) == 0)
+				return buf;
+		}
+	}
+	snprintf(buf, size, "build/tests/fake_smtpd");
+	return buf;
+}
+
+static void
+write_text(const char *path, const char *text)
+{
+	FILE *fp = fopen(path, "w");
+
+	ck_assert_msg(fp != NULL, "open %s: %s", path, strerror(errno));
+	fputs(text, fp);
+	ck_assert_msg(fclose(fp) == 0, "write %s failed", path);
+}
+
+/* read_text - whole small file into a NUL-terminated buffer (caller frees) */
+static char *
+read_text(const char *path)
+{
+	FILE *fp = fopen(path, "r");
+	char *buf;
+	size_t n;
+
+	if (fp == NULL)
+		return NULL;
+	buf = malloc(1 << 20);
+	ck_assert(buf != NULL);
+	n = fread(buf, 1, (1 << 20) - 1, fp);
+	buf[n] = '\0';
+	fclose(fp);
+	return buf;
+}
+
+static void
+server_start_on(struct server *sv, const char *script, const char *listen)
+{
+	char path[PATH_MAX];
+	const char *prog = fake_path(path, sizeof(path));
+	char *ready, *log;
+	msec_t until;
+	int status;
+
+	memset(sv, 0, sizeof(*sv));
+	ck_assert_msg(access(prog, X_OK) == 0,
+		      "fake_smtpd not found at %s (build it: make build/tests/fake_smtpd, "
+		      "or set FAKE_SMTPD)", prog);
+	snprintf(sv->dir, sizeof(sv->dir), "/tmp/check_smtp.XXXXXX");
+	ck_assert_msg(mkdtemp(sv->dir) != NULL, "mkdtemp: %s", strerror(errno));
+	snprintf(sv->script, sizeof(sv->script), "%s/script", sv->dir);
+	snprintf(sv->transcript, sizeof(sv->transcript), "%s/transcript", sv->dir);
+	snprintf(sv->ready, sizeof(sv->ready), "%s/ready", sv->dir);
+	snprintf(sv->log, sizeof(sv->log), "%s/log", sv->dir);
+	write_text(sv->script, script);
+
+	sv->pid = fork();
+	ck_assert_msg(sv->pid >= 0, "fork: %s", strerror(errno));
+	if (sv->pid == 0) {
+		int fd = open(sv->log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+		/* the server dies with this test process, whatever happens */
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		if (fd >= 0) {
+			dup2(fd, STDOUT_FILENO);
+			dup2(fd, STDERR_FILENO);
+		}
+		execl(prog, "fake_smtpd", "-l", listen, "-s", sv->script,
+		      "-t", sv->transcript, "-r", sv->ready, "-T", "30", (char *)NULL);
+		_exit(127);
+	}
+	until = util_now_ms() + 5000;
+	while ((ready = read_text(sv->ready)) == NULL) {
+		if (waitpid(sv->pid, &status, WNOHANG) == sv->pid) {
+			log = read_text(sv->log);
+			sv->pid = 0;
+			ck_abort_msg("fake_smtpd exited before listening: %s",
+				     log != NULL ? log : "(no log)");
+		}
+		ck_assert_msg(util_now_ms() < until, "fake_smtpd not ready after 5 s");
+		usleep(5000);
+	}
+	{
+		const char *sp = strrchr(ready, ' ');
+
+		ck_assert_msg(sp != NULL, "bad ready file: %s", ready);
+		sv->port = atoi(sp + 1);
+	}
+	free(ready);
+	ck_assert_msg(sv->port > 0 && sv->port < 65536, "bad port %d", sv->port);
+}
+
+static void
+server_start(struct server *sv, const char *script)
+{
+	server_start_on(sv, script, "127.0.0.1:0");
+}
+
+/* server_wait_close - wait until the server logged the end of connection 1 */
+static void
+server_wait_close(struct server *sv, msec_t ms)
+{
+	msec_t until = util_now_ms() + ms;
+	char *t;
+	int done;
+
+	for (;;) {
+		t = read_text(sv->transcript);
+		done = t != NULL && (strstr(t, "\n1 CLOSE") != NULL ||
+				     strncmp(t, "1 CLOSE", 7) == 0);
+		free(t);
+		if (done || util_now_ms() >= until)
+			return;
+		usleep(10000);
+	}
+}
+
+/* server_stop - stop the server; returns its transcript (caller frees) */
+static char *
+server_stop(struct server *sv)
+{
+	char *t;
+	int status;
+
+	if (sv->pid > 0) {
+		kill(sv->pid, SIGTERM);
+		waitpid(sv->pid, &status, 0);
+		sv->pid = 0;
+	}
+	t = read_text(sv->transcript);
+	unlink(sv->script);
+	unlink(sv->transcript);
+	unlink(sv->ready);
+	unlink(sv->log);
+	rmdir(sv->dir);
+	return t != NULL ? t : strdup("");
+}
+
+static size_t
+count(const char *hay, const char *needle)
+{
+	size_t n = 0, k = strlen(needle);
+	const char *p = hay;
+
+	while ((p = strstr(p, needle)) != NULL) {
+		n++;
+		p += k;
+	}
+	return n;
+}
+
+/* check_expect - one "+text", "-text" or "=N text" against the transcript */
+static void
+check_expect(const char *name, const char *e, const char *t)
+{
+	char *end;
+	long want;
+	size_t got;
+
+	switch (e[0]) {
+	case '+':
+		ck_assert_msg(strstr(t, e + 1) != NULL,
+			      "%s: transcript lacks \"%s\"; got:\n%s", name, e + 1, t);
+		break;
+	case '-':
+		ck_assert_msg(strstr(t, e + 1) == NULL,
+			      "%s: transcript has \"%s\", want none; got:\n%s", name, e + 1, t);
+		break;
+	case '=':
+		want = strtol(e + 1, &end, 10);
+		ck_assert_msg(*end == ' ', "bad expectation %s", e);
+		got = count(t, end + 1);
+		ck_assert_msg(got == (size_t)want,
+			      "%s: \"%s\" %zu times, want %ld; transcript:\n%s",
+			      name, end + 1, got, want, t);
+		break;
+	default:
+		ck_abort_msg("bad expectation %s", e);
+	}
+}
+
+static int
+printable(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || (unsigned char)*s > 0x7e)
+			return 0;
+	return 1;
+}
+
+START_TEST(test_scenario)
+{
+	const struct scen *sc = &scens[_i];
+	struct trace tr = { trace_collect, NULL };
+	struct smtp_params p;
+	struct smtp_outcome out;
+	struct sockaddr_in sin;
+	struct server sv;
+	char longrcpt[600];
+	msec_t t0, elapsed, max_ms;
+	char *t;
+	int i;
+
+	tracelen = 0;
+	tracebuf[0] = '\0';
+	server_start(&sv, sc->script);
+
+	memset(&p, 0, sizeof(p));
+	p.helo = "probe.test";
+	p.sender = (sc->flags & F_SENDER) ? SENDER : "";
+	p.rcpt = RCPT;
+	if (sc->flags & F_LONGRCPT) {
+		memset(longrcpt, 'a', 500);
+		snprintf(longrcpt + 500, sizeof(longrcpt) - 500, "@x.test");
+		p.rcpt = longrcpt;
+	}
+	p.random_rcpt = (sc->flags & F_RANDOM) ? RANDOM_RCPT : NULL;
+	p.need_smtputf8 = (sc->flags & F_UTF8) != 0;
+	p.method = (sc->flags & F_VRFY) ? SMTP_METHOD_VRFY : SMTP_METHOD_RCPT;
+	p.connect_ms = 2000;
+	p.greeting_ms = sc->greeting_ms > 0 ? sc->greeting_ms : 2000;
+	p.command_ms = sc->command_ms > 0 ? sc->command_ms : 2000;
+	p.quit_ms = sc->quit_ms > 0 ? sc->quit_ms : 500;
+	p.trace = &tr;
+
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons((uint16_t)sv.port);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+
+	t0 = util_now_ms();
+	smtp_probe(&p, (struct sockaddr *)&sin,
+		   t0 + (sc->deadline_ms > 0 ? sc->deadline_ms : 5000), &out);
+	elapsed = util_now_ms() - t0;
+
+	if (sc->flags & F_NOCONNECT)
+		usleep(100000);
+	else
+		server_wait_close(&sv, 3000);
+	t = server_stop(&sv);
+
+	ck_assert_msg(out.status == sc->want,
+		      "%s: status got %s, want %s (err \"%s\"); trace:\n%s", sc->name,
+		      smtp_status_str(out.status), smtp_status_str(sc->want), out.err, tracebuf);
+	ck_assert_msg(out.stage == sc->stage, "%s: stage got %s, want %s; trace:\n%s",
+		      sc->name, smtp_stage_str(out.stage), smtp_stage_str(sc->stage), tracebuf);
+	if (sc->code >= 0)
+		ck_assert_msg(out.last.code == sc->code, "%s: code got %d, want %d",
+			      sc->name, out.last.code, sc->code);
+	if (sc->enhanced != NULL)
+		ck_assert_msg(strcmp(out.last.enhanced, sc->enhanced) == 0,
+			      "%s: enhanced got \"%s\", want \"%s\"", sc->name,
+			      out.last.enhanced, sc->enhanced);
+	ck_assert_msg(out.have_random == (sc->random_code != 0),
+		      "%s: have_random got %d, want %d", sc->name, out.have_random,
+		      sc->random_code != 0);
+	if (sc->random_code != 0)
+		ck_assert_msg(out.random.code == sc->random_code,
+			      "%s: random code got %d, want %d", sc->name,
+			      out.random.code, sc->random_code);
+	ck_assert_msg(out.by_vrfy == sc->by_vrfy, "%s: by_vrfy got %d, want %d",
+		      sc->name, out.by_vrfy, sc->by_vrfy);
+	if (out.status != SMTP_ANSWERED)
+		ck_assert_msg(out.err[0] != '\0' || out.last.code != 0,
+			      "%s: failure without err or reply", sc->name);
+	ck_assert_msg(printable(out.err), "%s: err not printable", sc->name);
+	if (sc->flags & F_PRINTABLE)
+		ck_assert_msg(printable(out.last.text), "%s: text not printable: %s",
+			      sc->name, out.last.text);
+	max_ms = sc->max_ms > 0 ? sc->max_ms : 2500;
+	ck_assert_msg(elapsed >= sc->min_ms && elapsed <= max_ms,
+		      "%s: elapsed got %lld ms, want %lld..%lld", sc->name,
+		      (long long)elapsed, (long long)sc->min_ms, (long long)max_ms);
+	for (i = 0; i < NEXPECT && sc->expect[i] != NULL; i++)
+		check_expect(sc->name, sc->expect[i], t);
+	if (sc->trace != NULL)
+		ck_assert_msg(strstr(tracebuf, sc->trace) != NULL,
+			      "%s: trace lacks \"%s\"; got:\n%s", sc->name, sc->trace, tracebuf);
+	/* never a raw control character in the trace (D12) */
+	for (i = 0; i < (int)tracelen; i++)
+		ck_assert_msg(tracebuf[i] == '\n' ||
+			      ((unsigned char)tracebuf[i] >= 0x20 && (unsigned char)tracebuf[i] < 0x7f),
+			      "%s: raw byte 0x%02x in the trace", sc->name,
+			      (unsigned char)tracebuf[i]);
+	free(t);
+}
+END_TEST
+
+/* A closed port: refused at once, no time-out. */
+START_TEST(test_connect_refused)
+{
+	struct smtp_params p;
+	struct smtp_outcome out;
+	struct sockaddr_in sin;
+	socklen_t sl = sizeof(sin);
+	msec_t t0, elapsed;
+	int fd;
+
+	/* bound but not listening: the kernel answers RST */
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	ck_assert(fd >= 0);
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert(bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0);
+	ck_assert(getsockname(fd, (struct sockaddr *)&sin, &sl) == 0);
+
+	memset(&p, 0, sizeof(p));
+	p.helo = "probe.test";
+	p.sender = "";
+	p.rcpt = RCPT;
+	p.connect_ms = 3000;
+	p.greeting_ms = p.command_ms = 3000;
+	t0 = util_now_ms();
+	smtp_probe(&p, (struct sockaddr *)&sin, t0 + 5000, &out);
+	elapsed = util_now_ms() - t0;
+	close(fd);
+	ck_assert_msg(out.status == SMTP_CONNECT_FAILED, "status got %s, want connect-failed",
+		      smtp_status_str(out.status));
+	ck_assert_msg(out.stage == SMTP_ST_CONNECT, "stage got %s, want connect",
+		      smtp_stage_str(out.stage));
+	ck_assert_msg(strstr(out.err, "refused") != NULL, "err got \"%s\", want ...refused...",
+		      out.err);
+	ck_assert_msg(elapsed < 500, "elapsed got %lld ms, want < 500", (long long)elapsed);
+}
+END_TEST
+
+/* IPv6 loopback, when this host has it. */
+START_TEST(test_ipv6)
+{
+	struct smtp_params p;
+	struct smtp_outcome out;
+	struct sockaddr_in6 sin6;
+	struct server sv;
+	char *t;
+	int fd;
+
+	fd = socket(AF_INET6, SOCK_STREAM, 0);
+	memset(&sin6, 0, sizeof(sin6));
+	sin6.sin6_family = AF_INET6;
+	sin6.sin6_addr = in6addr_loopback;
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sin6, sizeof(sin6)) != 0) {
+		if (fd >= 0)
+			close(fd);
+		fprintf(stderr, "check_smtp: no IPv6 loopback here, ipv6 test not run\n");
+		return;
+	}
+	close(fd);
+	server_start_on(&sv, "rcpt * 250 Ok\n", "[::1]:0");
+	memset(&p, 0, sizeof(p));
+	p.helo = "probe.test";
+	p.sender = "";
+	p.rcpt = RCPT;
+	p.connect_ms = p.greeting_ms = p.command_ms = 2000;
+	sin6.sin6_port = htons((uint16_t)sv.port);
+	smtp_probe(&p, (struct sockaddr *)&sin6, util_now_ms() + 5000, &out);
+	server_wait_close(&sv, 3000);
+	t = server_stop(&sv);
+	ck_assert_msg(out.status == SMTP_ANSWERED && out.last.code == 250,
+		      "status got %s/%d, want answered/250 (%s)", smtp_status_str(out.status),
+		      out.last.code, out.err);
+	ck_assert_msg(strstr(t, "CONNECT [::1]:") != NULL, "transcript: %s", t);
+	free(t);
+}
+END_TEST
+
+/* Several probes at once: the server handles them concurrently. */
+START_TEST(test_concurrent)
+{
+	struct server sv;
+	struct sockaddr_in sin;
+	pid_t kids[4];
+	int i, status;
+	char *t;
+	msec_t t0, elapsed;
+
+	server_start(&sv, "delay rcpt 400\nrcpt * 250 Ok\n");
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons((uint16_t)sv.port);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	t0 = util_now_ms();
+	for (i = 0; i < 4; i++) {
+		kids[i] = fork();
+		ck_assert(kids[i] >= 0);
+		if (kids[i] == 0) {
+			struct smtp_params p;
+			struct smtp_outcome out;
+
+			memset(&p, 0, sizeof(p));
+			p.helo = "probe.test";
+			p.sender = "";
+			p.rcpt = RCPT;
+			p.connect_ms = p.greeting_ms = p.command_ms = 3000;
+			smtp_probe(&p, (struct sockaddr *)&sin, util_now_ms() + 5000, &out);
+			_exit(out.status == SMTP_ANSWERED && out.last.code == 250 ? 0 : 1);
+		}
+	}
+	for (i = 0; i < 4; i++) {
+		ck_assert(waitpid(kids[i], &status, 0) == kids[i]);
+		ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+			      "probe %d failed", i);
+	}
+	elapsed = util_now_ms() - t0;
+	t = server_stop(&sv);
+	ck_assert_msg(count(t, " CONNECT ") == 4, "got %zu connections, want 4:\n%s",
+		      count(t, " CONNECT "), t);
+	ck_assert_msg(strstr(t, "max_concurrent=4") != NULL, "want max_concurrent=4:\n%s", t);
+	/* four 400 ms RCPT delays in parallel, not in series */
+	ck_assert_msg(elapsed < 1500, "elapsed got %lld ms, want < 1500", (long long)elapsed);
+	free(t);
+}
+END_TEST
+
+/* ---- netio's line reader on a socketpair ---- */
+
+struct nio_case {
+	const char	*name;
+	const char	*chunks[6];	/* written one by one, 20 ms apart */
+	int		 close_after;	/* close the writer after the chunks */
+	size_t		 size;		/* caller's buffer */
+	enum netio_status want[4];	/* successive reads */
+	const char	*lines[4];	/* want line for NETIO_OK reads */
+	int		 nreads;
+};
+
+static const struct nio_case nio_cases[] = {
+	{ "CRLF", { "250 ok\r\n" }, 0, 64, { NETIO_OK }, { "250 ok" }, 1 },
+	{ "bare LF", { "250 ok\n" }, 0, 64, { NETIO_OK }, { "250 ok" }, 1 },
+	{ "two lines in one read", { "a\r\nb\n" }, 0, 64, { NETIO_OK, NETIO_OK },
+	  { "a", "b" }, 2 },
+	{ "CR and LF in separate reads", { "250 ok\r", "\n" }, 0, 64, { NETIO_OK },
+	  { "250 ok" }, 1 },
+	{ "line split over reads", { "25", "0 o", "k\r\n" }, 0, 64, { NETIO_OK },
+	  { "250 ok" }, 1 },
+	{ "lone CR inside is kept", { "a\rb\r\n" }, 0, 64, { NETIO_OK }, { "a\rb" }, 1 },
+	{ "exactly fits", { "12345678\r\n" }, 0, 9, { NETIO_OK }, { "12345678" }, 1 },
+	{ "exactly fits, CR split", { "12345678\r", "\n" }, 0, 9, { NETIO_OK },
+	  { "12345678" }, 1 },
+	{ "one byte too long, next line fine", { "123456789\r\nok\r\n" }, 0, 9,
+	  { NETIO_TOOLONG, NETIO_OK }, { NULL, "ok" }, 2 },
+	{ "EOF mid-line", { "250 o" }, 1, 64, { NETIO_EOF }, { NULL }, 1 },
+	{ "EOF after line", { "250 ok\r\n" }, 1, 64, { NETIO_OK, NETIO_EOF },
+	  { "250 ok" }, 2 },
+	{ "no terminator: timeout", { "250 ok" }, 0, 64, { NETIO_TIMEOUT }, { NULL }, 1 },
+	{ "too long then EOF", { "xxxxxxxxxxxxxxxxxxxx" }, 1, 8, { NETIO_TOOLONG },
+	  { NULL }, 1 },
+};
+
+#define NNIO	((int)(sizeof(nio_cases) / sizeof(nio_cases[0])))
+
+START_TEST(test_netio_lines)
+{
+	const struct nio_case *c = &nio_cases[_i];
+	struct netio n;
+	char line[128];
+	size_t len, total = 0;
+	pid_t pid;
+	int sv[2], i, status;
+	enum netio_status st;
+
+	ck_assert(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+	pid = fork();
+	ck_assert(pid >= 0);
+	if (pid == 0) {
+		close(sv[0]);
+		for (i = 0; i < 6 && c->chunks[i] != NULL; i++) {
+			if (write(sv[1], c->chunks[i], strlen(c->chunks[i])) < 0)
+				_exit(1);
+			usleep(20000);
+		}
+		if (!c->close_after)
+			usleep(600000);
+		_exit(0);
+	}
+	close(sv[1]);
+	for (i = 0; i < 6 && c->chunks[i] != NULL; i++)
+		total += strlen(c->chunks[i]);
+	netio_init(&n);
+	n.fd = sv[0];
+	fcntl(n.fd, F_SETFL, fcntl(n.fd, F_GETFL) | O_NONBLOCK);
+	for (i = 0; i < c->nreads; i++) {
+		st = netio_read_line(&n, line, c->size, &len, util_now_ms() + 300);
+		ck_assert_msg(st == c->want[i], "%s: read %d got %s, want %s (%s)", c->name, i,
+			      netio_status_str(st), netio_status_str(c->want[i]), n.err);
+		if (st == NETIO_OK) {
+			ck_assert_msg(len == strlen(c->lines[i]) &&
+				      memcmp(line, c->lines[i], len) == 0 && line[len] == '\0',
+				      "%s: read %d got \"%s\" (%zu), want \"%s\"", c->name, i,
+				      line, len, c->lines[i]);
+		}
+	}
+	ck_assert_msg(n.nread == total, "%s: nread got %llu, want %zu", c->name, n.nread, total);
+	netio_close(&n);
+	ck_assert_int_eq(n.fd, -1);
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, 0);
+}
+END_TEST
+
+/* A 1 MiB line and a flood: TOOLONG, memory flat, deadline respected. */
+START_TEST(test_netio_flood)
+{
+	struct netio n;
+	char line[64];
+	size_t len;
+	pid_t pid;
+	int sv[2], status;
+	enum netio_status st;
+	msec_t t0;
+
+	ck_assert(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+	pid = fork();
+	ck_assert(pid >= 0);
+	if (pid == 0) {
+		char buf[8192];
+		size_t sent = 0;
+
+		close(sv[0]);
+		memset(buf, 'x', sizeof(buf));
+		while (sent < (1u << 20)) {
+			ssize_t w = write(sv[1], buf, sizeof(buf));
+
+			if (w <= 0)
+				_exit(1);
+			sent += (size_t)w;
+		}
+		if (write(sv[1], "\r\n250 ok\r\n", 10) != 10)
+			_exit(1);
+		/* then an endless line, faster than anyone reads */
+		for (;;)
+			if (write(sv[1], buf, sizeof(buf)) <= 0)
+				_exit(0);
+	}
+	close(sv[1]);
+	netio_init(&n);
+	n.fd = sv[0];
+	fcntl(n.fd, F_SETFL, fcntl(n.fd, F_GETFL) | O_NONBLOCK);
+	st = netio_read_line(&n, line, sizeof(line), &len, util_now_ms() + 5000);
+	ck_assert_msg(st == NETIO_TOOLONG, "1 MiB line got %s, want too-long",
+		      netio_status_str(st));
+	st = netio_read_line(&n, line, sizeof(line), &len, util_now_ms() + 5000);
+	ck_assert_msg(st == NETIO_OK && strcmp(line, "250 ok") == 0,
+		      "line after got %s \"%s\", want ok \"250 ok\"", netio_status_str(st), line);
+	t0 = util_now_ms();
+	st = netio_read_line(&n, line, sizeof(line), &len, t0 + 300);
+	ck_assert_msg(st == NETIO_TOOLONG, "endless line got %s, want too-long",
+		      netio_status_str(st));
+	ck_assert_msg(util_now_ms() - t0 < 800, "endless line took %lld ms, want ~300",
+		      (long long)(util_now_ms() - t0));
+	ck_assert(n.nread > (1u << 20));
+	netio_close(&n);
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, 0);
+}
+END_TEST
+
+START_TEST(test_netio_write)
+{
+	struct netio n;
+	struct sockaddr_in sin;
+	msec_t t0;
+	int sv[2];
+	enum netio_status st;
+	char big[65536];
+
+	/* a peer that never reads: the write stops at the deadline */
+	ck_assert(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+	netio_init(&n);
+	n.fd = sv[0];
+	fcntl(n.fd, F_SETFL, fcntl(n.fd, F_GETFL) | O_NONBLOCK);
+	memset(big, 'x', sizeof(big));
+	t0 = util_now_ms();
+	do
+		st = netio_write(&n, big, sizeof(big), t0 + 300);
+	while (st == NETIO_OK && util_now_ms() - t0 < 2000);
+	ck_assert_msg(st == NETIO_TIMEOUT, "got %s, want timeout", netio_status_str(st));
+	ck_assert_msg(util_now_ms() - t0 < 800, "write took %lld ms",
+		      (long long)(util_now_ms() - t0));
+	/* a peer that is gone: an error, no SIGPIPE */
+	close(sv[1]);
+	st = netio_write(&n, "QUIT\r\n", 6, util_now_ms() + 300);
+	ck_assert_msg(st == NETIO_ERROR && strstr(n.err, "pipe") != NULL,
+		      "got %s \"%s\", want error Broken pipe", netio_status_str(st), n.err);
+	netio_close(&n);
+
+	/* connect to a deadline that has passed */
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons(9);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	netio_init(&n);
+	st = netio_connect(&n, (struct sockaddr *)&sin, util_now_ms() - 1);
+	ck_assert_msg(st == NETIO_TIMEOUT && n.fd == -1, "got %s, want timeout",
+		      netio_status_str(st));
+}
+END_TEST
+
+START_TEST(test_strings)
+{
+	int i;
+
+	for (i = SMTP_ANSWERED; i <= SMTP_NO_SMTPUTF8; i++)
+		ck_assert_msg(strcmp(smtp_status_str((enum smtp_status)i), "?") != 0,
+			      "status %d has no name", i);
+	for (i = SMTP_ST_CONNECT; i <= SMTP_ST_QUIT; i++)
+		ck_assert_msg(strcmp(smtp_stage_str((enum smtp_stage)i), "?") != 0,
+			      "stage %d has no name", i);
+	ck_assert_str_eq(smtp_status_str(SMTP_NO_SMTPUTF8), "no-smtputf8");
+	ck_assert_str_eq(smtp_stage_str(SMTP_ST_RANDOM), "random");
+	ck_assert_str_eq(netio_status_str(NETIO_TOOLONG), "too-long");
+}
+END_TEST
+
+Suite *
+make_suite(void)
+{
+	Suite *s = suite_create("smtp");
+	TCase *tc;
+
+	tc = tcase_create("dialogue");
+	tcase_set_timeout(tc, 20);
+	tcase_add_loop_test(tc, test_scenario, 0, NSCENS);
+	tcase_add_test(tc, test_connect_refused);
+	tcase_add_test(tc, test_ipv6);
+	tcase_add_test(tc, test_concurrent);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("netio");
+	tcase_set_timeout(tc, 20);
+	tcase_add_loop_test(tc, test_netio_lines, 0, NNIO);
+	tcase_add_test(tc, test_netio_flood);
+	tcase_add_test(tc, test_netio_write);
+	tcase_add_test(tc, test_strings);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+#include "check_main.h"
