@@ -151,8 +151,18 @@ sav_envfrom(SMFICTX *mctx, char **argv)
 	decide_reply(c, sender, len, &res, &d);
 
 	if (res.verdict != VERDICT_SKIPPED || c->log_skipped) {
+		/* log.c adds the angle brackets: pass the path without one pair */
+		char path[ADDR_INPUT_MAX + 1];
+
+		if (len >= 2 && sender[0] == '<' && sender[len - 1] == '>') {
+			memcpy(path, sender + 1, len - 2);
+			path[len - 2] = '\0';
+		} else {
+			memcpy(path, sender, len < sizeof(path) ? len : sizeof(path) - 1);
+			path[len < sizeof(path) ? len : sizeof(path) - 1] = '\0';
+		}
 		memset(&ld, 0, sizeof(ld));
-		ld.sender = sender;
+		ld.sender = path;
 		ld.client = x->have_client ? x->client_ip : NULL;
 		ld.qid = macro(mctx, "i");
 		ld.r = &res;
