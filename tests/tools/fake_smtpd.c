@@ -93,8 +93,9 @@
  *				(default STAGE ehlo)
  *	disconnect STAGE	close, saying nothing, when the command arrives
  *				(greeting: right after accepting)
- *	disconnect-after STAGE	send the first line of a multi-line reply
- *				("250-partial") and close: FIN mid-reply
+ *	disconnect-after STAGE	send the first line of a multi-line reply,
+ *				"CODE-partial" (CODE from the reply the stage
+ *				would have given), and close: FIN mid-reply
  *	421-at STAGE		reply "421 4.3.2 fake.test closing connection"
  *				and close
  *	reset-at STAGE		close with a TCP reset (SO_LINGER 0)
