@@ -91,10 +91,10 @@ check: deps
 deps:
 	@sh tests/deps.sh
 
-unit: $(UNITS)
+unit: $(UNITS) $(TOOLS)
 	@sh tests/run-units.sh $(UNITS)
 
-unit-san: $(UNITS)
+unit-san: $(UNITS) $(TOOLS)
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		sh tests/run-units.sh $(UNITS)
 
