@@ -90,4 +90,72 @@ enum cache_status cache_get_domain(struct cache *c, const char *domain,
 enum cache_status cache_put_domain(struct cache *c, const char *domain,
 				   unsigned facts, const struct probe_result *why);
 
+/*
+ * Return values of the two put functions: CACHE_HIT when the record
+ * was written, CACHE_MISS when the rules say nothing is to be written
+ * (or writes are off: read-only cache, failing disk), CACHE_ERR when a
+ * write was attempted and failed. cache_put_domain adds facts (each
+ * with its own time) to those already known; facts 0 deletes.
+ */
+
+/* ---- maintenance and the sav-cache command (additive to the above) ---- */
+
+/* cache_purge - delete expired and malformed records (all: every record); returns the count, -1 on error */
+long	cache_purge(struct cache *c, int all);
+
+/* one record as the commands see it (expired and malformed ones included) */
+struct cache_entry {
+	char	key[PROBE_ADDR_MAX + 8];	/* "a:..." or "d:...", sanitised */
+	int	domain;			/* a "d:" record (facts) */
+	int	ok;			/* 0: malformed record (only key is set) */
+	struct probe_result r;		/* the verdict, or the facts' why */
+	unsigned facts;			/* FACT_* still in force (domain records) */
+	time_t	created;		/* newest fact for domain records */
+	time_t	expires;		/* created + the TTL in force now */
+	time_t	tried;			/* last refresh that did not replace it, 0 */
+	int	expired;
+	int	stale;			/* valid and due for a background re-probe */
+};
+
+/*
+ * cache_iterate - call fn for every record whose key starts with prefix
+ * (NULL or "": all), in key order, inside one read transaction. fn must
+ * not call back into the cache; a non-zero return stops. Returns 0, or
+ * -1 on a read error.
+ */
+int	cache_iterate(struct cache *c, const char *prefix,
+		      int (*fn)(const struct cache_entry *e, void *arg), void *arg);
+
+/* cache_get_entry - one record by key, expired or not: CACHE_HIT, CACHE_MISS (absent), CACHE_ERR */
+enum cache_status cache_get_entry(struct cache *c, const char *key,
+				  struct cache_entry *e);
+
+/* cache_del - delete one key: CACHE_HIT deleted, CACHE_MISS absent, CACHE_ERR */
+enum cache_status cache_del(struct cache *c, const char *key);
+
+/* cache_del_domain - delete "d:domain" and every "a:...@domain"; returns the count, -1 on error */
+long	cache_del_domain(struct cache *c, const char *domain);
+
+struct cache_stats {
+	long	entries;		/* all records */
+	long	by_verdict[VERDICT_COUNT];	/* address records in force */
+	long	stale;			/* valid records due for a re-probe (in by_verdict too) */
+	long	expired;		/* address and domain records past their lifetime */
+	long	domains;		/* domain records in force */
+	long	by_fact[5];		/* FACT_CATCH_ALL ... FACT_UNREACHABLE (bit order) in force */
+	long	malformed;
+	time_t	oldest, newest;		/* created, over all decoded records; 0 if none */
+	long long file_size;		/* bytes on disk */
+	long long map_size;		/* configured maximum */
+	long long used;			/* bytes in pages in use */
+};
+
+int	cache_stats(struct cache *c, struct cache_stats *s);
+
+/* cache_fact_str - "catch-all", "refuses-null", "blocks-us", "no-mail", "unreachable" for one FACT_* bit */
+const char *cache_fact_str(unsigned fact);
+
+/* cache_readonly - non-zero when this handle does not write (CACHE_RDONLY, read-only disk) */
+int	cache_readonly(const struct cache *c);
+
 #endif

@@ -1,0 +1,451 @@
+/*
+ * cache_rec - the on-disk record format of the verdict cache: encode,
+ * and decode with every check (see cache.c for the module).
+ *
+ * RECORD FORMAT (version 1, little endian)
+ *	0 magic 0xC5, 1 version, 2 type 'A' (address) or 'D' (domain),
+ *	3 verdict, 4 flags (A: bit 0 catch_all; D: FACT_* bits), 5-6 SMTP
+ *	code, 7-10 created (unsigned unix time), 11-14 tried (last refresh
+ *	that did not replace the record, 0 none), then for D one u32 time
+ *	per set fact bit in bit order, then reason (u8 index into
+ *	reasons[], or 0xff + u8 length + token), enhanced code, text (at
+ *	most CACHE_TEXT_MAX bytes), MX host (each u8 length + bytes, no
+ *	NUL), IP (u8 family 0/4/6 + 0/4/16 bytes), CRC-32 of all the
+ *	bytes before it. The reasons[] table is append-only: changing an
+ *	existing index needs a new version number.
+ *
+ * DECODING
+ *	The bytes come from a file anyone with write access to it could
+ *	have crafted. cache_rec_decode() checks the length bounds, magic,
+ *	version, CRC, type, verdict range (and that it is a storable one),
+ *	flag bits, code range, the reason (table index or [a-z0-9-]
+ *	token), the enhanced code's shape, that every string is printable
+ *	ASCII with no NUL and fits, the IP family and bytes, and that the
+ *	lengths add up to exactly the record size. Any failure: -1, which
+ *	every caller treats as a miss.
+ *
+ * Pure functions, no state but the CRC table (built once).
+ */
+#include <arpa/inet.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "cache_int.h"
+#include "util.h"
+
+/*
+ * Reason tokens by index. Append only (see RECORD FORMAT). Index 0 is
+ * the empty reason.
+ */
+static const char *const reasons[] = {
+	"", R_USER_OK, R_USER_UNKNOWN, R_MAILBOX_FULL, R_GREYLISTED,
+	R_TEMP_REPLY, R_POLICY_BLOCK, R_NULL_SENDER_REFUSED,
+	R_GREETING_REFUSED, R_CATCH_ALL, R_NXDOMAIN, R_NULL_MX,
+	R_NO_MAIL_HOST, R_BOGUS_MX, R_INVALID_TLD, R_BAD_IDN, R_SERVFAIL,
+	R_DNS_TIMEOUT, R_TIMEOUT, R_CONNECT_FAILED, R_PROTOCOL_ERROR,
+	R_SERVICE_CLOSING, R_PRIVATE_TARGET, R_SELF_TARGET,
+	R_SMTPUTF8_UNSUPPORTED, R_TOO_LONG, R_NO_DOMAIN, R_BAD_SYNTAX,
+	R_ADDRESS_LITERAL, R_STARTTLS_REQUIRED, R_UNDETERMINED,
+	R_RATE_LIMITED, R_BUDGET, R_CACHED_DOMAIN, R_NULL_SENDER,
+	R_AUTHENTICATED, R_TRUSTED_NETWORK, R_EXEMPT_DOMAIN, R_LOCAL,
+	R_PROBE_SENDER, R_INTERNAL,
+};
+#define NREASONS	(sizeof(reasons) / sizeof(reasons[0]))
+
+static const char *const fact_names[NFACTS] = {
+	"catch-all", "refuses-null", "blocks-us", "no-mail", "unreachable",
+};
+
+/* ---- CRC-32 (IEEE 802.3, as zlib) ---- */
+
+static uint32_t crc_table[256];
+static pthread_once_t crc_once = PTHREAD_ONCE_INIT;
+
+static void
+crc_init(void)
+{
+	uint32_t c;
+	int n, k;
+
+	for (n = 0; n < 256; n++) {
+		c = (uint32_t)n;
+		for (k = 0; k < 8; k++)
+			c = c & 1 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+		crc_table[n] = c;
+	}
+}
+
+static uint32_t
+crc32_buf(const unsigned char *p, size_t len)
+{
+	uint32_t c = 0xffffffffu;
+
+	pthread_once(&crc_once, crc_init);
+	while (len-- > 0)
+		c = crc_table[(c ^ *p++) & 0xff] ^ (c >> 8);
+	return c ^ 0xffffffffu;
+}
+
+static void
+put16(unsigned char *p, unsigned v)
+{
+	p[0] = v & 0xff;
+	p[1] = (v >> 8) & 0xff;
+}
+
+static void
+put32(unsigned char *p, uint32_t v)
+{
+	p[0] = v & 0xff;
+	p[1] = (v >> 8) & 0xff;
+	p[2] = (v >> 16) & 0xff;
+	p[3] = (v >> 24) & 0xff;
+}
+
+static unsigned
+get16(const unsigned char *p)
+{
+	return p[0] | (unsigned)p[1] << 8;
+}
+
+static uint32_t
+get32(const unsigned char *p)
+{
+	return p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* unix time -> stored u32 (clamped; 0 stays "never") */
+static uint32_t
+time32(time_t t)
+{
+	if (t <= 0)
+		return 0;
+	if ((unsigned long long)t > UINT32_MAX)
+		return UINT32_MAX;
+	return (uint32_t)t;
+}
+
+int
+cache_rec_storable(enum verdict v)
+{
+	switch (v) {
+	case VERDICT_VALID:
+	case VERDICT_INVALID:
+	case VERDICT_BAD_DOMAIN:
+	case VERDICT_BAD_SYNTAX:
+	case VERDICT_CATCH_ALL:
+	case VERDICT_UNKNOWN:
+	case VERDICT_TEMPFAIL:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+/* a reason token: [a-z0-9-], 1..31 */
+static int
+token_ok(const char *s, size_t len)
+{
+	size_t i;
+
+	if (len == 0 || len > 31)
+		return 0;
+	for (i = 0; i < len; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
+			return 0;
+	return 1;
+}
+
+/* an enhanced status code "c.s.d": class 2/4/5, 1-3 digits each */
+static int
+enhanced_ok(const char *s, size_t len)
+{
+	size_t i = 0, n;
+	int part;
+
+	if (len == 0 || len > 15 || (s[0] != '2' && s[0] != '4' && s[0] != '5'))
+		return 0;
+	for (part = 0; part < 3; part++) {
+		for (n = 0; i < len && s[i] >= '0' && s[i] <= '9'; i++)
+			n++;
+		if (n < 1 || n > 3 || (part == 0 && n != 1))
+			return 0;
+		if (part < 2) {
+			if (i >= len || s[i] != '.')
+				return 0;
+			i++;
+		}
+	}
+	return i == len;
+}
+
+/* printable ASCII only (what util_sanitize produces); nospace: no ' ' either */
+static int
+printable_ok(const char *s, size_t len, int nospace)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)s[i];
+
+		if (ch < 0x20 || ch > 0x7e || (nospace && ch == ' '))
+			return 0;
+	}
+	return 1;
+}
+
+/* ---- encode / decode ---- */
+
+/* append u8 length + bytes; returns the new offset, or 0 when it does not fit */
+static size_t
+put_str(unsigned char *buf, size_t off, size_t size, const char *s, size_t max)
+{
+	size_t len = strnlen(s, max);
+
+	if (len > 255 || off + 1 + len > size)
+		return 0;
+	buf[off++] = (unsigned char)len;
+	memcpy(buf + off, s, len);
+	return off + len;
+}
+
+/*
+ * encode - one record from a (stored-safe) struct rec into buf.
+ * Returns the length, 0 when it does not fit.
+ */
+size_t
+cache_rec_encode(const struct rec *r, unsigned char *buf, size_t size)
+{
+	size_t off, i;
+	unsigned char ipb[16];
+	int fam = 0;
+	unsigned reason_ix = REASON_LITERAL;
+
+	if (size < REC_MAX)
+		return 0;
+	buf[0] = REC_MAGIC;
+	buf[1] = REC_VERSION;
+	buf[2] = (unsigned char)r->type;
+	buf[3] = (unsigned char)r->verdict;
+	buf[4] = (unsigned char)r->flags;
+	put16(buf + 5, (unsigned)r->code);
+	put32(buf + 7, time32(r->created));
+	put32(buf + 11, time32(r->tried));
+	off = REC_HDR;
+	if (r->type == REC_DOMAIN) {
+		for (i = 0; i < NFACTS; i++) {
+			if (r->flags & (1u << i)) {
+				put32(buf + off, time32(r->fact_time[i]));
+				off += 4;
+			}
+		}
+	}
+	for (i = 0; i < NREASONS; i++) {
+		if (strcmp(reasons[i], r->reason) == 0) {
+			reason_ix = (unsigned)i;
+			break;
+		}
+	}
+	buf[off++] = (unsigned char)reason_ix;
+	if (reason_ix == REASON_LITERAL)
+		off = put_str(buf, off, size, r->reason, sizeof(r->reason) - 1);
+	if (off == 0 || (off = put_str(buf, off, size, r->enhanced, sizeof(r->enhanced) - 1)) == 0 ||
+	    (off = put_str(buf, off, size, r->text, CACHE_TEXT_MAX)) == 0 ||
+	    (off = put_str(buf, off, size, r->mx, 255)) == 0)
+		return 0;
+	if (r->ip[0] != '\0') {
+		if (inet_pton(AF_INET, r->ip, ipb) == 1)
+			fam = 4;
+		else if (inet_pton(AF_INET6, r->ip, ipb) == 1)
+			fam = 6;
+	}
+	if (off + 1 + 16 + 4 > size)
+		return 0;
+	buf[off++] = (unsigned char)fam;
+	if (fam == 4) {
+		memcpy(buf + off, ipb, 4);
+		off += 4;
+	} else if (fam == 6) {
+		memcpy(buf + off, ipb, 16);
+		off += 16;
+	}
+	put32(buf + off, crc32_buf(buf, off));
+	return off + 4;
+}
+
+/* read u8 length + bytes into dst (size bytes, NUL added); checks charset */
+static int
+get_str(const unsigned char *buf, size_t len, size_t *off, char *dst,
+	size_t size, size_t max, int nospace)
+{
+	size_t n;
+
+	if (*off >= len)
+		return -1;
+	n = buf[(*off)++];
+	if (n > max || n >= size || *off + n > len)
+		return -1;
+	memcpy(dst, buf + *off, n);
+	dst[n] = '\0';
+	if (memchr(dst, '\0', n) != NULL || !printable_ok(dst, n, nospace))
+		return -1;
+	*off += n;
+	return 0;
+}
+
+/*
+ * decode - check and unpack one stored value. Returns 0, or -1 for a
+ * record that fails any check (the caller treats it as a miss).
+ */
+int
+cache_rec_decode(const unsigned char *buf, size_t len, struct rec *r)
+{
+	size_t off, i;
+	unsigned ix, fam;
+
+	memset(r, 0, sizeof(*r));
+	if (len < REC_HDR + 1 + 3 + 1 + 4 || len > REC_MAX)
+		return -1;
+	if (buf[0] != REC_MAGIC || buf[1] != REC_VERSION)
+		return -1;
+	if (get32(buf + len - 4) != crc32_buf(buf, len - 4))
+		return -1;
+	len -= 4;
+	r->type = buf[2];
+	if (r->type != REC_ADDR && r->type != REC_DOMAIN)
+		return -1;
+	if (buf[3] >= VERDICT_COUNT || !cache_rec_storable((enum verdict)buf[3]))
+		return -1;
+	r->verdict = (enum verdict)buf[3];
+	r->flags = buf[4];
+	if (r->type == REC_ADDR && (r->flags & ~1u) != 0)
+		return -1;
+	if (r->type == REC_DOMAIN && (r->flags == 0 || (r->flags & ~(unsigned)FACT_ALL) != 0))
+		return -1;
+	r->code = (int)get16(buf + 5);
+	if (r->code != 0 && (r->code < 200 || r->code > 599))
+		return -1;
+	r->created = (time_t)get32(buf + 7);
+	r->tried = (time_t)get32(buf + 11);
+	off = REC_HDR;
+	if (r->type == REC_DOMAIN) {
+		for (i = 0; i < NFACTS; i++) {
+			if (r->flags & (1u << i)) {
+				if (off + 4 > len)
+					return -1;
+				r->fact_time[i] = (time_t)get32(buf + off);
+				off += 4;
+			}
+		}
+	}
+	if (off >= len)
+		return -1;
+	ix = buf[off++];
+	if (ix == REASON_LITERAL) {
+		if (get_str(buf, len, &off, r->reason, sizeof(r->reason), 31, 1) != 0 ||
+		    !token_ok(r->reason, strlen(r->reason)))
+			return -1;
+	} else if (ix < NREASONS)
+		memcpy(r->reason, reasons[ix], strlen(reasons[ix]) + 1);
+	else
+		return -1;
+	if (get_str(buf, len, &off, r->enhanced, sizeof(r->enhanced), 15, 1) != 0 ||
+	    (r->enhanced[0] != '\0' && !enhanced_ok(r->enhanced, strlen(r->enhanced))))
+		return -1;
+	if (get_str(buf, len, &off, r->text, sizeof(r->text), CACHE_TEXT_MAX, 0) != 0)
+		return -1;
+	if (get_str(buf, len, &off, r->mx, sizeof(r->mx), 255, 1) != 0)
+		return -1;
+	if (off >= len)
+		return -1;
+	fam = buf[off++];
+	if (fam == 4 || fam == 6) {
+		size_t n = fam == 4 ? 4 : 16;
+
+		if (off + n > len ||
+		    inet_ntop(fam == 4 ? AF_INET : AF_INET6, buf + off, r->ip, sizeof(r->ip)) == NULL)
+			return -1;
+		off += n;
+	} else if (fam != 0)
+		return -1;
+	if (off != len)
+		return -1;
+	return 0;
+}
+
+/* rec_from_result - bound and sanitise everything that goes to disk */
+void
+cache_rec_from_result(struct rec *r, int type, const struct probe_result *pr, time_t t)
+{
+	size_t n;
+
+	memset(r, 0, sizeof(*r));
+	r->type = type;
+	r->verdict = pr->verdict;
+	r->created = t;
+	if (type == REC_ADDR)
+		r->flags = pr->catch_all ? 1 : 0;
+	n = strnlen(pr->reason, sizeof(pr->reason));
+	if (token_ok(pr->reason, n))
+		memcpy(r->reason, pr->reason, n);
+	r->code = pr->code >= 200 && pr->code <= 599 ? pr->code : 0;
+	n = strnlen(pr->enhanced, sizeof(pr->enhanced));
+	if (enhanced_ok(pr->enhanced, n))
+		memcpy(r->enhanced, pr->enhanced, n);
+	util_sanitize(r->text, sizeof(r->text), pr->text, strnlen(pr->text, sizeof(pr->text)));
+	util_sanitize(r->mx, sizeof(r->mx), pr->mx, strnlen(pr->mx, sizeof(pr->mx)));
+	for (n = 0; r->mx[n] != '\0'; n++)
+		if (r->mx[n] == ' ')
+			r->mx[n] = '?';
+	n = strnlen(pr->ip, sizeof(pr->ip));
+	if (n < sizeof(r->ip))
+		memcpy(r->ip, pr->ip, n);	/* encode keeps it only if it parses */
+}
+
+void
+cache_rec_to_result(struct probe_result *out, const struct rec *r, const char *key, size_t klen)
+{
+	memset(out, 0, sizeof(*out));
+	if (klen > 2)
+		util_sanitize(out->address, sizeof(out->address), key + 2, klen - 2);
+	out->verdict = r->verdict;
+	memcpy(out->reason, r->reason, sizeof(out->reason));
+	out->code = r->code;
+	memcpy(out->enhanced, r->enhanced, sizeof(out->enhanced));
+	util_strlcpy(out->text, r->text, sizeof(out->text));
+	util_strlcpy(out->mx, r->mx, sizeof(out->mx));
+	util_strlcpy(out->ip, r->ip, sizeof(out->ip));
+	out->catch_all = r->type == REC_ADDR ? (r->flags & 1) : (r->flags & FACT_CATCH_ALL) != 0;
+	out->cached = 1;
+}
+
+/* the record type a key calls for: 'A', 'D', or 0 for a key that is neither */
+int
+cache_rec_key_type(const MDB_val *k)
+{
+	if (k->mv_size > 2 && memcmp(k->mv_data, "a:", 2) == 0)
+		return REC_ADDR;
+	if (k->mv_size > 2 && memcmp(k->mv_data, "d:", 2) == 0)
+		return REC_DOMAIN;
+	return 0;
+}
+
+/* cache_rec_created - created time of a raw record (0 when too short), for eviction */
+uint32_t
+cache_rec_created(const void *data, size_t len)
+{
+	return len >= REC_HDR ? get32((const unsigned char *)data + 7) : 0;
+}
+
+const char *
+cache_fact_str(unsigned fact)
+{
+	int i;
+
+	for (i = 0; i < NFACTS; i++)
+		if (fact == 1u << i)
+			return fact_names[i];
+	return "?";
+}
+
