@@ -407,6 +407,13 @@ lab_dns_mark()
 	LAB_DNS_MARK=$(grep -c '^query [0-9]*: ' "$LAB_DIR/dns.log")
 }
 
+# lab_dns_total_since - every query after the mark, whatever the name.
+lab_dns_total_since()
+{
+	awk -v m="${LAB_DNS_MARK:-0}" '/^query [0-9]+: / { if (++k > m) c++ } END { print c + 0 }' \
+		"$LAB_DIR/dns.log"
+}
+
 lab_dns_queries_since()
 {
 	local name=${1%.} type=${2-}
@@ -607,7 +614,14 @@ lab_postfix_stop()
 # logged so far ("connect from" lines in its maillog).
 lab_postfix_connects()
 {
-	grep -c 'smtpd\[[0-9]*\]: connect from ' "$(lab_postfix_log "$1")" 2>/dev/null || true
+	lab_maillog_connects "$(lab_postfix_log "$1")"
+}
+
+lab_maillog_connects()
+{
+	local n
+	n=$(grep -c 'smtpd\[[0-9]*\]: connect from ' "$1" 2>/dev/null)
+	echo "${n:-0}"
 }
 
 # ---------------------------------------------------------------------
@@ -615,6 +629,77 @@ lab_postfix_connects()
 # comment of tests/tools/fake_smtpd.c)
 
 LAB_FAKE_SMTPD=${LAB_FAKE_SMTPD:-$LAB_BUILD/tests/fake_smtpd}
+LAB_FAKES=""
+
+# lab_fake_start NAME ADDR:PORT... - start fake_smtpd NAME listening on
+# each ADDR:PORT with the script read from standard input (may be empty:
+# the defaults), transcript in $LAB_DIR/NAME.tr; waits until it listens.
+# Several may start first and be waited for at once: LAB_FAKE_NOWAIT=1
+# lab_fake_start ...; then lab_fake_wait.
+lab_fake_start()
+{
+	local name=$1 a args=()
+	shift
+	[ -x "$LAB_FAKE_SMTPD" ] || lab_die "no $LAB_FAKE_SMTPD (make all)"
+	cat >"$LAB_DIR/$name.script"
+	for a in "$@"; do
+		args+=(-l "$a")
+	done
+	rm -f "$LAB_DIR/$name.ready"
+	lab_spawn "$name" "$LAB_FAKE_SMTPD" "${args[@]}" -s "$LAB_DIR/$name.script" \
+		-t "$LAB_DIR/$name.tr" -r "$LAB_DIR/$name.ready"
+	: >>"$LAB_DIR/$name.tr"
+	LAB_FAKES="$LAB_FAKES $name"
+	[ "${LAB_FAKE_NOWAIT-}" = 1 ] || lab_fake_wait "$name"
+}
+
+# lab_fake_wait [NAME...] - wait until each (default: every) fake
+# server has written its ready file.
+lab_fake_wait()
+{
+	local n
+	[ $# -gt 0 ] || set -- $LAB_FAKES
+	for n in "$@"; do
+		lab_wait_file "$LAB_DIR/$n.ready" . || {
+			cat "$LAB_DIR/$n.log" >&2
+			lab_die "fake_smtpd $n did not start"
+		}
+	done
+}
+
+# lab_fake_conns NAME - connections NAME has accepted (or refused) so far.
+lab_fake_conns()
+{
+	grep -Ec '^[0-9]+ (CONNECT|REFUSED) ' "$LAB_DIR/$1.tr"
+}
+
+# lab_fake_cmds NAME ERE - client lines (as logged, escaped) of NAME
+# that match ERE, e.g. lab_fake_cmds f1 '^RCPT TO:'.
+lab_fake_cmds()
+{
+	sed -n 's/^[0-9][0-9]* C: //p' "$LAB_DIR/$1.tr" | grep -E -- "$2"
+}
+
+# lab_fake_ncmds NAME ERE - how many such lines.
+lab_fake_ncmds()
+{
+	lab_fake_cmds "$1" "$2" | wc -l
+}
+
+# lab_conns_total - connections seen so far by every fake server and
+# every Postfix instance: take it before and after a step to prove the
+# step connected nowhere.
+lab_conns_total()
+{
+	local n=0 f c
+	for f in $LAB_FAKES; do
+		n=$((n + $(lab_fake_conns "$f")))
+	done
+	for c in $LAB_POSTFIX; do
+		n=$((n + $(lab_maillog_connects "${c%/conf}/maillog")))
+	done
+	echo "$n"
+}
 
 # ---------------------------------------------------------------------
 # Tarpits (perl from perl-base; for hosts that must eat time, D8)
