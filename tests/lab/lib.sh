@@ -87,13 +87,13 @@ lab_netns_create()
 # (TERM, then KILL after 3 s), delete it and its /etc/netns files.
 lab_netns_delete()
 {
-	local ns=$1 pids i
+	local ns=$1 pids
 	[ -n "$ns" ] || return 0
 	pids=$(ip netns pids "$ns" 2>/dev/null)
 	if [ -n "$pids" ]; then
 		# shellcheck disable=SC2086
 		kill -TERM $pids 2>/dev/null
-		for i in $(seq 30); do
+		for _ in $(seq 30); do
 			pids=$(ip netns pids "$ns" 2>/dev/null)
 			[ -z "$pids" ] && break
 			sleep 0.1
@@ -153,7 +153,7 @@ lab_init()
 # process groups, remove the temp dir. Safe to call twice.
 lab_cleanup()
 {
-	local conf pid i alive
+	local conf pid alive
 	for conf in $LAB_POSTFIX; do
 		postfix -c "$conf" stop >/dev/null 2>&1
 	done
@@ -161,7 +161,7 @@ lab_cleanup()
 	for pid in $LAB_PIDS; do
 		kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null
 	done
-	for i in $(seq 30); do
+	for _ in $(seq 30); do
 		alive=""
 		for pid in $LAB_PIDS; do
 			kill -0 "$pid" 2>/dev/null && alive="$alive $pid"
@@ -199,9 +199,9 @@ lab_spawn()
 # after 2 s) and forget it.
 lab_kill()
 {
-	local pid=$1 i rest p
+	local pid=$1 rest p
 	kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null
-	for i in $(seq 20); do
+	for _ in $(seq 20); do
 		kill -0 "$pid" 2>/dev/null || break
 		sleep 0.1
 	done
@@ -223,9 +223,9 @@ lab_kill()
 # show up in a fake server's transcript.
 lab_wait_listen()
 {
-	local proto=$1 ip=$2 port=$3 n=${4:-50} flag i
+	local proto=$1 ip=$2 port=$3 n=${4:-50} flag
 	case $proto in tcp) flag=-Hltn ;; udp) flag=-Hlun ;; *) return 2 ;; esac
-	for i in $(seq "$n"); do
+	for _ in $(seq "$n"); do
 		if ss $flag 2>/dev/null | awk -v a="$ip:$port" -v b="0.0.0.0:$port" \
 			'$4 == a || $4 == b { f = 1 } END { exit !f }'; then
 			return 0
@@ -241,8 +241,8 @@ lab_wait_listen()
 # counted.
 lab_wait_port()
 {
-	local ip=$1 port=$2 n=${3:-50} i
-	for i in $(seq "$n"); do
+	local ip=$1 port=$2 n=${3:-50}
+	for _ in $(seq "$n"); do
 		if timeout 1 bash -c "exec 3<>/dev/tcp/$ip/$port" 2>/dev/null; then
 			return 0
 		fi
@@ -255,8 +255,8 @@ lab_wait_port()
 # line matching the extended REGEX.
 lab_wait_file()
 {
-	local file=$1 re=$2 n=${3:-50} i
-	for i in $(seq "$n"); do
+	local file=$1 re=$2 n=${3:-50}
+	for _ in $(seq "$n"); do
 		grep -Eq -- "$re" "$file" 2>/dev/null && return 0
 		sleep 0.1
 	done
@@ -367,7 +367,7 @@ lab_dns_fallback()
 	done
 }
 
-# lab_dns_start DATAFILE [FORKS] - ldns-testns on port 53 (all of lo),
+# lab_dns_start DATAFILE [FORKS] - ldns-testns on port 53 (all of lo; pid in LAB_DNS_PID),
 # verbose, so every query shows up in $LAB_DIR/dns.log as
 # "query N: id X: UDP n bytes: NAME<TAB>IN<TAB>TYPE". It is single-threaded:
 # an entry with sleep= stalls every other query, so prefer entries that
@@ -658,6 +658,7 @@ lab_fake_start()
 lab_fake_wait()
 {
 	local n
+	# shellcheck disable=SC2086
 	[ $# -gt 0 ] || set -- $LAB_FAKES
 	for n in "$@"; do
 		lab_wait_file "$LAB_DIR/$n.ready" . || {

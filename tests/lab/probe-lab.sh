@@ -295,7 +295,7 @@ sp u@nullmix.test
 expect "A6 null MX mixed with a real MX: still null-mx, no connection" \
 	"$V" bad-domain "$R" null-mx "$(nconn)" 0
 
-PRIV= sp u@numeric.test
+PRIV='' sp u@numeric.test
 expect "A8 MX '127.0.0.1.' without --allow-private: bogus MX, 127.0.0.1 never contacted" \
 	"$V" bad-domain "$R" bogus-mx "$RC" 1 "$(nconn)" 0
 
@@ -519,15 +519,15 @@ expect "C5 source route: only route.test looked up and contacted, route never se
 # ---------------------------------------------------------------------
 # D. Abuse and security
 
-PRIV= sp u@priv.test
+PRIV='' sp u@priv.test
 expect "D4 private MX address (10.99.0.1) without --allow-private: unknown private-target, no connection" \
 	"$V" unknown "$R" private-target "$RC" 2 "$(nconn)" 0
 
-PRIV= sp u@loop.test
+PRIV='' sp u@loop.test
 expect "D4 MX that resolves only to 127.0.0.1: bad-domain bogus-mx, no connection" \
 	"$V" bad-domain "$R" bogus-mx "$RC" 1 "$(nconn)" 0
 
-PRIV= sp u@mapped.test
+PRIV='' sp u@mapped.test
 expect "D4 MX with only AAAA ::ffff:127.0.0.1: bad-domain bogus-mx, no connection" \
 	"$V" bad-domain "$R" bogus-mx "$(nconn)" 0
 
