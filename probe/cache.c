@@ -322,7 +322,7 @@ check_path(const char *path, struct stat *st, int must_exist, char *err, size_t 
 		return -1;
 	}
 	if (!S_ISREG(st->st_mode)) {
-		errno = EINVAL;
+		errno = S_ISDIR(st->st_mode) ? EISDIR : EINVAL;
 		snprintf(err, errlen, "%s: not a regular file", path);
 		return -1;
 	}
@@ -426,6 +426,7 @@ open_env(struct cache *c, const char *path, size_t mapsize, int rdonly,
 		goto fail;
 	if ((unsigned long long)fst.st_size < ((unsigned long long)info.me_last_pgno + 1) * ms.ms_psize) {
 		rc = MDB_CORRUPTED;
+		errno = EIO;
 		snprintf(err, errlen, "%s: truncated (%lld bytes, pages in use need %llu)", path,
 		    (long long)fst.st_size,
 		    ((unsigned long long)info.me_last_pgno + 1) * ms.ms_psize);
@@ -463,6 +464,7 @@ fail:
 	c->env = NULL;
 	if (cache_int_corrupt_rc(rc)) {
 		snprintf(err, errlen, "%s: %s", path, mdb_strerror(rc));
+		errno = EIO;
 		return rdonly ? OPEN_FAIL : OPEN_CORRUPT;
 	}
 	snprintf(err, errlen, "%s: %s", path, mdb_strerror(rc));
