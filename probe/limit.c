@@ -1,0 +1,732 @@
+/*
+ * limit - probe coordination for the milter (DESIGN.md "Limits and
+ * coordination", CASES.md D1, D2, D8, E5): the one thread-safe entry
+ * point "give me a verdict for this address within this budget".
+ *
+ * HOW A REQUEST GOES
+ *	1. The address is parsed (addr_parse) for its cache key and
+ *	   domain. An address that cannot be probed (bad syntax, null
+ *	   sender, no domain, too long, a literal) goes straight to
+ *	   probe_uncached, which decides it without any network.
+ *	2. The cache answers if it can (a stale valid entry is answered
+ *	   and re-probed in the background, if a slot is free at once).
+ *	3. Single-flight: the flights table, keyed by the cache key, holds
+ *	   the probe in progress for each address; a request that finds
+ *	   one waits for its result instead of probing again (D2).
+ *	4. The first request (the leader) takes a slot for the sender
+ *	   domain (at most per_domain at once) and a global slot (at most
+ *	   max_probes), waiting within its budget; without a slot by then
+ *	   it, and everyone waiting on its flight, gets tempfail /
+ *	   rate-limited and nothing is probed (D1: a joe-job flood never
+ *	   becomes a flood of connections).
+ *	5. The probe runs in a detached thread with a copy of the caller's
+ *	   probe_conf whose target hooks are ours: before each connection
+ *	   it takes a slot for that MX IP (at most per_mx at once and at
+ *	   most mx_rate new connections per minute, sliding window),
+ *	   waiting up to the probe's own deadline. It runs up to the
+ *	   probe's timeout (probe_conf.timeout_ms) whatever the callers'
+ *	   budgets, and probe_uncached writes the result to the cache.
+ *	6. Each caller waits at most its budget_ms; past it, tempfail /
+ *	   budget, while the probe goes on and fills the cache, so the
+ *	   sender's retry is answered from there (E5).
+ *
+ * THREADS AND MEMORY
+ *	One mutex guards everything; waits are condition variables on
+ *	CLOCK_MONOTONIC (slot_cv for every slot, one cv per flight,
+ *	idle_cv for shutdown). A flight is reference counted: its waiters
+ *	and its job. The MX table is bounded (MX_MAX entries); idle
+ *	entries whose rate window has passed are pruned; when it is full
+ *	of busy entries a new MX IP is refused (the probe reports it as
+ *	rate-limited). The limiter itself is freed by limit_free, or, when
+ *	background probes outlive limit_free's wait, by the last of them.
+ *
+ * BUGS
+ *	Waiting for slots is not FIFO: under a long flood a request can
+ *	lose the race for a domain slot to later ones until its budget
+ *	runs out (it then gets rate-limited, which is the point anyway).
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "addr.h"
+#include "cache.h"
+#include "limit.h"
+#include "log.h"
+
+#define FLIGHT_BUCKETS	1024
+#define DOM_BUCKETS	1024
+#define MX_BUCKETS	1024
+#define MX_MAX		8192		/* MX IPs tracked at once */
+#define MX_PRUNE_AT	1024		/* prune idle MX entries from this many on */
+#define MX_RATE_MAX	100000		/* bound on mx_rate (ring size) */
+#define RATE_WINDOW_MS	60000
+
+struct flight {
+	struct flight *next;
+	uint32_t hash;
+	int	done;
+	int	refs;			/* waiters plus the job */
+	int	in_table;
+	pthread_cond_t cv;
+	struct probe_result res;
+	char	key[PROBE_ADDR_MAX + 8];
+};
+
+struct dom {
+	struct dom *next;
+	uint32_t hash;
+	int	active;
+	char	name[ADDR_DOMAIN_MAX + 1];
+};
+
+struct mx {
+	struct mx *next;
+	uint32_t hash;
+	int	family;
+	unsigned char addr[16];
+	int	active;
+	int	rhead, rcount;		/* ring of the last connection times */
+	msec_t	*ring;
+};
+
+struct limiter {
+	pthread_mutex_t mu;
+	pthread_cond_t slot_cv;		/* a domain, global or MX slot came free */
+	pthread_cond_t idle_cv;		/* a job or a caller finished */
+	struct limit_conf lc;
+	struct cache *cache;
+	struct flight *flights[FLIGHT_BUCKETS];
+	struct dom *doms[DOM_BUCKETS];
+	struct mx *mxs[MX_BUCKETS];
+	int	nmx;
+	int	active;			/* probes holding a global slot */
+	int	jobs;			/* background threads alive */
+	int	callers;		/* threads inside limit_verdict */
+	int	closing;
+	int	orphaned;		/* limit_free gave up waiting: the last job frees */
+};
+
+struct job {
+	struct limiter *l;
+	struct flight *f;
+	struct probe_conf pc;
+	char	domain[ADDR_DOMAIN_MAX + 1];
+	size_t	len;
+	char	address[ADDR_INPUT_MAX];
+};
+
+void
+limit_conf_defaults(struct limit_conf *c)
+{
+	c->per_domain = 2;
+	c->per_mx = 10;
+	c->mx_rate = 60;
+	c->max_probes = 100;
+}
+
+/* ---- small helpers ---- */
+
+static uint32_t
+fnv(const void *p, size_t len)
+{
+	const unsigned char *s = p;
+	uint32_t h = 2166136261u;
+
+	while (len-- > 0) {
+		h ^= *s++;
+		h *= 16777619u;
+	}
+	return h;
+}
+
+/* wait on cv until woken or the monotonic deadline (ms); ETIMEDOUT past it */
+static int
+wait_until(pthread_cond_t *cv, pthread_mutex_t *mu, msec_t deadline)
+{
+	struct timespec ts;
+
+	if (util_now_ms() >= deadline)
+		return ETIMEDOUT;
+	ts.tv_sec = (time_t)(deadline / 1000);
+	ts.tv_nsec = (long)(deadline % 1000) * 1000000L;
+	return pthread_cond_timedwait(cv, mu, &ts);
+}
+
+static int
+cond_init_mono(pthread_cond_t *cv)
+{
+	pthread_condattr_t a;
+	int rc;
+
+	if (pthread_condattr_init(&a) != 0)
+		return -1;
+	rc = pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+	if (rc == 0)
+		rc = pthread_cond_init(cv, &a);
+	pthread_condattr_destroy(&a);
+	return rc == 0 ? 0 : -1;
+}
+
+static void
+set_result(struct probe_result *r, const char *address, enum verdict v, const char *reason)
+{
+	memset(r, 0, sizeof(*r));
+	util_strlcpy(r->address, address, sizeof(r->address));
+	r->verdict = v;
+	util_strlcpy(r->reason, reason, sizeof(r->reason));
+}
+
+/* ---- the flights table (single-flight) ---- */
+
+static struct flight *
+flight_find(struct limiter *l, const char *key, uint32_t h)
+{
+	struct flight *f;
+
+	for (f = l->flights[h % FLIGHT_BUCKETS]; f != NULL; f = f->next)
+		if (f->hash == h && strcmp(f->key, key) == 0)
+			return f;
+	return NULL;
+}
+
+static struct flight *
+flight_new(struct limiter *l, const char *key, uint32_t h)
+{
+	struct flight *f = calloc(1, sizeof(*f));
+
+	if (f == NULL)
+		return NULL;
+	if (cond_init_mono(&f->cv) != 0) {
+		free(f);
+		return NULL;
+	}
+	f->hash = h;
+	util_strlcpy(f->key, key, sizeof(f->key));
+	f->next = l->flights[h % FLIGHT_BUCKETS];
+	l->flights[h % FLIGHT_BUCKETS] = f;
+	f->in_table = 1;
+	return f;
+}
+
+static void
+flight_unlink(struct limiter *l, struct flight *f)
+{
+	struct flight **pp;
+
+	if (!f->in_table)
+		return;
+	for (pp = &l->flights[f->hash % FLIGHT_BUCKETS]; *pp != NULL; pp = &(*pp)->next) {
+		if (*pp == f) {
+			*pp = f->next;
+			break;
+		}
+	}
+	f->in_table = 0;
+}
+
+static void
+flight_put(struct flight *f)
+{
+	if (--f->refs > 0)
+		return;
+	pthread_cond_destroy(&f->cv);
+	free(f);
+}
+
+/* finish a flight: result in, out of the table, waiters woken */
+static void
+flight_finish(struct limiter *l, struct flight *f, const struct probe_result *r)
+{
+	f->res = *r;
+	f->done = 1;
+	flight_unlink(l, f);
+	pthread_cond_broadcast(&f->cv);
+}
+
+/* ---- domain and global slots ---- */
+
+static struct dom *
+dom_get(struct limiter *l, const char *name, int create)
+{
+	uint32_t h = fnv(name, strlen(name));
+	struct dom *d;
+
+	for (d = l->doms[h % DOM_BUCKETS]; d != NULL; d = d->next)
+		if (d->hash == h && strcmp(d->name, name) == 0)
+			return d;
+	if (!create || (d = calloc(1, sizeof(*d))) == NULL)
+		return NULL;
+	d->hash = h;
+	util_strlcpy(d->name, name, sizeof(d->name));
+	d->next = l->doms[h % DOM_BUCKETS];
+	l->doms[h % DOM_BUCKETS] = d;
+	return d;
+}
+
+static void
+dom_drop(struct limiter *l, struct dom *d)
+{
+	struct dom **pp;
+
+	for (pp = &l->doms[d->hash % DOM_BUCKETS]; *pp != NULL; pp = &(*pp)->next) {
+		if (*pp == d) {
+			*pp = d->next;
+			free(d);
+			return;
+		}
+	}
+}
+
+/*
+ * slots_take - a slot for the domain and a global one, waiting on
+ * slot_cv until deadline (mu held; released while waiting). Returns 0,
+ * or -1 when the deadline passed, the limiter is closing or memory ran
+ * out.
+ */
+static int
+slots_take(struct limiter *l, const char *domain, msec_t deadline)
+{
+	struct dom *d;
+
+	for (;;) {
+		if (l->closing)
+			return -1;
+		if ((d = dom_get(l, domain, 1)) == NULL)
+			return -1;
+		if ((l->lc.per_domain <= 0 || d->active < l->lc.per_domain) &&
+		    (l->lc.max_probes <= 0 || l->active < l->lc.max_probes)) {
+			d->active++;
+			l->active++;
+			return 0;
+		}
+		if (wait_until(&l->slot_cv, &l->mu, deadline) == ETIMEDOUT) {
+			if (d->active == 0)
+				dom_drop(l, d);	/* created for nothing */
+			return -1;
+		}
+	}
+}
+
+static void
+slots_give(struct limiter *l, const char *domain)
+{
+	struct dom *d = dom_get(l, domain, 0);
+
+	if (d != NULL && --d->active <= 0)
+		dom_drop(l, d);
+	l->active--;
+	pthread_cond_broadcast(&l->slot_cv);
+}
+
+/* ---- MX IP slots: the probe's target hooks ---- */
+
+static int
+mx_key(const struct sockaddr *sa, int *family, unsigned char addr[16])
+{
+	memset(addr, 0, 16);
+	if (sa->sa_family == AF_INET) {
+		memcpy(addr, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+		*family = AF_INET;
+		return 0;
+	}
+	if (sa->sa_family == AF_INET6) {
+		memcpy(addr, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
+		*family = AF_INET6;
+		return 0;
+	}
+	return -1;
+}
+
+static int
+mx_rate(const struct limiter *l)
+{
+	return l->lc.mx_rate > MX_RATE_MAX ? MX_RATE_MAX : l->lc.mx_rate;
+}
+
+/* the newest connection time in m's ring, 0 if none */
+static msec_t
+mx_newest(const struct mx *m, int rate)
+{
+	if (m->rcount == 0 || rate <= 0)
+		return 0;
+	return m->ring[(m->rhead + m->rcount - 1) % rate];
+}
+
+static void
+mx_free(struct mx *m)
+{
+	free(m->ring);
+	free(m);
+}
+
+/* drop entries with nothing in flight and nothing in the rate window */
+static void
+mx_prune(struct limiter *l, msec_t now)
+{
+	int rate = mx_rate(l), i;
+
+	for (i = 0; i < MX_BUCKETS; i++) {
+		struct mx **pp = &l->mxs[i];
+
+		while (*pp != NULL) {
+			struct mx *m = *pp;
+
+			if (m->active == 0 && now - mx_newest(m, rate) >= RATE_WINDOW_MS) {
+				*pp = m->next;
+				mx_free(m);
+				l->nmx--;
+			} else
+				pp = &m->next;
+		}
+	}
+}
+
+static struct mx *
+mx_get(struct limiter *l, int family, const unsigned char addr[16], int create)
+{
+	uint32_t h = fnv(addr, 16) ^ (uint32_t)family;
+	int rate = mx_rate(l);
+	struct mx *m;
+
+	for (m = l->mxs[h % MX_BUCKETS]; m != NULL; m = m->next)
+		if (m->hash == h && m->family == family && memcmp(m->addr, addr, 16) == 0)
+			return m;
+	if (!create)
+		return NULL;
+	if (l->nmx >= MX_PRUNE_AT)
+		mx_prune(l, util_now_ms());
+	if (l->nmx >= MX_MAX || (m = calloc(1, sizeof(*m))) == NULL)
+		return NULL;
+	if (rate > 0 && (m->ring = calloc((size_t)rate, sizeof(*m->ring))) == NULL) {
+		free(m);
+		return NULL;
+	}
+	m->hash = h;
+	m->family = family;
+	memcpy(m->addr, addr, 16);
+	m->next = l->mxs[h % MX_BUCKETS];
+	l->mxs[h % MX_BUCKETS] = m;
+	l->nmx++;
+	return m;
+}
+
+/*
+ * mx_acquire - target_acquire hook: a connection slot for this IP, at
+ * most per_mx at once and at most mx_rate new connections in any 60 s,
+ * waiting until deadline. Non-zero: not now (the probe skips the
+ * address as rate-limited).
+ */
+static int
+mx_acquire(void *arg, const struct sockaddr *sa, msec_t deadline)
+{
+	struct limiter *l = arg;
+	unsigned char addr[16];
+	int family, rate, rc = -1;
+	struct mx *m;
+
+	if (mx_key(sa, &family, addr) != 0)
+		return 0;	/* not an IP: nothing to count */
+	pthread_mutex_lock(&l->mu);
+	rate = mx_rate(l);
+	for (;;) {
+		msec_t now = util_now_ms(), until = deadline;
+		int conc_ok, rate_ok;
+
+		/* looked up afresh after every wait: mx_prune may have run */
+		if ((m = mx_get(l, family, addr, 1)) == NULL)
+			break;
+		conc_ok = l->lc.per_mx <= 0 || m->active < l->lc.per_mx;
+		rate_ok = rate <= 0 || m->rcount < rate ||
+		    now - m->ring[m->rhead] >= RATE_WINDOW_MS;
+		if (conc_ok && rate_ok) {
+			m->active++;
+			if (rate > 0) {
+				if (m->rcount < rate)
+					m->ring[(m->rhead + m->rcount++) % rate] = now;
+				else {
+					m->ring[m->rhead] = now;
+					m->rhead = (m->rhead + 1) % rate;
+				}
+			}
+			rc = 0;
+			break;
+		}
+		if (!rate_ok && m->ring[m->rhead] + RATE_WINDOW_MS < until)
+			until = m->ring[m->rhead] + RATE_WINDOW_MS;
+		if (wait_until(&l->slot_cv, &l->mu, until) == ETIMEDOUT && util_now_ms() >= deadline)
+			break;
+	}
+	pthread_mutex_unlock(&l->mu);
+	return rc;
+}
+
+static void
+mx_release(void *arg, const struct sockaddr *sa)
+{
+	struct limiter *l = arg;
+	unsigned char addr[16];
+	int family;
+	struct mx *m;
+
+	if (mx_key(sa, &family, addr) != 0)
+		return;
+	pthread_mutex_lock(&l->mu);
+	if ((m = mx_get(l, family, addr, 0)) != NULL && m->active > 0)
+		m->active--;
+	pthread_cond_broadcast(&l->slot_cv);
+	pthread_mutex_unlock(&l->mu);
+}
+
+/* ---- the limiter ---- */
+
+struct limiter *
+limit_new(const struct limit_conf *lc, struct cache *cache)
+{
+	struct limiter *l = calloc(1, sizeof(*l));
+
+	if (l == NULL)
+		return NULL;
+	if (lc != NULL)
+		l->lc = *lc;
+	else
+		limit_conf_defaults(&l->lc);
+	l->cache = cache;
+	if (pthread_mutex_init(&l->mu, NULL) != 0) {
+		free(l);
+		return NULL;
+	}
+	if (cond_init_mono(&l->slot_cv) != 0) {
+		pthread_mutex_destroy(&l->mu);
+		free(l);
+		return NULL;
+	}
+	if (cond_init_mono(&l->idle_cv) != 0) {
+		pthread_cond_destroy(&l->slot_cv);
+		pthread_mutex_destroy(&l->mu);
+		free(l);
+		return NULL;
+	}
+	return l;
+}
+
+static void
+limiter_destroy(struct limiter *l)
+{
+	int i;
+
+	for (i = 0; i < MX_BUCKETS; i++) {
+		while (l->mxs[i] != NULL) {
+			struct mx *m = l->mxs[i];
+
+			l->mxs[i] = m->next;
+			mx_free(m);
+		}
+	}
+	for (i = 0; i < DOM_BUCKETS; i++) {
+		while (l->doms[i] != NULL) {
+			struct dom *d = l->doms[i];
+
+			l->doms[i] = d->next;
+			free(d);
+		}
+	}
+	/* no flight is left: each belongs to a caller or a job, all gone */
+	pthread_cond_destroy(&l->idle_cv);
+	pthread_cond_destroy(&l->slot_cv);
+	pthread_mutex_destroy(&l->mu);
+	free(l);
+}
+
+static void *
+job_main(void *arg)
+{
+	struct job *j = arg;
+	struct limiter *l = j->l;
+	struct probe_result r;
+	int last;
+
+	probe_uncached(&j->pc, j->address, j->len, &r, NULL);
+	pthread_mutex_lock(&l->mu);
+	slots_give(l, j->domain);
+	flight_finish(l, j->f, &r);
+	flight_put(j->f);
+	l->jobs--;
+	pthread_cond_broadcast(&l->idle_cv);
+	last = l->orphaned && l->jobs == 0;
+	pthread_mutex_unlock(&l->mu);
+	free(j);
+	if (last)
+		limiter_destroy(l);
+	return NULL;
+}
+
+/*
+ * job_start - run the probe for flight f in a detached thread (mu held;
+ * the slots are taken). Returns 0, or -1 with the slots given back.
+ */
+static int
+job_start(struct limiter *l, struct flight *f, const struct probe_conf *pc,
+	  const char *address, size_t len, const char *domain)
+{
+	pthread_attr_t attr;
+	pthread_t tid;
+	struct job *j;
+	int rc;
+
+	if (len > sizeof(j->address) || (j = calloc(1, sizeof(*j))) == NULL) {
+		slots_give(l, domain);
+		return -1;
+	}
+	j->l = l;
+	j->f = f;
+	j->pc = *pc;
+	if (l->cache != NULL)
+		j->pc.cache = l->cache;
+	j->pc.target_acquire = mx_acquire;
+	j->pc.target_release = mx_release;
+	j->pc.target_arg = l;
+	memcpy(j->address, address, len);
+	j->len = len;
+	util_strlcpy(j->domain, domain, sizeof(j->domain));
+	rc = pthread_attr_init(&attr);
+	if (rc == 0) {
+		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+		rc = pthread_create(&tid, &attr, job_main, j);
+		pthread_attr_destroy(&attr);
+	}
+	if (rc != 0) {
+		log_msg(LOG_ERR, "limit: cannot start a probe thread: %s", strerror(rc));
+		free(j);
+		slots_give(l, domain);
+		return -1;
+	}
+	f->refs++;
+	l->jobs++;
+	return 0;
+}
+
+/* start a background refresh of a stale entry if nothing is in flight and a slot is free now */
+static void
+refresh(struct limiter *l, const struct probe_conf *pc, const char *address, size_t len,
+	const char *key, const char *domain)
+{
+	uint32_t h = fnv(key, strlen(key));
+	struct flight *f;
+	struct probe_result r;
+
+	pthread_mutex_lock(&l->mu);
+	if (!l->closing && flight_find(l, key, h) == NULL &&
+	    slots_take(l, domain, util_now_ms()) == 0) {
+		if ((f = flight_new(l, key, h)) == NULL)
+			slots_give(l, domain);
+		else if (job_start(l, f, pc, address, len, domain) != 0) {
+			set_result(&r, "", VERDICT_ERROR, R_INTERNAL);
+			f->refs++;
+			flight_finish(l, f, &r);
+			flight_put(f);
+		}
+	}
+	pthread_mutex_unlock(&l->mu);
+}
+
+void
+limit_verdict(struct limiter *l, const struct probe_conf *pc, const char *address,
+	      size_t len, msec_t budget_ms, struct probe_result *res)
+{
+	msec_t start = util_now_ms(), deadline = start + (budget_ms > 0 ? budget_ms : 0);
+	char key[PROBE_ADDR_MAX + 8], norm[PROBE_ADDR_MAX];
+	struct cache *cache = l->cache != NULL ? l->cache : pc->cache;
+	struct flight *f;
+	struct addr a;
+	uint32_t h;
+	int stale = 0;
+
+	memset(res, 0, sizeof(*res));
+	/* what cannot be probed is decided by probe_uncached without any network */
+	if (len > ADDR_INPUT_MAX || addr_parse(address, len, &a, NULL) != ADDR_OK || a.is_literal ||
+	    addr_cache_key(&a, key, sizeof(key)) < 0 || addr_format(&a, norm, sizeof(norm)) < 0) {
+		probe_uncached(pc, address, len, res, NULL);
+		return;
+	}
+	if (cache != NULL && cache_get_addr(cache, key, res, &stale) == CACHE_HIT) {
+		util_strlcpy(res->address, norm, sizeof(res->address));
+		res->cached = 1;
+		if (stale)
+			refresh(l, pc, address, len, key, a.domain);
+		res->elapsed_ms = (long)(util_now_ms() - start);
+		return;
+	}
+
+	h = fnv(key, strlen(key));
+	pthread_mutex_lock(&l->mu);
+	l->callers++;
+	if ((f = flight_find(l, key, h)) != NULL)
+		f->refs++;		/* D2: someone is probing it already */
+	else if ((f = flight_new(l, key, h)) != NULL) {
+		f->refs++;
+		if (slots_take(l, a.domain, deadline) != 0) {
+			struct probe_result r;
+
+			/* D1: no slot within the budget: nothing is probed */
+			set_result(&r, norm, VERDICT_TEMPFAIL, R_RATE_LIMITED);
+			flight_finish(l, f, &r);
+		} else if (job_start(l, f, pc, address, len, a.domain) != 0) {
+			struct probe_result r;
+
+			set_result(&r, norm, VERDICT_ERROR, R_INTERNAL);
+			flight_finish(l, f, &r);
+		}
+	}
+	if (f == NULL)
+		set_result(res, norm, VERDICT_ERROR, R_INTERNAL);
+	else {
+		while (!f->done)
+			if (wait_until(&f->cv, &l->mu, deadline) == ETIMEDOUT)
+				break;
+		if (f->done) {
+			*res = f->res;
+			res->cached = 0;
+		} else
+			set_result(res, norm, VERDICT_TEMPFAIL, R_BUDGET);
+		flight_put(f);
+	}
+	l->callers--;
+	pthread_cond_broadcast(&l->idle_cv);
+	pthread_mutex_unlock(&l->mu);
+	util_strlcpy(res->address, norm, sizeof(res->address));
+	res->elapsed_ms = (long)(util_now_ms() - start);
+}
+
+void
+limit_free(struct limiter *l, msec_t wait_ms)
+{
+	msec_t deadline = util_now_ms() + (wait_ms > 0 ? wait_ms : 0);
+	int jobs;
+
+	if (l == NULL)
+		return;
+	pthread_mutex_lock(&l->mu);
+	l->closing = 1;
+	pthread_cond_broadcast(&l->slot_cv);
+	/* callers leave within their budgets; they are always waited for */
+	while (l->callers > 0)
+		pthread_cond_wait(&l->idle_cv, &l->mu);
+	while (l->jobs > 0)
+		if (wait_until(&l->idle_cv, &l->mu, deadline) == ETIMEDOUT)
+			break;
+	jobs = l->jobs;
+	if (jobs > 0)
+		l->orphaned = 1;
+	pthread_mutex_unlock(&l->mu);
+	if (jobs > 0) {
+		log_msg(LOG_WARNING, "limit: %d background probe%s still running at shutdown; "
+		    "left to finish on their own", jobs, jobs == 1 ? "" : "s");
+		return;
+	}
+	limiter_destroy(l);
+}
