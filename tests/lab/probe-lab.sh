@@ -516,8 +516,28 @@ expect "C5 source route: only route.test looked up and contacted, route never se
 	"$(lab_dns_queries_since mx.r1.test)" 0 "$(lab_fake_conns guard)" 0 \
 	"$(lab_fake_cmds route '^RCPT TO:<u@' | tail -1)" "RCPT TO:<u@route.test>"
 
+sp --no-catchall -u@quoted.test
+expect "C12 an address that starts with '-' is an address, not an option" \
+	"$V" valid "$(lab_fake_cmds quoted '^RCPT' | tail -1)" "RCPT TO:<-u@quoted.test>"
+
 # ---------------------------------------------------------------------
 # D. Abuse and security
+
+l65=$(printf 'a%.0s' $(seq 65))
+sp --no-catchall "$l65@quoted.test"
+expect "D7 local part of 65 octets: probed anyway, never truncated" \
+	"$V" valid "$(lab_fake_cmds quoted '^RCPT' | tail -1)" "RCPT TO:<$l65@quoted.test>"
+
+l255=$(printf 'b%.0s' $(seq 255))
+d250=$(printf 'c%.0s' $(seq 60)).$(printf 'd%.0s' $(seq 60)).$(printf 'e%.0s' $(seq 60)).$(printf 'f%.0s' $(seq 60)).test
+sp "$l255@$d250"
+expect "D7 RCPT line over 512 octets: unknown too-long, no DNS, no connection" \
+	"$V" unknown "$R" too-long "$RC" 2 "$(ndns)" 0 "$(nconn)" 0
+
+d260=$(printf 'g%.0s' $(seq 60)).$d250
+sp "u@$d260"
+expect "D7 domain over 255 octets: bad-domain, no DNS, no connection" \
+	"$V" bad-domain "$RC" 1 "$(ndns)" 0 "$(nconn)" 0
 
 PRIV='' sp u@priv.test
 expect "D4 private MX address (10.99.0.1) without --allow-private: unknown private-target, no connection" \
