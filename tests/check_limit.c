@@ -1,0 +1,750 @@
+/*
+ * check_limit - probe coordination (probe/limit.c) on the real stack:
+ * limit_verdict -> probe_uncached -> dns (ldns-testns on 127.0.0.1,
+ * tests/testns.h) -> smtp (fake_smtpd on 127.0.0.1, which records
+ * every connection and the most it had open at once) -> cache.
+ *
+ * Cases (CASES.md D1, D2, D8, E5, F1):
+ *  - single-flight: 50 threads ask for one unknown address at once:
+ *    one connection, 50 equal verdicts;
+ *  - joe-job: 300 distinct addresses at one domain whose server is
+ *    slow: never more than 2 connections at once, every request ends
+ *    within its budget;
+ *  - budget: a server slower than the budget gives tempfail/budget in
+ *    time, and the probe's real verdict is a cache hit afterwards;
+ *  - stale entries are served and refreshed in the background, and a
+ *    failed refresh leaves them valid;
+ *  - per-MX-IP concurrency and rate, global limit;
+ *  - what cannot be probed never reaches DNS or SMTP;
+ *  - limit_free waits for background probes, or leaves them to finish.
+ *
+ * Servers and temporary files are per test (Check forks each test);
+ * fake_smtpd and ldns-testns die with the test process.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <check.h>
+
+#include "cache.h"
+#include "limit.h"
+#include "log.h"
+#include "probe.h"
+#include "testns.h"
+
+#define SLACK_MS	300	/* a request may end this much after its budget */
+
+static struct testns ns;
+static char tmpdir[64], cachepath[128];
+static atomic_int nwarn;
+
+static void
+hook(int prio, const char *line, void *arg)
+{
+	(void)line;
+	(void)arg;
+	if (prio <= LOG_WARNING)
+		atomic_fetch_add(&nwarn, 1);
+}
+
+/* ---- fake DNS: every test domain has MX mx.lim.test -> 127.0.0.1 ---- */
+
+static const char *const domains[] = {
+	"single", "joe", "budget", "stale", "free", "nosyntax",
+	"m1", "m2", "m3", "m4", "m5", "m6",
+	"r1", "r2", "r3", "r4", "r5",
+	"g1", "g2", "g3", "g4", "g5", "g6",
+};
+
+static void
+setup(void)
+{
+	static char zone[32768];
+	size_t n = 0, i;
+
+	log_open("check_limit", LOG_MAIL, 0, 0);
+	log_set_hook(hook, NULL);
+	atomic_store(&nwarn, 0);
+	n += (size_t)snprintf(zone + n, sizeof(zone) - n, "%s%s",
+	    TESTNS_ENTRY("mx.lim.test", "A", "NOERROR", "mx.lim.test. IN A 127.0.0.1\n"),
+	    TESTNS_ENTRY("mx.lim.test", "AAAA", "NOERROR", ""));
+	for (i = 0; i < sizeof(domains) / sizeof(domains[0]); i++)
+		n += (size_t)snprintf(zone + n, sizeof(zone) - n,
+		    "ENTRY_BEGIN\nMATCH opcode qtype qname\nADJUST copy_id\n"
+		    "REPLY QR AA RD RA NOERROR\nSECTION QUESTION\n%s.test. IN MX\n"
+		    "SECTION ANSWER\n%s.test. IN MX 10 mx.lim.test.\nENTRY_END\n",
+		    domains[i], domains[i]);
+	ck_assert_msg(n < sizeof(zone), "zone too big");
+	ck_assert_msg(testns_start(&ns, zone) == 0, "fake DNS: %s", ns.err);
+	snprintf(tmpdir, sizeof(tmpdir), "/tmp/sav-i3-limit-XXXXXX");
+	ck_assert_msg(mkdtemp(tmpdir) != NULL, "mkdtemp: %s", strerror(errno));
+	snprintf(cachepath, sizeof(cachepath), "%s/cache.mdb", tmpdir);
+}
+
+static void
+teardown(void)
+{
+	char cmd[128];
+
+	testns_stop(&ns);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+	if (tmpdir[0] != '\0' && system(cmd) != 0)
+		fprintf(stderr, "could not remove %s\n", tmpdir);
+}
+
+/* ---- fake SMTP server ---- */
+
+struct server {
+	char	dir[128];
+	char	script[PATH_MAX], transcript[PATH_MAX], ready[PATH_MAX], log[PATH_MAX];
+	pid_t	pid;
+	int	port;
+};
+
+static const char *
+fake_path(char *buf, size_t size)
+{
+	const char *env = getenv("FAKE_SMTPD");
+	char self[PATH_MAX - 16], *slash;
+	ssize_t n;
+
+	if (env != NULL && env[0] != '\0')
+		return env;
+	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n > 0) {
+		self[n] = '\0';
+		if ((slash = strrchr(self, '/')) != NULL) {
+			*slash = '\0';
+			if ((size_t)snprintf(buf, size, "%s/fake_smtpd", self) < size &&
+			    access(buf, X_OK) == 0)
+				return buf;
+		}
+	}
+	snprintf(buf, size, "build/tests/fake_smtpd");
+	return buf;
+}
+
+static char *
+read_text(const char *path)
+{
+	FILE *fp = fopen(path, "r");
+	char *buf;
+	size_t n;
+
+	if (fp == NULL)
+		return NULL;
+	buf = malloc(1 << 20);
+	ck_assert(buf != NULL);
+	n = fread(buf, 1, (1 << 20) - 1, fp);
+	buf[n] = '\0';
+	fclose(fp);
+	return buf;
+}
+
+static void
+server_start(struct server *sv, const char *script)
+{
+	char prog_buf[PATH_MAX], *ready;
+	const char *prog = fake_path(prog_buf, sizeof(prog_buf));
+	msec_t until;
+	FILE *fp;
+
+	memset(sv, 0, sizeof(*sv));
+	ck_assert_msg(access(prog, X_OK) == 0, "fake_smtpd not found at %s "
+	    "(make build/tests/fake_smtpd, or set FAKE_SMTPD)", prog);
+	snprintf(sv->dir, sizeof(sv->dir), "%s/smtpd", tmpdir);
+	ck_assert(mkdir(sv->dir, 0700) == 0);
+	snprintf(sv->script, sizeof(sv->script), "%s/script", sv->dir);
+	snprintf(sv->transcript, sizeof(sv->transcript), "%s/transcript", sv->dir);
+	snprintf(sv->ready, sizeof(sv->ready), "%s/ready", sv->dir);
+	snprintf(sv->log, sizeof(sv->log), "%s/log", sv->dir);
+	fp = fopen(sv->script, "w");
+	ck_assert(fp != NULL);
+	fputs(script, fp);
+	ck_assert(fclose(fp) == 0);
+	sv->pid = fork();
+	ck_assert(sv->pid >= 0);
+	if (sv->pid == 0) {
+		int fd = open(sv->log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		if (fd >= 0) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+		}
+		execl(prog, "fake_smtpd", "-l", "127.0.0.1:0", "-s", sv->script, "-t",
+		    sv->transcript, "-r", sv->ready, "-T", "60", "-c", "400", (char *)NULL);
+		_exit(127);
+	}
+	until = util_now_ms() + 5000;
+	while ((ready = read_text(sv->ready)) == NULL) {
+		int st;
+
+		ck_assert_msg(waitpid(sv->pid, &st, WNOHANG) != sv->pid, "fake_smtpd exited");
+		ck_assert_msg(util_now_ms() < until, "fake_smtpd not ready after 5 s");
+		usleep(5000);
+	}
+	ck_assert(strrchr(ready, ' ') != NULL);
+	sv->port = atoi(strrchr(ready, ' ') + 1);
+	free(ready);
+	ck_assert(sv->port > 0 && sv->port < 65536);
+}
+
+/* server_stop - returns the transcript with its STATS line (caller frees) */
+static char *
+server_stop(struct server *sv)
+{
+	char *t;
+	int st;
+
+	if (sv->pid > 0) {
+		kill(sv->pid, SIGTERM);
+		waitpid(sv->pid, &st, 0);
+		sv->pid = 0;
+	}
+	t = read_text(sv->transcript);
+	return t != NULL ? t : strdup("");
+}
+
+/*
+ * QUIT_EOF - the server closes on QUIT without a 221: it logs CLOSE
+ * before close(), so the client's EOF, and with it the release of its
+ * slot and the next connection, come after the CLOSE line (with a 221
+ * first, the next CONNECT could be logged before this CLOSE).
+ */
+#define QUIT_EOF	"disconnect quit\n"
+
+static int
+connections(const char *t)
+{
+	int n = 0;
+	const char *p;
+
+	for (p = t; (p = strstr(p, " CONNECT ")) != NULL; p++)
+		n++;
+	return n;
+}
+
+/*
+ * max_concurrent - the most connections open at once, from the order of
+ * "N CONNECT" and "N CLOSE" lines in the transcript. fake_smtpd's own
+ * STATS max_concurrent counts its child processes, which live a little
+ * past the close (until the parent reaps them), so a client that
+ * connects right after another one's session ended would count as a
+ * second connection there.
+ */
+static int
+max_concurrent(const char *t)
+{
+	const char *p = t;
+	int open = 0, max = 0;
+
+	while (*p != '\0') {
+		const char *sp = strchr(p, ' ');
+		const char *nl = strchr(p, '\n');
+
+		if (sp != NULL && (nl == NULL || sp < nl) && p[0] >= '0' && p[0] <= '9') {
+			if (strncmp(sp, " CONNECT ", 9) == 0 && ++open > max)
+				max = open;
+			else if (strncmp(sp, " CLOSE", 6) == 0)
+				open--;
+		}
+		if (nl == NULL)
+			break;
+		p = nl + 1;
+	}
+	return max;
+}
+
+/* ---- probe set-up ---- */
+
+static void
+conf_for(struct probe_conf *pc, const struct server *sv, struct cache *c)
+{
+	char spec[64], err[128];
+
+	probe_conf_init(pc);
+	snprintf(spec, sizeof(spec), "127.0.0.1:%d", ns.port);
+	ck_assert_msg(dns_conf_add_server(&pc->dns, spec, err, sizeof(err)) == 0, "%s", err);
+	pc->dns.timeout_ms = 1000;
+	pc->dns.retries = 1;
+	pc->port = sv != NULL ? sv->port : 9;
+	pc->allow_private = 1;
+	pc->catchall_check = 0;
+	snprintf(pc->helo, sizeof(pc->helo), "probe.lim.test");
+	pc->timeout_ms = 10000;
+	pc->connect_ms = 2000;
+	pc->greeting_ms = 5000;
+	pc->command_ms = 5000;
+	pc->cache = c;
+}
+
+static struct cache *
+cache_new(void)
+{
+	struct cache_ttl ttl;
+	struct cache *c;
+	char err[256];
+
+	cache_ttl_defaults(&ttl);
+	c = cache_open(cachepath, &ttl, 0, CACHE_NOSYNC, err, sizeof(err));
+	ck_assert_msg(c != NULL, "cache_open: %s", err);
+	return c;
+}
+
+/* ---- many requests at once ---- */
+
+struct req {
+	struct limiter *l;
+	const struct probe_conf *pc;
+	pthread_barrier_t *bar;
+	char	addr[128];
+	msec_t	budget;
+	msec_t	elapsed;
+	struct probe_result res;
+};
+
+static void *
+req_main(void *p)
+{
+	struct req *r = p;
+	msec_t t0;
+
+	pthread_barrier_wait(r->bar);
+	t0 = util_now_ms();
+	limit_verdict(r->l, r->pc, r->addr, strlen(r->addr), r->budget, &r->res);
+	r->elapsed = util_now_ms() - t0;
+	return NULL;
+}
+
+/*
+ * run n requests together (i = 0 .. n-1) for local@domain (numbered 0),
+ * local<i>@domain (1) or local@<domain><i+1>.test (2)
+ */
+static struct req *
+run_all(struct limiter *l, const struct probe_conf *pc, int n, const char *local,
+	int numbered, const char *domain, msec_t budget)
+{
+	struct req *r = calloc((size_t)n, sizeof(*r));
+	pthread_t *th = calloc((size_t)n, sizeof(*th));
+	pthread_barrier_t bar;
+	pthread_attr_t attr;
+	int i;
+
+	ck_assert(r != NULL && th != NULL);
+	ck_assert_int_eq(pthread_barrier_init(&bar, NULL, (unsigned)n), 0);
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, 1 << 20);
+	for (i = 0; i < n; i++) {
+		r[i].l = l;
+		r[i].pc = pc;
+		r[i].bar = &bar;
+		r[i].budget = budget;
+		if (numbered == 2)
+			snprintf(r[i].addr, sizeof(r[i].addr), "%s@%s%d.test", local, domain, i + 1);
+		else if (numbered)
+			snprintf(r[i].addr, sizeof(r[i].addr), "%s%d@%s", local, i, domain);
+		else
+			snprintf(r[i].addr, sizeof(r[i].addr), "%s@%s", local, domain);
+		ck_assert_int_eq(pthread_create(&th[i], &attr, req_main, &r[i]), 0);
+	}
+	for (i = 0; i < n; i++)
+		pthread_join(th[i], NULL);
+	pthread_attr_destroy(&attr);
+	pthread_barrier_destroy(&bar);
+	free(th);
+	return r;
+}
+
+/* D2: one probe for many requests */
+START_TEST(test_single_flight)
+{
+	struct server sv;
+	struct probe_conf pc;
+	struct limit_conf lc;
+	struct limiter *l;
+	struct cache *c = cache_new();
+	struct probe_result again;
+	struct req *r;
+	char *t;
+	int i;
+
+	server_start(&sv, "delay rcpt 500\nrcpt * 250 2.1.5 Ok\n");
+	conf_for(&pc, &sv, c);
+	limit_conf_defaults(&lc);
+	l = limit_new(&lc, c);
+	ck_assert(l != NULL);
+	r = run_all(l, &pc, 50, "who", 0, "single.test", 5000);
+	for (i = 0; i < 50; i++) {
+		ck_assert_msg(r[i].res.verdict == VERDICT_VALID, "request %d: got %s/%s, want valid",
+		    i, verdict_str(r[i].res.verdict), r[i].res.reason);
+		ck_assert_str_eq(r[i].res.reason, r[0].res.reason);
+		ck_assert_int_eq(r[i].res.code, 250);
+		ck_assert_str_eq(r[i].res.address, "who@single.test");
+	}
+	limit_verdict(l, &pc, "who@single.test", 15, 5000, &again);
+	ck_assert_msg(again.cached == 1 && again.verdict == VERDICT_VALID,
+	    "after the probe: got cached=%d %s, want a cache hit", again.cached, verdict_str(again.verdict));
+	limit_free(l, 5000);
+	t = server_stop(&sv);
+	ck_assert_msg(connections(t) == 1, "got %d connections, want 1:\n%.2000s", connections(t), t);
+	free(t);
+	free(r);
+	cache_close(c);
+}
+END_TEST
+
+/* D1: a joe-job at one domain never floods it, and nobody waits past the budget */
+START_TEST(test_joe_job)
+{
+	struct server sv;
+	struct probe_conf pc;
+	struct limit_conf lc;
+	struct limiter *l;
+	struct cache *c = cache_new();
+	struct req *r;
+	int i, limited = 0, budget = 0, invalid = 0, late = 0;
+	msec_t worst = 0;
+	char *t;
+
+	server_start(&sv, "delay rcpt 1000\nrcpt * 550 5.1.1 User unknown\n" QUIT_EOF);
+	conf_for(&pc, &sv, c);
+	limit_conf_defaults(&lc);
+	l = limit_new(&lc, c);
+	r = run_all(l, &pc, 300, "forged", 1, "joe.test", 1500);
+	for (i = 0; i < 300; i++) {
+		if (r[i].elapsed > worst)
+			worst = r[i].elapsed;
+		if (r[i].elapsed > 1500 + SLACK_MS)
+			late++;
+		if (r[i].res.verdict == VERDICT_TEMPFAIL && strcmp(r[i].res.reason, R_RATE_LIMITED) == 0)
+			limited++;
+		else if (r[i].res.verdict == VERDICT_TEMPFAIL && strcmp(r[i].res.reason, R_BUDGET) == 0)
+			budget++;
+		else if (r[i].res.verdict == VERDICT_INVALID)
+			invalid++;
+		else
+			ck_abort_msg("request %d: got %s/%s, want tempfail or invalid", i,
+			    verdict_str(r[i].res.verdict), r[i].res.reason);
+	}
+	ck_assert_msg(late == 0, "%d requests ended after budget+%d ms (worst %lld ms)", late, SLACK_MS,
+	    (long long)worst);
+	ck_assert_msg(limited >= 250, "rate-limited: got %d of 300 (budget %d, invalid %d)", limited,
+	    budget, invalid);
+	limit_free(l, 5000);
+	t = server_stop(&sv);
+	ck_assert_msg(max_concurrent(t) >= 1 && max_concurrent(t) <= 2,
+	    "the victim saw %d connections at once, want at most 2", max_concurrent(t));
+	ck_assert_msg(connections(t) <= 6, "the victim saw %d connections in all, want a handful",
+	    connections(t));
+	free(t);
+	free(r);
+	cache_close(c);
+}
+END_TEST
+
+/* E5: tempfail/budget in time; the probe finishes and fills the cache */
+START_TEST(test_budget)
+{
+	struct server sv;
+	struct probe_conf pc;
+	struct limiter *l;
+	struct cache *c = cache_new();
+	struct probe_result res, out;
+	msec_t t0, el;
+	char *t;
+	int stale, i;
+
+	server_start(&sv, "delay rcpt 1500\nrcpt * 550 5.1.1 <late@budget.test>: User unknown\n");
+	conf_for(&pc, &sv, c);
+	l = limit_new(NULL, c);
+	t0 = util_now_ms();
+	limit_verdict(l, &pc, "late@budget.test", 16, 500, &res);
+	el = util_now_ms() - t0;
+	ck_assert_msg(res.verdict == VERDICT_TEMPFAIL && strcmp(res.reason, R_BUDGET) == 0,
+	    "got %s/%s, want tempfail/budget", verdict_str(res.verdict), res.reason);
+	ck_assert_msg(el >= 450 && el <= 500 + SLACK_MS, "answered after %lld ms, want about 500",
+	    (long long)el);
+	ck_assert_int_eq(res.cached, 0);
+	/* the probe goes on in the background and writes the cache */
+	for (i = 0; i < 100 && cache_get_addr(c, "a:late@budget.test", &out, &stale) != CACHE_HIT; i++)
+		usleep(50000);
+	ck_assert_msg(i < 100, "the background probe wrote nothing within 5 s");
+	t0 = util_now_ms();
+	limit_verdict(l, &pc, "late@budget.test", 16, 500, &res);
+	el = util_now_ms() - t0;
+	ck_assert_msg(res.cached == 1 && res.verdict == VERDICT_INVALID, "retry: got cached=%d %s/%s, "
+	    "want a cache hit with invalid", res.cached, verdict_str(res.verdict), res.reason);
+	ck_assert_str_eq(res.reason, R_USER_UNKNOWN);
+	ck_assert_int_eq(res.code, 550);
+	ck_assert_str_eq(res.enhanced, "5.1.1");
+	ck_assert_msg(el < 50, "a cache hit took %lld ms", (long long)el);
+	limit_free(l, 5000);
+	t = server_stop(&sv);
+	ck_assert_int_eq(connections(t), 1);
+	free(t);
+	cache_close(c);
+}
+END_TEST
+
+static time_t fake_now;
+
+static time_t
+fake_clock(void)
+{
+	return fake_now;
+}
+
+/* F1/F3: a stale valid entry answers at once and is re-probed in the background */
+static const char *const refresh_scripts[] = {
+	"rcpt * 250 2.1.5 Ok\n",			/* the refresh confirms */
+	"rcpt * 450 4.7.1 Try again later\n",		/* the refresh fails */
+	"rcpt * 550 5.1.1 User unknown\n",		/* the refresh says no */
+};
+
+START_TEST(test_stale_refresh)
+{
+	struct server sv;
+	struct probe_conf pc;
+	struct limiter *l;
+	struct cache *c = cache_new();
+	struct probe_result ok, res, out;
+	char *t;
+	int stale = 0;
+
+	memset(&ok, 0, sizeof(ok));
+	ok.verdict = VERDICT_VALID;
+	snprintf(ok.reason, sizeof(ok.reason), "%s", R_USER_OK);
+	ok.code = 250;
+	fake_now = time(NULL) - 8 * 86400;
+	cache_set_clock(c, fake_clock);
+	ck_assert_int_eq(cache_put_result(c, "a:old@stale.test", "stale.test", &ok), CACHE_HIT);
+	fake_now = time(NULL);
+
+	server_start(&sv, refresh_scripts[_i]);
+	conf_for(&pc, &sv, c);
+	l = limit_new(NULL, c);
+	limit_verdict(l, &pc, "old@stale.test", 14, 2000, &res);
+	ck_assert_msg(res.cached == 1 && res.verdict == VERDICT_VALID, "got cached=%d %s, want a hit",
+	    res.cached, verdict_str(res.verdict));
+	limit_free(l, 5000);	/* waits for the refresh */
+	t = server_stop(&sv);
+	ck_assert_msg(connections(t) == 1, "got %d connections, want 1 refresh", connections(t));
+	free(t);
+	ck_assert_int_eq(cache_get_addr(c, "a:old@stale.test", &out, &stale), CACHE_HIT);
+	ck_assert_msg(out.verdict == VERDICT_VALID, "after the refresh: got %s, want valid",
+	    verdict_str(out.verdict));
+	ck_assert_msg(stale == 0, "after the refresh: still stale");
+	if (_i == 0) {
+		/* a new record: no longer due for 7 days */
+		fake_now += 7 * 86400 - 60;
+		ck_assert_int_eq(cache_get_addr(c, "a:old@stale.test", &out, &stale), CACHE_HIT);
+		ck_assert_int_eq(stale, 0);
+	}
+	cache_close(c);
+}
+END_TEST
+
+/* D8: at most per_mx connections to one MX IP, from many domains */
+START_TEST(test_per_mx)
+{
+	struct server sv;
+	struct probe_conf pc;
+	struct limit_conf lc;
+	struct limiter *l;
+	struct req *r;
+	char *t;
+	int i;
+
+	server_start(&sv, "delay rcpt 300\nrcpt * 250 2.1.5 Ok\n" QUIT_EOF);
+	conf_for(&pc, &sv, NULL);
+	limit_conf_defaults(&lc);
+	lc.per_mx = 1;
+	lc.per_domain = 10;
+	l = limit_new(&lc, NULL);
+	r = run_all(l, &pc, 6, "u", 2, "m", 8000);
+	for (i = 0; i < 6; i++)
+		ck_assert_msg(r[i].res.verdict == VERDICT_VALID, "m%d: got %s/%s, want valid", i + 1,
+		    verdict_str(r[i].res.verdict), r[i].res.reason);
+	limit_free(l, 5000);
+	t = server_stop(&sv);
+	ck_assert_msg(max_concurrent(t) == 1, "got %d at once, want 1", max_concurrent(t));
+	ck_assert_int_eq(connections(t), 6);
+	free(t);
+	free(r);
+}
+END_TEST
+
+/* D8: at most mx_rate new connections per minute to one MX IP */
+START_TEST(test_mx_rate)
+{
+	struct server sv;
+	struct probe_conf pc;
+	struct limit_conf lc;
+	struct limiter *l;
+	struct req *r;
+	int i, ok = 0, limited = 0;
+	char *t;
+
+	server_start(&sv, "rcpt * 250 2.1.5 Ok\n");
+	conf_for(&pc, &sv, NULL);
+	pc.timeout_ms = 1500;	/* a probe waits for the rate window up to its deadline */
+	limit_conf_defaults(&lc);
+	lc.mx_rate = 3;
+	lc.per_domain = 10;
+	l = limit_new(&lc, NULL);
+	r = run_all(l, &pc, 5, "u", 2, "r", 3000);
+	for (i = 0; i < 5; i++) {
+		if (r[i].res.verdict == VERDICT_VALID)
+			ok++;
+		else if (r[i].res.verdict == VERDICT_TEMPFAIL && strcmp(r[i].res.reason, R_RATE_LIMITED) == 0)
+			limited++;
+	}
+	limit_free(l, 5000);
+	t = server_stop(&sv);
+	ck_assert_msg(ok == 3 && limited == 2, "got %d valid and %d rate-limited, want 3 and 2", ok, limited);
+	ck_assert_int_eq(connections(t), 3);
+	free(t);
+	free(r);
+}
+END_TEST
+
+/* D8: at most max_probes at once over all domains */
+START_TEST(test_global)
+{
+	struct server sv;
+	struct probe_conf pc;
+	struct limit_conf lc;
+	struct limiter *l;
+	struct req *r;
+	char *t;
+	int i;
+
+	server_start(&sv, "delay rcpt 300\nrcpt * 250 2.1.5 Ok\n" QUIT_EOF);
+	conf_for(&pc, &sv, NULL);
+	limit_conf_defaults(&lc);
+	lc.max_probes = 2;
+	l = limit_new(&lc, NULL);
+	r = run_all(l, &pc, 6, "u", 2, "g", 8000);
+	for (i = 0; i < 6; i++)
+		ck_assert_msg(r[i].res.verdict == VERDICT_VALID, "g%d: got %s/%s, want valid", i + 1,
+		    verdict_str(r[i].res.verdict), r[i].res.reason);
+	limit_free(l, 5000);
+	t = server_stop(&sv);
+	ck_assert_msg(max_concurrent(t) == 2, "got %d at once, want 2", max_concurrent(t));
+	free(t);
+	free(r);
+}
+END_TEST
+
+/* what cannot be probed is decided without DNS or SMTP */
+static const struct {
+	const char *addr;
+	enum verdict v;
+} unprobed[] = {
+	{ "a\r\nRCPT TO:<x@nosyntax.test>", VERDICT_BAD_SYNTAX },
+	{ "<>", VERDICT_SKIPPED },
+	{ "postmaster", VERDICT_UNKNOWN },
+	{ "u@[127.0.0.1]", VERDICT_UNKNOWN },
+	{ "u@nosyntax.invalid", VERDICT_BAD_DOMAIN },
+};
+
+START_TEST(test_unprobed)
+{
+	struct server sv;
+	struct probe_conf pc;
+	struct limiter *l;
+	struct probe_result res;
+	char *t;
+
+	server_start(&sv, "rcpt * 250 2.1.5 Ok\n");
+	conf_for(&pc, &sv, NULL);
+	l = limit_new(NULL, NULL);
+	limit_verdict(l, &pc, unprobed[_i].addr, strlen(unprobed[_i].addr), 2000, &res);
+	ck_assert_msg(res.verdict == unprobed[_i].v, "%s: got %s/%s, want %s", unprobed[_i].addr,
+	    verdict_str(res.verdict), res.reason, verdict_str(unprobed[_i].v));
+	limit_free(l, 1000);
+	t = server_stop(&sv);
+	ck_assert_int_eq(connections(t), 0);
+	free(t);
+}
+END_TEST
+
+/* limit_free waits for background probes; with no wait they finish on their own */
+START_TEST(test_free)
+{
+	struct server sv;
+	struct probe_conf pc;
+	struct limiter *l;
+	struct cache *c = cache_new();
+	struct probe_result res, out;
+	msec_t t0, el;
+	char *t;
+	int stale;
+
+	server_start(&sv, "delay rcpt 800\nrcpt * 250 2.1.5 Ok\n");
+	conf_for(&pc, &sv, c);
+	l = limit_new(NULL, c);
+	limit_verdict(l, &pc, "a@free.test", 11, 100, &res);
+	ck_assert_str_eq(res.reason, R_BUDGET);
+	t0 = util_now_ms();
+	limit_free(l, 5000);
+	el = util_now_ms() - t0;
+	ck_assert_msg(el >= 400, "limit_free returned after %lld ms, before the probe ended", (long long)el);
+	ck_assert_int_eq(cache_get_addr(c, "a:a@free.test", &out, &stale), CACHE_HIT);
+	ck_assert_int_eq(atomic_load(&nwarn), 0);
+
+	/* no wait: the probe outlives the limiter's owner and cleans up after itself */
+	l = limit_new(NULL, c);
+	limit_verdict(l, &pc, "b@free.test", 11, 100, &res);
+	limit_free(l, 0);
+	ck_assert_int_eq(atomic_load(&nwarn), 1);
+	usleep(1500000);
+	ck_assert_int_eq(cache_get_addr(c, "a:b@free.test", &out, &stale), CACHE_HIT);
+	t = server_stop(&sv);
+	ck_assert_int_eq(connections(t), 2);
+	free(t);
+	cache_close(c);
+}
+END_TEST
+
+Suite *
+make_suite(void)
+{
+	Suite *s = suite_create("limit");
+	TCase *tc;
+
+	tc = tcase_create("flights");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, test_single_flight);
+	tcase_add_test(tc, test_joe_job);
+	tcase_add_test(tc, test_budget);
+	tcase_add_loop_test(tc, test_stale_refresh, 0, 3);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("limits");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, test_per_mx);
+	tcase_add_test(tc, test_mx_rate);
+	tcase_add_test(tc, test_global);
+	tcase_add_loop_test(tc, test_unprobed, 0, sizeof(unprobed) / sizeof(unprobed[0]));
+	tcase_add_test(tc, test_free);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+#include "check_main.h"
