@@ -959,15 +959,22 @@ need_room(struct cache *c, MDB_txn *txn)
 }
 
 static int
-run_plan(struct cache *c, struct wplan *p, time_t n, int check_room)
+run_plan(struct cache *c, struct wplan *p, int check_room)
 {
 	MDB_txn *txn;
+	time_t n;
 	int rc;
 
 	p->wrote = 0;
 	rc = mdb_txn_begin(c->env, NULL, 0, &txn);
 	if (rc != 0)
 		return rc;
+	/*
+	 * The time is taken once the write lock is held: a record another
+	 * process committed while we waited for it must not look created
+	 * in the future (F4), or the sweep would delete it.
+	 */
+	n = cache_int_now(c);
 	if (check_room && need_room(c, txn)) {
 		mdb_txn_abort(txn);
 		return MDB_MAP_FULL;
@@ -1005,15 +1012,14 @@ run_plan(struct cache *c, struct wplan *p, time_t n, int check_room)
 static enum cache_status
 write_plan(struct cache *c, struct wplan *p)
 {
-	time_t n = cache_int_now(c);
 	int rc;
 
 	if (!write_ok(c))
 		return CACHE_MISS;
-	rc = run_plan(c, p, n, 1);
+	rc = run_plan(c, p, 1);
 	if (rc == MDB_MAP_FULL) {
 		(void)cache_admin_make_room(c);
-		rc = run_plan(c, p, n, 0);
+		rc = run_plan(c, p, 0);
 	}
 	if (rc != 0) {
 		if (cache_int_corrupt_rc(rc))

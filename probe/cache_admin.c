@@ -94,7 +94,6 @@ delete_where(struct cache *c, int (*pred)(struct cache *, const MDB_val *, const
 }
 
 struct purge_arg {
-	time_t	n;
 	int	all;
 };
 
@@ -103,7 +102,12 @@ pred_purge(struct cache *c, const MDB_val *k, const MDB_val *v, void *arg)
 {
 	struct purge_arg *a = arg;
 
-	return cache_int_purgeable(c, k, v, a->n, a->all);
+	/*
+	 * The clock is read for each record, inside the write transaction:
+	 * a record committed by another process after a purge began is
+	 * never "from the future" to it (F4 would make it expired).
+	 */
+	return cache_int_purgeable(c, k, v, a->all ? 0 : cache_int_now(c), a->all);
 }
 
 long
@@ -131,7 +135,6 @@ cache_purge(struct cache *c, int all)
 			return -1;
 		return (long)st.ms_entries;
 	}
-	a.n = cache_int_now(c);
 	a.all = 0;
 	n = delete_where(c, pred_purge, &a, &rc);
 	if (n < 0 && cache_int_corrupt_rc(rc))
@@ -197,7 +200,6 @@ cache_admin_make_room(struct cache *c)
 			entries0 = st.ms_entries;
 		mdb_txn_abort(txn);
 	}
-	pa.n = cache_int_now(c);
 	pa.all = 0;
 	purged = delete_where(c, pred_purge, &pa, &rc);
 	pthread_mutex_lock(&c->mu);
