@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include "conf.h"
@@ -68,6 +69,7 @@ static const struct {
 	{ "CacheSize 10\n", ":1: CacheSize: want a size" },
 	{ "SyslogFacility kernel\n", ":1: SyslogFacility: unknown syslog facility" },
 	{ "Resolver example.org\n", ":1: Resolver:" },
+	{ "Resolver 127.0.0.1:5353\nResolver ::1\n", ":2: Resolver: " },
 	{ "ProbeMethod expn\n", ":1: ProbeMethod: want rcpt or vrfy" },
 	{ "MaxTargets 0\n", ":1: MaxTargets: want a number" },
 	{ "ProbeWait\n", ":1: ProbeWait: missing value" },
@@ -139,7 +141,7 @@ START_TEST(test_good)
 			 "# sav-milter\n"
 			 "  Socket   inet:8891@127.0.0.1  \n"
 			 "ProbeWait 2s\nProbeTimeout 1m\n"
-			 "Resolver 127.0.0.1:5353\nResolver [::1]:53\n"
+			 "Resolver 127.0.0.1:5353\nResolver [::1]:5353\n"
 			 "AllowPrivateTargets yes\nProbeSender <sav@probe.example>\n"
 			 "HeloName probe.example\nMode monitor\n"
 			 "TrustedNetworks 192.0.2.0/24, 2001:db8::/32\n"
