@@ -725,20 +725,44 @@ cache_get_domain(struct cache *c, const char *domain, struct cache_domain *out)
 	return CACHE_HIT;
 }
 
+/* expired_rec - has a decoded record (or the header of one) expired at n? */
+static int
+expired_rec(const struct cache *c, const struct rec *r, time_t n)
+{
+	time_t nw, ex;
+
+	if (r->type == REC_DOMAIN)
+		return cache_int_facts_live(c, r, n, &nw, &ex) == 0;
+	return cache_int_expired(r->created, cache_int_ttl(c, REC_ADDR, r->verdict), n);
+}
+
 /* should this record go? (all: every record; malformed and misfiled ones always) */
 int
 cache_int_purgeable(const struct cache *c, const MDB_val *k, const MDB_val *v, time_t n, int all)
 {
 	struct rec r;
-	time_t nw, ex;
 
 	if (all)
 		return 1;
 	if (cache_rec_decode(v->mv_data, v->mv_size, &r) != 0 || r.type != cache_rec_key_type(k))
 		return 1;
-	if (r.type == REC_DOMAIN)
-		return cache_int_facts_live(c, &r, n, &nw, &ex) == 0;
-	return cache_int_expired(r.created, cache_int_ttl(c, REC_ADDR, r.verdict), n);
+	return expired_rec(c, &r, n);
+}
+
+/*
+ * sweepable - the sweep's cheap version of cache_int_purgeable: the
+ * header alone decides (no CRC, no strings), so a look at 64 records
+ * costs a few microseconds per write; records that are damaged past
+ * their header are left for cache_purge, and are a miss meanwhile.
+ */
+static int
+sweepable(const struct cache *c, const MDB_val *k, const MDB_val *v, time_t n)
+{
+	struct rec r;
+
+	if (cache_rec_decode_head(v->mv_data, v->mv_size, &r) != 0 || r.type != cache_rec_key_type(k))
+		return 1;
+	return expired_rec(c, &r, n);
 }
 
 /* ---- writes ---- */
@@ -765,7 +789,7 @@ sweep_step(struct cache *c, MDB_txn *txn, time_t n)
 	rc = poslen > 0 ? mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE) :
 	    mdb_cursor_get(cur, &k, &v, MDB_FIRST);
 	for (i = 0; rc == 0 && i < SWEEP_STEP; i++) {
-		if (cache_int_purgeable(c, &k, &v, n, 0) && mdb_cursor_del(cur, 0) != 0)
+		if (sweepable(c, &k, &v, n) && mdb_cursor_del(cur, 0) != 0)
 			break;
 		rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
 	}

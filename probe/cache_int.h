@@ -78,6 +78,7 @@ struct rec {
 /* cache_rec.c: the record format */
 size_t	cache_rec_encode(const struct rec *r, unsigned char *buf, size_t size);
 int	cache_rec_decode(const unsigned char *buf, size_t len, struct rec *r);
+int	cache_rec_decode_head(const unsigned char *buf, size_t len, struct rec *r);
 void	cache_rec_from_result(struct rec *r, int type, const struct probe_result *pr, time_t t);
 void	cache_rec_to_result(struct probe_result *out, const struct rec *r, const char *key, size_t klen);
 int	cache_rec_storable(enum verdict v);

@@ -295,23 +295,20 @@ get_str(const unsigned char *buf, size_t len, size_t *off, char *dst,
 }
 
 /*
- * decode - check and unpack one stored value. Returns 0, or -1 for a
- * record that fails any check (the caller treats it as a miss).
+ * decode_head - the fixed part of a record (len without the CRC):
+ * magic, version, type, verdict, flags, code, times. Sets *off to the
+ * reason byte. Returns 0, or -1 when any of it is out of range.
  */
-int
-cache_rec_decode(const unsigned char *buf, size_t len, struct rec *r)
+static int
+decode_head(const unsigned char *buf, size_t len, struct rec *r, size_t *off)
 {
-	size_t off, i;
-	unsigned ix, fam;
+	size_t i;
 
 	memset(r, 0, sizeof(*r));
-	if (len < REC_HDR + 1 + 3 + 1 + 4 || len > REC_MAX)
+	if (len < REC_HDR + 1 + 3 + 1 || len > REC_MAX)
 		return -1;
 	if (buf[0] != REC_MAGIC || buf[1] != REC_VERSION)
 		return -1;
-	if (get32(buf + len - 4) != crc32_buf(buf, len - 4))
-		return -1;
-	len -= 4;
 	r->type = buf[2];
 	if (r->type != REC_ADDR && r->type != REC_DOMAIN)
 		return -1;
@@ -328,19 +325,49 @@ cache_rec_decode(const unsigned char *buf, size_t len, struct rec *r)
 		return -1;
 	r->created = (time_t)get32(buf + 7);
 	r->tried = (time_t)get32(buf + 11);
-	off = REC_HDR;
+	*off = REC_HDR;
 	if (r->type == REC_DOMAIN) {
 		for (i = 0; i < NFACTS; i++) {
 			if (r->flags & (1u << i)) {
-				if (off + 4 > len)
+				if (*off + 4 > len)
 					return -1;
-				r->fact_time[i] = (time_t)get32(buf + off);
-				off += 4;
+				r->fact_time[i] = (time_t)get32(buf + *off);
+				*off += 4;
 			}
 		}
 	}
-	if (off >= len)
+	return *off < len ? 0 : -1;
+}
+
+/*
+ * cache_rec_decode_head - the header only, without the CRC and the
+ * strings: enough to judge expiry cheaply (the incremental sweep). A
+ * record that passes may still fail cache_rec_decode.
+ */
+int
+cache_rec_decode_head(const unsigned char *buf, size_t len, struct rec *r)
+{
+	size_t off;
+
+	return len < 4 ? -1 : decode_head(buf, len - 4, r, &off);
+}
+
+/*
+ * cache_rec_decode - check and unpack one stored value. Returns 0, or
+ * -1 for a record that fails any check (the caller treats it as a
+ * miss).
+ */
+int
+cache_rec_decode(const unsigned char *buf, size_t len, struct rec *r)
+{
+	size_t off;
+	unsigned ix, fam;
+
+	if (len < REC_HDR + 1 + 3 + 1 + 4 || len > REC_MAX ||
+	    get32(buf + len - 4) != crc32_buf(buf, len - 4) ||
+	    decode_head(buf, len - 4, r, &off) != 0)
 		return -1;
+	len -= 4;
 	ix = buf[off++];
 	if (ix == REASON_LITERAL) {
 		if (get_str(buf, len, &off, r->reason, sizeof(r->reason), 31, 1) != 0 ||
