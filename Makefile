@@ -48,6 +48,7 @@ TOOLS_SRC := $(wildcard tests/tools/*.c)
 TOOLS	:= $(TOOLS_SRC:tests/tools/%.c=$(B)/tests/%)
 HDRS	:= $(wildcard probe/*.h milter/*.h tests/*.h)
 
+.SECONDARY:
 .PHONY: all check unit unit-san lab manlint deps demo bench install uninstall clean
 
 all: $(PROGS) $(TOOLS)
