@@ -568,14 +568,18 @@ lab_postfix_front()
 	d=$(lab_postfix_dir "$name")
 	lab_postfix_conf "$name" "$listen" "front.lab.test" || return 1
 	cat >>"$d/conf/main.cf" <<EOF
-smtpd_milters = $milters
 milter_protocol = 6
 milter_default_action = tempfail
 milter_connect_timeout = 5s
 milter_command_timeout = 30s
-smtpd_recipient_restrictions = permit
-smtpd_relay_restrictions = permit
 EOF
+	# postconf -e replaces the common part's empty smtpd_milters instead
+	# of appending a second one; smtpd refuses to start unless some
+	# restriction list can reject relaying (every lab client is in
+	# mynetworks, 127.0.0.0/8, so everything is relayed)
+	postconf -c "$d/conf" -e "smtpd_milters = $milters" \
+		"smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination" \
+		"smtpd_recipient_restrictions = permit_mynetworks, reject_unauth_destination"
 }
 
 # lab_postfix_start NAME - start the instance and wait for its listener.
