@@ -25,6 +25,7 @@
 
 MLAB_MILTER=${MLAB_MILTER:-$LAB_BUILD/sav-milter}
 MLAB_SLOW_MS=${MLAB_SLOW_MS:-4000}
+MLAB_CLIENT_IP=${MLAB_CLIENT_IP:-127.0.0.9}
 
 # mlab_world - DNS, the Postfix MX and the fake servers; sets MLAB_DNS_DATA.
 mlab_world()
@@ -67,9 +68,11 @@ mlab_world()
 }
 
 # mlab_milter_conf FILE [EXTRA-LINE...] - the lab's sav-milter.conf.
-# The front MTA's clients come from 127.0.0.1, so TrustedNetworks is a
-# documentation range that no lab client uses; targets are on loopback,
-# so AllowPrivateTargets is on.
+# TrustedNetworks is 127.0.0.1 and ::1 only: Postfix presents local
+# submissions (non_smtpd_milters) as localhost [127.0.0.1], so they stay
+# trusted as with the default 127.0.0.0/8, while the lab's SMTP clients
+# connect from MLAB_CLIENT_IP (127.0.0.9) and are probed. Targets are on
+# loopback, so AllowPrivateTargets is on.
 mlab_milter_conf()
 {
 	local f=$1 d=$LAB_DIR/milter
@@ -87,7 +90,7 @@ mlab_milter_conf()
 		echo "DNSTimeout 2s"
 		echo "AllowPrivateTargets yes"
 		echo "HeloName probe.lab.test"
-		echo "TrustedNetworks 192.0.2.0/24"
+		echo "TrustedNetworks 127.0.0.1/32, ::1/128"
 		echo "ProbeWait 2s"
 		echo "ProbeTimeout 20s"
 		for l in "$@"; do
@@ -138,7 +141,7 @@ mlab_field()
 }
 
 # mlab_swaks FROM [SERVER] [TO] [EXTRA...] - one SMTP transaction
-# through the front MTA with swaks; prints the reply to MAIL FROM, or
+# through the front MTA with swaks, from MLAB_CLIENT_IP; prints the reply to MAIL FROM, or
 # when MAIL was accepted the first non-2xx/3xx reply after it, or the
 # final reply ("250 ..."); swaks' transcript goes to $LAB_DIR/swaks.log.
 mlab_swaks()
@@ -146,7 +149,8 @@ mlab_swaks()
 	local from=$1 server=${2:-127.0.0.1:2525} to=${3:-rcpt@dest.test} out
 	shift 3 2>/dev/null || shift $#
 	out=$(swaks --server "$server" --from "$from" --to "$to" \
-		--helo client.lab.test --timeout 40 --hide-informational "$@" 2>&1)
+		--local-interface "$MLAB_CLIENT_IP" --helo client.lab.test \
+		--timeout 40 --hide-informational "$@" 2>&1)
 	printf '=== %s\n%s\n' "$from" "$out" >>"$LAB_DIR/swaks.log"
 	printf '%s\n' "$out" | awk '
 		/^ *-> MAIL FROM/ { m = 1; next }
@@ -159,4 +163,16 @@ mlab_swaks()
 mlab_code()
 {
 	printf '%s\n' "$1" | awk '{ print $1, $2 }'
+}
+
+# mlab_wait_count FILE FIXED-STRING N [TENTHS] - wait (default 5 s) until
+# FILE has at least N lines holding FIXED-STRING.
+mlab_wait_count()
+{
+	local file=$1 s=$2 n=$3 t=${4:-50} i
+	for i in $(seq "$t"); do
+		[ "$(grep -cF -- "$s" "$file" 2>/dev/null)" -ge "$n" ] && return 0
+		sleep 0.1
+	done
+	return 1
 }
