@@ -632,7 +632,7 @@ read_rec(struct cache *c, MDB_txn *txn, const char *key, size_t klen, struct rec
 			cache_int_broken(c, rc);
 		return -1;
 	}
-	if (cache_rec_decode(v.mv_data, v.mv_size, r) != 0)
+	if (cache_rec_decode(v.mv_data, v.mv_size, key, klen, r) != 0)
 		return 2;
 	return 0;
 }
@@ -736,7 +736,10 @@ expired_rec(const struct cache *c, const struct rec *r, time_t n)
 	return cache_int_expired(r->created, cache_int_ttl(c, REC_ADDR, r->verdict), n);
 }
 
-/* should this record go? (all: every record; malformed and misfiled ones always) */
+/*
+ * should this record go? (all: every record; malformed and misfiled
+ * ones always; those of a newer format version never)
+ */
 int
 cache_int_purgeable(const struct cache *c, const MDB_val *k, const MDB_val *v, time_t n, int all)
 {
@@ -744,7 +747,10 @@ cache_int_purgeable(const struct cache *c, const MDB_val *k, const MDB_val *v, t
 
 	if (all)
 		return 1;
-	if (cache_rec_decode(v->mv_data, v->mv_size, &r) != 0 || r.type != cache_rec_key_type(k))
+	if (cache_rec_newer(v->mv_data, v->mv_size))
+		return 0;
+	if (cache_rec_decode(v->mv_data, v->mv_size, k->mv_data, k->mv_size, &r) != 0 ||
+	    r.type != cache_rec_key_type(k))
 		return 1;
 	return expired_rec(c, &r, n);
 }
@@ -760,6 +766,8 @@ sweepable(const struct cache *c, const MDB_val *k, const MDB_val *v, time_t n)
 {
 	struct rec r;
 
+	if (cache_rec_newer(v->mv_data, v->mv_size))
+		return 0;
 	if (cache_rec_decode_head(v->mv_data, v->mv_size, &r) != 0 || r.type != cache_rec_key_type(k))
 		return 1;
 	return expired_rec(c, &r, n);
@@ -824,7 +832,7 @@ put_rec(struct cache *c, MDB_txn *txn, const char *key, size_t klen, const struc
 {
 	unsigned char buf[REC_MAX];
 	MDB_val k = { klen, (void *)key }, v;
-	size_t len = cache_rec_encode(r, buf, sizeof(buf));
+	size_t len = cache_rec_encode(r, key, klen, buf, sizeof(buf));
 
 	if (len == 0)
 		return EINVAL;

@@ -21,7 +21,10 @@
 #define REC_VERSION	1
 #define REC_ADDR	'A'
 #define REC_DOMAIN	'D'
-#define REC_HDR		15		/* bytes before the facts times / reason */
+#define REC_HDR		11		/* bytes before tried / the facts times / reason */
+#define F_TRIED		0x20		/* flags: tried follows created */
+#define F_MXREL		0x40		/* flags: the MX is relative to the key's domain */
+#define TEXT_ADDR	0x01		/* in text: the key's address */
 #define REC_MAX		1024		/* no valid record is longer */
 #define REASON_LITERAL	0xff
 #define CACHE_TEXT_MAX	128		/* reply text kept per record */
@@ -73,12 +76,16 @@ struct rec {
 	char	text[CACHE_TEXT_MAX + 1];
 	char	mx[256];
 	char	ip[48];
+	int	mxrel;			/* decode_head: the MX is stored relative */
 };
 
 /* cache_rec.c: the record format */
-size_t	cache_rec_encode(const struct rec *r, unsigned char *buf, size_t size);
-int	cache_rec_decode(const unsigned char *buf, size_t len, struct rec *r);
+size_t	cache_rec_encode(const struct rec *r, const char *key, size_t klen,
+			 unsigned char *buf, size_t size);
+int	cache_rec_decode(const unsigned char *buf, size_t len, const char *key, size_t klen,
+			 struct rec *r);
 int	cache_rec_decode_head(const unsigned char *buf, size_t len, struct rec *r);
+int	cache_rec_newer(const void *data, size_t len);
 void	cache_rec_from_result(struct rec *r, int type, const struct probe_result *pr, time_t t);
 void	cache_rec_to_result(struct probe_result *out, const struct rec *r, const char *key, size_t klen);
 int	cache_rec_storable(enum verdict v);

@@ -4,15 +4,27 @@
  *
  * RECORD FORMAT (version 1, little endian)
  *	0 magic 0xC5, 1 version, 2 type 'A' (address) or 'D' (domain),
- *	3 verdict, 4 flags (A: bit 0 catch_all; D: FACT_* bits), 5-6 SMTP
- *	code, 7-10 created (unsigned unix time), 11-14 tried (last refresh
- *	that did not replace the record, 0 none), then for D one u32 time
- *	per set fact bit in bit order, then reason (u8 index into
- *	reasons[], or 0xff + u8 length + token), enhanced code, text (at
- *	most CACHE_TEXT_MAX bytes), MX host (each u8 length + bytes, no
- *	NUL), IP (u8 family 0/4/6 + 0/4/16 bytes), CRC-32 of all the
- *	bytes before it. The reasons[] table is append-only: changing an
- *	existing index needs a new version number.
+ *	3 verdict, 4 flags, 5-6 SMTP code, 7-10 created (unsigned unix
+ *	time); then, with F_TRIED, tried (the last refresh that did not
+ *	replace the record); for D one u32 time per fact bit in bit order;
+ *	then reason (u8 index into reasons[], or 0xff + u8 length +
+ *	token); enhanced code (0: none, 0x80|class<<5|subject + u8 detail
+ *	when it packs, else u8 length + text); reply text, MX host (each
+ *	u8 length + bytes); IP (u8 family 0/4/6 + 0/4/16 bytes); CRC-32 of
+ *	all the bytes before it. The reasons[] table is append-only:
+ *	changing an existing index needs a new version number.
+ *
+ *	Flags: bits 0-4 are catch_all (A, bit 0) or the FACT_* bits (D);
+ *	F_TRIED (0x20) says tried is there; F_MXREL (0x40) says the MX is
+ *	stored relative to the key's domain ("mx1" for mx1.<domain>, ""
+ *	for <domain> itself). In the text of an A record, the byte 0x01
+ *	stands for the address of the key (local@domain), which servers
+ *	often quote; text is otherwise printable ASCII, at most
+ *	CACHE_TEXT_MAX bytes expanded.
+ *
+ *	Why so tight: LMDB leaves leaf pages about 55% full under random
+ *	inserts, so every byte of a record costs nearly two on disk; the
+ *	target is 200 bytes per entry with LMDB's overhead (bench_cache).
  *
  * DECODING
  *	The bytes come from a file anyone with write access to it could
@@ -29,6 +41,7 @@
 #include <arpa/inet.h>
 #include <pthread.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "cache_int.h"
@@ -199,10 +212,8 @@ printable_ok(const char *s, size_t len, int nospace)
 
 /* append u8 length + bytes; returns the new offset, or 0 when it does not fit */
 static size_t
-put_str(unsigned char *buf, size_t off, size_t size, const char *s, size_t max)
+put_str(unsigned char *buf, size_t off, size_t size, const char *s, size_t len)
 {
-	size_t len = strnlen(s, max);
-
 	if (len > 255 || off + 1 + len > size)
 		return 0;
 	buf[off++] = (unsigned char)len;
@@ -211,28 +222,140 @@ put_str(unsigned char *buf, size_t off, size_t size, const char *s, size_t max)
 }
 
 /*
- * encode - one record from a (stored-safe) struct rec into buf.
+ * key_parts - the address ("local@domain", after "a:") and the domain
+ * (after the last '@', or after "d:") of a key. The key comes from the
+ * file too: it must be printable ASCII, or neither is given.
+ */
+static void
+key_parts(const char *key, size_t klen, const char **addr, size_t *alen,
+	  const char **dom, size_t *dlen)
+{
+	const char *at;
+
+	*addr = *dom = NULL;
+	*alen = *dlen = 0;
+	if (key == NULL || klen < 3 || !printable_ok(key, klen, 0))
+		return;
+	if (key[0] == 'd' && key[1] == ':') {
+		*dom = key + 2;
+		*dlen = klen - 2;
+		return;
+	}
+	if (key[0] != 'a' || key[1] != ':' || (at = memrchr(key, '@', klen)) == NULL)
+		return;
+	*addr = key + 2;
+	*alen = klen - 2;
+	*dom = at + 1;
+	*dlen = (size_t)(key + klen - *dom);
+	if (*dlen == 0)
+		*dom = NULL;
+}
+
+/* the enhanced code, packed into two bytes when canonical and small */
+static size_t
+put_enhanced(unsigned char *buf, size_t off, size_t size, const char *e)
+{
+	unsigned cl, sub, det;
+	char canon[16];
+
+	if (e[0] == '\0') {
+		buf[off] = 0;
+		return off + 1;
+	}
+	if (sscanf(e, "%u.%u.%u", &cl, &sub, &det) == 3 && (cl == 2 || cl == 4 || cl == 5) &&
+	    sub <= 31 && det <= 255 &&
+	    (size_t)snprintf(canon, sizeof(canon), "%u.%u.%u", cl, sub, det) < sizeof(canon) &&
+	    strcmp(canon, e) == 0) {
+		if (off + 2 > size)
+			return 0;
+		buf[off] = (unsigned char)(0x80 | (cl == 2 ? 0 : cl == 4 ? 1 : 2) << 5 | sub);
+		buf[off + 1] = (unsigned char)det;
+		return off + 2;
+	}
+	return put_str(buf, off, size, e, strlen(e));
+}
+
+static int
+get_enhanced(const unsigned char *buf, size_t len, size_t *off, char *dst, size_t size)
+{
+	unsigned b, n, cls;
+
+	if (*off >= len)
+		return -1;
+	b = buf[*off];
+	if (b == 0) {
+		(*off)++;
+		dst[0] = '\0';
+		return 0;
+	}
+	if (b & 0x80) {
+		if (*off + 2 > len || ((b >> 5) & 3) == 3)
+			return -1;
+		cls = ((b >> 5) & 3) == 0 ? 2 : ((b >> 5) & 3) == 1 ? 4 : 5;
+		snprintf(dst, size, "%u.%u.%u", cls, b & 0x1f, buf[*off + 1]);
+		*off += 2;
+		return 0;
+	}
+	n = b;
+	if (n > 15 || n >= size || *off + 1 + n > len)
+		return -1;
+	memcpy(dst, buf + *off + 1, n);
+	dst[n] = '\0';
+	*off += 1 + n;
+	/* a string only when it would not pack: anything else is not ours */
+	if (!enhanced_ok(dst, n))
+		return -1;
+	return 0;
+}
+
+/*
+ * cache_rec_encode - one record into buf for key (klen bytes). The
+ * strings of r must be bounded and printable (cache_rec_from_result).
  * Returns the length, 0 when it does not fit.
  */
 size_t
-cache_rec_encode(const struct rec *r, unsigned char *buf, size_t size)
+cache_rec_encode(const struct rec *r, const char *key, size_t klen,
+		 unsigned char *buf, size_t size)
 {
-	size_t off, i;
-	unsigned char ipb[16];
+	const char *addr, *dom, *p;
+	size_t off, i, alen, dlen, mlen = strlen(r->mx), tlen = strlen(r->text);
+	unsigned char ipb[16], flags = (unsigned char)(r->flags & 0x1f);
+	char text[CACHE_TEXT_MAX + 1];
 	int fam = 0;
 	unsigned reason_ix = REASON_LITERAL;
 
-	if (size < REC_MAX)
+	if (size < REC_MAX || tlen > CACHE_TEXT_MAX || mlen > 255)
 		return 0;
+	key_parts(key, klen, &addr, &alen, &dom, &dlen);
+	if (r->tried > 0)
+		flags |= F_TRIED;
+	if (dom != NULL && mlen == dlen && memcmp(r->mx, dom, dlen) == 0)
+		mlen = 0, flags |= F_MXREL;
+	else if (dom != NULL && mlen > dlen + 1 && r->mx[mlen - dlen - 1] == '.' &&
+	    memcmp(r->mx + mlen - dlen, dom, dlen) == 0)
+		mlen -= dlen + 1, flags |= F_MXREL;
+	/* the key's address in the text: one byte */
+	for (i = 0, p = r->text; *p != '\0' && i < sizeof(text) - 1;) {
+		if (r->type == REC_ADDR && addr != NULL && alen > 1 && strncmp(p, addr, alen) == 0) {
+			text[i++] = TEXT_ADDR;
+			p += alen;
+		} else
+			text[i++] = *p++;
+	}
+	text[i] = '\0';
+
 	buf[0] = REC_MAGIC;
 	buf[1] = REC_VERSION;
 	buf[2] = (unsigned char)r->type;
 	buf[3] = (unsigned char)r->verdict;
-	buf[4] = (unsigned char)r->flags;
+	buf[4] = flags;
 	put16(buf + 5, (unsigned)r->code);
 	put32(buf + 7, time32(r->created));
-	put32(buf + 11, time32(r->tried));
 	off = REC_HDR;
+	if (flags & F_TRIED) {
+		put32(buf + off, time32(r->tried));
+		off += 4;
+	}
 	if (r->type == REC_DOMAIN) {
 		for (i = 0; i < NFACTS; i++) {
 			if (r->flags & (1u << i)) {
@@ -249,10 +372,10 @@ cache_rec_encode(const struct rec *r, unsigned char *buf, size_t size)
 	}
 	buf[off++] = (unsigned char)reason_ix;
 	if (reason_ix == REASON_LITERAL)
-		off = put_str(buf, off, size, r->reason, sizeof(r->reason) - 1);
-	if (off == 0 || (off = put_str(buf, off, size, r->enhanced, sizeof(r->enhanced) - 1)) == 0 ||
-	    (off = put_str(buf, off, size, r->text, CACHE_TEXT_MAX)) == 0 ||
-	    (off = put_str(buf, off, size, r->mx, 255)) == 0)
+		off = put_str(buf, off, size, r->reason, strlen(r->reason));
+	if (off == 0 || (off = put_enhanced(buf, off, size, r->enhanced)) == 0 ||
+	    (off = put_str(buf, off, size, text, strlen(text))) == 0 ||
+	    (off = put_str(buf, off, size, r->mx, mlen)) == 0)
 		return 0;
 	if (r->ip[0] != '\0') {
 		if (inet_pton(AF_INET, r->ip, ipb) == 1)
@@ -294,6 +417,36 @@ get_str(const unsigned char *buf, size_t len, size_t *off, char *dst,
 	return 0;
 }
 
+/* the stored text, with TEXT_ADDR expanded from the key's address */
+static int
+get_text(const unsigned char *buf, size_t len, size_t *off, struct rec *r,
+	 const char *addr, size_t alen)
+{
+	size_t n, i, o = 0;
+
+	if (*off >= len)
+		return -1;
+	n = buf[(*off)++];
+	if (n > CACHE_TEXT_MAX || *off + n > len)
+		return -1;
+	for (i = 0; i < n; i++) {
+		unsigned char ch = buf[*off + i];
+
+		if (ch == TEXT_ADDR && r->type == REC_ADDR && addr != NULL) {
+			if (o + alen > CACHE_TEXT_MAX)
+				return -1;
+			memcpy(r->text + o, addr, alen);
+			o += alen;
+		} else if (ch >= 0x20 && ch <= 0x7e && o < CACHE_TEXT_MAX)
+			r->text[o++] = (char)ch;
+		else
+			return -1;
+	}
+	r->text[o] = '\0';
+	*off += n;
+	return 0;
+}
+
 /*
  * decode_head - the fixed part of a record (len without the CRC):
  * magic, version, type, verdict, flags, code, times. Sets *off to the
@@ -302,6 +455,7 @@ get_str(const unsigned char *buf, size_t len, size_t *off, char *dst,
 static int
 decode_head(const unsigned char *buf, size_t len, struct rec *r, size_t *off)
 {
+	unsigned fl;
 	size_t i;
 
 	memset(r, 0, sizeof(*r));
@@ -315,17 +469,25 @@ decode_head(const unsigned char *buf, size_t len, struct rec *r, size_t *off)
 	if (buf[3] >= VERDICT_COUNT || !cache_rec_storable((enum verdict)buf[3]))
 		return -1;
 	r->verdict = (enum verdict)buf[3];
-	r->flags = buf[4];
+	fl = buf[4];
+	r->flags = fl & 0x1f;
+	if (fl & ~(0x1fu | F_TRIED | F_MXREL))
+		return -1;
 	if (r->type == REC_ADDR && (r->flags & ~1u) != 0)
 		return -1;
-	if (r->type == REC_DOMAIN && (r->flags == 0 || (r->flags & ~(unsigned)FACT_ALL) != 0))
+	if (r->type == REC_DOMAIN && r->flags == 0)
 		return -1;
 	r->code = (int)get16(buf + 5);
 	if (r->code != 0 && (r->code < 200 || r->code > 599))
 		return -1;
 	r->created = (time_t)get32(buf + 7);
-	r->tried = (time_t)get32(buf + 11);
 	*off = REC_HDR;
+	if (fl & F_TRIED) {
+		if (*off + 4 > len)
+			return -1;
+		r->tried = (time_t)get32(buf + *off);
+		*off += 4;
+	}
 	if (r->type == REC_DOMAIN) {
 		for (i = 0; i < NFACTS; i++) {
 			if (r->flags & (1u << i)) {
@@ -336,7 +498,21 @@ decode_head(const unsigned char *buf, size_t len, struct rec *r, size_t *off)
 			}
 		}
 	}
+	r->mxrel = (fl & F_MXREL) != 0;
 	return *off < len ? 0 : -1;
+}
+
+/*
+ * cache_rec_newer - a record of a later format version than this code
+ * knows (written by a newer sav-milter during an upgrade, say): a miss
+ * here, but not damage, so purge and the sweep leave it alone.
+ */
+int
+cache_rec_newer(const void *data, size_t len)
+{
+	const unsigned char *p = data;
+
+	return len >= 2 && p[0] == REC_MAGIC && p[1] > REC_VERSION;
 }
 
 /*
@@ -353,14 +529,17 @@ cache_rec_decode_head(const unsigned char *buf, size_t len, struct rec *r)
 }
 
 /*
- * cache_rec_decode - check and unpack one stored value. Returns 0, or
- * -1 for a record that fails any check (the caller treats it as a
- * miss).
+ * cache_rec_decode - check and unpack one stored value of key (klen
+ * bytes; the key is needed for the parts stored relative to it).
+ * Returns 0, or -1 for a record that fails any check (the caller
+ * treats it as a miss).
  */
 int
-cache_rec_decode(const unsigned char *buf, size_t len, struct rec *r)
+cache_rec_decode(const unsigned char *buf, size_t len, const char *key, size_t klen,
+		 struct rec *r)
 {
-	size_t off;
+	const char *addr, *dom;
+	size_t off, alen, dlen;
 	unsigned ix, fam;
 
 	if (len < REC_HDR + 1 + 3 + 1 + 4 || len > REC_MAX ||
@@ -368,6 +547,7 @@ cache_rec_decode(const unsigned char *buf, size_t len, struct rec *r)
 	    decode_head(buf, len - 4, r, &off) != 0)
 		return -1;
 	len -= 4;
+	key_parts(key, klen, &addr, &alen, &dom, &dlen);
 	ix = buf[off++];
 	if (ix == REASON_LITERAL) {
 		if (get_str(buf, len, &off, r->reason, sizeof(r->reason), 31, 1) != 0 ||
@@ -377,13 +557,24 @@ cache_rec_decode(const unsigned char *buf, size_t len, struct rec *r)
 		memcpy(r->reason, reasons[ix], strlen(reasons[ix]) + 1);
 	else
 		return -1;
-	if (get_str(buf, len, &off, r->enhanced, sizeof(r->enhanced), 15, 1) != 0 ||
-	    (r->enhanced[0] != '\0' && !enhanced_ok(r->enhanced, strlen(r->enhanced))))
+	if (get_enhanced(buf, len, &off, r->enhanced, sizeof(r->enhanced)) != 0)
 		return -1;
-	if (get_str(buf, len, &off, r->text, sizeof(r->text), CACHE_TEXT_MAX, 0) != 0)
+	if (get_text(buf, len, &off, r, addr, alen) != 0)
 		return -1;
 	if (get_str(buf, len, &off, r->mx, sizeof(r->mx), 255, 1) != 0)
 		return -1;
+	if (r->mxrel) {
+		size_t ml = strlen(r->mx);
+
+		if (dom == NULL || ml + (ml > 0) + dlen > 255)
+			return -1;
+		if (ml > 0)
+			r->mx[ml++] = '.';
+		memcpy(r->mx + ml, dom, dlen);
+		r->mx[ml + dlen] = '\0';
+		if (!printable_ok(r->mx, ml + dlen, 1))
+			return -1;
+	}
 	if (off >= len)
 		return -1;
 	fam = buf[off++];

@@ -489,6 +489,49 @@ START_TEST(test_roundtrip)
 }
 END_TEST
 
+/* the compact encodings (see cache_rec.c) give back exactly what went in */
+static const struct {
+	const char *key, *mx, *enh, *text;
+} compact[] = {
+	{ "a:u@rel.test", "mx1.rel.test", "2.1.5", "Ok" },			/* MX under the domain */
+	{ "a:u@rel.test", "rel.test", "5.1.1", "<u@rel.test>: User unknown" },	/* MX = domain; address in text */
+	{ "a:u@rel.test", "xrel.test", "5.1.300", "u@rel.test u@rel.test" },	/* not a subdomain; detail > 255 */
+	{ "a:u@rel.test", "mx.other.test", "4.40.1", "u@rel.tes" },		/* subject > 31; partial address */
+	{ "a:\"a b\"@rel.test", ".rel.test", "5.01.1", "\"a b\"@rel.test?" },	/* empty label; kept as text */
+	{ "a:x@r", "r", "2.0.0", "x@r" },
+	{ "a:@x.test", "mx.x.test", "", "@x.test" },				/* odd key: no local part */
+};
+
+START_TEST(test_compact)
+{
+	struct cache *c = open_c();
+	struct probe_result r = mk(VERDICT_INVALID, R_USER_UNKNOWN, 550, compact[_i].enh, compact[_i].text), out;
+	struct cache_entry e;
+	int stale;
+
+	snprintf(r.mx, sizeof(r.mx), "%s", compact[_i].mx);
+	ck_assert_int_eq(cache_put_result(c, compact[_i].key, NULL, &r), CACHE_HIT);
+	ck_assert_int_eq(cache_get_addr(c, compact[_i].key, &out, &stale), CACHE_HIT);
+	ck_assert_str_eq(out.mx, compact[_i].mx);
+	ck_assert_str_eq(out.enhanced, compact[_i].enh);
+	ck_assert_str_eq(out.text, compact[_i].text);
+	/* a refresh that failed: tried round-trips too */
+	fake_now = T0 + 100;
+	r.verdict = VERDICT_VALID;
+	cache_put_result(c, compact[_i].key, NULL, &r);
+	fake_now = T0 + 200;
+	r.verdict = VERDICT_TEMPFAIL;
+	cache_put_result(c, compact[_i].key, NULL, &r);
+	ck_assert_int_eq(cache_get_entry(c, compact[_i].key, &e), CACHE_HIT);
+	ck_assert_int_eq(e.ok, 1);
+	ck_assert_int_eq(e.tried, T0 + 200);
+	ck_assert_int_eq(e.created, T0 + 100);
+	ck_assert_str_eq(e.r.mx, compact[_i].mx);
+	ck_assert_str_eq(e.r.text, compact[_i].text);
+	cache_close(c);
+}
+END_TEST
+
 /* ---- the records on disk (F7): raw LMDB access with the cache closed ---- */
 
 static MDB_env *
@@ -542,7 +585,7 @@ START_TEST(test_record_damage)
 	unsigned char rec[1100], bad[1100];
 	char key[64];
 	MDB_env *env;
-	int len, i, m, n = 0, stale;
+	int len, i, m, n = 0, stale, newer;
 
 	ck_assert_int_eq(cache_put_result(c, "a:orig@dmg.test", NULL, &r), CACHE_HIT);
 	cache_close(c);
@@ -586,10 +629,46 @@ START_TEST(test_record_damage)
 	ck_assert_int_eq(cache_get_addr(c, "a:long@dmg.test", &out, &stale), CACHE_MISS);
 	ck_assert_int_eq(cache_get_addr(c, "a:big@dmg.test", &out, &stale), CACHE_MISS);
 	ck_assert_int_eq(cache_get_domain(c, "dmg.test", &d), CACHE_MISS);
-	/* purge drops the malformed ones, keeps the good one */
-	ck_assert_int_eq(cache_purge(c, 0), n + len + 3);
+	/*
+	 * purge drops the malformed ones and keeps the good one; a version
+	 * byte changed upwards reads as a record of a newer format, which
+	 * is a miss but is left alone (an upgrade in progress)
+	 */
+	newer = ((rec[1] ^ 0x80) > rec[1]) + ((rec[1] ^ 0xff) > rec[1]) + ((rec[1] ^ 0x01) > rec[1]);
+	ck_assert_int_eq(cache_purge(c, 0), n + len + 3 - newer);
 	ck_assert_int_eq(cache_get_addr(c, "a:orig@dmg.test", &out, &stale), CACHE_HIT);
 	ck_assert_int_eq(atomic_load(&nwarn), 0);
+	cache_close(c);
+}
+END_TEST
+
+/* a record of a newer format version: a miss, never purged or swept */
+START_TEST(test_newer_version)
+{
+	struct cache *c = open_c();
+	struct probe_result r = mk(VERDICT_TEMPFAIL, R_GREYLISTED, 450, "4.7.1", "later"), out;
+	unsigned char rec[1100];
+	char key[64];
+	MDB_env *env;
+	int len, i, stale;
+
+	ck_assert_int_eq(cache_put_result(c, "a:v2@ver.test", NULL, &r), CACHE_HIT);
+	cache_close(c);
+	env = raw_open();
+	len = raw_get(env, "a:v2@ver.test", rec, sizeof(rec));
+	ck_assert(len > 2);
+	rec[1] = 2;
+	raw_put(env, "a:v2@ver.test", rec, (size_t)len);
+	mdb_env_close(env);
+	c = open_c();
+	ck_assert_int_eq(cache_get_addr(c, "a:v2@ver.test", &out, &stale), CACHE_MISS);
+	fake_now = T0 + DAY;
+	for (i = 0; i < 200; i++) {	/* sweeps go over it */
+		snprintf(key, sizeof(key), "a:w%d@ver.test", i);
+		cache_put_result(c, key, NULL, &r);
+	}
+	ck_assert_int_eq(cache_purge(c, 0), 0);
+	ck_assert_int_eq(cache_del(c, "a:v2@ver.test"), CACHE_HIT);
 	cache_close(c);
 }
 END_TEST
@@ -1369,7 +1448,9 @@ make_suite(void)
 	tcase_add_test(tc, test_tempfail);
 	tcase_add_test(tc, test_not_stored);
 	tcase_add_test(tc, test_roundtrip);
+	tcase_add_loop_test(tc, test_compact, 0, sizeof(compact) / sizeof(compact[0]));
 	tcase_add_test(tc, test_record_damage);
+	tcase_add_test(tc, test_newer_version);
 	tcase_add_test(tc, test_long_keys);
 	suite_add_tcase(s, tc);
 
