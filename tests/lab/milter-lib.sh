@@ -80,7 +80,7 @@ mlab_milter_conf()
 	mkdir -p "$d"
 	chmod 755 "$d"
 	{
-		echo "Socket unix:$d/sav.sock"
+		echo "Socket ${MLAB_SOCKET:-unix:$d/sav.sock}"
 		echo "SocketMode 0660"
 		echo "SocketGroup postfix"
 		echo "UserID nobody"
@@ -100,17 +100,28 @@ mlab_milter_conf()
 }
 
 # mlab_milter_start CONF - start sav-milter -f -c CONF (stderr into
-# $LAB_DIR/milter.log) and wait for its socket; sets MLAB_MILTER_PID.
+# $LAB_DIR/milter.log) and wait for its socket (unix:PATH or
+# inet:PORT@IP); sets MLAB_MILTER_PID.
 mlab_milter_start()
 {
-	local conf=$1 sock
-	sock=$(sed -n 's/^Socket unix://p' "$conf")
+	local conf=$1 spec sock="" port="" ip=""
+	spec=$(sed -n 's/^Socket //p' "$conf")
+	case $spec in
+	unix:*|local:*)	sock=${spec#*:} ;;
+	inet:*)		port=${spec#inet:}; ip=${port#*@}; port=${port%@*} ;;
+	esac
 	[ -x "$MLAB_MILTER" ] || lab_die "no $MLAB_MILTER (make all)"
 	lab_spawn milter "$MLAB_MILTER" -f -c "$conf"
 	MLAB_MILTER_PID=$LAB_LASTPID
 	local i
 	for i in $(seq 50); do
-		[ -S "$sock" ] && grep -q 'starting:' "$LAB_DIR/milter.log" 2>/dev/null && return 0
+		if grep -q 'starting:' "$LAB_DIR/milter.log" 2>/dev/null; then
+			if [ -n "$sock" ]; then
+				[ -S "$sock" ] && return 0
+			elif lab_wait_listen tcp "$ip" "$port" 1; then
+				return 0
+			fi
+		fi
 		kill -0 "$MLAB_MILTER_PID" 2>/dev/null || break
 		sleep 0.1
 	done
