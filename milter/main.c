@@ -481,15 +481,18 @@ main(int argc, char **argv)
 	c = &s->conf;
 	if (load(c, confpath, explicit, socket_override, err, sizeof(err)) < 0) {
 		log_msg(LOG_ERR, "%s", err);
+		free(s);
 		return EX_CONFIG_;
 	}
 	if (sock_parse(c->socket, &ss, err, sizeof(err)) < 0) {
 		log_msg(LOG_ERR, "%s: Socket: %s", socket_override != NULL ? "-p" : confpath, err);
-		return EX_CONFIG_;
+		exitcode = EX_CONFIG_;
+		goto fail;
 	}
 	if (lookup_ids(c, &uid, &ugid, &sgid, err, sizeof(err)) < 0) {
 		log_msg(LOG_ERR, "%s: %s", confpath, err);
-		return EX_CONFIG_;
+		exitcode = EX_CONFIG_;
+		goto fail;
 	}
 	log_open("sav-milter", c->facility, 1, foreground);
 	milter.foreground = foreground;
@@ -497,17 +500,20 @@ main(int argc, char **argv)
 	/* 2. the socket */
 	if (smfi_setconn(c->socket) != MI_SUCCESS || smfi_register(*handlers_desc()) != MI_SUCCESS) {
 		log_msg(LOG_ERR, "libmilter refused the filter description or socket %s", c->socket);
-		return EX_SOFTWARE_;
+		exitcode = EX_SOFTWARE_;
+		goto fail;
 	}
 	if (sock_clear_stale(&ss, err, sizeof(err)) < 0) {
 		log_msg(LOG_ERR, "%s", err);
-		return EX_UNAVAILABLE_;
+		exitcode = EX_UNAVAILABLE_;
+		goto fail;
 	}
 	errno = 0;
 	if (smfi_opensocket(false) != MI_SUCCESS) {
 		log_msg(LOG_ERR, "cannot listen on %s%s%s", c->socket,
 			errno != 0 ? ": " : "", errno != 0 ? strerror(errno) : "");
-		return EX_CANTCREAT_;
+		exitcode = EX_CANTCREAT_;
+		goto fail;
 	}
 	if (ss.family == AF_UNIX) {
 		if (chmod(ss.path, (mode_t)c->socket_mode) < 0 ||
@@ -515,14 +521,16 @@ main(int argc, char **argv)
 		     chown(ss.path, uid, sgid) < 0)) {
 			log_msg(LOG_ERR, "%s: cannot set mode/owner: %s", ss.path, strerror(errno));
 			unlink(ss.path);
-			return EX_NOPERM_;
+			exitcode = EX_NOPERM_;
+			goto fail;
 		}
 	}
 
 	/* 3. detach */
 	if (!foreground && daemon(0, 0) < 0) {
 		log_msg(LOG_ERR, "daemon: %s", strerror(errno));
-		return EX_OSERR_;
+		exitcode = EX_OSERR_;
+		goto fail;
 	}
 
 	/*
@@ -553,17 +561,20 @@ main(int argc, char **argv)
 	c->probe.cache = milter.cache;
 	if ((milter.limiter = limit_new(&c->limits, milter.cache)) == NULL) {
 		log_msg(LOG_ERR, "cannot set up the probe limiter");
-		return EX_OSERR_;
+		exitcode = EX_OSERR_;
+		goto fail;
 	}
 	if (write_pidfile(c->pidfile, err, sizeof(err)) < 0) {
 		log_msg(LOG_ERR, "%s", err);
-		return EX_CANTCREAT_;
+		exitcode = EX_CANTCREAT_;
+		goto fail;
 	}
 	if (c->pidfile[0] != '\0' && uid != (uid_t)-1 && chown(c->pidfile, uid, ugid) < 0)
 		log_msg(LOG_WARNING, "PidFile %s: chown: %s", c->pidfile, strerror(errno));
 	if (drop_privileges(c->user, uid, ugid, err, sizeof(err)) < 0) {
 		log_msg(LOG_ERR, "%s", err);
-		return EX_NOPERM_;
+		exitcode = EX_NOPERM_;
+		goto fail;
 	}
 	/* c belongs to the snapshot from here on; a reload may free it */
 	util_strlcpy(pidfile, c->pidfile, sizeof(pidfile));
@@ -629,5 +640,15 @@ main(int argc, char **argv)
 		log_msg(LOG_INFO, "stopped");
 	} else
 		log_msg(LOG_WARNING, "stopped with %d connections still open", ctx_sessions());
+	return exitcode;
+
+fail:
+	/* start-up failed: nothing runs yet, release what was set up */
+	if (milter.limiter != NULL)
+		limit_free(milter.limiter, 0);
+	if (milter.cache != NULL)
+		cache_close(milter.cache);
+	conf_free(&s->conf);
+	free(s);
 	return exitcode;
 }
