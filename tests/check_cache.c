@@ -24,6 +24,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -922,6 +924,41 @@ START_TEST(test_disk_full)
 }
 END_TEST
 
+/*
+ * F8: a read-only file system: the cache answers from what it has,
+ * stores nothing, one warning. Needs root for a private mount
+ * namespace with a read-only bind mount; without it the test says so
+ * and checks nothing.
+ */
+START_TEST(test_rofs)
+{
+	struct probe_result ok = mk(VERDICT_VALID, R_USER_OK, 250, "", ""), out;
+	struct cache *c;
+	int i, stale;
+
+	fill(10);
+	if (unshare(CLONE_NEWNS) != 0) {
+		fprintf(stderr, "check_cache: test_rofs needs root (unshare: %s): not run\n",
+		    strerror(errno));
+		return;
+	}
+	ck_assert_int_eq(mount("none", "/", NULL, MS_REC | MS_PRIVATE, NULL), 0);
+	ck_assert_int_eq(mount(dir, dir, NULL, MS_BIND, NULL), 0);
+	ck_assert_int_eq(mount(NULL, dir, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL), 0);
+	c = open_c();
+	ck_assert_int_eq(cache_readonly(c), 1);
+	ck_assert_msg(atomic_load(&nwarn) == 1, "got %d warnings, want 1", atomic_load(&nwarn));
+	ck_assert_msg(strstr(lastwarn, "read-only") != NULL, "warning: %s", lastwarn);
+	ck_assert_int_eq(cache_get_addr(c, "a:user00007@fill.test", &out, &stale), CACHE_HIT);
+	for (i = 0; i < 100; i++)
+		ck_assert_int_eq(cache_put_result(c, "a:new@rofs.test", NULL, &ok), CACHE_MISS);
+	ck_assert_int_eq(cache_get_addr(c, "a:new@rofs.test", &out, &stale), CACHE_MISS);
+	ck_assert_int_eq(atomic_load(&nwarn), 1);
+	cache_close(c);
+	umount(dir);
+}
+END_TEST
+
 START_TEST(test_rdonly_handle)
 {
 	struct probe_result ok = mk(VERDICT_VALID, R_USER_OK, 250, "", ""), out;
@@ -1466,6 +1503,7 @@ make_suite(void)
 	tcase_add_loop_test(tc, test_map_full, 0, 2);
 	tcase_add_test(tc, test_disk_full);
 	tcase_add_test(tc, test_rdonly_handle);
+	tcase_add_test(tc, test_rofs);
 	tcase_set_timeout(tc, 30);
 	suite_add_tcase(s, tc);
 
