@@ -95,4 +95,34 @@ lab_check "SIGTERM stops the milter cleanly within a second" "$ms" "<=1000" "$rc
 lab_diag "SIGTERM to exit: $ms ms"
 MLAB_MILTER_PID=""
 
+# --- other socket forms, and running as a daemon ------------------------------
+
+# inet6:port@[::1] with -p, in the background (no -f): detaches, writes
+# the PidFile, stops on SIGTERM within a second (the wake-up goes over IPv6)
+printf 'PidFile %s\nCacheFile\nLogSkipped no\n' "$LAB_DIR/d6.pid" >"$LAB_DIR/d6.conf"
+"$MLAB_MILTER" -c "$LAB_DIR/d6.conf" -p 'inet6:10032@[::1]' >"$LAB_DIR/d6.out" 2>&1
+rc=$?
+lab_wait_file "$LAB_DIR/d6.pid" '^[0-9]+$' 50
+d6pid=$(cat "$LAB_DIR/d6.pid" 2>/dev/null)
+listening=""
+for i in $(seq 50); do
+	ss -Hltn 2>/dev/null | awk '$4 == "[::1]:10032" { f = 1 } END { exit !f }' && { listening=yes; break; }
+	sleep 0.1
+done
+lab_check "daemon mode: returns 0 at once, detached, listening on inet6:10032@[::1]" \
+	"$rc" 0 "$listening" yes "$(ps -o ppid= -p "${d6pid:-0}" 2>/dev/null | tr -d ' ')" 1 \
+	"$(cat "$LAB_DIR/d6.out")" ""
+t0=$(lab_now_ms)
+kill -TERM "${d6pid:-0}" 2>/dev/null
+# not our child: it is gone once it is a zombie (or reaped)
+alive6() { case $(ps -o stat= -p "${d6pid:-0}" 2>/dev/null) in ""|Z*) return 1 ;; esac; }
+for i in $(seq 200); do
+	alive6 || break
+	sleep 0.01
+done
+ms=$(( $(lab_now_ms) - t0 ))
+lab_check "daemon mode: SIGTERM stops it within a second and removes the PidFile" \
+	"$(alive6 && echo running || echo gone)" gone "$ms" "<=1000" \
+	"$([ -e "$LAB_DIR/d6.pid" ] && echo present || echo removed)" removed
+
 lab_summary
