@@ -702,14 +702,14 @@ limit_verdict(struct limiter *l, const struct probe_conf *pc, const char *addres
 	res->elapsed_ms = (long)(util_now_ms() - start);
 }
 
-void
+int
 limit_free(struct limiter *l, msec_t wait_ms)
 {
 	msec_t deadline = util_now_ms() + (wait_ms > 0 ? wait_ms : 0);
 	int jobs;
 
 	if (l == NULL)
-		return;
+		return 0;
 	pthread_mutex_lock(&l->mu);
 	l->closing = 1;
 	pthread_cond_broadcast(&l->slot_cv);
@@ -726,7 +726,8 @@ limit_free(struct limiter *l, msec_t wait_ms)
 	if (jobs > 0) {
 		log_msg(LOG_WARNING, "limit: %d background probe%s still running at shutdown; "
 		    "left to finish on their own", jobs, jobs == 1 ? "" : "s");
-		return;
+		return jobs;
 	}
 	limiter_destroy(l);
+	return 0;
 }

@@ -40,7 +40,14 @@ void	limit_verdict(struct limiter *l, const struct probe_conf *pc,
 		      const char *address, size_t len, msec_t budget_ms,
 		      struct probe_result *res);
 
-/* limit_free - stop taking work, wait up to wait_ms for background probes, free */
-void	limit_free(struct limiter *l, msec_t wait_ms);
+/*
+ * limit_free - stop taking work, wait up to wait_ms for background
+ * probes, free. Returns the number of probes still running past
+ * wait_ms (0: all done, everything freed). Those go on in the
+ * background, still using the cache, and free the limiter when the
+ * last one ends: when non-zero, do not cache_close() (exiting without
+ * it is safe: LMDB commits are atomic).
+ */
+int	limit_free(struct limiter *l, msec_t wait_ms);
 
 #endif

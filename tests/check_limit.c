@@ -700,7 +700,7 @@ START_TEST(test_free)
 	limit_verdict(l, &pc, "a@free.test", 11, 100, &res);
 	ck_assert_str_eq(res.reason, R_BUDGET);
 	t0 = util_now_ms();
-	limit_free(l, 5000);
+	ck_assert_int_eq(limit_free(l, 5000), 0);
 	el = util_now_ms() - t0;
 	ck_assert_msg(el >= 400, "limit_free returned after %lld ms, before the probe ended", (long long)el);
 	ck_assert_int_eq(cache_get_addr(c, "a:a@free.test", &out, &stale), CACHE_HIT);
@@ -709,7 +709,7 @@ START_TEST(test_free)
 	/* no wait: the probe outlives the limiter's owner and cleans up after itself */
 	l = limit_new(NULL, c);
 	limit_verdict(l, &pc, "b@free.test", 11, 100, &res);
-	limit_free(l, 0);
+	ck_assert_int_eq(limit_free(l, 0), 1);
 	ck_assert_int_eq(atomic_load(&nwarn), 1);
 	usleep(1500000);
 	ck_assert_int_eq(cache_get_addr(c, "a:b@free.test", &out, &stale), CACHE_HIT);
