@@ -83,7 +83,7 @@ lab_is "$(lab_dns_queries_since nullmx.test A)$(lab_dns_queries_since nxdomain.t
 
 t0=$(lab_now_ms)
 kill -TERM "$MLAB_MILTER_PID"
-for i in $(seq 100); do
+for _ in $(seq 100); do
 	kill -0 "$MLAB_MILTER_PID" 2>/dev/null || break
 	sleep 0.01
 done
@@ -105,7 +105,7 @@ rc=$?
 lab_wait_file "$LAB_DIR/d6.pid" '^[0-9]+$' 50
 d6pid=$(cat "$LAB_DIR/d6.pid" 2>/dev/null)
 listening=""
-for i in $(seq 50); do
+for _ in $(seq 50); do
 	ss -Hltn 2>/dev/null | awk '$4 == "[::1]:10032" { f = 1 } END { exit !f }' && { listening=yes; break; }
 	sleep 0.1
 done
@@ -116,7 +116,7 @@ t0=$(lab_now_ms)
 kill -TERM "${d6pid:-0}" 2>/dev/null
 # not our child: it is gone once it is a zombie (or reaped)
 alive6() { case $(ps -o stat= -p "${d6pid:-0}" 2>/dev/null) in ""|Z*) return 1 ;; esac; }
-for i in $(seq 200); do
+for _ in $(seq 200); do
 	alive6 || break
 	sleep 0.01
 done

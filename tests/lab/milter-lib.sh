@@ -113,8 +113,8 @@ mlab_milter_start()
 	[ -x "$MLAB_MILTER" ] || lab_die "no $MLAB_MILTER (make all)"
 	lab_spawn milter "$MLAB_MILTER" -f -c "$conf"
 	MLAB_MILTER_PID=$LAB_LASTPID
-	local i
-	for i in $(seq 50); do
+	local _
+	for _ in $(seq 50); do
 		if grep -q 'starting:' "$LAB_DIR/milter.log" 2>/dev/null; then
 			if [ -n "$sock" ]; then
 				[ -S "$sock" ] && return 0
@@ -180,8 +180,8 @@ mlab_code()
 # FILE has at least N lines holding FIXED-STRING.
 mlab_wait_count()
 {
-	local file=$1 s=$2 n=$3 t=${4:-50} i
-	for i in $(seq "$t"); do
+	local file=$1 s=$2 n=$3 t=${4:-50} _
+	for _ in $(seq "$t"); do
 		[ "$(grep -cF -- "$s" "$file" 2>/dev/null)" -ge "$n" ] && return 0
 		sleep 0.1
 	done

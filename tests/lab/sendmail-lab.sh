@@ -35,7 +35,10 @@ sm_fetch()
 {
 	local ver dir tmp d
 	ver=$(apt-cache policy sendmail-bin 2>/dev/null | awk '/Candidate:/ { print $2 }')
-	[ -n "$ver" ] && [ "$ver" != "(none)" ] || { echo "no sendmail-bin candidate in apt's lists" >&2; return 1; }
+	if [ -z "$ver" ] || [ "$ver" = "(none)" ]; then
+		echo "no sendmail-bin candidate in apt's lists" >&2
+		return 1
+	fi
 	dir=$SM_CACHE/sendmail-$ver
 	if [ -f "$dir/.complete" ]; then
 		echo "$dir"
@@ -118,14 +121,13 @@ MAILER(\`smtp')dnl
 EOF
 CF=$SMROOT/usr/share/sendmail/cf
 M4=$SMROOT/usr/bin/m4
-[ -x "$M4" ] || M4=m4
+[ -x "$M4" ] || M4=$(command -v m4)
 "$M4" -D_CF_DIR_="$CF/" "$CF/m4/cf.m4" "$SM/lab.mc" >"$SM/lab.cf" 2>"$SM/m4.log" ||
 	{ cat "$SM/m4.log" >&2; lab_die "m4 could not build sendmail.cf"; }
 grep -q '^O InputMailFilters=sav-milter' "$SM/lab.cf" || lab_die "lab.cf has no InputMailFilters"
 
 export LD_LIBRARY_PATH=$SMROOT/usr/lib/x86_64-linux-gnu:$SMROOT/lib/x86_64-linux-gnu
 lab_spawn sendmail unshare --uts sh -c "hostname smlab.lab.test && exec '$SMROOT/usr/libexec/sendmail/sendmail' -C '$SM/lab.cf' -bD -X '$SM/transcript.log'"
-SM_PID=$LAB_LASTPID
 lab_wait_listen tcp 127.0.0.1 2526 100 || { cat "$LAB_DIR/sendmail.log" >&2; lab_die "Sendmail did not start listening"; }
 lab_diag "Sendmail $(basename "$SM_DIR" | sed 's/^sendmail-//') (Debian package, unpacked in $SM_DIR)"
 
