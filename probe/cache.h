@@ -80,6 +80,12 @@ enum cache_status cache_get_addr(struct cache *c, const char *key,
  * unexpired valid entry (F3); error and skipped are not stored.
  * Inconclusive results that are about the domain (catch-all, <>
  * refused, policy block, unreachable) also update domain facts (F11).
+ * (As built: nothing but a fresh valid result replaces a valid entry
+ * in force, an invalid one included, as Postfix's verify does; results
+ * about us rather than the address - rate-limited, budget, internal,
+ * domain-cached - are not stored; a definite answer about a mailbox
+ * clears the domain facts it disproves; no-mail and unreachable facts
+ * last at most ttl.invalid. See cache.c.)
  */
 enum cache_status cache_put_result(struct cache *c, const char *key,
 				   const char *domain,

@@ -23,6 +23,7 @@
  * 78 configuration.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -328,8 +329,14 @@ open_cache(struct ctx *x, int rdonly)
 	x->cache = cache_open(path, &ttl, x->have_conf ? x->conf.cache_size : 0,
 	    CACHE_RDONLY, err, sizeof(err));
 	if (x->cache == NULL) {
+		char lock[PATH_MAX + 8];
+
 		e = errno;
 		fprintf(stderr, "sav-cache: %s\n", err);
+		if (e == EACCES && (size_t)snprintf(lock, sizeof(lock), "%s-lock", path) < sizeof(lock) &&
+		    access(lock, W_OK) != 0)
+			fprintf(stderr, "sav-cache: %s: not writable by this user, and LMDB readers "
+			    "need to write to it: run as the milter's user\n", lock);
 		if (strstr(err, "truncated") != NULL || strstr(err, "MDB_") != NULL)
 			fprintf(stderr, "sav-cache: the file looks damaged: sav-milter moves it aside "
 			    "and starts a new one when it starts\n");
