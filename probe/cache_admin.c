@@ -259,7 +259,8 @@ entry_from(struct cache *c, struct cache_entry *e, const MDB_val *k, const MDB_v
 	memset(e, 0, sizeof(*e));
 	util_sanitize(e->key, sizeof(e->key), k->mv_data, k->mv_size);
 	e->domain = cache_rec_key_type(k) == REC_DOMAIN;
-	if (cache_rec_decode(v->mv_data, v->mv_size, &r) != 0 || r.type != cache_rec_key_type(k))
+	if (cache_rec_decode(v->mv_data, v->mv_size, k->mv_data, k->mv_size, &r) != 0 ||
+	    r.type != cache_rec_key_type(k))
 		return;
 	e->ok = 1;
 	cache_rec_to_result(&e->r, &r, k->mv_data, k->mv_size);
