@@ -40,7 +40,8 @@ fail=0
 failed=""
 t0=$(date +%s)
 out=$(mktemp /tmp/savlab-run.XXXXXX) || exit 1
-trap 'rm -f "$out"' EXIT
+rcf=$(mktemp /tmp/savlab-rc.XXXXXX) || exit 1
+trap 'rm -f "$out" "$rcf"' EXIT
 trap 'exit 130' INT TERM HUP
 
 for s in tests/lab/*-lab.sh; do
@@ -48,9 +49,10 @@ for s in tests/lab/*-lab.sh; do
 	name=$(basename "$s" .sh)
 	case $name in "${LAB_ONLY-}"*) ;; *) continue ;; esac
 	s0=$(date +%s)
-	bash "$s" >"$out" 2>&1
-	rc=$?
-	cat "$out"
+	# shown as it runs, kept for the summary line; the status comes back through a file
+	echo 1 >"$rcf"
+	{ bash "$s" 2>&1; echo $? >"$rcf"; } | tee "$out"
+	rc=$(cat "$rcf")
 	line=$(grep -E '^lab: [0-9]+ passed, [0-9]+ failed$' "$out" | tail -1)
 	if [ -n "$line" ]; then
 		p=$(echo "$line" | sed 's/^lab: \([0-9]*\) passed.*/\1/')
