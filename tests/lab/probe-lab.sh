@@ -403,7 +403,8 @@ expect "B5 endless 250- reply to EHLO: tempfail protocol-error, client hung up e
 
 sp u@barelf.test
 expect "B6 replies ending in bare LF: accepted, valid" \
-	"$V" valid "$R" user-ok "$RC" 0
+	"$V" valid "$R" user-ok "$RC" 0 \
+	"$(lab_fake_ncmds barelf '^RCPT TO:<u@barelf.test>$')" 1
 
 sp u@garbage.test
 expect "B7 SSH banner: tempfail protocol-error, never valid" \
