@@ -391,27 +391,15 @@ lab_dns_start()
 # trailing dot needed) of TYPE (any type when omitted) ldns-testns saw.
 lab_dns_queries()
 {
-	local name=${1%.} type=${2-}
-	awk -v n="$name." -v t="$type" '
-		/^query [0-9]+: / {
-			q = $0; sub(/.*bytes: /, "", q); split(q, f, "\t")
-			if (tolower(f[1]) == tolower(n) && (t == "" || f[3] == t)) c++
-		}
-		END { print c + 0 }' "$LAB_DIR/dns.log"
+	LAB_DNS_MARK=0 lab_dns_queries_since "$@"
 }
 
 # lab_dns_mark - remember the current end of the DNS log; then
-# lab_dns_queries_since NAME [TYPE] counts only queries after the mark.
+# lab_dns_queries_since NAME [TYPE] counts only queries after the mark,
+# and lab_dns_total_since every query after it, whatever the name.
 lab_dns_mark()
 {
 	LAB_DNS_MARK=$(grep -c '^query [0-9]*: ' "$LAB_DIR/dns.log")
-}
-
-# lab_dns_total_since - every query after the mark, whatever the name.
-lab_dns_total_since()
-{
-	awk -v m="${LAB_DNS_MARK:-0}" '/^query [0-9]+: / { if (++k > m) c++ } END { print c + 0 }' \
-		"$LAB_DIR/dns.log"
 }
 
 lab_dns_queries_since()
@@ -419,12 +407,16 @@ lab_dns_queries_since()
 	local name=${1%.} type=${2-}
 	awk -v n="$name." -v t="$type" -v m="${LAB_DNS_MARK:-0}" '
 		/^query [0-9]+: / {
-			k++
-			if (k <= m) next
+			if (++k <= m) next
 			q = $0; sub(/.*bytes: /, "", q); split(q, f, "\t")
-			if (tolower(f[1]) == tolower(n) && (t == "" || f[3] == t)) c++
+			if ((n == "." || tolower(f[1]) == tolower(n)) && (t == "" || f[3] == t)) c++
 		}
 		END { print c + 0 }' "$LAB_DIR/dns.log"
+}
+
+lab_dns_total_since()
+{
+	lab_dns_queries_since "" ""
 }
 
 # ---------------------------------------------------------------------
@@ -811,43 +803,27 @@ lab_not_ok()
 	printf 'not ok %d - %s: %s\n' "$LAB_N" "$1" "$2"
 }
 
-# lab_is GOT WANT NAME - equal strings.
+# lab_is GOT WANT NAME - equal strings; lab_like GOT ERE NAME - GOT
+# matches the extended regex; lab_le GOT MAX NAME / lab_ge GOT MIN NAME -
+# integer bounds. One-fact forms of lab_check.
 lab_is()
 {
-	if [ "$1" = "$2" ]; then
-		lab_ok "$3"
-	else
-		lab_not_ok "$3" "got '$1', want '$2'"
-	fi
+	lab_check "$3" "$1" "$2"
 }
 
-# lab_like GOT ERE NAME - GOT matches the extended regular expression.
 lab_like()
 {
-	if printf '%s\n' "$1" | grep -Eq -- "$2"; then
-		lab_ok "$3"
-	else
-		lab_not_ok "$3" "got '$1', want /$2/"
-	fi
+	lab_check "$3" "$1" "~$2"
 }
 
-# lab_le GOT MAX NAME / lab_ge GOT MIN NAME - integer bounds.
 lab_le()
 {
-	if [ -n "$1" ] && [ "$1" -le "$2" ] 2>/dev/null; then
-		lab_ok "$3"
-	else
-		lab_not_ok "$3" "got '$1', want <= $2"
-	fi
+	lab_check "$3" "$1" "<=$2"
 }
 
 lab_ge()
 {
-	if [ -n "$1" ] && [ "$1" -ge "$2" ] 2>/dev/null; then
-		lab_ok "$3"
-	else
-		lab_not_ok "$3" "got '$1', want >= $2"
-	fi
+	lab_check "$3" "$1" ">=$2"
 }
 
 # lab_check NAME GOT WANT [GOT WANT]... - one result for several facts.
