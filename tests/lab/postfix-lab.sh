@@ -101,6 +101,32 @@ else
 	lab_check "C4 a@b@c: refused by Postfix before the milter" "$got" "~^5"
 fi
 
+# --- concurrency and SIGHUP -------------------------------------------------------
+# 24 transactions at once (fresh senders: each a real probe), with SIGHUPs
+# fired meanwhile: every one gets its own right answer, none is dropped
+pids=""
+for i in $(seq 12); do
+	mlab_swaks "ok$i@catchall.test" >"$LAB_DIR/par-ok$i.out" &
+	pids="$pids $!"
+	mlab_swaks "no$i@example.test" >"$LAB_DIR/par-no$i.out" &
+	pids="$pids $!"
+done
+for i in $(seq 5); do
+	kill -HUP "$MLAB_MILTER_PID"
+	sleep 0.05
+done
+# only these: a bare wait would wait for the lab's servers too
+# shellcheck disable=SC2086
+wait $pids
+good=0
+for i in $(seq 12); do
+	grep -q '^250 ' "$LAB_DIR/par-ok$i.out" && good=$((good + 1))
+	grep -q '^550 5\.1\.7 ' "$LAB_DIR/par-no$i.out" && good=$((good + 1))
+done
+lab_check "24 concurrent transactions with SIGHUPs meanwhile: all answered right, milter alive" \
+	"$good" 24 "$(kill -0 "$MLAB_MILTER_PID" 2>/dev/null && echo alive)" alive \
+	"$(grep -c 'configuration reloaded' "$LAB_DIR/milter.log")" ">=1"
+
 # --- budget ---------------------------------------------------------------------
 t0=$(lab_now_ms)
 got=$(mlab_swaks late@slow.test)
