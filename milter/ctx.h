@@ -30,7 +30,6 @@ struct snap {
 struct milter {
 	struct limiter *limiter;
 	struct cache *cache;
-	int	foreground;
 };
 
 extern struct milter milter;

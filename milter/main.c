@@ -58,6 +58,7 @@
 #include <string.h>
 #include <strings.h>
 #include <syslog.h>
+#include <sysexits.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -75,15 +76,6 @@
 #define SYSCONFDIR "/etc"
 #endif
 #define DEFAULT_CONF	SYSCONFDIR "/sav-milter.conf"
-
-#define EX_OK_		0
-#define EX_USAGE_	64
-#define EX_UNAVAILABLE_	69
-#define EX_SOFTWARE_	70
-#define EX_OSERR_	71
-#define EX_CANTCREAT_	73
-#define EX_NOPERM_	77
-#define EX_CONFIG_	78
 
 #define STOP_GRACE_MS	600	/* connections in progress, after the listener stopped */
 
@@ -444,7 +436,7 @@ main(int argc, char **argv)
 	pthread_t tid;
 	struct sigaction sa;
 	int sigs[] = { SIGHUP, SIGTERM, SIGINT };
-	int exitcode = EX_OK_;
+	int exitcode = EX_OK;
 	char pidfile[sizeof(c->pidfile)];
 
 	while ((ch = getopt(argc, argv, "c:p:fh")) != -1) {
@@ -461,58 +453,57 @@ main(int argc, char **argv)
 			break;
 		case 'h':
 			usage(stdout);
-			return EX_OK_;
+			return EX_OK;
 		default:
 			usage(stderr);
-			return EX_USAGE_;
+			return EX_USAGE;
 		}
 	}
 	if (optind != argc) {
 		usage(stderr);
-		return EX_USAGE_;
+		return EX_USAGE;
 	}
 	log_open("sav-milter", LOG_MAIL, 0, 1);
 
 	/* 1. configuration */
 	if ((s = snap_new()) == NULL) {
 		log_msg(LOG_ERR, "out of memory");
-		return EX_OSERR_;
+		return EX_OSERR;
 	}
 	c = &s->conf;
 	if (load(c, confpath, explicit, socket_override, err, sizeof(err)) < 0) {
 		log_msg(LOG_ERR, "%s", err);
 		free(s);
-		return EX_CONFIG_;
+		return EX_CONFIG;
 	}
 	if (sock_parse(c->socket, &ss, err, sizeof(err)) < 0) {
 		log_msg(LOG_ERR, "%s: Socket: %s", socket_override != NULL ? "-p" : confpath, err);
-		exitcode = EX_CONFIG_;
+		exitcode = EX_CONFIG;
 		goto fail;
 	}
 	if (lookup_ids(c, &uid, &ugid, &sgid, err, sizeof(err)) < 0) {
 		log_msg(LOG_ERR, "%s: %s", confpath, err);
-		exitcode = EX_CONFIG_;
+		exitcode = EX_CONFIG;
 		goto fail;
 	}
 	log_open("sav-milter", c->facility, 1, foreground);
-	milter.foreground = foreground;
 
 	/* 2. the socket */
 	if (smfi_setconn(c->socket) != MI_SUCCESS || smfi_register(*handlers_desc()) != MI_SUCCESS) {
 		log_msg(LOG_ERR, "libmilter refused the filter description or socket %s", c->socket);
-		exitcode = EX_SOFTWARE_;
+		exitcode = EX_SOFTWARE;
 		goto fail;
 	}
 	if (sock_clear_stale(&ss, err, sizeof(err)) < 0) {
 		log_msg(LOG_ERR, "%s", err);
-		exitcode = EX_UNAVAILABLE_;
+		exitcode = EX_UNAVAILABLE;
 		goto fail;
 	}
 	errno = 0;
 	if (smfi_opensocket(false) != MI_SUCCESS) {
 		log_msg(LOG_ERR, "cannot listen on %s%s%s", c->socket,
 			errno != 0 ? ": " : "", errno != 0 ? strerror(errno) : "");
-		exitcode = EX_CANTCREAT_;
+		exitcode = EX_CANTCREAT;
 		goto fail;
 	}
 	if (ss.family == AF_UNIX) {
@@ -521,7 +512,7 @@ main(int argc, char **argv)
 		     chown(ss.path, uid, sgid) < 0)) {
 			log_msg(LOG_ERR, "%s: cannot set mode/owner: %s", ss.path, strerror(errno));
 			unlink(ss.path);
-			exitcode = EX_NOPERM_;
+			exitcode = EX_NOPERM;
 			goto fail;
 		}
 	}
@@ -529,7 +520,7 @@ main(int argc, char **argv)
 	/* 3. detach */
 	if (!foreground && daemon(0, 0) < 0) {
 		log_msg(LOG_ERR, "daemon: %s", strerror(errno));
-		exitcode = EX_OSERR_;
+		exitcode = EX_OSERR;
 		goto fail;
 	}
 
@@ -561,19 +552,19 @@ main(int argc, char **argv)
 	c->probe.cache = milter.cache;
 	if ((milter.limiter = limit_new(&c->limits, milter.cache)) == NULL) {
 		log_msg(LOG_ERR, "cannot set up the probe limiter");
-		exitcode = EX_OSERR_;
+		exitcode = EX_OSERR;
 		goto fail;
 	}
 	if (write_pidfile(c->pidfile, err, sizeof(err)) < 0) {
 		log_msg(LOG_ERR, "%s", err);
-		exitcode = EX_CANTCREAT_;
+		exitcode = EX_CANTCREAT;
 		goto fail;
 	}
 	if (c->pidfile[0] != '\0' && uid != (uid_t)-1 && chown(c->pidfile, uid, ugid) < 0)
 		log_msg(LOG_WARNING, "PidFile %s: chown: %s", c->pidfile, strerror(errno));
 	if (drop_privileges(c->user, uid, ugid, err, sizeof(err)) < 0) {
 		log_msg(LOG_ERR, "%s", err);
-		exitcode = EX_NOPERM_;
+		exitcode = EX_NOPERM;
 		goto fail;
 	}
 	/* c belongs to the snapshot from here on; a reload may free it */
@@ -587,11 +578,11 @@ main(int argc, char **argv)
 	/* 5. run */
 	if (pipe2(sigpipe_fd, O_CLOEXEC | O_NONBLOCK) < 0) {
 		log_msg(LOG_ERR, "pipe: %s", strerror(errno));
-		return EX_OSERR_;
+		return EX_OSERR;
 	}
 	if (pthread_create(&tid, NULL, smfi_thread, NULL) != 0) {
 		log_msg(LOG_ERR, "cannot start the milter thread");
-		return EX_OSERR_;
+		return EX_OSERR;
 	}
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
@@ -622,7 +613,7 @@ main(int argc, char **argv)
 		if (atomic_load(&smfi_done)) {
 			log_msg(LOG_ERR, "libmilter stopped on its own (%s)",
 				smfi_result == MI_SUCCESS ? "no error" : "failure");
-			exitcode = smfi_result == MI_SUCCESS ? EX_OK_ : EX_SOFTWARE_;
+			exitcode = smfi_result == MI_SUCCESS ? EX_OK : EX_SOFTWARE;
 			break;
 		}
 	}
