@@ -625,8 +625,8 @@ main(int argc, char **argv)
 	if (pidfile[0] != '\0')
 		unlink(pidfile);
 	if (ctx_sessions() == 0) {
-		limit_free(milter.limiter, 200);
-		if (milter.cache != NULL)
+		/* a background probe still running uses the cache: leave it open then */
+		if (limit_free(milter.limiter, 200) == 0 && milter.cache != NULL)
 			cache_close(milter.cache);
 		log_msg(LOG_INFO, "stopped");
 	} else
