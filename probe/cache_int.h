@@ -1,7 +1,7 @@
 /*
- * cache_int.h - what the three files of the cache module share:
- * cache.c, cache_rec.c, cache_admin.c. Not a contract between modules;
- * nothing outside the cache includes it.
+ * cache_int.h - what the four files of the cache module share:
+ * cache.c, cache_env.c, cache_rec.c, cache_admin.c. Not a contract
+ * between modules; nothing outside the cache includes it.
  */
 #ifndef SAV_CACHE_INT_H
 #define SAV_CACHE_INT_H
@@ -31,7 +31,7 @@
 #define FACT_ALL	0x1f
 #define NFACTS		5
 
-/* the handle and its limits */
+/* the handle and its limits (opened in cache_env.c) */
 #define DEFAULT_MAPSIZE	((size_t)1 << 30)	/* 1 GiB of address space; the file grows as used */
 #define MAX_READERS	512		/* concurrent read transactions over all processes */
 #define WRITE_RETRY	60		/* seconds writes stay off after a failure */
