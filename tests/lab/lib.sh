@@ -539,8 +539,8 @@ grey@$domain 450 4.7.1 Greylisted, please try again later
 full@$domain 552 5.2.2 Mailbox full
 blocked@$domain 550 5.7.1 Client host blocked by local policy
 EOF
+	postconf -c "$d/conf" -e "mynetworks = 127.0.0.1/32"
 	cat >>"$d/conf/main.cf" <<EOF
-mynetworks = 127.0.0.1/32
 virtual_mailbox_domains = $domain
 virtual_mailbox_maps = texthash:$d/conf/vmailbox
 smtpd_reject_unlisted_recipient = yes
