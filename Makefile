@@ -46,7 +46,7 @@ UNIT_SRC := $(wildcard tests/check_*.c)
 UNITS	:= $(UNIT_SRC:tests/%.c=$(B)/tests/%)
 TOOLS_SRC := $(wildcard tests/tools/*.c)
 TOOLS	:= $(TOOLS_SRC:tests/tools/%.c=$(B)/tests/%)
-HDRS	:= $(wildcard probe/*.h milter/*.h tests/*.h)
+HDRS	:= $(wildcard probe/*.h milter/*.h tests/*.h tests/tools/*/*.h)
 
 .SECONDARY:
 .PHONY: all check unit unit-san lab manlint deps demo bench install uninstall clean
@@ -79,6 +79,10 @@ $(B)/sav-milter: $(MILTER_OBJ) $(LIB)
 $(B)/tests/check_%: $(B)/tests/check_%.o $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(CHECK_LIBS)
 $(B)/tests/%: $(B)/tests/tools/%.o $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+# a tool of several files: tests/tools/NAME.c (main) plus tests/tools/NAME/*.c
+FAKE_SMTPD_OBJ := $(patsubst tests/tools/%.c,$(B)/tests/tools/%.o,$(wildcard tests/tools/fake_smtpd/*.c))
+$(B)/tests/fake_smtpd: $(B)/tests/tools/fake_smtpd.o $(FAKE_SMTPD_OBJ) $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # make check: the README's one test command.
