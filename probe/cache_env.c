@@ -228,6 +228,17 @@ open_env(struct cache *c, const char *path, size_t mapsize, int rdonly,
 	 */
 	if ((rc = mdb_env_info(c->env, &info)) != 0 || (rc = mdb_env_stat(c->env, &ms)) != 0)
 		goto fail;
+	/*
+	 * The size must be read after the meta page: another process may
+	 * have committed (and grown the file) since the fstat above, and a
+	 * size older than the meta would make a healthy file look
+	 * truncated - and moved aside. Commits write their pages before
+	 * the meta, so a size taken now covers every page the meta names.
+	 */
+	if (fstat(fd, &fst) != 0) {
+		rc = errno;
+		goto fail;
+	}
 	if ((unsigned long long)fst.st_size < ((unsigned long long)info.me_last_pgno + 1) * ms.ms_psize) {
 		rc = MDB_CORRUPTED;
 		errno = EIO;
