@@ -238,23 +238,6 @@ brief(char *buf, size_t size, long long s)
 /* ---- JSON ---- */
 
 static void
-json_str(FILE *fp, const char *s)
-{
-	const unsigned char *p;
-
-	fputc('"', fp);
-	for (p = (const unsigned char *)s; *p; p++) {
-		if (*p == '"' || *p == '\\')
-			fprintf(fp, "\\%c", *p);
-		else if (*p < 0x20 || *p >= 0x7f)
-			fprintf(fp, "\\u%04x", *p);
-		else
-			fputc(*p, fp);
-	}
-	fputc('"', fp);
-}
-
-static void
 json_facts(FILE *fp, unsigned facts)
 {
 	unsigned b;
@@ -266,7 +249,7 @@ json_facts(FILE *fp, unsigned facts)
 			continue;
 		if (!first)
 			fputc(',', fp);
-		json_str(fp, cache_fact_str(b));
+		util_json_str(fp, cache_fact_str(b));
 		first = 0;
 	}
 	fputc(']', fp);
@@ -434,32 +417,32 @@ print_json(const struct cache_entry *e, time_t now)
 	const struct probe_result *r = &e->r;
 
 	fputs("{\"key\":", stdout);
-	json_str(stdout, e->key);
+	util_json_str(stdout, e->key);
 	if (!e->ok) {
 		fputs(",\"type\":\"damaged\"}\n", stdout);
 		return;
 	}
 	if (e->domain) {
 		fputs(",\"type\":\"domain\",\"domain\":", stdout);
-		json_str(stdout, e->key + 2);
+		util_json_str(stdout, e->key + 2);
 		fputs(",\"facts\":", stdout);
 		json_facts(stdout, e->facts);
 	} else {
 		fputs(",\"type\":\"address\",\"address\":", stdout);
-		json_str(stdout, r->address);
+		util_json_str(stdout, r->address);
 		fputs(",\"verdict\":", stdout);
-		json_str(stdout, verdict_str(r->verdict));
+		util_json_str(stdout, verdict_str(r->verdict));
 	}
 	fputs(",\"reason\":", stdout);
-	json_str(stdout, r->reason);
+	util_json_str(stdout, r->reason);
 	printf(",\"code\":%d,\"enhanced\":", r->code);
-	json_str(stdout, r->enhanced);
+	util_json_str(stdout, r->enhanced);
 	fputs(",\"text\":", stdout);
-	json_str(stdout, r->text);
+	util_json_str(stdout, r->text);
 	fputs(",\"mx\":", stdout);
-	json_str(stdout, r->mx);
+	util_json_str(stdout, r->mx);
 	fputs(",\"ip\":", stdout);
-	json_str(stdout, r->ip);
+	util_json_str(stdout, r->ip);
 	printf(",\"catch_all\":%s,\"created\":%lld,\"expires\":%lld,\"age\":%lld,"
 	    "\"expired\":%s,\"stale\":%s}\n",
 	    r->catch_all ? "true" : "false", (long long)e->created, (long long)e->expires,
@@ -767,7 +750,7 @@ cmd_stats(struct ctx *x, int argc, char **argv)
 		inforce += s.by_verdict[v];
 	if (json) {
 		fputs("{\"file\":", stdout);
-		json_str(stdout, path);
+		util_json_str(stdout, path);
 		printf(",\"file_size\":%lld,\"map_size\":%lld,\"used\":%lld,\"records\":%ld,"
 		    "\"addresses\":%ld,\"by_verdict\":{", s.file_size, s.map_size, s.used, s.entries, inforce);
 		for (v = 0, i = 0; v < VERDICT_COUNT; v++) {

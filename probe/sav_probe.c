@@ -66,41 +66,23 @@ struct opts {
 
 static pthread_mutex_t out_lock = PTHREAD_MUTEX_INITIALIZER;
 
-/* json_str - a JSON string; the values were sanitised or validated UTF-8 already */
-static void
-json_str(FILE *fp, const char *s)
-{
-	const unsigned char *p;
-
-	fputc('"', fp);
-	for (p = (const unsigned char *)s; *p; p++) {
-		if (*p == '"' || *p == '\\')
-			fprintf(fp, "\\%c", *p);
-		else if (*p < 0x20 || *p == 0x7f)
-			fprintf(fp, "\\u%04x", *p);
-		else
-			fputc(*p, fp);
-	}
-	fputc('"', fp);
-}
-
 static void
 print_json(FILE *fp, const struct probe_result *r)
 {
 	fputs("{\"address\":", fp);
-	json_str(fp, r->address);
+	util_json_str(fp, r->address);
 	fputs(",\"verdict\":", fp);
-	json_str(fp, verdict_str(r->verdict));
+	util_json_str(fp, verdict_str(r->verdict));
 	fputs(",\"reason\":", fp);
-	json_str(fp, r->reason);
+	util_json_str(fp, r->reason);
 	fprintf(fp, ",\"code\":%d,\"enhanced\":", r->code);
-	json_str(fp, r->enhanced);
+	util_json_str(fp, r->enhanced);
 	fputs(",\"text\":", fp);
-	json_str(fp, r->text);
+	util_json_str(fp, r->text);
 	fputs(",\"mx\":", fp);
-	json_str(fp, r->mx);
+	util_json_str(fp, r->mx);
 	fputs(",\"ip\":", fp);
-	json_str(fp, r->ip);
+	util_json_str(fp, r->ip);
 	fprintf(fp, ",\"catch_all\":%s,\"cached\":%s,\"elapsed_ms\":%ld}\n",
 		r->catch_all ? "true" : "false", r->cached ? "true" : "false", r->elapsed_ms);
 }

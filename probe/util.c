@@ -90,6 +90,58 @@ util_strlcpy(char *dst, const char *src, size_t size)
 	return len;
 }
 
+/* utf8_len - length of the well-formed UTF-8 sequence at p, 0 if none */
+static size_t
+utf8_len(const unsigned char *p)
+{
+	size_t n, i;
+	unsigned long cp;
+
+	if (p[0] >= 0xc2 && p[0] <= 0xdf)
+		n = 2, cp = p[0] & 0x1f;
+	else if (p[0] >= 0xe0 && p[0] <= 0xef)
+		n = 3, cp = p[0] & 0x0f;
+	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
+		n = 4, cp = p[0] & 0x07;
+	else
+		return 0;
+	for (i = 1; i < n; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (p[i] & 0x3f);
+	}
+	/* no overlong forms, no surrogates, nothing past U+10FFFF */
+	if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) || cp > 0x10ffff ||
+	    (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return n;
+}
+
+void
+util_json_str(FILE *fp, const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t n;
+
+	fputc('"', fp);
+	while (*p) {
+		if (*p == '"' || *p == '\\') {
+			fprintf(fp, "\\%c", *p++);
+		} else if (*p < 0x20 || *p == 0x7f) {
+			fprintf(fp, "\\u%04x", *p++);
+		} else if (*p < 0x80) {
+			fputc(*p++, fp);
+		} else if ((n = utf8_len(p)) > 0) {
+			fwrite(p, 1, n, fp);
+			p += n;
+		} else {
+			fputs("\\ufffd", fp);
+			p++;
+		}
+	}
+	fputc('"', fp);
+}
+
 long
 util_parse_duration(const char *s)
 {

@@ -48,6 +48,15 @@ size_t	util_sanitize(char *dst, size_t size, const char *src, size_t len);
  */
 size_t	util_strlcpy(char *dst, const char *src, size_t size);
 
+/*
+ * util_json_str - write s as a JSON string to fp: '"' and '\\' escaped,
+ * control characters as \u00XX, well-formed UTF-8 passed through and
+ * any other byte >= 0x80 written as \ufffd, so the output is always
+ * valid JSON whatever the input (the cache file is untrusted too).
+ */
+#include <stdio.h>
+void	util_json_str(FILE *fp, const char *s);
+
 /* util_parse_duration - "30", "30s", "5m", "3h", "7d" -> seconds; -1 on error */
 long	util_parse_duration(const char *s);
 
