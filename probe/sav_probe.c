@@ -65,6 +65,7 @@ struct opts {
 };
 
 static pthread_mutex_t out_lock = PTHREAD_MUTEX_INITIALIZER;
+static int bar_on;		/* a progress bar is drawn on stderr (a terminal) */
 
 static void
 print_json(FILE *fp, const struct probe_result *r)
@@ -153,6 +154,11 @@ one(const struct opts *o, const char *addr, size_t len, int *worst, int tagged)
 	}
 	probe_address(&o->conf.probe, addr, len, &r, &t);
 	pthread_mutex_lock(&out_lock);
+	if (bar_on) {
+		/* the result goes where the bar was; the bar is drawn again below it */
+		fputs("\r\033[K", stderr);
+		fflush(stderr);
+	}
 	if (o->json)
 		print_json(stdout, &r);
 	else
@@ -272,6 +278,7 @@ run_list(struct opts *o)
 	} else
 		l.total = count_lines(o->listfile);
 	l.bar = isatty(STDERR_FILENO) && !o->verbose;
+	bar_on = l.bar;
 	for (i = 0; i < n; i++)
 		if (pthread_create(&tid[i], NULL, list_worker, &l) != 0) {
 			n = i;
