@@ -572,5 +572,37 @@ sp --timeout 3 u@trickle.test
 expect "D8 server trickling 1 byte a second: tempfail within --timeout 3" \
 	"$V" tempfail "$RC" 2 "$MS" "<=4000"
 
+# ---------------------------------------------------------------------
+# F. The verdict cache through sav-probe --cache (issue 3; CASES D3, F11)
+
+CACHE=$LAB_DIR/cache.mdb
+SAVCACHE=${SAVCACHE:-$LAB_BUILD/sav-cache}
+pf0=$(lab_postfix_connects pf)
+sp --cache "$CACHE" bob@pf.test
+expect "F --cache: the first probe is a miss, probes, and fills the cache" \
+	"$V" valid "$(lab_json_num "$J" cached)" false "$(( $(lab_postfix_connects pf) - pf0 ))" 1
+sp --cache "$CACHE" bob@pf.test
+expect "F --cache: the same address again is a hit with the same verdict, no connection" \
+	"$V" valid "$R" user-ok "$CODE" 250 "$(lab_json_num "$J" cached)" true \
+	"$(( $(lab_postfix_connects pf) - pf0 ))" 1 "$(nconn)" 0 "$(ndns)" 0
+sp --cache "$CACHE" nobody@pf.test
+sp --cache "$CACHE" nobody@pf.test
+expect "F --cache: an invalid verdict is answered from the cache too (exit 1)" \
+	"$V" invalid "$R" user-unknown "$RC" 1 "$(lab_json_num "$J" cached)" true \
+	"$(( $(lab_postfix_connects pf) - pf0 ))" 2
+sp --cache "$CACHE" grey@pf.test
+sp --cache "$CACHE" grey@pf.test
+expect "F2 --cache: a greylisted tempfail is cached as tempfail only, never as invalid" \
+	"$V" tempfail "$R" greylisted "$(lab_json_num "$J" cached)" true "$RC" 2
+G=$("$SAVCACHE" -f "$CACHE" get nobody@pf.test 2>&1)
+lab_check "F sav-cache get shows the stored verdict, its reply and its expiry" \
+	"$G" "~invalid" "$G" "~user-unknown" "$G" "~550" "$G" "~expires in"
+n0=$(lab_fake_conns nullref)
+sp --cache "$CACHE" first@nullref.test
+sp --cache "$CACHE" second@nullref.test
+expect "D3 a domain that refused <> is not contacted again for another address" \
+	"$V" unknown "$R" null-sender-refused "$(lab_json_num "$J" cached)" true \
+	"$(( $(lab_fake_conns nullref) - n0 ))" 1
+
 lab_diag "$NPROBE sav-probe runs"
 lab_summary
