@@ -12,10 +12,17 @@
  *    gets tempfail / rate-limited;
  *  - the caller waits at most budget_ms and gets tempfail / budget past
  *    it, while the probe goes on in a background thread up to the
- *    probe's own timeout and writes the cache.
+ *    probe's own timeout and writes the cache;
+ *  - per SMTP client (limit_verdict_client; IPv6 clients by /64): at
+ *    most client_rate (30) new probes per minute (CASES.md D11: no
+ *    oracle for outsiders); past it, tempfail / rate-limited at once,
+ *    no DNS, no connection. Cache hits and requests that join a probe
+ *    in flight do not count.
  */
 #ifndef SAV_LIMIT_H
 #define SAV_LIMIT_H
+
+#include <sys/socket.h>
 
 #include "probe.h"
 
@@ -24,6 +31,7 @@ struct limit_conf {
 	int	per_mx;			/* 10 */
 	int	mx_rate;		/* new connections per MX IP per minute, 60 */
 	int	max_probes;		/* 100 */
+	int	client_rate;		/* new probes per SMTP client per minute, 30; 0: no limit */
 };
 
 void	limit_conf_defaults(struct limit_conf *c);
@@ -39,6 +47,26 @@ struct limiter *limit_new(const struct limit_conf *lc, struct cache *cache);
 void	limit_verdict(struct limiter *l, const struct probe_conf *pc,
 		      const char *address, size_t len, msec_t budget_ms,
 		      struct probe_result *res);
+
+/*
+ * limit_verdict_client - limit_verdict on behalf of the SMTP client at
+ * client (AF_INET or AF_INET6; IPv4-mapped IPv6 counts as IPv4, IPv6
+ * is grouped by /64; NULL or another family: no client, no per-client
+ * limit). A request that would start a new probe counts against the
+ * client's client_rate for the current minute (a fixed window from the
+ * client's first counted probe, as Postfix's anvil); over it, res is
+ * tempfail / rate-limited and nothing is looked up or probed.
+ */
+void	limit_verdict_client(struct limiter *l, const struct probe_conf *pc,
+			     const struct sockaddr *client, const char *address,
+			     size_t len, msec_t budget_ms, struct probe_result *res);
+
+/*
+ * limit_set_clock - the monotonic millisecond clock of the per-client
+ * windows (default util_now_ms), so tests need not wait a minute. Set
+ * it before the limiter is used.
+ */
+void	limit_set_clock(struct limiter *l, msec_t (*now)(void));
 
 /*
  * limit_free - stop taking work, wait up to wait_ms for background

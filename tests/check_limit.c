@@ -16,11 +16,17 @@
  *    failed refresh leaves them valid;
  *  - per-MX-IP concurrency and rate, global limit;
  *  - what cannot be probed never reaches DNS or SMTP;
- *  - limit_free waits for background probes, or leaves them to finish.
+ *  - limit_free waits for background probes, or leaves them to finish;
+ *  - per-client probe rate (D11): a client past client_rate gets
+ *    tempfail/rate-limited with no probe (no connection, no DNS), others
+ *    are not affected, cache hits and single-flight followers are free,
+ *    the window starts afresh after a minute (an injected clock), IPv6
+ *    clients count by /64, a count is given back when no probe starts.
  *
  * Servers and temporary files are per test (Check forks each test);
  * fake_smtpd and ldns-testns die with the test process.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -48,15 +54,16 @@
 
 static struct testns ns;
 static char tmpdir[64], cachepath[128];
-static atomic_int nwarn;
+static atomic_int nwarn, nclient;
 
 static void
 hook(int prio, const char *line, void *arg)
 {
-	(void)line;
 	(void)arg;
 	if (prio <= LOG_WARNING)
 		atomic_fetch_add(&nwarn, 1);
+	if (prio == LOG_NOTICE && strstr(line, "(ClientProbeRate)") != NULL)
+		atomic_fetch_add(&nclient, 1);
 }
 
 /* ---- fake DNS: every test domain has MX mx.lim.test -> 127.0.0.1 ---- */
@@ -66,6 +73,7 @@ static const char *const domains[] = {
 	"m1", "m2", "m3", "m4", "m5", "m6",
 	"r1", "r2", "r3", "r4", "r5",
 	"g1", "g2", "g3", "g4", "g5", "g6",
+	"c1", "c2", "c3", "c4",
 };
 
 static void
@@ -77,6 +85,7 @@ setup(void)
 	log_open("check_limit", LOG_MAIL, 0, 0);
 	log_set_hook(hook, NULL);
 	atomic_store(&nwarn, 0);
+	atomic_store(&nclient, 0);
 	n += (size_t)snprintf(zone + n, sizeof(zone) - n, "%s%s",
 	    TESTNS_ENTRY("mx.lim.test", "A", "NOERROR", "mx.lim.test. IN A 127.0.0.1\n"),
 	    TESTNS_ENTRY("mx.lim.test", "AAAA", "NOERROR", ""));
@@ -309,6 +318,7 @@ cache_new(void)
 struct req {
 	struct limiter *l;
 	const struct probe_conf *pc;
+	const struct sockaddr *client;	/* NULL: limit_verdict */
 	pthread_barrier_t *bar;
 	char	addr[128];
 	msec_t	budget;
@@ -324,18 +334,23 @@ req_main(void *p)
 
 	pthread_barrier_wait(r->bar);
 	t0 = util_now_ms();
-	limit_verdict(r->l, r->pc, r->addr, strlen(r->addr), r->budget, &r->res);
+	if (r->client != NULL)
+		limit_verdict_client(r->l, r->pc, r->client, r->addr, strlen(r->addr),
+		    r->budget, &r->res);
+	else
+		limit_verdict(r->l, r->pc, r->addr, strlen(r->addr), r->budget, &r->res);
 	r->elapsed = util_now_ms() - t0;
 	return NULL;
 }
 
 /*
  * run n requests together (i = 0 .. n-1) for local@domain (numbered 0),
- * local<i>@domain (1) or local@<domain><i+1>.test (2)
+ * local<i>@domain (1) or local@<domain><i+1>.test (2), on behalf of
+ * client (NULL: none, limit_verdict)
  */
 static struct req *
-run_all(struct limiter *l, const struct probe_conf *pc, int n, const char *local,
-	int numbered, const char *domain, msec_t budget)
+run_all_from(struct limiter *l, const struct probe_conf *pc, const struct sockaddr *client,
+	     int n, const char *local, int numbered, const char *domain, msec_t budget)
 {
 	struct req *r = calloc((size_t)n, sizeof(*r));
 	pthread_t *th = calloc((size_t)n, sizeof(*th));
@@ -350,6 +365,7 @@ run_all(struct limiter *l, const struct probe_conf *pc, int n, const char *local
 	for (i = 0; i < n; i++) {
 		r[i].l = l;
 		r[i].pc = pc;
+		r[i].client = client;
 		r[i].bar = &bar;
 		r[i].budget = budget;
 		if (numbered == 2)
@@ -366,6 +382,13 @@ run_all(struct limiter *l, const struct probe_conf *pc, int n, const char *local
 	pthread_barrier_destroy(&bar);
 	free(th);
 	return r;
+}
+
+static struct req *
+run_all(struct limiter *l, const struct probe_conf *pc, int n, const char *local,
+	int numbered, const char *domain, msec_t budget)
+{
+	return run_all_from(l, pc, NULL, n, local, numbered, domain, budget);
 }
 
 /* D2: one probe for many requests */
@@ -720,6 +743,267 @@ START_TEST(test_free)
 }
 END_TEST
 
+/* ---- per-client probe rate (D11) ---- */
+
+static _Atomic msec_t fake_ms;
+
+static msec_t
+fake_ms_clock(void)
+{
+	return atomic_load(&fake_ms);
+}
+
+/* client_sa - a sockaddr for a numeric IPv4 or IPv6 address */
+static const struct sockaddr *
+client_sa(const char *ip, struct sockaddr_storage *ss)
+{
+	struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+
+	memset(ss, 0, sizeof(*ss));
+	if (inet_pton(AF_INET, ip, &s4->sin_addr) == 1)
+		s4->sin_family = AF_INET;
+	else {
+		ck_assert_msg(inet_pton(AF_INET6, ip, &s6->sin6_addr) == 1, "bad test address %s", ip);
+		s6->sin6_family = AF_INET6;
+	}
+	return (const struct sockaddr *)ss;
+}
+
+/* ask - one request from the client at ip (NULL: no client); returns its time in ms */
+static msec_t
+ask(struct limiter *l, const struct probe_conf *pc, const char *ip, const char *addr,
+    msec_t budget, struct probe_result *res)
+{
+	struct sockaddr_storage ss;
+	msec_t t0 = util_now_ms();
+
+	limit_verdict_client(l, pc, ip != NULL ? client_sa(ip, &ss) : NULL, addr, strlen(addr),
+	    budget, res);
+	return util_now_ms() - t0;
+}
+
+static void
+want(const char *who, const struct probe_result *res, enum verdict v, const char *reason, int cached)
+{
+	ck_assert_msg(res->verdict == v && (reason == NULL || strcmp(res->reason, reason) == 0) &&
+	    res->cached == cached, "%s: got %s/%s cached=%d, want %s/%s cached=%d", who,
+	    verdict_str(res->verdict), res->reason, res->cached, verdict_str(v),
+	    reason != NULL ? reason : "*", cached);
+}
+
+static int
+rcpts(const char *t, const char *addr)
+{
+	char line[160];
+	const char *p;
+	int n = 0;
+
+	snprintf(line, sizeof(line), "C: RCPT TO:<%s>", addr);
+	for (p = t; (p = strstr(p, line)) != NULL; p++)
+		n++;
+	return n;
+}
+
+/* a client past its rate: no probe; others, cache hits, no client and the next minute are fine */
+START_TEST(test_client_rate)
+{
+	struct server sv;
+	struct probe_conf pc;
+	struct limit_conf lc;
+	struct limiter *l;
+	struct cache *c = cache_new();
+	struct probe_result res;
+	char addr[64], *t;
+	msec_t el;
+	int i, j;
+
+	server_start(&sv, "rcpt * 550 5.1.1 User unknown\n");
+	conf_for(&pc, &sv, c);
+	/* a probe started for silent.test (no DNS answer) would still run at the end */
+	pc.dns.timeout_ms = 10000;
+	limit_conf_defaults(&lc);
+	ck_assert_int_eq(lc.client_rate, 30);
+	lc.client_rate = 3;
+	l = limit_new(&lc, c);
+	atomic_store(&fake_ms, 1000000);
+	limit_set_clock(l, fake_ms_clock);
+
+	/* cache hits cost nothing: u1 and u2 are still probed after five of them */
+	for (i = 0; i < 3; i++) {
+		snprintf(addr, sizeof(addr), "u%d@c1.test", i);
+		ask(l, &pc, "192.0.2.1", addr, 5000, &res);
+		want(addr, &res, VERDICT_INVALID, R_USER_UNKNOWN, 0);
+		for (j = 0; i == 0 && j < 5; j++) {
+			ask(l, &pc, "192.0.2.1", "u0@c1.test", 5000, &res);
+			want("cache hit", &res, VERDICT_INVALID, R_USER_UNKNOWN, 1);
+		}
+	}
+	/* at its limit, the client still gets cache hits */
+	ask(l, &pc, "192.0.2.1", "u1@c1.test", 5000, &res);
+	want("cache hit at the limit", &res, VERDICT_INVALID, R_USER_UNKNOWN, 1);
+	/* the fourth new sender: refused at once, nothing probed (silent.test has no DNS answer) */
+	el = ask(l, &pc, "192.0.2.1", "x@silent.test", 5000, &res);
+	want("4th new sender", &res, VERDICT_TEMPFAIL, R_RATE_LIMITED, 0);
+	ck_assert_msg(el < 100, "the refusal took %lld ms, want at once", (long long)el);
+	ck_assert_str_eq(res.address, "x@silent.test");
+	ask(l, &pc, "192.0.2.1", "u3@c1.test", 5000, &res);
+	want("u3 from the limited client", &res, VERDICT_TEMPFAIL, R_RATE_LIMITED, 0);
+	ck_assert_msg(atomic_load(&nclient) == 1, "the refusal was logged %d times, want once a window",
+	    atomic_load(&nclient));
+
+	/* another client, and a request with no client, are not affected */
+	ask(l, &pc, "192.0.2.2", "u3@c1.test", 5000, &res);
+	want("u3 from another client", &res, VERDICT_INVALID, R_USER_UNKNOWN, 0);
+	ask(l, &pc, NULL, "u4@c1.test", 5000, &res);
+	want("u4 with no client", &res, VERDICT_INVALID, R_USER_UNKNOWN, 0);
+
+	/* the window: 60 s from the client's first counted probe */
+	atomic_fetch_add(&fake_ms, 59999);
+	ask(l, &pc, "192.0.2.1", "u5@c1.test", 5000, &res);
+	want("u5 before the minute is over", &res, VERDICT_TEMPFAIL, R_RATE_LIMITED, 0);
+	atomic_fetch_add(&fake_ms, 1);
+	ask(l, &pc, "192.0.2.1", "u5@c1.test", 5000, &res);
+	want("u5 in the next minute", &res, VERDICT_INVALID, R_USER_UNKNOWN, 0);
+	ck_assert_int_eq(atomic_load(&nclient), 1);
+
+	/* every probe above has ended; one for x@silent.test would still wait for DNS */
+	ck_assert_msg(limit_free(l, 0) == 0, "a probe is still running: one was started for the "
+	    "refused x@silent.test");
+	t = server_stop(&sv);
+	ck_assert_msg(connections(t) == 6, "got %d connections, want 6 (u0-u2, u3 from another "
+	    "client, u4, u5 once):\n%.3000s", connections(t), t);
+	ck_assert_int_eq(rcpts(t, "u3@c1.test"), 1);
+	ck_assert_int_eq(rcpts(t, "u5@c1.test"), 1);
+	ck_assert_int_eq(rcpts(t, "u0@c1.test"), 1);
+	free(t);
+	cache_close(c);
+}
+END_TEST
+
+/* which addresses are one client: IPv4 exactly, IPv4-mapped as IPv4, IPv6 by /64 */
+static const struct {
+	const char *first, *second;
+	int	same;
+} client_pairs[] = {
+	{ "2001:db8:1:2::1", "2001:db8:1:2:ffff:ffff:ffff:fffe", 1 },
+	{ "2001:db8:1:2::1", "2001:db8:1:3::1", 0 },
+	{ "2001:db8:1:2::1", "2001:db9:1:2::1", 0 },
+	{ "192.0.2.7", "::ffff:192.0.2.7", 1 },
+	{ "::ffff:192.0.2.7", "192.0.2.7", 1 },
+	{ "192.0.2.7", "192.0.2.8", 0 },
+	{ "192.0.2.7", "::c000:207", 0 },	/* IPv4-compatible is IPv6 */
+};
+
+START_TEST(test_client_groups)
+{
+	struct server sv;
+	struct probe_conf pc;
+	struct limit_conf lc;
+	struct limiter *l;
+	struct probe_result res;
+	char *t;
+
+	server_start(&sv, "rcpt * 250 2.1.5 Ok\n");
+	conf_for(&pc, &sv, NULL);
+	limit_conf_defaults(&lc);
+	lc.client_rate = 2;
+	l = limit_new(&lc, NULL);
+	ask(l, &pc, client_pairs[_i].first, "a0@c2.test", 5000, &res);
+	want("a0 from the first", &res, VERDICT_VALID, NULL, 0);
+	ask(l, &pc, client_pairs[_i].first, "a1@c2.test", 5000, &res);
+	want("a1 from the first", &res, VERDICT_VALID, NULL, 0);
+	ask(l, &pc, client_pairs[_i].second, "a2@c2.test", 5000, &res);
+	if (client_pairs[_i].same)
+		ck_assert_msg(res.verdict == VERDICT_TEMPFAIL && strcmp(res.reason, R_RATE_LIMITED) == 0,
+		    "%s after %s: got %s/%s, want tempfail/rate-limited (one client)", client_pairs[_i].second,
+		    client_pairs[_i].first, verdict_str(res.verdict), res.reason);
+	else
+		ck_assert_msg(res.verdict == VERDICT_VALID, "%s after %s: got %s/%s, want valid "
+		    "(another client)", client_pairs[_i].second, client_pairs[_i].first,
+		    verdict_str(res.verdict), res.reason);
+	limit_free(l, 5000);
+	t = server_stop(&sv);
+	ck_assert_msg(connections(t) == (client_pairs[_i].same ? 2 : 3), "got %d connections, want %d",
+	    connections(t), client_pairs[_i].same ? 2 : 3);
+	free(t);
+}
+END_TEST
+
+/* requests that join a probe in flight neither count nor are refused */
+START_TEST(test_client_followers)
+{
+	struct server sv;
+	struct probe_conf pc;
+	struct limit_conf lc;
+	struct limiter *l;
+	struct sockaddr_storage ss;
+	struct probe_result res;
+	struct req *r;
+	char *t;
+	int i;
+
+	server_start(&sv, "delay rcpt 300\nrcpt * 250 2.1.5 Ok\n");
+	conf_for(&pc, &sv, NULL);
+	limit_conf_defaults(&lc);
+	lc.client_rate = 2;
+	l = limit_new(&lc, NULL);
+	r = run_all_from(l, &pc, client_sa("2001:db8:5:5::25", &ss), 8, "same", 0, "c3.test", 5000);
+	for (i = 0; i < 8; i++)
+		ck_assert_msg(r[i].res.verdict == VERDICT_VALID, "request %d: got %s/%s, want valid", i,
+		    verdict_str(r[i].res.verdict), r[i].res.reason);
+	ask(l, &pc, "2001:db8:5:5::26", "other@c3.test", 5000, &res);
+	want("a second sender from the same /64", &res, VERDICT_VALID, NULL, 0);
+	ask(l, &pc, "2001:db8:5:5::27", "third@c3.test", 5000, &res);
+	want("a third sender from the same /64", &res, VERDICT_TEMPFAIL, R_RATE_LIMITED, 0);
+	limit_free(l, 5000);
+	t = server_stop(&sv);
+	ck_assert_msg(connections(t) == 2, "got %d connections, want 2", connections(t));
+	free(t);
+	free(r);
+}
+END_TEST
+
+/* a request that started no probe (no domain slot in time) gives its count back */
+START_TEST(test_client_refund)
+{
+	struct server sv;
+	struct probe_conf pc;
+	struct limit_conf lc;
+	struct limiter *l;
+	struct probe_result res;
+	msec_t el;
+	char *t;
+
+	server_start(&sv, "delay rcpt 800\nrcpt * 250 2.1.5 Ok\n" QUIT_EOF);
+	conf_for(&pc, &sv, NULL);
+	limit_conf_defaults(&lc);
+	lc.client_rate = 2;
+	lc.per_domain = 1;
+	l = limit_new(&lc, NULL);
+	ask(l, &pc, "198.51.100.1", "s0@c4.test", 100, &res);
+	want("s0, slower than its budget", &res, VERDICT_TEMPFAIL, R_BUDGET, 0);
+	/* s0's probe holds the domain's only slot */
+	el = ask(l, &pc, "198.51.100.1", "s1@c4.test", 200, &res);
+	want("s1, no domain slot", &res, VERDICT_TEMPFAIL, R_RATE_LIMITED, 0);
+	ck_assert_msg(el >= 150, "s1 answered after %lld ms: it did not wait for a slot", (long long)el);
+	/* join s0's probe until it ends (a follower: free) */
+	ask(l, &pc, "198.51.100.1", "s0@c4.test", 5000, &res);
+	want("s0, joined", &res, VERDICT_VALID, NULL, 0);
+	ask(l, &pc, "198.51.100.1", "s2@c4.test", 5000, &res);
+	want("s2, the second counted probe", &res, VERDICT_VALID, NULL, 0);
+	ck_assert_int_eq(atomic_load(&nclient), 0);
+	el = ask(l, &pc, "198.51.100.1", "s3@c4.test", 5000, &res);
+	want("s3, past the rate", &res, VERDICT_TEMPFAIL, R_RATE_LIMITED, 0);
+	ck_assert_msg(el < 100, "s3 answered after %lld ms, want at once", (long long)el);
+	ck_assert_int_eq(atomic_load(&nclient), 1);
+	limit_free(l, 5000);
+	t = server_stop(&sv);
+	ck_assert_msg(connections(t) == 2, "got %d connections, want 2 (s0, s2)", connections(t));
+	free(t);
+}
+END_TEST
+
 Suite *
 make_suite(void)
 {
@@ -743,6 +1027,15 @@ make_suite(void)
 	tcase_add_test(tc, test_global);
 	tcase_add_loop_test(tc, test_unprobed, 0, sizeof(unprobed) / sizeof(unprobed[0]));
 	tcase_add_test(tc, test_free);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("clients");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, test_client_rate);
+	tcase_add_loop_test(tc, test_client_groups, 0, sizeof(client_pairs) / sizeof(client_pairs[0]));
+	tcase_add_test(tc, test_client_followers);
+	tcase_add_test(tc, test_client_refund);
 	suite_add_tcase(s, tc);
 	return s;
 }
