@@ -70,6 +70,7 @@ static const struct key keys[] = {
 	{ "DomainConcurrency",	CT_INT,		"2", 0 },
 	{ "MXConcurrency",	CT_INT,		"10", 0 },
 	{ "MXRate",		CT_INT,		"60", 0 },
+	{ "ClientProbeRate",	CT_INT,		"30", 0 },
 	{ "Mode",		CT_SPECIAL,	"enforce", 0 },
 	{ "MonitorHeader",	CT_SPECIAL,	"X-SAV-Verdict", 0 },
 	{ "TrustedNetworks",	CT_SPECIAL,	"127.0.0.0/8, ::1/128", 0 },
@@ -485,6 +486,13 @@ apply(struct conf *c, const struct key *k, const char *v, char *err, size_t errl
 			if (parse_int(v, 1, 65535, &num) < 0)
 				return fail(err, errlen, "want a port 1-65535, not %s", v);
 			c->probe.port = (int)num;
+			return 0;
+		}
+		if (!strcmp(n, "ClientProbeRate")) {
+			/* 0 switches the per-client limit off */
+			if (parse_int(v, 0, 100000, &num) < 0)
+				return fail(err, errlen, "want a number from 0 (off) to 100000, not %s", v);
+			c->limits.client_rate = (int)num;
 			return 0;
 		}
 		if (parse_int(v, 1, 100000, &num) < 0)

@@ -72,6 +72,9 @@ static const struct {
 	{ "Resolver 127.0.0.1:5353\nResolver ::1\n", ":2: Resolver: " },
 	{ "ProbeMethod expn\n", ":1: ProbeMethod: want rcpt or vrfy" },
 	{ "MaxTargets 0\n", ":1: MaxTargets: want a number" },
+	{ "ClientProbeRate -1\n", ":1: ClientProbeRate: want a number from 0 (off)" },
+	{ "ClientProbeRate 100001\n", ":1: ClientProbeRate: want a number from 0 (off)" },
+	{ "ClientProbeRate 10/m\n", ":1: ClientProbeRate: want a number from 0 (off)" },
 	{ "ProbeWait\n", ":1: ProbeWait: missing value" },
 	{ "ExemptDomains /nonexistent/file\n", ":1: ExemptDomains: cannot open /nonexistent/file" },
 	{ "ProbeWait 61s\n", "ProbeWait: longer than ProbeTimeout" },
@@ -120,6 +123,7 @@ START_TEST(test_defaults)
 	ck_assert_int_eq(c.limits.max_probes, 100);
 	ck_assert_int_eq(c.limits.per_domain, 2);
 	ck_assert_int_eq(c.limits.per_mx, 10);
+	ck_assert_int_eq(c.limits.client_rate, 30);
 	ck_assert_int_eq(c.nnets, 2);
 	ck_assert_int_eq(c.facility, LOG_MAIL);
 	ck_assert_msg(strchr(c.probe.helo, '.') != NULL, "helo %s is not a FQDN", c.probe.helo);
@@ -147,7 +151,8 @@ START_TEST(test_good)
 			 "TrustedNetworks 192.0.2.0/24, 2001:db8::/32\n"
 			 "ExemptDomains %s\n"
 			 "Action.unknown tempfail\nCacheTTL.valid 2d\nCacheTTL.refresh 1d\n"
-			 "CacheFile /var/tmp/x.mdb\nSyslogFacility local3\n",
+			 "CacheFile /var/tmp/x.mdb\nSyslogFacility local3\n"
+			 "ClientProbeRate 0\n",
 			 list);
 		write_file(path, text);
 	}
@@ -165,6 +170,7 @@ START_TEST(test_good)
 	ck_assert_int_eq(c.ttl.valid, 2 * 86400);
 	ck_assert_str_eq(c.cachefile, "/var/tmp/x.mdb");
 	ck_assert_int_eq(c.facility, LOG_LOCAL3);
+	ck_assert_int_eq(c.limits.client_rate, 0);
 	ck_assert_int_eq(c.nexempt, 3);
 	ck_assert(conf_exempt(&c, "partner.example"));
 	ck_assert(!conf_exempt(&c, "sub.partner.example"));
