@@ -140,8 +140,9 @@ sav_envfrom(SMFICTX *mctx, char **argv)
 	cl.auth_authen = macro(mctx, "{auth_authen}");
 	if (!decide_exempt(c, &cl, sender, len, &res)) {
 		if (milter.limiter != NULL)
-			limit_verdict(milter.limiter, &c->probe, sender, len,
-				      c->probe_wait_ms, &res);
+			/* ClientProbeRate counts per SMTP client (D11) */
+			limit_verdict_client(milter.limiter, &c->probe, cl.sa, sender,
+					     len, c->probe_wait_ms, &res);
 		else {
 			memset(&res, 0, sizeof(res));
 			res.verdict = VERDICT_ERROR;
