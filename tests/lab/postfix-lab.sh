@@ -16,7 +16,11 @@
 #   - local submission through non_smtpd_milters is never refused (E11);
 #   - the milter killed mid-transaction: Postfix applies
 #     milter_default_action = tempfail, the client gets 451 4.7.1; a
-#     restart removes the stale socket and mail flows again.
+#     restart removes the stale socket and mail flows again;
+#   - D11 ClientProbeRate 3: the 4th new sender from one client within
+#     the minute gets 451 4.7.1 (reason rate-limited) and is never
+#     probed; a cached sender is still answered; another client is not
+#     affected.
 
 . "$(dirname "$0")/lib.sh"
 lab_isolate "$0" "$@"
@@ -28,7 +32,9 @@ mlab_world
 
 CONF=$LAB_DIR/sav-milter.conf
 SOCK=$LAB_DIR/milter/sav.sock
-mlab_milter_conf "$CONF"
+# every transaction comes from MLAB_CLIENT_IP, with far more than 30 new
+# senders a minute: no per-client limit until its own section (D11)
+mlab_milter_conf "$CONF" "ClientProbeRate 0"
 mlab_milter_start "$CONF"
 
 lab_postfix_front front 127.0.0.1:2525 "unix:$SOCK"
@@ -190,5 +196,49 @@ MLAB_MILTER_PID=""
 mv "$LAB_DIR/milter.log" "$LAB_DIR/milter.log.1"
 mlab_milter_start "$CONF"
 lab_like "$(mlab_swaks alice@example.test)" "^250 " "restarted over the stale socket: mail flows again"
+
+# --- D11 per-client probe rate ---------------------------------------------------------
+# ClientProbeRate 3 (a restart: limits do not change on SIGHUP); fresh
+# senders, so each one is a probe of the Postfix MX
+mlab_milter_stop
+mv "$LAB_DIR/milter.log" "$LAB_DIR/milter.log.2"
+mlab_milter_conf "$LAB_DIR/rate.conf" "ClientProbeRate 3"
+mlab_milter_start "$LAB_DIR/rate.conf"
+MXLOG=$(lab_postfix_log mx)
+good=0
+for i in 1 2 3; do
+	got=$(mlab_swaks "rate$i@example.test")
+	line=$(mlab_decision "rate$i@example.test")
+	case $got in "550 5.1.7 "*) good=$((good + 1)) ;; esac
+	[ "$(mlab_field "$line" cache)" = miss ] && good=$((good + 1))
+done
+lab_wait_file "$MXLOG" 'rate3@example\.test' 50 || lab_diag "the MX never logged rate3@example.test"
+lab_check "D11 ClientProbeRate 3: three new unknown senders from one client are probed and refused" \
+	"$good" 6 "$(grep -c 'RCPT from.*<rate[123]@example\.test>' "$MXLOG")" 3
+got=$(mlab_swaks nobody@example.test)
+line=$(mlab_decision nobody@example.test)
+lab_check "D11 at the limit, a cached sender is still answered (550 5.1.7, cache=hit)" \
+	"$got" "~^550 5\\.1\\.7 " "$(mlab_field "$line" cache)" hit
+lab_dns_mark
+t0=$(lab_now_ms)
+got=$(mlab_swaks rate4@example.test)
+ms=$(( $(lab_now_ms) - t0 ))
+line=$(mlab_decision rate4@example.test)
+lab_check "D11 the 4th new sender from the client gets 451 4.7.1, reason=rate-limited" \
+	"$got" "~^451 4\\.7\\.1 .*\\(rate-limited\\)" "$(mlab_field "$line" verdict)" tempfail \
+	"$(mlab_field "$line" reason)" rate-limited "$(mlab_field "$line" action)" tempfail \
+	"$(mlab_field "$line" client)" "[$MLAB_CLIENT_IP]"
+lab_diag "rate-limited answer after $ms ms (the whole SMTP transaction)"
+# a probe, had one started, would have asked DNS for example.test by now
+sleep 0.5
+lab_check "D11 the refused sender was never probed: no DNS query for its domain, nothing at the MX" \
+	"$(lab_dns_queries_since example.test)" 0 "$(grep -c 'rate4@example\.test' "$MXLOG")" 0
+lab_is "$(grep -cF "limit: client $MLAB_CLIENT_IP started 3 probes within a minute (ClientProbeRate)" \
+	"$LAB_DIR/milter.log")" 1 "D11 the milter logs the client's limit once"
+got=$(MLAB_CLIENT_IP=127.0.0.10 mlab_swaks rate4@example.test)
+line=$(mlab_decision rate4@example.test)
+lab_check "D11 another client is not affected: the same sender is probed and refused (550 5.1.7)" \
+	"$got" "~^550 5\\.1\\.7 " "$(mlab_field "$line" reason)" user-unknown \
+	"$(mlab_field "$line" client)" "[127.0.0.10]"
 
 lab_summary
