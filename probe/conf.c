@@ -70,7 +70,7 @@ static const struct key keys[] = {
 	{ "DomainConcurrency",	CT_INT,		"2", 0 },
 	{ "MXConcurrency",	CT_INT,		"10", 0 },
 	{ "MXRate",		CT_INT,		"60", 0 },
-	{ "ClientProbeRate",	CT_INT,		"30", 0 },
+	{ "ClientProbeRate",	CT_INT,		"60", 0 },
 	{ "Mode",		CT_SPECIAL,	"enforce", 0 },
 	{ "MonitorHeader",	CT_SPECIAL,	"X-SAV-Verdict", 0 },
 	{ "TrustedNetworks",	CT_SPECIAL,	"127.0.0.0/8, ::1/128", 0 },

@@ -162,7 +162,7 @@ limit_conf_defaults(struct limit_conf *c)
 	c->per_mx = 10;
 	c->mx_rate = 60;
 	c->max_probes = 100;
-	c->client_rate = 30;
+	c->client_rate = 60;
 }
 
 /* ---- small helpers ---- */

@@ -123,7 +123,7 @@ START_TEST(test_defaults)
 	ck_assert_int_eq(c.limits.max_probes, 100);
 	ck_assert_int_eq(c.limits.per_domain, 2);
 	ck_assert_int_eq(c.limits.per_mx, 10);
-	ck_assert_int_eq(c.limits.client_rate, 30);
+	ck_assert_int_eq(c.limits.client_rate, 60);
 	ck_assert_int_eq(c.nnets, 2);
 	ck_assert_int_eq(c.facility, LOG_MAIL);
 	ck_assert_msg(strchr(c.probe.helo, '.') != NULL, "helo %s is not a FQDN", c.probe.helo);
