@@ -24,21 +24,16 @@
  *    clients count by /64, a count is given back when no probe starts.
  *
  * Servers and temporary files are per test (Check forks each test);
- * fake_smtpd and ldns-testns die with the test process.
+ * fake_smtpd (tests/fake_fixture.h) and ldns-testns die with the test
+ * process.
  */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -49,6 +44,7 @@
 #include "log.h"
 #include "probe.h"
 #include "testns.h"
+#include "fake_fixture.h"
 
 #define SLACK_MS	300	/* a request may end this much after its budget */
 
@@ -113,119 +109,7 @@ teardown(void)
 		fprintf(stderr, "could not remove %s\n", tmpdir);
 }
 
-/* ---- fake SMTP server ---- */
-
-struct server {
-	char	dir[128];
-	char	script[PATH_MAX], transcript[PATH_MAX], ready[PATH_MAX], log[PATH_MAX];
-	pid_t	pid;
-	int	port;
-};
-
-static const char *
-fake_path(char *buf, size_t size)
-{
-	const char *env = getenv("FAKE_SMTPD");
-	char self[PATH_MAX - 16], *slash;
-	ssize_t n;
-
-	if (env != NULL && env[0] != '\0')
-		return env;
-	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	if (n > 0) {
-		self[n] = '\0';
-		if ((slash = strrchr(self, '/')) != NULL) {
-			*slash = '\0';
-			if ((size_t)snprintf(buf, size, "%s/fake_smtpd", self) < size &&
-			    access(buf, X_OK) == 0)
-				return buf;
-		}
-	}
-	snprintf(buf, size, "build/tests/fake_smtpd");
-	return buf;
-}
-
-static char *
-read_text(const char *path)
-{
-	FILE *fp = fopen(path, "r");
-	char *buf;
-	size_t n;
-
-	if (fp == NULL)
-		return NULL;
-	buf = malloc(1 << 20);
-	ck_assert(buf != NULL);
-	n = fread(buf, 1, (1 << 20) - 1, fp);
-	buf[n] = '\0';
-	fclose(fp);
-	return buf;
-}
-
-static void
-server_start(struct server *sv, const char *script)
-{
-	char prog_buf[PATH_MAX], *ready;
-	const char *prog = fake_path(prog_buf, sizeof(prog_buf));
-	msec_t until;
-	FILE *fp;
-
-	memset(sv, 0, sizeof(*sv));
-	ck_assert_msg(access(prog, X_OK) == 0, "fake_smtpd not found at %s "
-	    "(make build/tests/fake_smtpd, or set FAKE_SMTPD)", prog);
-	snprintf(sv->dir, sizeof(sv->dir), "%s/smtpd", tmpdir);
-	ck_assert(mkdir(sv->dir, 0700) == 0);
-	snprintf(sv->script, sizeof(sv->script), "%s/script", sv->dir);
-	snprintf(sv->transcript, sizeof(sv->transcript), "%s/transcript", sv->dir);
-	snprintf(sv->ready, sizeof(sv->ready), "%s/ready", sv->dir);
-	snprintf(sv->log, sizeof(sv->log), "%s/log", sv->dir);
-	fp = fopen(sv->script, "w");
-	ck_assert(fp != NULL);
-	fputs(script, fp);
-	ck_assert(fclose(fp) == 0);
-	sv->pid = fork();
-	ck_assert(sv->pid >= 0);
-	if (sv->pid == 0) {
-		int fd = open(sv->log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-
-		prctl(PR_SET_PDEATHSIG, SIGTERM);
-		if (fd >= 0) {
-			dup2(fd, 1);
-			dup2(fd, 2);
-		}
-		execl(prog, "fake_smtpd", "-l", "127.0.0.1:0", "-s", sv->script, "-t",
-		    sv->transcript, "-r", sv->ready, "-T", "60", "-c", "400", (char *)NULL);
-		_exit(127);
-	}
-	until = util_now_ms() + 5000;
-	while ((ready = read_text(sv->ready)) == NULL) {
-		int st;
-
-		ck_assert_msg(waitpid(sv->pid, &st, WNOHANG) != sv->pid, "fake_smtpd exited");
-		ck_assert_msg(util_now_ms() < until, "fake_smtpd not ready after 5 s");
-		usleep(5000);
-	}
-	ck_assert(strrchr(ready, ' ') != NULL);
-	sv->port = atoi(strrchr(ready, ' ') + 1);
-	free(ready);
-	ck_assert(sv->port > 0 && sv->port < 65536);
-}
-
-/* server_stop - returns the transcript with its STATS line (caller frees) */
-static char *
-server_stop(struct server *sv)
-{
-	char *t;
-	int st;
-
-	if (sv->pid > 0) {
-		kill(sv->pid, SIGTERM);
-		waitpid(sv->pid, &st, 0);
-		sv->pid = 0;
-	}
-	t = read_text(sv->transcript);
-	return t != NULL ? t : strdup("");
-}
+/* ---- fake SMTP server (tests/fake_fixture.h), its transcript ---- */
 
 /*
  * QUIT_EOF - the server closes on QUIT without a 221: it logs CLOSE
@@ -280,7 +164,7 @@ max_concurrent(const char *t)
 /* ---- probe set-up ---- */
 
 static void
-conf_for(struct probe_conf *pc, const struct server *sv, struct cache *c)
+conf_for(struct probe_conf *pc, const struct fake_smtpd *sv, struct cache *c)
 {
 	char spec[64], err[128];
 
@@ -394,7 +278,7 @@ run_all(struct limiter *l, const struct probe_conf *pc, int n, const char *local
 /* D2: one probe for many requests */
 START_TEST(test_single_flight)
 {
-	struct server sv;
+	struct fake_smtpd sv;
 	struct probe_conf pc;
 	struct limit_conf lc;
 	struct limiter *l;
@@ -404,7 +288,7 @@ START_TEST(test_single_flight)
 	char *t;
 	int i;
 
-	server_start(&sv, "delay rcpt 500\nrcpt * 250 2.1.5 Ok\n");
+	fake_start(&sv, tmpdir, NULL, "delay rcpt 500\nrcpt * 250 2.1.5 Ok\n");
 	conf_for(&pc, &sv, c);
 	limit_conf_defaults(&lc);
 	l = limit_new(&lc, c);
@@ -421,7 +305,7 @@ START_TEST(test_single_flight)
 	ck_assert_msg(again.cached == 1 && again.verdict == VERDICT_VALID,
 	    "after the probe: got cached=%d %s, want a cache hit", again.cached, verdict_str(again.verdict));
 	limit_free(l, 5000);
-	t = server_stop(&sv);
+	t = fake_stop(&sv);
 	ck_assert_msg(connections(t) == 1, "got %d connections, want 1:\n%.2000s", connections(t), t);
 	free(t);
 	free(r);
@@ -432,7 +316,7 @@ END_TEST
 /* D1: a joe-job at one domain never floods it, and nobody waits past the budget */
 START_TEST(test_joe_job)
 {
-	struct server sv;
+	struct fake_smtpd sv;
 	struct probe_conf pc;
 	struct limit_conf lc;
 	struct limiter *l;
@@ -442,7 +326,7 @@ START_TEST(test_joe_job)
 	msec_t worst = 0;
 	char *t;
 
-	server_start(&sv, "delay rcpt 1000\nrcpt * 550 5.1.1 User unknown\n" QUIT_EOF);
+	fake_start(&sv, tmpdir, NULL, "delay rcpt 1000\nrcpt * 550 5.1.1 User unknown\n" QUIT_EOF);
 	conf_for(&pc, &sv, c);
 	limit_conf_defaults(&lc);
 	l = limit_new(&lc, c);
@@ -467,7 +351,7 @@ START_TEST(test_joe_job)
 	ck_assert_msg(limited >= 250, "rate-limited: got %d of 300 (budget %d, invalid %d)", limited,
 	    budget, invalid);
 	limit_free(l, 5000);
-	t = server_stop(&sv);
+	t = fake_stop(&sv);
 	ck_assert_msg(max_concurrent(t) >= 1 && max_concurrent(t) <= 2,
 	    "the victim saw %d connections at once, want at most 2", max_concurrent(t));
 	ck_assert_msg(connections(t) <= 6, "the victim saw %d connections in all, want a handful",
@@ -481,7 +365,7 @@ END_TEST
 /* E5: tempfail/budget in time; the probe finishes and fills the cache */
 START_TEST(test_budget)
 {
-	struct server sv;
+	struct fake_smtpd sv;
 	struct probe_conf pc;
 	struct limiter *l;
 	struct cache *c = cache_new();
@@ -490,7 +374,7 @@ START_TEST(test_budget)
 	char *t;
 	int stale, i;
 
-	server_start(&sv, "delay rcpt 1500\nrcpt * 550 5.1.1 <late@budget.test>: User unknown\n");
+	fake_start(&sv, tmpdir, NULL, "delay rcpt 1500\nrcpt * 550 5.1.1 <late@budget.test>: User unknown\n");
 	conf_for(&pc, &sv, c);
 	l = limit_new(NULL, c);
 	t0 = util_now_ms();
@@ -515,7 +399,7 @@ START_TEST(test_budget)
 	ck_assert_str_eq(res.enhanced, "5.1.1");
 	ck_assert_msg(el < 50, "a cache hit took %lld ms", (long long)el);
 	limit_free(l, 5000);
-	t = server_stop(&sv);
+	t = fake_stop(&sv);
 	ck_assert_int_eq(connections(t), 1);
 	free(t);
 	cache_close(c);
@@ -539,7 +423,7 @@ static const char *const refresh_scripts[] = {
 
 START_TEST(test_stale_refresh)
 {
-	struct server sv;
+	struct fake_smtpd sv;
 	struct probe_conf pc;
 	struct limiter *l;
 	struct cache *c = cache_new();
@@ -556,14 +440,14 @@ START_TEST(test_stale_refresh)
 	ck_assert_int_eq(cache_put_result(c, "a:old@stale.test", "stale.test", &ok), CACHE_HIT);
 	fake_now = time(NULL);
 
-	server_start(&sv, refresh_scripts[_i]);
+	fake_start(&sv, tmpdir, NULL, refresh_scripts[_i]);
 	conf_for(&pc, &sv, c);
 	l = limit_new(NULL, c);
 	limit_verdict(l, &pc, "old@stale.test", 14, 2000, &res);
 	ck_assert_msg(res.cached == 1 && res.verdict == VERDICT_VALID, "got cached=%d %s, want a hit",
 	    res.cached, verdict_str(res.verdict));
 	limit_free(l, 5000);	/* waits for the refresh */
-	t = server_stop(&sv);
+	t = fake_stop(&sv);
 	ck_assert_msg(connections(t) == 1, "got %d connections, want 1 refresh", connections(t));
 	free(t);
 	ck_assert_int_eq(cache_get_addr(c, "a:old@stale.test", &out, &stale), CACHE_HIT);
@@ -583,7 +467,7 @@ END_TEST
 /* D8: at most per_mx connections to one MX IP, from many domains */
 START_TEST(test_per_mx)
 {
-	struct server sv;
+	struct fake_smtpd sv;
 	struct probe_conf pc;
 	struct limit_conf lc;
 	struct limiter *l;
@@ -591,7 +475,7 @@ START_TEST(test_per_mx)
 	char *t;
 	int i;
 
-	server_start(&sv, "delay rcpt 300\nrcpt * 250 2.1.5 Ok\n" QUIT_EOF);
+	fake_start(&sv, tmpdir, NULL, "delay rcpt 300\nrcpt * 250 2.1.5 Ok\n" QUIT_EOF);
 	conf_for(&pc, &sv, NULL);
 	limit_conf_defaults(&lc);
 	lc.per_mx = 1;
@@ -602,7 +486,7 @@ START_TEST(test_per_mx)
 		ck_assert_msg(r[i].res.verdict == VERDICT_VALID, "m%d: got %s/%s, want valid", i + 1,
 		    verdict_str(r[i].res.verdict), r[i].res.reason);
 	limit_free(l, 5000);
-	t = server_stop(&sv);
+	t = fake_stop(&sv);
 	ck_assert_msg(max_concurrent(t) == 1, "got %d at once, want 1", max_concurrent(t));
 	ck_assert_int_eq(connections(t), 6);
 	free(t);
@@ -613,7 +497,7 @@ END_TEST
 /* D8: at most mx_rate new connections per minute to one MX IP */
 START_TEST(test_mx_rate)
 {
-	struct server sv;
+	struct fake_smtpd sv;
 	struct probe_conf pc;
 	struct limit_conf lc;
 	struct limiter *l;
@@ -621,7 +505,7 @@ START_TEST(test_mx_rate)
 	int i, ok = 0, limited = 0;
 	char *t;
 
-	server_start(&sv, "rcpt * 250 2.1.5 Ok\n");
+	fake_start(&sv, tmpdir, NULL, "rcpt * 250 2.1.5 Ok\n");
 	conf_for(&pc, &sv, NULL);
 	pc.timeout_ms = 1500;	/* a probe waits for the rate window up to its deadline */
 	limit_conf_defaults(&lc);
@@ -636,7 +520,7 @@ START_TEST(test_mx_rate)
 			limited++;
 	}
 	limit_free(l, 5000);
-	t = server_stop(&sv);
+	t = fake_stop(&sv);
 	ck_assert_msg(ok == 3 && limited == 2, "got %d valid and %d rate-limited, want 3 and 2", ok, limited);
 	ck_assert_int_eq(connections(t), 3);
 	free(t);
@@ -647,7 +531,7 @@ END_TEST
 /* D8: at most max_probes at once over all domains */
 START_TEST(test_global)
 {
-	struct server sv;
+	struct fake_smtpd sv;
 	struct probe_conf pc;
 	struct limit_conf lc;
 	struct limiter *l;
@@ -655,7 +539,7 @@ START_TEST(test_global)
 	char *t;
 	int i;
 
-	server_start(&sv, "delay rcpt 300\nrcpt * 250 2.1.5 Ok\n" QUIT_EOF);
+	fake_start(&sv, tmpdir, NULL, "delay rcpt 300\nrcpt * 250 2.1.5 Ok\n" QUIT_EOF);
 	conf_for(&pc, &sv, NULL);
 	limit_conf_defaults(&lc);
 	lc.max_probes = 2;
@@ -665,7 +549,7 @@ START_TEST(test_global)
 		ck_assert_msg(r[i].res.verdict == VERDICT_VALID, "g%d: got %s/%s, want valid", i + 1,
 		    verdict_str(r[i].res.verdict), r[i].res.reason);
 	limit_free(l, 5000);
-	t = server_stop(&sv);
+	t = fake_stop(&sv);
 	ck_assert_msg(max_concurrent(t) == 2, "got %d at once, want 2", max_concurrent(t));
 	free(t);
 	free(r);
@@ -686,20 +570,20 @@ static const struct {
 
 START_TEST(test_unprobed)
 {
-	struct server sv;
+	struct fake_smtpd sv;
 	struct probe_conf pc;
 	struct limiter *l;
 	struct probe_result res;
 	char *t;
 
-	server_start(&sv, "rcpt * 250 2.1.5 Ok\n");
+	fake_start(&sv, tmpdir, NULL, "rcpt * 250 2.1.5 Ok\n");
 	conf_for(&pc, &sv, NULL);
 	l = limit_new(NULL, NULL);
 	limit_verdict(l, &pc, unprobed[_i].addr, strlen(unprobed[_i].addr), 2000, &res);
 	ck_assert_msg(res.verdict == unprobed[_i].v, "%s: got %s/%s, want %s", unprobed[_i].addr,
 	    verdict_str(res.verdict), res.reason, verdict_str(unprobed[_i].v));
 	limit_free(l, 1000);
-	t = server_stop(&sv);
+	t = fake_stop(&sv);
 	ck_assert_int_eq(connections(t), 0);
 	free(t);
 }
@@ -708,7 +592,7 @@ END_TEST
 /* limit_free waits for background probes; with no wait they finish on their own */
 START_TEST(test_free)
 {
-	struct server sv;
+	struct fake_smtpd sv;
 	struct probe_conf pc;
 	struct limiter *l;
 	struct cache *c = cache_new();
@@ -717,7 +601,7 @@ START_TEST(test_free)
 	char *t;
 	int stale;
 
-	server_start(&sv, "delay rcpt 800\nrcpt * 250 2.1.5 Ok\n");
+	fake_start(&sv, tmpdir, NULL, "delay rcpt 800\nrcpt * 250 2.1.5 Ok\n");
 	conf_for(&pc, &sv, c);
 	l = limit_new(NULL, c);
 	limit_verdict(l, &pc, "a@free.test", 11, 100, &res);
@@ -736,7 +620,7 @@ START_TEST(test_free)
 	ck_assert_int_eq(atomic_load(&nwarn), 1);
 	usleep(1500000);
 	ck_assert_int_eq(cache_get_addr(c, "a:b@free.test", &out, &stale), CACHE_HIT);
-	t = server_stop(&sv);
+	t = fake_stop(&sv);
 	ck_assert_int_eq(connections(t), 2);
 	free(t);
 	cache_close(c);
@@ -808,7 +692,7 @@ rcpts(const char *t, const char *addr)
 /* a client past its rate: no probe; others, cache hits, no client and the next minute are fine */
 START_TEST(test_client_rate)
 {
-	struct server sv;
+	struct fake_smtpd sv;
 	struct probe_conf pc;
 	struct limit_conf lc;
 	struct limiter *l;
@@ -818,7 +702,7 @@ START_TEST(test_client_rate)
 	msec_t el;
 	int i, j;
 
-	server_start(&sv, "rcpt * 550 5.1.1 User unknown\n");
+	fake_start(&sv, tmpdir, NULL, "rcpt * 550 5.1.1 User unknown\n");
 	conf_for(&pc, &sv, c);
 	/* a probe started for silent.test (no DNS answer) would still run at the end */
 	pc.dns.timeout_ms = 10000;
@@ -870,7 +754,7 @@ START_TEST(test_client_rate)
 	/* every probe above has ended; one for x@silent.test would still wait for DNS */
 	ck_assert_msg(limit_free(l, 0) == 0, "a probe is still running: one was started for the "
 	    "refused x@silent.test");
-	t = server_stop(&sv);
+	t = fake_stop(&sv);
 	ck_assert_msg(connections(t) == 6, "got %d connections, want 6 (u0-u2, u3 from another "
 	    "client, u4, u5 once):\n%.3000s", connections(t), t);
 	ck_assert_int_eq(rcpts(t, "u3@c1.test"), 1);
@@ -897,14 +781,14 @@ static const struct {
 
 START_TEST(test_client_groups)
 {
-	struct server sv;
+	struct fake_smtpd sv;
 	struct probe_conf pc;
 	struct limit_conf lc;
 	struct limiter *l;
 	struct probe_result res;
 	char *t;
 
-	server_start(&sv, "rcpt * 250 2.1.5 Ok\n");
+	fake_start(&sv, tmpdir, NULL, "rcpt * 250 2.1.5 Ok\n");
 	conf_for(&pc, &sv, NULL);
 	limit_conf_defaults(&lc);
 	lc.client_rate = 2;
@@ -923,7 +807,7 @@ START_TEST(test_client_groups)
 		    "(another client)", client_pairs[_i].second, client_pairs[_i].first,
 		    verdict_str(res.verdict), res.reason);
 	limit_free(l, 5000);
-	t = server_stop(&sv);
+	t = fake_stop(&sv);
 	ck_assert_msg(connections(t) == (client_pairs[_i].same ? 2 : 3), "got %d connections, want %d",
 	    connections(t), client_pairs[_i].same ? 2 : 3);
 	free(t);
@@ -933,7 +817,7 @@ END_TEST
 /* requests that join a probe in flight neither count nor are refused */
 START_TEST(test_client_followers)
 {
-	struct server sv;
+	struct fake_smtpd sv;
 	struct probe_conf pc;
 	struct limit_conf lc;
 	struct limiter *l;
@@ -943,7 +827,7 @@ START_TEST(test_client_followers)
 	char *t;
 	int i;
 
-	server_start(&sv, "delay rcpt 300\nrcpt * 250 2.1.5 Ok\n");
+	fake_start(&sv, tmpdir, NULL, "delay rcpt 300\nrcpt * 250 2.1.5 Ok\n");
 	conf_for(&pc, &sv, NULL);
 	limit_conf_defaults(&lc);
 	lc.client_rate = 2;
@@ -957,7 +841,7 @@ START_TEST(test_client_followers)
 	ask(l, &pc, "2001:db8:5:5::27", "third@c3.test", 5000, &res);
 	want("a third sender from the same /64", &res, VERDICT_TEMPFAIL, R_RATE_LIMITED, 0);
 	limit_free(l, 5000);
-	t = server_stop(&sv);
+	t = fake_stop(&sv);
 	ck_assert_msg(connections(t) == 2, "got %d connections, want 2", connections(t));
 	free(t);
 	free(r);
@@ -967,7 +851,7 @@ END_TEST
 /* a request that started no probe (no domain slot in time) gives its count back */
 START_TEST(test_client_refund)
 {
-	struct server sv;
+	struct fake_smtpd sv;
 	struct probe_conf pc;
 	struct limit_conf lc;
 	struct limiter *l;
@@ -975,7 +859,7 @@ START_TEST(test_client_refund)
 	msec_t el;
 	char *t;
 
-	server_start(&sv, "delay rcpt 800\nrcpt * 250 2.1.5 Ok\n" QUIT_EOF);
+	fake_start(&sv, tmpdir, NULL, "delay rcpt 800\nrcpt * 250 2.1.5 Ok\n" QUIT_EOF);
 	conf_for(&pc, &sv, NULL);
 	limit_conf_defaults(&lc);
 	lc.client_rate = 2;
@@ -998,7 +882,7 @@ START_TEST(test_client_refund)
 	ck_assert_msg(el < 100, "s3 answered after %lld ms, want at once", (long long)el);
 	ck_assert_int_eq(atomic_load(&nclient), 1);
 	limit_free(l, 5000);
-	t = server_stop(&sv);
+	t = fake_stop(&sv);
 	ck_assert_msg(connections(t) == 2, "got %d connections, want 2 (s0, s2)", connections(t));
 	free(t);
 }

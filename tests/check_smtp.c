@@ -2,10 +2,11 @@
  * check_smtp - the probe dialogue (probe/smtp.c) against the scripted
  * fake_smtpd on 127.0.0.1, and netio's line reader on a socketpair.
  *
- * Each scenario starts its own fake_smtpd (port 0; the real port comes
- * back through its ready file), runs smtp_probe with short time-outs,
- * and checks the outcome, the elapsed time and the server's transcript
- * ("+text": must occur, "-text": must not, "=N text": exactly N times).
+ * Each scenario starts its own fake_smtpd (tests/fake_fixture.h: port 0,
+ * the real port comes back through its ready file), runs smtp_probe with
+ * short time-outs, and checks the outcome, the elapsed time and the
+ * server's transcript ("+text": must occur, "-text": must not, "=N
+ * text": exactly N times).
  * The transcript is what proves wire behaviour: one MAIL and one RCPT,
  * nothing said before the greeting (no EARLY line), MAIL and RCPT in
  * one read when PIPELINING is offered (PIPELINED 2).
@@ -17,15 +18,12 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -35,6 +33,7 @@
 #include "reply.h"
 #include "smtp.h"
 #include "util.h"
+#include "fake_fixture.h"
 
 #define F_RANDOM	0x01	/* random_rcpt = RANDOM_RCPT */
 #define F_UTF8		0x02	/* need_smtputf8 */
@@ -285,175 +284,6 @@ trace_collect(void *arg, const char *line)
 	tracebuf[tracelen] = '\0';
 }
 
-/* ---- fake_smtpd harness ---- */
-
-struct server {
-	char	dir[64];
-	char	script[PATH_MAX], transcript[PATH_MAX], ready[PATH_MAX], log[PATH_MAX];
-	pid_t	pid;
-	int	port;
-};
-
-static char *server_stop(struct server *);
-
-static const char *
-fake_path(char *buf, size_t size)
-{
-	const char *env = getenv("FAKE_SMTPD");
-	char self[PATH_MAX - 16], *slash;
-	ssize_t n;
-
-	if (env != NULL && env[0] != '\0')
-		return env;
-	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	if (n > 0) {
-		self[n] = '\0';
-		if ((slash = strrchr(self, '/')) != NULL) {
-			*slash = '\0';
-			if ((size_t)snprintf(buf, size, "%s/fake_smtpd", self) < size &&
-			    access(buf, X_OK) == 0)
-				return buf;
-		}
-	}
-	snprintf(buf, size, "build/tests/fake_smtpd");
-	return buf;
-}
-
-static void
-write_text(const char *path, const char *text)
-{
-	FILE *fp = fopen(path, "w");
-
-	ck_assert_msg(fp != NULL, "open %s: %s", path, strerror(errno));
-	fputs(text, fp);
-	ck_assert_msg(fclose(fp) == 0, "write %s failed", path);
-}
-
-/* read_text - whole small file into a NUL-terminated buffer (caller frees) */
-static char *
-read_text(const char *path)
-{
-	FILE *fp = fopen(path, "r");
-	char *buf;
-	size_t n;
-
-	if (fp == NULL)
-		return NULL;
-	buf = malloc(1 << 20);
-	ck_assert(buf != NULL);
-	n = fread(buf, 1, (1 << 20) - 1, fp);
-	buf[n] = '\0';
-	fclose(fp);
-	return buf;
-}
-
-static void
-server_start_on(struct server *sv, const char *script, const char *listen)
-{
-	char path[PATH_MAX];
-	const char *prog = fake_path(path, sizeof(path));
-	char *ready, *log;
-	msec_t until;
-	int status;
-
-	memset(sv, 0, sizeof(*sv));
-	ck_assert_msg(access(prog, X_OK) == 0,
-		      "fake_smtpd not found at %s (build it: make build/tests/fake_smtpd, "
-		      "or set FAKE_SMTPD)", prog);
-	snprintf(sv->dir, sizeof(sv->dir), "/tmp/check_smtp.XXXXXX");
-	ck_assert_msg(mkdtemp(sv->dir) != NULL, "mkdtemp: %s", strerror(errno));
-	snprintf(sv->script, sizeof(sv->script), "%s/script", sv->dir);
-	snprintf(sv->transcript, sizeof(sv->transcript), "%s/transcript", sv->dir);
-	snprintf(sv->ready, sizeof(sv->ready), "%s/ready", sv->dir);
-	snprintf(sv->log, sizeof(sv->log), "%s/log", sv->dir);
-	write_text(sv->script, script);
-
-	sv->pid = fork();
-	ck_assert_msg(sv->pid >= 0, "fork: %s", strerror(errno));
-	if (sv->pid == 0) {
-		int fd = open(sv->log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-
-		/* the server dies with this test process, whatever happens */
-		prctl(PR_SET_PDEATHSIG, SIGTERM);
-		if (fd >= 0) {
-			dup2(fd, STDOUT_FILENO);
-			dup2(fd, STDERR_FILENO);
-		}
-		execl(prog, "fake_smtpd", "-l", listen, "-s", sv->script,
-		      "-t", sv->transcript, "-r", sv->ready, "-T", "30", (char *)NULL);
-		_exit(127);
-	}
-	until = util_now_ms() + 5000;
-	while ((ready = read_text(sv->ready)) == NULL) {
-		if (waitpid(sv->pid, &status, WNOHANG) == sv->pid) {
-			log = read_text(sv->log);
-			sv->pid = 0;
-			free(server_stop(sv));
-			ck_abort_msg("fake_smtpd exited before listening: %s",
-				     log != NULL ? log : "(no log)");
-		}
-		if (util_now_ms() >= until) {
-			free(server_stop(sv));
-			ck_abort_msg("fake_smtpd not ready after 5 s");
-		}
-		usleep(5000);
-	}
-	{
-		const char *sp = strrchr(ready, ' ');
-
-		ck_assert_msg(sp != NULL, "bad ready file: %s", ready);
-		sv->port = atoi(sp + 1);
-	}
-	free(ready);
-	ck_assert_msg(sv->port > 0 && sv->port < 65536, "bad port %d", sv->port);
-}
-
-static void
-server_start(struct server *sv, const char *script)
-{
-	server_start_on(sv, script, "127.0.0.1:0");
-}
-
-/* server_wait_close - wait until the server logged the end of connection 1 */
-static void
-server_wait_close(struct server *sv, msec_t ms)
-{
-	msec_t until = util_now_ms() + ms;
-	char *t;
-	int done;
-
-	for (;;) {
-		t = read_text(sv->transcript);
-		done = t != NULL && (strstr(t, "\n1 CLOSE") != NULL ||
-				     strncmp(t, "1 CLOSE", 7) == 0);
-		free(t);
-		if (done || util_now_ms() >= until)
-			return;
-		usleep(10000);
-	}
-}
-
-/* server_stop - stop the server; returns its transcript (caller frees) */
-static char *
-server_stop(struct server *sv)
-{
-	char *t;
-	int status;
-
-	if (sv->pid > 0) {
-		kill(sv->pid, SIGTERM);
-		waitpid(sv->pid, &status, 0);
-		sv->pid = 0;
-	}
-	t = read_text(sv->transcript);
-	unlink(sv->script);
-	unlink(sv->transcript);
-	unlink(sv->ready);
-	unlink(sv->log);
-	rmdir(sv->dir);
-	return t != NULL ? t : strdup("");
-}
-
 static size_t
 count(const char *hay, const char *needle)
 {
@@ -513,7 +343,7 @@ START_TEST(test_scenario)
 	struct smtp_params p;
 	struct smtp_outcome out;
 	struct sockaddr_in sin;
-	struct server sv;
+	struct fake_smtpd sv;
 	char longrcpt[600];
 	msec_t t0, elapsed, max_ms;
 	char *t;
@@ -521,7 +351,7 @@ START_TEST(test_scenario)
 
 	tracelen = 0;
 	tracebuf[0] = '\0';
-	server_start(&sv, sc->script);
+	fake_start(&sv, NULL, NULL, sc->script);
 
 	memset(&p, 0, sizeof(p));
 	p.helo = "probe.test";
@@ -554,8 +384,8 @@ START_TEST(test_scenario)
 	if (sc->flags & F_NOCONNECT)
 		usleep(100000);
 	else
-		server_wait_close(&sv, 3000);
-	t = server_stop(&sv);
+		fake_wait_close(&sv, 3000);
+	t = fake_stop(&sv);
 
 	ck_assert_msg(out.status == sc->want,
 		      "%s: status got %s, want %s (err \"%s\"); trace:\n%s", sc->name,
@@ -649,7 +479,7 @@ START_TEST(test_ipv6)
 	struct smtp_params p;
 	struct smtp_outcome out;
 	struct sockaddr_in6 sin6;
-	struct server sv;
+	struct fake_smtpd sv;
 	char *t;
 	int fd;
 
@@ -664,7 +494,7 @@ START_TEST(test_ipv6)
 		return;
 	}
 	close(fd);
-	server_start_on(&sv, "rcpt * 250 Ok\n", "[::1]:0");
+	fake_start(&sv, NULL, "[::1]:0", "rcpt * 250 Ok\n");
 	memset(&p, 0, sizeof(p));
 	p.helo = "probe.test";
 	p.sender = "";
@@ -672,8 +502,8 @@ START_TEST(test_ipv6)
 	p.connect_ms = p.greeting_ms = p.command_ms = 2000;
 	sin6.sin6_port = htons((uint16_t)sv.port);
 	smtp_probe(&p, (struct sockaddr *)&sin6, util_now_ms() + 5000, &out);
-	server_wait_close(&sv, 3000);
-	t = server_stop(&sv);
+	fake_wait_close(&sv, 3000);
+	t = fake_stop(&sv);
 	ck_assert_msg(out.status == SMTP_ANSWERED && out.last.code == 250,
 		      "status got %s/%d, want answered/250 (%s)", smtp_status_str(out.status),
 		      out.last.code, out.err);
@@ -685,14 +515,14 @@ END_TEST
 /* Several probes at once: the server handles them concurrently. */
 START_TEST(test_concurrent)
 {
-	struct server sv;
+	struct fake_smtpd sv;
 	struct sockaddr_in sin;
 	pid_t kids[4];
 	int i, status, ok[4];
 	char *t;
 	msec_t t0, elapsed;
 
-	server_start(&sv, "delay rcpt 400\nrcpt * 250 Ok\n");
+	fake_start(&sv, NULL, NULL, "delay rcpt 400\nrcpt * 250 Ok\n");
 	memset(&sin, 0, sizeof(sin));
 	sin.sin_family = AF_INET;
 	sin.sin_port = htons((uint16_t)sv.port);
@@ -719,7 +549,7 @@ START_TEST(test_concurrent)
 		    WIFEXITED(status) && WEXITSTATUS(status) == 0;
 	}
 	elapsed = util_now_ms() - t0;
-	t = server_stop(&sv);
+	t = fake_stop(&sv);
 	for (i = 0; i < 4; i++)
 		ck_assert_msg(ok[i], "probe %d failed; transcript:\n%s", i, t);
 	ck_assert_msg(count(t, " CONNECT ") == 4, "got %zu connections, want 4:\n%s",
