@@ -707,7 +707,7 @@ START_TEST(test_client_rate)
 	/* a probe started for silent.test (no DNS answer) would still run at the end */
 	pc.dns.timeout_ms = 10000;
 	limit_conf_defaults(&lc);
-	ck_assert_int_eq(lc.client_rate, 30);
+	ck_assert_int_eq(lc.client_rate, 60);
 	lc.client_rate = 3;
 	l = limit_new(&lc, c);
 	atomic_store(&fake_ms, 1000000);
