@@ -464,8 +464,24 @@ START_TEST(test_stale_refresh)
 }
 END_TEST
 
-/* D8: at most per_mx connections to one MX IP, from many domains */
-START_TEST(test_per_mx)
+/*
+ * D8: at most per_mx connections at once to one MX IP, from many
+ * domains; at most max_probes at once over all domains. Six requests
+ * for u@<domain>1.test .. u@<domain>6.test (one MX, 127.0.0.1), each
+ * probe held 300 ms: all valid, six connections, never more than the
+ * cap at once and the cap reached.
+ */
+static const struct {
+	const char *what;
+	int	per_mx, per_domain, max_probes;	/* 0: the default */
+	const char *domain;
+	int	at_once;
+} caps[] = {
+	{ "per_mx 1", 1, 10, 0, "m", 1 },
+	{ "max_probes 2", 0, 0, 2, "g", 2 },
+};
+
+START_TEST(test_at_once)
 {
 	struct fake_smtpd sv;
 	struct probe_conf pc;
@@ -478,17 +494,24 @@ START_TEST(test_per_mx)
 	fake_start(&sv, tmpdir, NULL, "delay rcpt 300\nrcpt * 250 2.1.5 Ok\n" QUIT_EOF);
 	conf_for(&pc, &sv, NULL);
 	limit_conf_defaults(&lc);
-	lc.per_mx = 1;
-	lc.per_domain = 10;
+	if (caps[_i].per_mx > 0)
+		lc.per_mx = caps[_i].per_mx;
+	if (caps[_i].per_domain > 0)
+		lc.per_domain = caps[_i].per_domain;
+	if (caps[_i].max_probes > 0)
+		lc.max_probes = caps[_i].max_probes;
 	l = limit_new(&lc, NULL);
-	r = run_all(l, &pc, 6, "u", 2, "m", 8000);
+	r = run_all(l, &pc, 6, "u", 2, caps[_i].domain, 8000);
 	for (i = 0; i < 6; i++)
-		ck_assert_msg(r[i].res.verdict == VERDICT_VALID, "m%d: got %s/%s, want valid", i + 1,
-		    verdict_str(r[i].res.verdict), r[i].res.reason);
+		ck_assert_msg(r[i].res.verdict == VERDICT_VALID, "%s: %s%d: got %s/%s, want valid",
+		    caps[_i].what, caps[_i].domain, i + 1, verdict_str(r[i].res.verdict),
+		    r[i].res.reason);
 	limit_free(l, 5000);
 	t = fake_stop(&sv);
-	ck_assert_msg(max_concurrent(t) == 1, "got %d at once, want 1", max_concurrent(t));
-	ck_assert_int_eq(connections(t), 6);
+	ck_assert_msg(max_concurrent(t) == caps[_i].at_once, "%s: got %d at once, want %d",
+	    caps[_i].what, max_concurrent(t), caps[_i].at_once);
+	ck_assert_msg(connections(t) == 6, "%s: got %d connections, want 6", caps[_i].what,
+	    connections(t));
 	free(t);
 	free(r);
 }
@@ -523,34 +546,6 @@ START_TEST(test_mx_rate)
 	t = fake_stop(&sv);
 	ck_assert_msg(ok == 3 && limited == 2, "got %d valid and %d rate-limited, want 3 and 2", ok, limited);
 	ck_assert_int_eq(connections(t), 3);
-	free(t);
-	free(r);
-}
-END_TEST
-
-/* D8: at most max_probes at once over all domains */
-START_TEST(test_global)
-{
-	struct fake_smtpd sv;
-	struct probe_conf pc;
-	struct limit_conf lc;
-	struct limiter *l;
-	struct req *r;
-	char *t;
-	int i;
-
-	fake_start(&sv, tmpdir, NULL, "delay rcpt 300\nrcpt * 250 2.1.5 Ok\n" QUIT_EOF);
-	conf_for(&pc, &sv, NULL);
-	limit_conf_defaults(&lc);
-	lc.max_probes = 2;
-	l = limit_new(&lc, NULL);
-	r = run_all(l, &pc, 6, "u", 2, "g", 8000);
-	for (i = 0; i < 6; i++)
-		ck_assert_msg(r[i].res.verdict == VERDICT_VALID, "g%d: got %s/%s, want valid", i + 1,
-		    verdict_str(r[i].res.verdict), r[i].res.reason);
-	limit_free(l, 5000);
-	t = fake_stop(&sv);
-	ck_assert_msg(max_concurrent(t) == 2, "got %d at once, want 2", max_concurrent(t));
 	free(t);
 	free(r);
 }
@@ -906,9 +901,8 @@ make_suite(void)
 	tc = tcase_create("limits");
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 30);
-	tcase_add_test(tc, test_per_mx);
+	tcase_add_loop_test(tc, test_at_once, 0, sizeof(caps) / sizeof(caps[0]));
 	tcase_add_test(tc, test_mx_rate);
-	tcase_add_test(tc, test_global);
 	tcase_add_loop_test(tc, test_unprobed, 0, sizeof(unprobed) / sizeof(unprobed[0]));
 	tcase_add_test(tc, test_free);
 	suite_add_tcase(s, tc);
