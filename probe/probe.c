@@ -272,7 +272,7 @@ probe_smtp(const struct probe_conf *c, const struct addr *a, unsigned facts,
 	struct smtp_params sp;
 	char rcpt[PROBE_ADDR_MAX], randrcpt[PROBE_ADDR_MAX], local[40];
 	struct addr ra;
-	int h, i, tried = 0, refused = 0, bogus = 0, self = 0, rate = 0;
+	int h, i, tried = 0, refused = 0, bogus = 0, self = 0, rate = 0, unresolved = 0;
 	int known_catchall = (facts & FACT_CATCH_ALL) != 0;
 
 	memset(&pend, 0, sizeof(pend));
@@ -297,6 +297,10 @@ probe_smtp(const struct probe_conf *c, const struct addr *a, unsigned facts,
 		return;
 	}
 
+	/* hosts whose addresses could not be looked up (SERVFAIL, time-out, deadline) */
+	for (h = 0; h < mx.nhost; h++)
+		if (mx.host[h].status == DNS_HOST_TEMPFAIL)
+			unresolved++;
 	if (addr_format(a, rcpt, sizeof(rcpt)) < 0) {
 		set(res, VERDICT_UNKNOWN, R_TOO_LONG);
 		return;
@@ -387,8 +391,15 @@ done:
 		return;
 	}
 	if (refused > 0 && tried == 0 && rate == 0) {
-		/* D4: an MX that points only at loopback/unspecified/multicast is bogus */
-		if (bogus == refused)
+		/*
+		 * D4: an MX that points only at loopback/unspecified/multicast
+		 * is bogus. Only when every MX host is known: another host
+		 * whose lookup failed might be a real one (A2: any SERVFAIL
+		 * among them is TEMP), and uncertainty is never a 5xx.
+		 */
+		if (unresolved > 0)
+			set(res, VERDICT_TEMPFAIL, R_SERVFAIL);
+		else if (bogus == refused)
 			set(res, VERDICT_BAD_DOMAIN, R_BOGUS_MX);
 		else if (self > 0)
 			set(res, VERDICT_UNKNOWN, R_SELF_TARGET);
