@@ -214,8 +214,16 @@ judge(const struct probe_conf *c, const struct smtp_outcome *o, int known_catcha
 	case SMTP_NO_SMTPUTF8:
 		set(cur, VERDICT_UNKNOWN, R_SMTPUTF8_UNSUPPORTED);
 		return 1;
-	case SMTP_GREETING_PERM:
 	case SMTP_HELO_REFUSED:
+		if (o->last.code < 500) {
+			/* EHLO/HELO 4xx: "not now" from this host (B8), not a refusal of us */
+			set_reply(cur, &o->last);
+			set(cur, VERDICT_TEMPFAIL, is_greylist(&o->last) ? R_GREYLISTED : R_TEMP_REPLY);
+			remember(pend, RANK_TEMP, cur);
+			return 0;
+		}
+		/* FALLTHROUGH */
+	case SMTP_GREETING_PERM:
 		set_reply(cur, &o->last);
 		set(cur, VERDICT_UNKNOWN, R_GREETING_REFUSED);
 		remember(pend, RANK_REFUSED, cur);

@@ -89,6 +89,135 @@ ns_teardown(void)
 	testns_stop(&ns);
 }
 
+/* ---- a scripted SMTP server in a thread ---- */
+
+struct srv {
+	int	lfd;
+	int	port;
+	int	stop[2];
+	pthread_t tid;
+	const char *greeting;		/* each a whole reply, CRLF included */
+	const char *ehlo;
+	const char *helo;
+	const char *mail;
+	const char *rcpt;
+	int	conns;			/* connections accepted (read after srv_stop) */
+};
+
+static void
+srv_send(int fd, const char *s)
+{
+	size_t off = 0, len = strlen(s);
+	ssize_t n;
+
+	while (off < len && (n = send(fd, s + off, len - off, MSG_NOSIGNAL)) > 0)
+		off += (size_t)n;
+}
+
+/* one connection: the greeting, then one reply per command line */
+static void
+srv_serve(struct srv *s, int fd)
+{
+	char buf[2048];
+	size_t have = 0;
+	ssize_t n;
+	char *lf;
+
+	srv_send(fd, s->greeting);
+	for (;;) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+
+		while ((lf = memchr(buf, '\n', have)) != NULL) {
+			size_t len = (size_t)(lf - buf) + 1;
+			const char *r;
+
+			if (strncasecmp(buf, "EHLO", 4) == 0)
+				r = s->ehlo;
+			else if (strncasecmp(buf, "HELO", 4) == 0)
+				r = s->helo;
+			else if (strncasecmp(buf, "MAIL", 4) == 0)
+				r = s->mail;
+			else if (strncasecmp(buf, "RCPT", 4) == 0)
+				r = s->rcpt;
+			else if (strncasecmp(buf, "QUIT", 4) == 0) {
+				srv_send(fd, "221 2.0.0 bye\r\n");
+				return;
+			} else
+				r = "500 5.5.2 what?\r\n";
+			srv_send(fd, r);
+			memmove(buf, buf + len, have - len);
+			have -= len;
+		}
+		if (have == sizeof(buf) || poll(&p, 1, 3000) <= 0)
+			return;
+		if ((n = recv(fd, buf + have, sizeof(buf) - have, 0)) <= 0)
+			return;
+		have += (size_t)n;
+	}
+}
+
+static void *
+srv_main(void *arg)
+{
+	struct srv *s = arg;
+
+	for (;;) {
+		struct pollfd p[2] = {
+			{ .fd = s->lfd, .events = POLLIN },
+			{ .fd = s->stop[0], .events = POLLIN },
+		};
+		int fd;
+
+		if (poll(p, 2, -1) < 0 || (p[1].revents & POLLIN))
+			return NULL;
+		if ((fd = accept(s->lfd, NULL, NULL)) < 0)
+			continue;
+		s->conns++;
+		srv_serve(s, fd);
+		close(fd);
+	}
+}
+
+static void
+srv_start(struct srv *s)
+{
+	struct sockaddr_in sin;
+	socklen_t len = sizeof(sin);
+
+	if (s->greeting == NULL)
+		s->greeting = "220 mx.test ESMTP\r\n";
+	if (s->ehlo == NULL)
+		s->ehlo = "250-mx.test\r\n250 8BITMIME\r\n";
+	if (s->helo == NULL)
+		s->helo = "250 mx.test\r\n";
+	if (s->mail == NULL)
+		s->mail = "250 2.1.0 ok\r\n";
+	if (s->rcpt == NULL)
+		s->rcpt = "250 2.1.5 ok\r\n";
+	s->lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert_msg(s->lfd >= 0, "socket failed");
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_msg(bind(s->lfd, (struct sockaddr *)&sin, sizeof(sin)) == 0 &&
+	    listen(s->lfd, 8) == 0 &&
+	    getsockname(s->lfd, (struct sockaddr *)&sin, &len) == 0,
+	    "cannot listen on 127.0.0.1");
+	s->port = ntohs(sin.sin_port);
+	ck_assert(pipe(s->stop) == 0);
+	ck_assert(pthread_create(&s->tid, NULL, srv_main, s) == 0);
+}
+
+static void
+srv_stop(struct srv *s)
+{
+	ck_assert(write(s->stop[1], "x", 1) == 1);
+	pthread_join(s->tid, NULL);
+	close(s->lfd);
+	close(s->stop[0]);
+	close(s->stop[1]);
+}
+
 /* ---- the probe ---- */
 
 static void
@@ -147,6 +276,46 @@ START_TEST(test_bogus_mix)
 }
 END_TEST
 
+/* ---- B8: EHLO/HELO 4xx is "later", not "refused" ---- */
+
+static const struct {
+	const char *what;
+	const char *ehlo;
+	const char *helo;
+	enum verdict want;
+	const char *reason;
+} helo_rows[] = {
+	{ "EHLO 450", "450 4.3.2 try later\r\n", NULL, VERDICT_TEMPFAIL, R_TEMP_REPLY },
+	{ "EHLO 451 multi-line", "451-4.3.0 local\r\n451 4.3.0 trouble\r\n", NULL,
+	    VERDICT_TEMPFAIL, R_TEMP_REPLY },
+	{ "EHLO 502, HELO 451", "502 5.5.1 no EHLO\r\n", "451 4.3.0 busy\r\n",
+	    VERDICT_TEMPFAIL, R_TEMP_REPLY },
+	{ "EHLO 550, HELO 554", "550 5.7.1 go away\r\n", "554 5.7.1 go away\r\n",
+	    VERDICT_UNKNOWN, R_GREETING_REFUSED },
+};
+
+START_TEST(test_helo_temp)
+{
+	struct srv s;
+	struct probe_conf c;
+	struct probe_result r;
+
+	memset(&s, 0, sizeof(s));
+	s.ehlo = helo_rows[_i].ehlo;
+	s.helo = helo_rows[_i].helo;
+	srv_start(&s);
+	conf_local(&c, s.port, 1);
+	probe(&c, "u@one.test", &r);
+	srv_stop(&s);
+	ck_assert_msg(s.conns == 1, "%s: got %d connections, want 1", helo_rows[_i].what, s.conns);
+	ck_assert_msg(r.verdict == helo_rows[_i].want &&
+	    strcmp(r.reason, helo_rows[_i].reason) == 0,
+	    "%s: got %s (%s), want %s (%s)", helo_rows[_i].what,
+	    verdict_str(r.verdict), r.reason, verdict_str(helo_rows[_i].want),
+	    helo_rows[_i].reason);
+}
+END_TEST
+
 Suite *
 make_suite(void)
 {
@@ -157,6 +326,7 @@ make_suite(void)
 	tcase_add_unchecked_fixture(tc, ns_setup, ns_teardown);
 	tcase_set_timeout(tc, 30);
 	tcase_add_loop_test(tc, test_bogus_mix, 0, sizeof(bogus_rows) / sizeof(bogus_rows[0]));
+	tcase_add_loop_test(tc, test_helo_temp, 0, sizeof(helo_rows) / sizeof(helo_rows[0]));
 	suite_add_tcase(s, tc);
 	return s;
 }
