@@ -134,7 +134,16 @@ remember(struct pending *p, int rank, const struct probe_result *r)
 	}
 }
 
-enum { RANK_OTHER = 1, RANK_REFUSED = 2, RANK_RATE = 3, RANK_TEMP = 4, RANK_GREY = 5 };
+/*
+ * Which pending outcome explains the probe best. A reply from a server
+ * (4xx, 421, garbage) outranks a failure to reach one (time-out,
+ * refused connection): the reason of the result decides which domain
+ * fact the cache records, and "unreachable" (D3: no new connection to
+ * the domain for hours) must mean that no MX answered at all. An
+ * address skipped by our own per-MX limit outranks a network failure
+ * too: it was never tried.
+ */
+enum { RANK_OTHER = 1, RANK_REFUSED = 2, RANK_NET = 3, RANK_RATE = 4, RANK_TEMP = 5, RANK_GREY = 6 };
 
 static int
 is_greylist(const struct reply *rp)
@@ -242,12 +251,12 @@ judge(const struct probe_conf *c, const struct smtp_outcome *o, int known_catcha
 	case SMTP_TIMEOUT:
 		set(cur, VERDICT_TEMPFAIL, R_TIMEOUT);
 		util_strlcpy(cur->text, o->err, sizeof(cur->text));
-		remember(pend, RANK_TEMP, cur);
+		remember(pend, RANK_NET, cur);
 		return 0;
 	case SMTP_CONNECT_FAILED:
 		set(cur, VERDICT_TEMPFAIL, R_CONNECT_FAILED);
 		util_strlcpy(cur->text, o->err, sizeof(cur->text));
-		remember(pend, RANK_TEMP, cur);
+		remember(pend, RANK_NET, cur);
 		return 0;
 	case SMTP_PROTOCOL_ERROR:
 	default:
@@ -364,7 +373,7 @@ probe_smtp(const struct probe_conf *c, const struct addr *a, unsigned facts,
 				trace_printf(t, "probe: deadline reached");
 				clear_reply(&cur);
 				set(&cur, VERDICT_TEMPFAIL, R_TIMEOUT);
-				remember(&pend, RANK_TEMP, &cur);
+				remember(&pend, RANK_NET, &cur);
 				goto done;
 			}
 			sa_set_port(ss, c->port);

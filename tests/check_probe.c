@@ -316,6 +316,47 @@ START_TEST(test_helo_temp)
 }
 END_TEST
 
+/* ---- D3: a server that answered outranks one that could not be reached ---- */
+
+START_TEST(test_rank_reply_over_network)
+{
+	char dir[] = "/tmp/check_probe.XXXXXX", path[64], err[256];
+	struct cache_domain dom;
+	struct cache_ttl ttl;
+	struct srv s;
+	struct probe_conf c;
+	struct probe_result r;
+	enum cache_status st;
+
+	ck_assert(mkdtemp(dir) != NULL);
+	snprintf(path, sizeof(path), "%s/cache.mdb", dir);
+	cache_ttl_defaults(&ttl);
+	memset(&s, 0, sizeof(s));
+	s.rcpt = "451 4.3.0 Temporary local problem\r\n";
+	srv_start(&s);
+	conf_local(&c, s.port, 1);
+	c.cache = cache_open(path, &ttl, 1 << 20, CACHE_NOSYNC, err, sizeof(err));
+	ck_assert_msg(c.cache != NULL, "cache_open: %s", err);
+
+	probe(&c, "u@rank.test", &r);
+	st = cache_get_domain(c.cache, "rank.test", &dom);
+	cache_close(c.cache);
+	srv_stop(&s);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/cache.mdb-lock", dir);
+	unlink(path);
+	rmdir(dir);
+
+	ck_assert_msg(s.conns == 1, "got %d connections to MX2, want 1", s.conns);
+	ck_assert_msg(r.verdict == VERDICT_TEMPFAIL && strcmp(r.reason, R_TEMP_REPLY) == 0 &&
+	    r.code == 451 && strcmp(r.ip, "127.0.0.1") == 0,
+	    "got %s (%s) %d from [%s], want tempfail (temp-reply) 451 from [127.0.0.1]",
+	    verdict_str(r.verdict), r.reason, r.code, r.ip);
+	ck_assert_msg(st != CACHE_HIT || (dom.facts & FACT_UNREACHABLE) == 0,
+	    "rank.test cached as unreachable (facts 0x%x) although MX2 answered", dom.facts);
+}
+END_TEST
+
 Suite *
 make_suite(void)
 {
@@ -327,6 +368,7 @@ make_suite(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_loop_test(tc, test_bogus_mix, 0, sizeof(bogus_rows) / sizeof(bogus_rows[0]));
 	tcase_add_loop_test(tc, test_helo_temp, 0, sizeof(helo_rows) / sizeof(helo_rows[0]));
+	tcase_add_test(tc, test_rank_reply_over_network);
 	suite_add_tcase(s, tc);
 	return s;
 }
