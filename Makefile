@@ -96,10 +96,10 @@ check: deps
 deps:
 	@sh tests/deps.sh
 
-unit: $(UNITS) $(TOOLS) $(B)/sav-cache
+unit: $(UNITS) $(TOOLS) $(B)/sav-cache $(B)/sav-probe
 	@sh tests/run-units.sh $(UNITS)
 
-unit-san: $(UNITS) $(TOOLS) $(B)/sav-cache
+unit-san: $(UNITS) $(TOOLS) $(B)/sav-cache $(B)/sav-probe
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		sh tests/run-units.sh $(UNITS)
 

@@ -333,7 +333,8 @@ main(int argc, char **argv)
 	memset(&o, 0, sizeof(o));
 	o.jobs = 1;
 	log_open("sav-probe", LOG_MAIL, 0, 1);
-	if (argc > 256 + 64) {
+	/* every argument may be an address: the table must hold argc of them */
+	if (argc > (int)(sizeof(addrs_buf) / sizeof(addrs_buf[0]))) {
 		if ((addrs = calloc((size_t)argc, sizeof(*addrs))) == NULL)
 			return EX_CONFIG_;
 	}
@@ -345,6 +346,8 @@ main(int argc, char **argv)
 			addrs[naddr++] = argv[i];
 			continue;
 		}
+		if (nsets >= (int)(sizeof(sets) / sizeof(sets[0])))
+			return usage_error("%s", "too many options");
 		if (!strcmp(a, "--")) {
 			opts_done = 1;
 		} else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -367,8 +370,6 @@ main(int argc, char **argv)
 			if (!need(argc, argv, i))
 				return usage_error("%s needs a value", a);
 			v = argv[++i];
-			if (nsets >= 60)
-				return usage_error("%s", "too many options");
 			if (!strcmp(a, "-f")) {
 				o.listfile = v;
 			} else if (!strcmp(a, "-j")) {

@@ -357,6 +357,108 @@ START_TEST(test_rank_reply_over_network)
 }
 END_TEST
 
+/* ---- sav-probe: argv bigger than its tables ---- */
+
+/* the sav-probe binary next to this test's build directory */
+static int
+sav_probe_bin(char *buf, size_t size)
+{
+	char self[512];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	char *slash;
+
+	if (n <= 0)
+		return -1;
+	self[n] = '\0';
+	if ((slash = strrchr(self, '/')) == NULL)
+		return -1;
+	*slash = '\0';
+	snprintf(buf, size, "%s/../sav-probe", self);
+	return access(buf, X_OK);
+}
+
+/*
+ * run sav-probe with argv (NULL-terminated), stdout to a pipe; returns
+ * the exit status (-1 for a signal) and the number of output lines.
+ */
+static int
+run_sav_probe(char **argv, int *lines)
+{
+	char bin[600], out[4096];
+	int fd[2], status;
+	pid_t pid;
+	ssize_t n;
+
+	ck_assert_msg(sav_probe_bin(bin, sizeof(bin)) == 0,
+	    "sav-probe not built next to this test (%s)", bin);
+	ck_assert(pipe(fd) == 0);
+	pid = fork();
+	ck_assert(pid >= 0);
+	if (pid == 0) {
+		int null = open("/dev/null", O_WRONLY);
+
+		dup2(fd[1], 1);
+		if (null >= 0)
+			dup2(null, 2);
+		close(fd[0]);
+		argv[0] = bin;
+		execv(bin, argv);
+		_exit(127);
+	}
+	close(fd[1]);
+	*lines = 0;
+	while ((n = read(fd[0], out, sizeof(out))) > 0) {
+		ssize_t i;
+
+		for (i = 0; i < n; i++)
+			if (out[i] == '\n')
+				(*lines)++;
+	}
+	close(fd[0]);
+	ck_assert(waitpid(pid, &status, 0) == pid);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+START_TEST(test_cli_many_addresses)
+{
+	/* one more than the built-in table and fewer than its old escape hatch */
+	enum { N = 300 };
+	static char addr[N][32];
+	char *argv[N + 2];
+	int i, rc, lines;
+
+	argv[0] = NULL;
+	for (i = 0; i < N; i++) {
+		/* .invalid: decided without DNS or network (A11) */
+		snprintf(addr[i], sizeof(addr[i]), "u%d@x.invalid", i);
+		argv[i + 1] = addr[i];
+	}
+	argv[N + 1] = NULL;
+	rc = run_sav_probe(argv, &lines);
+	ck_assert_msg(rc == 1 && lines == N, "sav-probe with %d addresses: exit %d, %d lines; "
+	    "want exit 1, %d lines", N, rc, lines, N);
+}
+END_TEST
+
+START_TEST(test_cli_many_flags)
+{
+	enum { N = 200 };
+	char *argv[N + 4];
+	int i, rc, lines;
+
+	argv[0] = NULL;
+	for (i = 1; i <= N; i++)
+		argv[i] = i % 2 ? "--no-catchall" : "--allow-private";
+	argv[N + 1] = "u@x.invalid";
+	argv[N + 2] = NULL;
+	rc = run_sav_probe(argv, &lines);
+	/* too many options is a usage error; anything but a crash will do */
+	ck_assert_msg(rc == 64 || (rc == 1 && lines == 1),
+	    "sav-probe with %d flag options: exit %d, %d lines; want 64 (usage) or 1",
+	    N, rc, lines);
+}
+END_TEST
+
 Suite *
 make_suite(void)
 {
@@ -369,6 +471,12 @@ make_suite(void)
 	tcase_add_loop_test(tc, test_bogus_mix, 0, sizeof(bogus_rows) / sizeof(bogus_rows[0]));
 	tcase_add_loop_test(tc, test_helo_temp, 0, sizeof(helo_rows) / sizeof(helo_rows[0]));
 	tcase_add_test(tc, test_rank_reply_over_network);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("cli");
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, test_cli_many_addresses);
+	tcase_add_test(tc, test_cli_many_flags);
 	suite_add_tcase(s, tc);
 	return s;
 }
