@@ -29,7 +29,8 @@
  *	                 -> POLICY if STRONG wording, else NO_MAILBOX
  *	12. 501/553 with syntax wording ("syntax", "too long", ...)
  *	                                                 -> SYNTAX (D7)
- *	13. any policy wording (verdict_policy_wording)  -> POLICY
+ *	13. any policy wording (verdict_policy_wording: blocklists,
+ *	    relay, policy, "prohibit", "sender", ...)    -> POLICY
  *	14. 550/551/553 with no enhanced code            -> NO_MAILBOX
  *	15. 550..559 with mailbox wording ("no such user", "user unknown",
  *	    "mailbox unavailable", "does not exist", ...) -> NO_MAILBOX
@@ -111,6 +112,14 @@ static const struct word policy_words[] = {
 	{ "rejected due to", 0 }, { "spam", 0 }, { "abuse", 0 },
 	{ "your ip", 0 }, { "client host", 0 }, { "sorbs", 0 },
 	{ "rcpthosts", 0 }, { "starttls", 0 },
+	/*
+	 * Exim's text for an ACL "deny" without a message is "550
+	 * Administrative prohibition" (no enhanced code): a refusal of
+	 * us. A reply about the sender is about OUR MAIL FROM (null
+	 * sender refused at RCPT time, "Sender verify failed"), never
+	 * about the mailbox probed.
+	 */
+	{ "prohibit", 0 }, { "sender", 0 },
 	{ NULL, 0 }
 };
 

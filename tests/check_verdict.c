@@ -97,6 +97,15 @@ static const struct vcase rows[] = {
 	/* the 5xx is about OUR sender, not the mailbox */
 	{ 550, "5.1.8", "<>: Sender address rejected: Domain not found", RCPT_POLICY },
 	{ 553, "5.1.7", "The sender address is not a valid mailbox", RCPT_POLICY },
+	/* ... also without an enhanced code (rule 14 must not call it a mailbox) */
+	{ 550, "", "Sender verify failed", RCPT_POLICY },
+	{ 550, "", "Null sender not accepted here", RCPT_POLICY },
+	{ 553, "", "sorry, your envelope sender is in my badmailfrom list (#5.7.1)", RCPT_POLICY },
+	/* Exim: an ACL "deny" without a message */
+	{ 550, "", "Administrative prohibition", RCPT_POLICY },
+	{ 554, "", "Relaying prohibited", RCPT_POLICY },
+	/* a mailbox code still wins over the plain word */
+	{ 550, "5.1.1", "User unknown (sender notified)", RCPT_NO_MAILBOX },
 	/* B17: STARTTLS required */
 	{ 530, "5.7.0", "Must issue a STARTTLS command first", RCPT_POLICY },
 	{ 530, "", "Must issue a STARTTLS command first", RCPT_POLICY },
