@@ -149,9 +149,10 @@ type_str(ldns_rr_type type)
 
 /*
  * host_syntax - is s (len octets, no trailing dot) an LDH host name?
+ * With underscore, '_' counts as a letter (see domain_norm).
  */
 static int
-host_syntax(const char *s, size_t len)
+host_syntax_us(const char *s, size_t len, int underscore)
 {
 	size_t i, lab = 0;
 
@@ -165,12 +166,18 @@ host_syntax(const char *s, size_t len)
 			    s[i - lab] == '-')
 				return 0;
 			lab = 0;
-		} else if (isascii(c) && (isalnum(c) || c == '-')) {
+		} else if (isascii(c) && (isalnum(c) || c == '-' || (underscore && c == '_'))) {
 			lab++;
 		} else
 			return 0;
 	}
 	return 1;
+}
+
+static int
+host_syntax(const char *s, size_t len)
+{
+	return host_syntax_us(s, len, 0);
 }
 
 /*
@@ -745,7 +752,10 @@ mx_hosts(struct ctx *x, const char *domain, ldns_rr_list *mx,
 
 /*
  * domain_norm - lowercase, drop one trailing dot, check LDH syntax.
- * Returns 0 or -1.
+ * Returns 0 or -1. Underscores are allowed here: the domain comes from
+ * addr_parse, which tolerates them because the DNS does and such
+ * domains receive mail; refusing one here would turn into NXDOMAIN,
+ * bad-domain and a 5xx without a single query.
  */
 static int
 domain_norm(const char *domain, char *buf, size_t size)
@@ -762,7 +772,7 @@ domain_norm(const char *domain, char *buf, size_t size)
 	for (i = 0; i < len; i++)
 		buf[i] = (char)tolower((unsigned char)domain[i]);
 	buf[len] = '\0';
-	return host_syntax(buf, len) ? 0 : -1;
+	return host_syntax_us(buf, len, 1) ? 0 : -1;
 }
 
 enum dns_status

@@ -72,7 +72,10 @@ static const char zone[] =
 	    "rank.test. IN MX 10 dead.rank.test.\n"
 	    "rank.test. IN MX 20 live.rank.test.\n")
 	HOST4("dead.rank.test", "127.0.0.2")
-	HOST4("live.rank.test", "127.0.0.1");
+	HOST4("live.rank.test", "127.0.0.1")
+
+	/* a domain with an underscore (addr_parse allows it, as the DNS does) */
+	E("mail_gw.test", "MX", "NOERROR", "mail_gw.test. IN MX 10 mx.one.test.\n");
 
 static struct testns ns;
 
@@ -357,6 +360,27 @@ START_TEST(test_rank_reply_over_network)
 }
 END_TEST
 
+/* ---- a domain the address parser accepts is looked up, not refused ---- */
+
+START_TEST(test_underscore_domain)
+{
+	struct srv s;
+	struct probe_conf c;
+	struct probe_result r;
+
+	memset(&s, 0, sizeof(s));
+	s.rcpt = "550 5.1.1 no such user\r\n";
+	srv_start(&s);
+	conf_local(&c, s.port, 1);
+	probe(&c, "u@Mail_GW.test", &r);
+	srv_stop(&s);
+	ck_assert_msg(r.verdict == VERDICT_INVALID && strcmp(r.reason, R_USER_UNKNOWN) == 0 &&
+	    s.conns == 1, "u@mail_gw.test: got %s (%s) after %d connections, "
+	    "want invalid (user-unknown) from the MX, 1 connection",
+	    verdict_str(r.verdict), r.reason, s.conns);
+}
+END_TEST
+
 /* ---- sav-probe: argv bigger than its tables ---- */
 
 /* the sav-probe binary next to this test's build directory */
@@ -471,6 +495,7 @@ make_suite(void)
 	tcase_add_loop_test(tc, test_bogus_mix, 0, sizeof(bogus_rows) / sizeof(bogus_rows[0]));
 	tcase_add_loop_test(tc, test_helo_temp, 0, sizeof(helo_rows) / sizeof(helo_rows[0]));
 	tcase_add_test(tc, test_rank_reply_over_network);
+	tcase_add_test(tc, test_underscore_domain);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("cli");
