@@ -14,7 +14,7 @@
  *    it, while the probe goes on in a background thread up to the
  *    probe's own timeout and writes the cache;
  *  - per SMTP client (limit_verdict_client; IPv6 clients by /64): at
- *    most client_rate (30) new probes per minute (CASES.md D11: no
+ *    most client_rate (60) new probes per minute (CASES.md D11: no
  *    oracle for outsiders); past it, tempfail / rate-limited at once,
  *    no DNS, no connection. Cache hits and requests that join a probe
  *    in flight do not count.
@@ -31,7 +31,7 @@ struct limit_conf {
 	int	per_mx;			/* 10 */
 	int	mx_rate;		/* new connections per MX IP per minute, 60 */
 	int	max_probes;		/* 100 */
-	int	client_rate;		/* new probes per SMTP client per minute, 30; 0: no limit */
+	int	client_rate;		/* new probes per SMTP client per minute, 60; 0: no limit */
 };
 
 void	limit_conf_defaults(struct limit_conf *c);
