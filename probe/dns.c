@@ -149,10 +149,11 @@ type_str(ldns_rr_type type)
 
 /*
  * host_syntax - is s (len octets, no trailing dot) an LDH host name?
- * With underscore, '_' counts as a letter (see domain_norm).
+ * '_' counts as a letter: such names exist in the wild, addr_parse
+ * accepts them in sender domains and Postfix in exchange names.
  */
 static int
-host_syntax_us(const char *s, size_t len, int underscore)
+host_syntax(const char *s, size_t len)
 {
 	size_t i, lab = 0;
 
@@ -166,7 +167,7 @@ host_syntax_us(const char *s, size_t len, int underscore)
 			    s[i - lab] == '-')
 				return 0;
 			lab = 0;
-		} else if (isascii(c) && (isalnum(c) || c == '-' || (underscore && c == '_'))) {
+		} else if (isascii(c) && (isalnum(c) || c == '-' || c == '_')) {
 			lab++;
 		} else
 			return 0;
@@ -174,11 +175,6 @@ host_syntax_us(const char *s, size_t len, int underscore)
 	return 1;
 }
 
-static int
-host_syntax(const char *s, size_t len)
-{
-	return host_syntax_us(s, len, 0);
-}
 
 /*
  * dname_text - wire-format domain name to text without the trailing
@@ -772,7 +768,7 @@ domain_norm(const char *domain, char *buf, size_t size)
 	for (i = 0; i < len; i++)
 		buf[i] = (char)tolower((unsigned char)domain[i]);
 	buf[len] = '\0';
-	return host_syntax_us(buf, len, 1) ? 0 : -1;
+	return host_syntax(buf, len) ? 0 : -1;
 }
 
 enum dns_status
