@@ -755,10 +755,14 @@ addr_parse(const char *in, size_t len, struct addr *out, const char **whyp)
 		*whyp = why_ok;
 	if (in == NULL || len == 0)
 		return fail(out, whyp, why_null, ADDR_NULL);
-	if (len > ADDR_INPUT_MAX)
-		return fail(out, whyp, why_input_long, ADDR_BAD_SYNTAX);
 	if ((why = check_bytes((const unsigned char *)in, len)) != NULL)
 		return fail(out, whyp, why, ADDR_BAD_SYNTAX);
+	/*
+	 * Clean but longer than any usable address: too long (D7: never a
+	 * probe, never a 5xx on length alone), not bad syntax.
+	 */
+	if (len > ADDR_INPUT_MAX)
+		return fail(out, whyp, why_input_long, ADDR_TOO_LONG);
 
 	s = in;
 	e = in + len;

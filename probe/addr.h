@@ -28,7 +28,7 @@
 #define ADDR_DOMAIN_MAX		255	/* RFC 5321 4.5.3.1.2 */
 #define ADDR_PATH_MAX		256	/* RFC 5321 4.5.3.1.3, including <> */
 #define ADDR_LINE_MAX		512	/* RFC 5321 command line incl. CRLF */
-#define ADDR_INPUT_MAX		1024	/* longer input is refused outright */
+#define ADDR_INPUT_MAX		1024	/* longer clean input is ADDR_TOO_LONG, unparsed */
 
 enum addr_status {
 	ADDR_OK,		/* a probe-able mailbox */
@@ -36,7 +36,7 @@ enum addr_status {
 	ADDR_NO_DOMAIN,		/* unqualified: <postmaster> (C8: unknown) */
 	ADDR_BAD_SYNTAX,	/* unparseable, control chars, bad quoting, bad UTF-8 */
 	ADDR_BAD_DOMAIN,	/* empty label, label > 63, domain > 255, bad IDN, .invalid */
-	ADDR_TOO_LONG,		/* RCPT line would exceed 512 octets (D7: unknown, no probe) */
+	ADDR_TOO_LONG,		/* RCPT line would exceed 512 octets, or input over ADDR_INPUT_MAX (D7: unknown, no probe) */
 };
 
 struct addr {

@@ -366,7 +366,7 @@ static const struct lcase lcases[] = {
 	{ "line 513 quoted", 0, 253, 245, 0, 0, 1, 0, ADDR_TOO_LONG, 0, "command line too long" },
 	/* whole input: ADDR_INPUT_MAX accepted, one more refused */
 	{ "input 1024", 1, 0, 20, 0, 0, 1, ADDR_INPUT_MAX, ADDR_OK, 0, "ok" },
-	{ "input 1025", 1, 0, 20, 0, 0, 1, ADDR_INPUT_MAX + 1, ADDR_BAD_SYNTAX, 0, "input too long" },
+	{ "input 1025", 1, 0, 20, 0, 0, 1, ADDR_INPUT_MAX + 1, ADDR_TOO_LONG, 0, "input too long" },
 };
 
 #define NLCASES	((int)(sizeof(lcases) / sizeof(lcases[0])))
