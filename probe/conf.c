@@ -504,7 +504,12 @@ apply(struct conf *c, const struct key *k, const char *v, char *err, size_t errl
 		} else if (!strcmp(n, "MaxProbes")) c->limits.max_probes = (int)num;
 		else if (!strcmp(n, "DomainConcurrency")) c->limits.per_domain = (int)num;
 		else if (!strcmp(n, "MXConcurrency")) c->limits.per_mx = (int)num;
-		else if (!strcmp(n, "MXRate")) c->limits.mx_rate = (int)num;
+		else if (!strcmp(n, "MXRate")) {
+			/* the limiter keeps a ring of MXRate times per MX address */
+			if (num > 1000)
+				return fail(err, errlen, "want at most 1000, not %s", v);
+			c->limits.mx_rate = (int)num;
+		}
 		else return fail(err, errlen, "%s", "internal: unhandled key");
 		return 0;
 	case CT_OCTAL: {

@@ -84,7 +84,7 @@
 #define MX_BUCKETS	1024
 #define MX_MAX		8192		/* MX IPs tracked at once */
 #define MX_PRUNE_AT	1024		/* prune idle MX entries from this many on */
-#define MX_RATE_MAX	100000		/* bound on mx_rate (ring size) */
+#define MX_RATE_MAX	1000		/* bound on mx_rate (ring size, as conf.c allows) */
 #define RATE_WINDOW_MS	60000
 #define CLIENT_SETS	512
 #define CLIENT_WAYS	8		/* CLIENT_SETS * CLIENT_WAYS = 4096 clients tracked */

@@ -72,6 +72,7 @@ static const struct {
 	{ "Resolver 127.0.0.1:5353\nResolver ::1\n", ":2: Resolver: " },
 	{ "ProbeMethod expn\n", ":1: ProbeMethod: want rcpt or vrfy" },
 	{ "MaxTargets 0\n", ":1: MaxTargets: want a number" },
+	{ "MXRate 1001\n", ":1: MXRate: want at most 1000" },
 	{ "ClientProbeRate -1\n", ":1: ClientProbeRate: want a number from 0 (off)" },
 	{ "ClientProbeRate 100001\n", ":1: ClientProbeRate: want a number from 0 (off)" },
 	{ "ClientProbeRate 10/m\n", ":1: ClientProbeRate: want a number from 0 (off)" },
