@@ -817,15 +817,16 @@ addr_parse(const char *in, size_t len, struct addr *out, const char **whyp)
 	return ADDR_OK;
 }
 
-int
-addr_format(const struct addr *a, char *buf, size_t size)
+/* join - prefix, local part and (when there is one) "@domain" into buf */
+static int
+join(const struct addr *a, const char *prefix, char *buf, size_t size)
 {
 	int n;
 
 	if (a->domain[0] == '\0')
-		n = snprintf(buf, size, "%s", a->local);
+		n = snprintf(buf, size, "%s%s", prefix, a->local);
 	else
-		n = snprintf(buf, size, "%s@%s", a->local, a->domain);
+		n = snprintf(buf, size, "%s%s@%s", prefix, a->local, a->domain);
 	if (n < 0 || (size_t)n >= size) {
 		if (size > 0)
 			buf[0] = '\0';
@@ -835,20 +836,15 @@ addr_format(const struct addr *a, char *buf, size_t size)
 }
 
 int
+addr_format(const struct addr *a, char *buf, size_t size)
+{
+	return join(a, "", buf, size);
+}
+
+int
 addr_cache_key(const struct addr *a, char *buf, size_t size)
 {
-	int n;
-
-	if (a->domain[0] == '\0')
-		n = snprintf(buf, size, "a:%s", a->local);
-	else
-		n = snprintf(buf, size, "a:%s@%s", a->local, a->domain);
-	if (n < 0 || (size_t)n >= size) {
-		if (size > 0)
-			buf[0] = '\0';
-		return -1;
-	}
-	return n;
+	return join(a, "a:", buf, size);
 }
 
 const char *
