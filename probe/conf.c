@@ -61,6 +61,7 @@ static const struct key keys[] = {
 	{ "ProbeMethod",	CT_SPECIAL,	"rcpt", 0 },
 	{ "CatchAllCheck",	CT_BOOL,	"yes", 0 },
 	{ "MaxTargets",		CT_INT,		"5", 0 },
+	{ "MaxSessions",	CT_INT,		"2", 0 },
 	{ "ProbeWait",		CT_DURATION,	"8s", 0 },
 	{ "ProbeTimeout",	CT_DURATION,	"60s", 0 },
 	{ "ConnectTimeout",	CT_DURATION,	"10s", 0 },
@@ -501,6 +502,10 @@ apply(struct conf *c, const struct key *k, const char *v, char *err, size_t errl
 			if (num > 50)
 				return fail(err, errlen, "want at most 50, not %s", v);
 			c->probe.max_targets = (int)num;
+		} else if (!strcmp(n, "MaxSessions")) {
+			if (num > 50)
+				return fail(err, errlen, "want at most 50, not %s", v);
+			c->probe.max_sessions = (int)num;
 		} else if (!strcmp(n, "MaxProbes")) c->limits.max_probes = (int)num;
 		else if (!strcmp(n, "DomainConcurrency")) c->limits.per_domain = (int)num;
 		else if (!strcmp(n, "MXConcurrency")) c->limits.per_mx = (int)num;

@@ -57,6 +57,7 @@ probe_conf_init(struct probe_conf *c)
 	c->catchall_check = 1;
 	c->method = SMTP_METHOD_RCPT;
 	c->max_targets = 5;
+	c->max_sessions = 2;
 	c->timeout_ms = 60000;
 	c->connect_ms = 10000;
 	c->greeting_ms = 20000;
@@ -289,7 +290,7 @@ probe_smtp(const struct probe_conf *c, const struct addr *a, unsigned facts,
 	struct smtp_params sp;
 	char rcpt[PROBE_ADDR_MAX], randrcpt[PROBE_ADDR_MAX], local[40];
 	struct addr ra;
-	int h, i, tried = 0, refused = 0, bogus = 0, self = 0, rate = 0, unresolved = 0;
+	int h, i, sessions = 0, tried = 0, refused = 0, bogus = 0, self = 0, rate = 0, unresolved = 0;
 	int known_catchall = (facts & FACT_CATCH_ALL) != 0;
 
 	memset(&pend, 0, sizeof(pend));
@@ -399,6 +400,19 @@ probe_smtp(const struct probe_conf *c, const struct addr *a, unsigned facts,
 			if (judge(c, &o, known_catchall, &cur, &pend)) {
 				*res = cur;
 				return;
+			}
+			/*
+			 * D8, as Postfix's smtp_mx_session_limit: sessions that got
+			 * through the handshake and still gave no definite answer
+			 * (4xx, time-outs mid-dialogue) stop the probe after
+			 * MaxSessions; failed connects and refused greetings do not
+			 * count, so an unreachable first MX still leaves the others.
+			 */
+			if (o.stage >= SMTP_ST_MAIL)
+				sessions++;
+			if (c->max_sessions > 0 && sessions >= c->max_sessions) {
+				trace_printf(t, "probe: session limit (%d) reached", c->max_sessions);
+				goto done;
 			}
 		}
 	}

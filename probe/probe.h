@@ -27,6 +27,7 @@ struct probe_conf {
 	int	catchall_check;		/* 1 unless --no-catchall */
 	enum smtp_method method;	/* rcpt | vrfy */
 	int	max_targets;		/* MaxTargets, 5 */
+	int	max_sessions;		/* MaxSessions, 2: completed handshakes without an answer (D8) */
 	msec_t	timeout_ms;		/* ProbeTimeout: whole probe incl. DNS, 60 s */
 	msec_t	connect_ms;		/* 10 s */
 	msec_t	greeting_ms;		/* 20 s */

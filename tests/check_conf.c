@@ -73,6 +73,7 @@ static const struct {
 	{ "ProbeMethod expn\n", ":1: ProbeMethod: want rcpt or vrfy" },
 	{ "MaxTargets 0\n", ":1: MaxTargets: want a number" },
 	{ "MXRate 1001\n", ":1: MXRate: want at most 1000" },
+	{ "MaxSessions 51\n", ":1: MaxSessions: want at most 50" },
 	{ "ClientProbeRate -1\n", ":1: ClientProbeRate: want a number from 0 (off)" },
 	{ "ClientProbeRate 100001\n", ":1: ClientProbeRate: want a number from 0 (off)" },
 	{ "ClientProbeRate 10/m\n", ":1: ClientProbeRate: want a number from 0 (off)" },
@@ -104,6 +105,7 @@ START_TEST(test_defaults)
 	ck_assert_int_eq(c.probe_wait_ms, 8000);
 	ck_assert_int_eq(c.probe.timeout_ms, 60000);
 	ck_assert_int_eq(c.probe.max_targets, 5);
+	ck_assert_int_eq(c.probe.max_sessions, 2);
 	ck_assert_int_eq(c.probe.allow_private, 0);
 	ck_assert_str_eq(c.probe.sender, "");
 	ck_assert_int_eq(c.monitor, 0);

@@ -100,6 +100,10 @@ lab_dns_mx b20d.test "10 mx1.b20d.test." "20 mx2.b20d.test."
 lab_dns_a mx1.b20d.test 127.0.0.39	# never greets
 lab_dns_a mx2.b20d.test 127.0.0.35
 mx1 reset.test 127.0.0.44
+lab_dns_mx sess.test "10 mx1.sess.test." "20 mx2.sess.test." "30 mx3.sess.test."
+lab_dns_a mx1.sess.test 127.0.0.45
+lab_dns_a mx2.sess.test 127.0.0.46
+lab_dns_a mx3.sess.test 127.0.0.47
 mx1 trickle.test 127.0.0.43
 # C, D
 mx1 quoted.test 127.0.0.40
@@ -151,6 +155,9 @@ rcpt u@xn--bcher-kva.test 250 2.1.5 Ok
 rcpt u@xn--strae-oqa.test 250 2.1.5 Ok
 EOF
 lab_fake_start bigline 127.0.0.20:25 <<<'giant-line 65536 greeting'
+for i in 1 2 3; do
+	lab_fake_start "sess$i" "127.0.0.$((44 + i)):25" <<<'rcpt default 451 4.3.0 Temporary lookup failure'
+done
 lab_fake_start endless 127.0.0.21:25 <<<'endless-multiline ehlo'
 lab_fake_start barelf 127.0.0.22:25 <<'EOF'
 bare-lf
@@ -567,6 +574,11 @@ lab_diag "D8 blackhole: $(lab_synwatch_hits synwatch) addresses tried, ${MS} ms"
 expect "D8 50 MX x 20 A, all blackholed (SYN dropped): tempfail, at most 5 addresses, bounded time" \
 	"$V" tempfail "$RC" 2 "$(lab_synwatch_hits synwatch)" "<=5" "$(lab_synwatch_hits synwatch)" ">=1" \
 	"$MS" "<=8000"
+
+sp u@sess.test
+expect "D8 three MX hosts that all answer 451: at most 2 sessions (MaxSessions), tempfail" \
+	"$V" tempfail "$R" temp-reply "$RC" 2 "$(lab_fake_conns sess1)" 1 "$(lab_fake_conns sess2)" 1 \
+	"$(lab_fake_conns sess3)" 0
 
 sp --timeout 3 u@trickle.test
 expect "D8 server trickling 1 byte a second: tempfail within --timeout 3" \
