@@ -28,10 +28,7 @@
 #define E	TESTNS_ENTRY
 #define SOA(z)	z ". 300 IN SOA ns." z ". host." z ". 1 3600 600 86400 300\n"
 
-/* an A/AAAA pair for a host with one IPv4 address and no IPv6 */
-#define HOST4(n, ip) \
-	E(n, "A", "NOERROR", n ". IN A " ip "\n") \
-	E(n, "AAAA", "NOERROR", "")
+#define HOST4	TESTNS_HOST4
 
 static const char zone[] =
 	/* two preferences, listed in reverse order */

@@ -40,10 +40,7 @@
 
 #define E	TESTNS_ENTRY
 
-/* a host with one IPv4 address and no IPv6 */
-#define HOST4(n, ip) \
-	E(n, "A", "NOERROR", n ". IN A " ip "\n") \
-	E(n, "AAAA", "NOERROR", "")
+#define HOST4	TESTNS_HOST4
 
 static const char zone[] =
 	/* loopback MX beside a host whose A/AAAA lookups fail */

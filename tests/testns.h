@@ -60,6 +60,11 @@
 	answer \
 	"ENTRY_END\n"
 
+/* TESTNS_HOST4 - the A and (empty) AAAA entries of a host with one IPv4 address */
+#define TESTNS_HOST4(name, ip) \
+	TESTNS_ENTRY(name, "A", "NOERROR", name ". IN A " ip "\n") \
+	TESTNS_ENTRY(name, "AAAA", "NOERROR", "")
+
 struct testns {
 	pid_t	pid;			/* 0: not running */
 	int	port;
