@@ -49,22 +49,32 @@ skip(struct probe_result *res, const char *address, const char *reason)
 	util_strlcpy(res->address, address, sizeof(res->address));
 }
 
-/* is_probe_sender - is the parsed sender our own configured ProbeSender? (E13) */
+/* same_address - is the configured path content the parsed sender? */
 static int
-is_probe_sender(const struct conf *c, const struct addr *a)
+same_address(const char *conf_addr, const struct addr *a)
 {
 	struct addr ps;
 	char mine[PROBE_ADDR_MAX], theirs[PROBE_ADDR_MAX];
 
-	if (c->probe.sender[0] == '\0')
+	if (conf_addr[0] == '\0')
 		return 0;	/* <> is covered by the null-sender check */
-	if (addr_parse(c->probe.sender, strlen(c->probe.sender), &ps, NULL) != ADDR_OK)
+	if (addr_parse(conf_addr, strlen(conf_addr), &ps, NULL) != ADDR_OK)
 		return 0;
 	if (addr_format(&ps, mine, sizeof(mine)) < 0 ||
 	    addr_format(a, theirs, sizeof(theirs)) < 0)
 		return 0;
 	/* addr_format lowercases the domain; the local part is compared as given (C6) */
 	return strcmp(mine, theirs) == 0;
+}
+
+/*
+ * is_probe_sender - is the parsed sender one our probes use: ProbeSender,
+ * or RetrySender (B11)? (E13)
+ */
+static int
+is_probe_sender(const struct conf *c, const struct addr *a)
+{
+	return same_address(c->probe.sender, a) || same_address(c->probe.retry_sender, a);
 }
 
 int

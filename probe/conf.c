@@ -58,6 +58,8 @@ static const struct key keys[] = {
 	{ "AllowPrivateTargets", CT_BOOL,	"no", 0 },
 	{ "HeloName",		CT_SPECIAL,	NULL, 0 },
 	{ "ProbeSender",	CT_SPECIAL,	NULL, 0 },
+	{ "RetrySender",	CT_SPECIAL,	NULL, 0 },
+	{ "StrictNullSender",	CT_BOOL,	"no", 0 },
 	{ "ProbeMethod",	CT_SPECIAL,	"rcpt", 0 },
 	{ "CatchAllCheck",	CT_BOOL,	"yes", 0 },
 	{ "MaxTargets",		CT_INT,		"5", 0 },
@@ -341,16 +343,20 @@ set_special(struct conf *c, const struct key *k, const char *v, char *err, size_
 		util_strlcpy(c->probe.helo, v, sizeof(c->probe.helo));
 		return 0;
 	}
-	if (!strcmp(n, "ProbeSender")) {
+	if (!strcmp(n, "ProbeSender") || !strcmp(n, "RetrySender")) {
+		/* RetrySender <> is "no retry": MAIL FROM:<> was what got refused */
+		int probe = !strcmp(n, "ProbeSender");
+		char *dst = probe ? c->probe.sender : c->probe.retry_sender;
+		size_t size = probe ? sizeof(c->probe.sender) : sizeof(c->probe.retry_sender);
 		struct addr a;
 		const char *why = NULL;
 
 		switch (addr_parse(v, strlen(v), &a, &why)) {
 		case ADDR_NULL:
-			c->probe.sender[0] = '\0';
+			dst[0] = '\0';
 			return 0;
 		case ADDR_OK:
-			if (addr_format(&a, c->probe.sender, sizeof(c->probe.sender)) < 0)
+			if (addr_format(&a, dst, size) < 0)
 				return fail(err, errlen, "%s", "address too long");
 			return 0;
 		default:
@@ -455,6 +461,7 @@ apply(struct conf *c, const struct key *k, const char *v, char *err, size_t errl
 			return fail(err, errlen, "want yes or no, not %s", v);
 		if (!strcmp(n, "AllowPrivateTargets")) c->probe.allow_private = b;
 		else if (!strcmp(n, "CatchAllCheck")) c->probe.catchall_check = b;
+		else if (!strcmp(n, "StrictNullSender")) c->probe.strict_null = b;
 		else if (!strcmp(n, "SkipAuthenticated")) c->skip_auth = b;
 		else if (!strcmp(n, "RejectDetail")) c->reject_detail = b;
 		else if (!strcmp(n, "LogSkipped")) c->log_skipped = b;

@@ -9,7 +9,9 @@
  * refusals, 4xx and protocol errors move on to the next address, and
  * only when every address failed does the probe settle on tempfail (or
  * unknown when every MX refused us outright, B9). Uncertainty never
- * becomes invalid.
+ * becomes invalid, with one opt-in exception: StrictNullSender makes a
+ * standing refusal of MAIL FROM:<> invalid, as Exim's callout (B11).
+ * RetrySender asks a server that refused <> once more with that sender.
  *
  * Memory: everything on the stack, fixed size; nothing is allocated
  * here (ldns allocates inside dns.c and frees before returning).
@@ -156,10 +158,12 @@ is_greylist(const struct reply *rp)
 /*
  * judge - turn one SMTP outcome into either a final verdict (returns 1)
  * or a remembered pending result (returns 0: try the next address).
+ * null_refused: this outcome is of the RetrySender dialogue, after the
+ * same address refused MAIL FROM:<> with 5xx.
  */
 static int
 judge(const struct probe_conf *c, const struct smtp_outcome *o, int known_catchall,
-      struct probe_result *cur, struct pending *pend)
+      int null_refused, struct probe_result *cur, struct pending *pend)
 {
 	enum rcpt_class rc;
 
@@ -214,8 +218,17 @@ judge(const struct probe_conf *c, const struct smtp_outcome *o, int known_catcha
 	case SMTP_MAIL_REFUSED:
 		set_reply(cur, &o->last);
 		if (o->last.code >= 500) {
-			/* B11: the server refuses our MAIL FROM (<> or the probe sender) */
-			set(cur, VERDICT_UNKNOWN, c->sender[0] ? R_POLICY_BLOCK : R_NULL_SENDER_REFUSED);
+			/*
+			 * B11: a refusal of our configured ProbeSender is policy;
+			 * a refusal of <> (or, after that, of RetrySender too)
+			 * stands as "refuses <>": unknown, or with
+			 * StrictNullSender invalid, as Exim's callout fails.
+			 */
+			if (c->sender[0] && !null_refused)
+				set(cur, VERDICT_UNKNOWN, R_POLICY_BLOCK);
+			else
+				set(cur, c->strict_null ? VERDICT_INVALID : VERDICT_UNKNOWN,
+				    R_NULL_SENDER_REFUSED);
 			return 1;
 		}
 		set(cur, VERDICT_TEMPFAIL, is_greylist(&o->last) ? R_GREYLISTED : R_TEMP_REPLY);
@@ -291,6 +304,7 @@ probe_smtp(const struct probe_conf *c, const struct addr *a, unsigned facts,
 	char rcpt[PROBE_ADDR_MAX], randrcpt[PROBE_ADDR_MAX], local[40];
 	struct addr ra;
 	int h, i, sessions = 0, tried = 0, refused = 0, bogus = 0, self = 0, rate = 0, unresolved = 0;
+	int retried;
 	int known_catchall = (facts & FACT_CATCH_ALL) != 0;
 
 	memset(&pend, 0, sizeof(pend));
@@ -390,14 +404,32 @@ probe_smtp(const struct probe_conf *c, const struct addr *a, unsigned facts,
 			}
 			tried++;
 			smtp_probe(&sp, (struct sockaddr *)ss, deadline, &o);
-			if (c->target_release)
-				c->target_release(c->target_arg, (struct sockaddr *)ss);
 			trace_printf(t, "probe: %s [%s]: %s at %s", host->name, ip,
 				     smtp_status_str(o.status), smtp_stage_str(o.stage));
+			retried = 0;
+			if (o.status == SMTP_MAIL_REFUSED && o.last.code >= 500 &&
+			    sp.sender[0] == '\0' && c->retry_sender[0] != '\0' &&
+			    util_left_ms(deadline, 0) > 0) {
+				/*
+				 * B11: this server refuses <>; ask the same address
+				 * once more as RetrySender and judge that instead.
+				 * Still under the per-MX gate taken above.
+				 */
+				struct smtp_params rp = sp;
+
+				trace_printf(t, "probe: <> refused; retrying with <%s>", c->retry_sender);
+				rp.sender = c->retry_sender;
+				smtp_probe(&rp, (struct sockaddr *)ss, deadline, &o);
+				trace_printf(t, "probe: %s [%s]: %s at %s (retry)", host->name, ip,
+					     smtp_status_str(o.status), smtp_stage_str(o.stage));
+				retried = 1;
+			}
+			if (c->target_release)
+				c->target_release(c->target_arg, (struct sockaddr *)ss);
 			clear_reply(&cur);
 			util_strlcpy(cur.mx, host->name, sizeof(cur.mx));
 			util_strlcpy(cur.ip, ip, sizeof(cur.ip));
-			if (judge(c, &o, known_catchall, &cur, &pend)) {
+			if (judge(c, &o, known_catchall, retried, &cur, &pend)) {
 				*res = cur;
 				return;
 			}

@@ -24,6 +24,8 @@ struct probe_conf {
 	int	allow_private;		/* AllowPrivateTargets */
 	char	helo[256];		/* HeloName, default: this host's FQDN */
 	char	sender[320];		/* ProbeSender path content, "" = <> */
+	char	retry_sender[320];	/* RetrySender: MAIL FROM after <> got 5xx (B11), "" = no retry */
+	int	strict_null;		/* StrictNullSender: a standing <> refusal is invalid (B11, Exim) */
 	int	catchall_check;		/* 1 unless --no-catchall */
 	enum smtp_method method;	/* rcpt | vrfy */
 	int	max_targets;		/* MaxTargets, 5 */

@@ -62,6 +62,11 @@ static const struct {
 	{ "HeloName bad name\n", ":1: HeloName: not a host name" },
 	{ "HeloName a..b\n", ":1: HeloName: not a host name" },
 	{ "ProbeSender a@b@c\n", ":1: ProbeSender: not a usable address" },
+	{ "RetrySender a@b@c\n", ":1: RetrySender: not a usable address" },
+	{ "RetrySender nodomain\n", ":1: RetrySender: not a usable address" },
+	{ "RetrySender\n", ":1: RetrySender: missing value" },
+	{ "RetrySender a@b.example\nRetrySender c@d.example\n", ":2: RetrySender: given twice" },
+	{ "StrictNullSender maybe\n", ":1: StrictNullSender: want yes or no" },
 	{ "ProbeWait 8s\nProbeWait 9s\n", ":2: ProbeWait: given twice" },
 	{ "Socket tcp:25\n", ":1: Socket: want unix:" },
 	{ "CacheFile relative.mdb\n", ":1: CacheFile: want an absolute path" },
@@ -108,6 +113,8 @@ START_TEST(test_defaults)
 	ck_assert_int_eq(c.probe.max_sessions, 2);
 	ck_assert_int_eq(c.probe.allow_private, 0);
 	ck_assert_str_eq(c.probe.sender, "");
+	ck_assert_str_eq(c.probe.retry_sender, "");
+	ck_assert_int_eq(c.probe.strict_null, 0);
 	ck_assert_int_eq(c.monitor, 0);
 	ck_assert_int_eq(c.skip_auth, 1);
 	ck_assert_int_eq(c.action[VERDICT_VALID], ACTION_ACCEPT);
@@ -155,7 +162,8 @@ START_TEST(test_good)
 			 "ExemptDomains %s\n"
 			 "Action.unknown tempfail\nCacheTTL.valid 2d\nCacheTTL.refresh 1d\n"
 			 "CacheFile /var/tmp/x.mdb\nSyslogFacility local3\n"
-			 "ClientProbeRate 0\n",
+			 "ClientProbeRate 0\n"
+			 "RetrySender <Retry@PROBE.Example>\nStrictNullSender yes\n",
 			 list);
 		write_file(path, text);
 	}
@@ -166,6 +174,10 @@ START_TEST(test_good)
 	ck_assert_int_eq(c.probe.dns.nservers, 2);
 	ck_assert_int_eq(c.probe.allow_private, 1);
 	ck_assert_str_eq(c.probe.sender, "sav@probe.example");
+	ck_assert_str_eq(c.probe.retry_sender, "Retry@probe.example");
+	ck_assert_int_eq(c.probe.strict_null, 1);
+	ck_assert_int_eq(conf_set(&c, "RetrySender", "<>", err, sizeof(err)), 0);
+	ck_assert_msg(c.probe.retry_sender[0] == '\0', "RetrySender <>: got \"%s\", want \"\" (off)", c.probe.retry_sender);
 	ck_assert_str_eq(c.probe.helo, "probe.example");
 	ck_assert_int_eq(c.monitor, 1);
 	ck_assert_int_eq(c.nnets, 2);

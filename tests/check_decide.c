@@ -108,6 +108,12 @@ static const struct ex_case ex_cases[] = {
 	{ "verify@probe.example", REMOTE, NULL, "ProbeSender", "<verify@probe.example>", NULL, NULL, R_PROBE_SENDER },
 	{ "<Verify@probe.example>", REMOTE, NULL, "ProbeSender", "verify@probe.example", NULL, NULL, NULL },
 	{ "<other@probe.example>", REMOTE, NULL, "ProbeSender", "verify@probe.example", NULL, NULL, NULL },
+	/* B11: the RetrySender too, alone or beside a ProbeSender */
+	{ "<retry@probe.example>", REMOTE, NULL, "RetrySender", "retry@probe.example", NULL, NULL, R_PROBE_SENDER },
+	{ "<retry@PROBE.example>", REMOTE, NULL, "ProbeSender", "verify@probe.example", "RetrySender", "<retry@probe.example>", R_PROBE_SENDER },
+	{ "<verify@probe.example>", REMOTE, NULL, "ProbeSender", "verify@probe.example", "RetrySender", "retry@probe.example", R_PROBE_SENDER },
+	{ "<Retry@probe.example>", REMOTE, NULL, "RetrySender", "retry@probe.example", NULL, NULL, NULL },
+	{ "<other@probe.example>", REMOTE, NULL, "RetrySender", "retry@probe.example", NULL, NULL, NULL },
 	/* ExemptDomains, in every sender form (E2) */
 	{ "<u@example.com>", REMOTE, NULL, "ExemptDomains", "example.com, *.corp.example", NULL, NULL, R_EXEMPT_DOMAIN },
 	{ "u@EXAMPLE.com", REMOTE, NULL, "ExemptDomains", "example.com, *.corp.example", NULL, NULL, R_EXEMPT_DOMAIN },

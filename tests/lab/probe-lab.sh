@@ -85,6 +85,8 @@ lab_dns_a mx1.g554.test 127.0.0.28
 lab_dns_a mx2.g554.test 127.0.0.29
 mx1 ehlo502.test 127.0.0.30
 mx1 nullref.test 127.0.0.31
+mx1 nullretry.test 127.0.0.48
+mx1 nullboth.test 127.0.0.49
 mx1 catchall.test 127.0.0.32
 mx1 spamhaus.test 127.0.0.33
 lab_dns_mx b20a.test "10 mx1.b20a.test." "20 mx2.b20a.test."
@@ -177,6 +179,19 @@ EOF
 lab_fake_start nullref 127.0.0.31:25 <<'EOF'
 ehlo 250-fake.test|250 8BITMIME
 mail <> 550 5.7.1 Null sender refused
+rcpt * 250 2.1.5 Ok
+EOF
+# B11 RetrySender: <> refused, the retry sender accepted / refused too
+lab_fake_start nullretry 127.0.0.48:25 <<'EOF'
+ehlo 250-fake.test|250 8BITMIME
+mail <> 550 5.7.1 Null sender refused
+mail default 250 2.1.0 Ok
+rcpt u@nullretry.test 250 2.1.5 Ok
+EOF
+lab_fake_start nullboth 127.0.0.49:25 <<'EOF'
+ehlo 250-fake.test|250 8BITMIME
+mail <> 550 5.7.1 Null sender refused
+mail default 553 5.7.1 Sender address rejected
 rcpt * 250 2.1.5 Ok
 EOF
 lab_fake_start catchall 127.0.0.32:25 <<<'rcpt * 250 2.1.5 Ok'
@@ -448,6 +463,31 @@ sp u@nullref.test
 expect "B11 MAIL FROM:<> refused (no PIPELINING): unknown null-sender-refused, no RCPT sent" \
 	"$V" unknown "$R" null-sender-refused "$RC" 2 \
 	"$(lab_fake_ncmds nullref '^RCPT')" 0
+
+short_conf "$LAB_DIR/b11r.conf" b11r
+echo "RetrySender <retry@probe.test>" >>"$LAB_DIR/b11r.conf"
+sp -c "$LAB_DIR/b11r.conf" u@nullretry.test
+expect "B11 RetrySender: <> refused, the retry sender's dialogue decides: valid" \
+	"$V" valid "$R" user-ok "$RC" 0 "$(lab_fake_conns nullretry)" 2 \
+	"$(lab_fake_ncmds nullretry '^MAIL FROM:<>$')" 1 \
+	"$(lab_fake_ncmds nullretry '^MAIL FROM:<retry@probe.test>$')" 1 \
+	"$(lab_fake_ncmds nullretry '^RCPT TO:<u@nullretry.test>$')" 1 \
+	"$(grep -c 'probe: <> refused; retrying with <retry@probe.test>' "$SP_ERR")" 1
+
+sp -c "$LAB_DIR/b11r.conf" u@nullboth.test
+expect "B11 RetrySender refused too: unknown null-sender-refused, no RCPT sent" \
+	"$V" unknown "$R" null-sender-refused "$RC" 2 "$(lab_fake_conns nullboth)" 2 \
+	"$(lab_fake_ncmds nullboth '^MAIL FROM:<>$')" 1 \
+	"$(lab_fake_ncmds nullboth '^MAIL FROM:<retry@probe.test>$')" 1 \
+	"$(lab_fake_ncmds nullboth '^RCPT')" 0
+
+short_conf "$LAB_DIR/b11s.conf" b11s
+echo "StrictNullSender yes" >>"$LAB_DIR/b11s.conf"
+n0=$(lab_fake_conns nullref)
+sp -c "$LAB_DIR/b11s.conf" u@nullref.test
+expect "B11 StrictNullSender yes, <> refused: invalid null-sender-refused (exit 1), no retry" \
+	"$V" invalid "$R" null-sender-refused "$RC" 1 "$CODE" 550 \
+	"$(( $(lab_fake_conns nullref) - n0 ))" 1
 
 sp u@catchall.test
 expect "B12 catch-all server: catch-all verdict, a second random RCPT was sent" \
