@@ -563,6 +563,9 @@ run(const struct probe_conf *c, const char *address, size_t len,
 				*res = dom.why;
 				util_strlcpy(res->address, addrbuf, sizeof(res->address));
 				res->cached = 1;
+				/* judged by the StrictNullSender in force now, not when the fact was stored */
+				if (strcmp(res->reason, R_NULL_SENDER_REFUSED) == 0)
+					res->verdict = c->strict_null ? VERDICT_INVALID : VERDICT_UNKNOWN;
 				goto out;
 			}
 		}

@@ -655,6 +655,10 @@ sp --cache "$CACHE" second@nullref.test
 expect "D3 a domain that refused <> is not contacted again for another address" \
 	"$V" unknown "$R" null-sender-refused "$(lab_json_num "$J" cached)" true \
 	"$(( $(lab_fake_conns nullref) - n0 ))" 1
+sp -c "$LAB_DIR/b11s.conf" --cache "$CACHE" third@nullref.test
+expect "B11 the cached <> refusal is judged by the StrictNullSender in force now (yes: invalid), no connection" \
+	"$V" invalid "$R" null-sender-refused "$RC" 1 "$(lab_json_num "$J" cached)" true \
+	"$(( $(lab_fake_conns nullref) - n0 ))" 1
 
 lab_diag "$NPROBE sav-probe runs"
 lab_summary
