@@ -485,6 +485,9 @@ facts_cleared_by(const struct probe_result *r)
 {
 	unsigned f = 0;
 
+	/* a strict (StrictNullSender) invalid is about <>, not about a mailbox */
+	if (strcmp(r->reason, R_NULL_SENDER_REFUSED) == 0)
+		return 0;
 	if ((r->verdict == VERDICT_VALID && !r->catch_all) || r->verdict == VERDICT_INVALID)
 		f = FACT_REFUSES_NULL | FACT_BLOCKS_US | FACT_NO_MAIL | FACT_UNREACHABLE;
 	if (r->verdict == VERDICT_INVALID)
@@ -699,6 +702,13 @@ cache_put_result(struct cache *c, const char *key, const char *domain,
 		return CACHE_MISS;
 	memset(&p, 0, sizeof(p));
 	p.res = r;
+	/*
+	 * A refused <> says nothing about the address (F11): it lives only
+	 * as a domain fact, which the probe judges by the StrictNullSender
+	 * in force when it is read, so switching that off takes effect at once.
+	 */
+	if (strcmp(r->reason, R_NULL_SENDER_REFUSED) == 0)
+		key = NULL;
 	if (key != NULL && key[0] != '\0' && strlen(key) <= c->maxkey) {
 		p.akey = key;
 		p.aklen = strlen(key);

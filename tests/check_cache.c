@@ -103,6 +103,35 @@ START_TEST(test_domain_fact)
 }
 END_TEST
 
+/*
+ * F11: a refused <> lives only as a domain fact, never as an address
+ * verdict, also when StrictNullSender made it invalid; and a strict
+ * invalid clears no other fact (it is about <>, not about a mailbox).
+ */
+START_TEST(test_null_refused_domain_only)
+{
+	struct cache *c = open_c();
+	struct probe_result ca = mk(VERDICT_CATCH_ALL, R_CATCH_ALL, 250, "", "");
+	struct probe_result soft = mk(VERDICT_UNKNOWN, R_NULL_SENDER_REFUSED, 550, "5.7.1", "no <>");
+	struct probe_result strict = mk(VERDICT_INVALID, R_NULL_SENDER_REFUSED, 550, "5.7.1", "no <>");
+	struct probe_result out;
+	struct cache_domain d;
+	int stale = 0;
+
+	ck_assert_int_eq(cache_put_result(c, "a:x@nr.test", "nr.test", &ca), CACHE_HIT);
+	cache_put_result(c, "a:u@nr.test", "nr.test", &soft);
+	ck_assert_msg(cache_get_addr(c, "a:u@nr.test", &out, &stale) == CACHE_MISS,
+	    "a refused <> was stored as the address's verdict (%s)", verdict_str(out.verdict));
+	cache_put_result(c, "a:v@nr.test", "nr.test", &strict);
+	ck_assert_msg(cache_get_addr(c, "a:v@nr.test", &out, &stale) == CACHE_MISS,
+	    "a strict refused <> was stored as the address's verdict (%s)", verdict_str(out.verdict));
+	ck_assert_int_eq(cache_get_domain(c, "nr.test", &d), CACHE_HIT);
+	ck_assert_msg(d.facts == (FACT_CATCH_ALL | FACT_REFUSES_NULL), "got facts 0x%x, want 0x%x",
+	    d.facts, FACT_CATCH_ALL | FACT_REFUSES_NULL);
+	cache_close(c);
+}
+END_TEST
+
 START_TEST(test_no_fact)
 {
 	/* conclusive and plain temporary answers are not domain facts */
@@ -784,6 +813,7 @@ make_suite(void)
 	tcase_add_loop_test(tc, test_lifetime, 0, sizeof(lives) / sizeof(lives[0]));
 	tcase_add_loop_test(tc, test_domain_fact, 0, sizeof(dfacts) / sizeof(dfacts[0]));
 	tcase_add_test(tc, test_no_fact);
+	tcase_add_test(tc, test_null_refused_domain_only);
 	tcase_add_test(tc, test_fact_merge_clear);
 	tcase_add_test(tc, test_future);
 	tcase_add_test(tc, test_ttl_at_read);
