@@ -308,34 +308,31 @@ lab_dns_entry()
 	} >>"${LAB_DNS_DATA:-$LAB_DIR/dns.data}"
 }
 
+# lab_dns_rrset TYPE NAME VALUE... - one NOERROR entry with a record of
+# TYPE per VALUE; lab_dns_mx/a/aaaa are its named forms.
+lab_dns_rrset()
+{
+	local type=$1 n=${2%.}. v rrs=()
+	shift 2
+	for v in "$@"; do
+		rrs+=("$n 300 IN $type $v")
+	done
+	lab_dns_entry "$n" "$type" NOERROR "${rrs[@]}"
+}
+
 lab_dns_mx()
 {
-	local d=${1%.}. m rrs=()
-	shift
-	for m in "$@"; do
-		rrs+=("$d 300 IN MX $m")
-	done
-	lab_dns_entry "$d" MX NOERROR "${rrs[@]}"
+	lab_dns_rrset MX "$@"
 }
 
 lab_dns_a()
 {
-	local h=${1%.}. ip rrs=()
-	shift
-	for ip in "$@"; do
-		rrs+=("$h 300 IN A $ip")
-	done
-	lab_dns_entry "$h" A NOERROR "${rrs[@]}"
+	lab_dns_rrset A "$@"
 }
 
 lab_dns_aaaa()
 {
-	local h=${1%.}. ip rrs=()
-	shift
-	for ip in "$@"; do
-		rrs+=("$h 300 IN AAAA $ip")
-	done
-	lab_dns_entry "$h" AAAA NOERROR "${rrs[@]}"
+	lab_dns_rrset AAAA "$@"
 }
 
 lab_dns_rcode()
