@@ -533,7 +533,7 @@ run(const struct probe_conf *c, const char *address, size_t len,
 	char key[PROBE_ADDR_MAX + 4];
 	struct cache_domain dom;
 	unsigned facts = 0;
-	int stale = 0;
+	int stale = 0, have_key;
 
 	memset(res, 0, sizeof(*res));
 	st = addr_parse(address, len, &a, &why);
@@ -546,7 +546,8 @@ run(const struct probe_conf *c, const char *address, size_t len,
 	if (a.had_route)
 		trace_printf(t, "addr: source route dropped; verifying %s only", res->address);
 
-	if (c->cache != NULL && addr_cache_key(&a, key, sizeof(key)) >= 0) {
+	have_key = c->cache != NULL && addr_cache_key(&a, key, sizeof(key)) >= 0;
+	if (have_key) {
 		if (read_cache && cache_get_addr(c->cache, key, res, &stale) == CACHE_HIT) {
 			trace_printf(t, "cache: hit %s%s", verdict_str(res->verdict), stale ? " (stale)" : "");
 			res->cached = 1;
@@ -571,7 +572,7 @@ run(const struct probe_conf *c, const char *address, size_t len,
 		}
 	}
 	probe_smtp(c, &a, facts, res, deadline, t);
-	if (c->cache != NULL && addr_cache_key(&a, key, sizeof(key)) >= 0)
+	if (have_key)
 		cache_put_result(c->cache, key, a.domain, res);
 out:
 	res->elapsed_ms = (long)(util_now_ms() - start);
