@@ -18,7 +18,14 @@
  *
  * Every step's deadline is the smaller of its own time-out and the
  * overall deadline, and netio passes poll() only the time left, so a
- * trickling server cannot stretch the dialogue (D8). A 421 at any
+ * trickling server cannot stretch the dialogue (D8). When the caller
+ * gives this address a share of the probe's time (reach_ms,
+ * session_ms; the rule is in share.c), two more bounds apply: the
+ * connect and the wait for the first greeting line end reach_ms after
+ * the connect began, so a server that never greets (or never answers
+ * the SYN) leaves time for the next one, and the whole dialogue ends
+ * session_ms after it; the rest of a multi-line greeting may then take
+ * the full greeting time-out. A 421 at any
  * stage, EOF or a reset is SMTP_CLOSED (B8). A malformed reply, an
  * overlong line, a multi-line reply over the caps (reply.c) or data
  * the server sends when no reply is due is SMTP_PROTOCOL_ERROR and
@@ -53,7 +60,8 @@ struct smtp_sess {
 	const struct smtp_params *p;
 	struct smtp_outcome *out;
 	struct netio n;
-	msec_t	deadline;
+	msec_t	deadline;	/* the probe's deadline, or the end of this address's share */
+	msec_t	first_by;	/* 0, or when the first line of the next reply is due (greeting) */
 	char	peer[64];
 };
 
@@ -265,7 +273,10 @@ smtp_read(struct smtp_sess *s, struct reply *r, enum smtp_stage stage,
 
 	reply_init(r);
 	for (;;) {
-		st = netio_read_line(&s->n, line, sizeof(line), &len, dl);
+		/* the first line may be due earlier than the whole reply */
+		msec_t ldl = r->nlines == 0 && s->first_by > 0 && s->first_by < dl ? s->first_by : dl;
+
+		st = netio_read_line(&s->n, line, sizeof(line), &len, ldl);
 		switch (st) {
 		case NETIO_OK:
 			break;
@@ -505,6 +516,7 @@ smtp_probe(const struct smtp_params *p, const struct sockaddr *sa,
 	enum smtp_status st;
 	const char *why = NULL;
 	struct reply r;
+	msec_t t0, dl, reach_by;
 
 	memset(out, 0, sizeof(*out));
 	reply_init(&out->last);
@@ -514,6 +526,7 @@ smtp_probe(const struct smtp_params *p, const struct sockaddr *sa,
 	s.p = p;
 	s.out = out;
 	s.deadline = deadline;
+	s.first_by = 0;
 	netio_init(&s.n);
 	smtp_peer(sa, s.peer, sizeof(s.peer));
 
@@ -523,8 +536,17 @@ smtp_probe(const struct smtp_params *p, const struct sockaddr *sa,
 		return;
 	}
 
+	/* this address's share: until the first greeting line, and in all */
+	t0 = util_now_ms();
+	if (p->session_ms > 0 && t0 + p->session_ms < s.deadline)
+		s.deadline = t0 + p->session_ms;
+	reach_by = s.deadline;
+	if (p->reach_ms > 0 && t0 + p->reach_ms < reach_by)
+		reach_by = t0 + p->reach_ms;
+
 	trace_printf(p->trace, "smtp: connect %s", s.peer);
-	ns = netio_connect(&s.n, sa, smtp_step_deadline(&s, p->connect_ms));
+	dl = smtp_step_deadline(&s, p->connect_ms);
+	ns = netio_connect(&s.n, sa, dl < reach_by ? dl : reach_by);
 	if (ns != NETIO_OK) {
 		if (ns == NETIO_TIMEOUT) {
 			out->status = SMTP_TIMEOUT;
@@ -538,7 +560,9 @@ smtp_probe(const struct smtp_params *p, const struct sockaddr *sa,
 
 	/* Greeting: read to the final line before saying anything (B8). */
 	out->stage = SMTP_ST_GREETING;
+	s.first_by = reach_by;
 	st = smtp_read(&s, &r, SMTP_ST_GREETING, p->greeting_ms);
+	s.first_by = 0;
 	if (st != SMTP_ANSWERED) {
 		out->status = st;
 		goto done;

@@ -38,6 +38,14 @@ struct smtp_params {
 	msec_t	greeting_ms;
 	msec_t	command_ms;
 	msec_t	quit_ms;		/* wait for 221, default 1000 */
+	/*
+	 * This address's share of the probe's deadline (share.c); 0: no
+	 * limit but the steps' own and the deadline. reach_ms bounds the
+	 * time from connect() to the first line of the greeting,
+	 * session_ms the whole dialogue.
+	 */
+	msec_t	reach_ms;
+	msec_t	session_ms;
 	const struct trace *trace;
 };
 

@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -745,6 +746,134 @@ START_TEST(test_netio_write)
 }
 END_TEST
 
+/*
+ * This address's share of the probe's time (reach_ms, session_ms, set
+ * by probe.c from share.c): a server that does not greet within
+ * reach_ms is given up although the greeting time-out is longer; the
+ * first greeting line within it is enough, the rest may come later;
+ * the whole dialogue ends at session_ms; 0 means no share limit.
+ */
+static const struct {
+	const char *name;
+	const char *script;
+	msec_t	reach_ms, session_ms, greeting_ms, command_ms;
+	enum smtp_status want;
+	enum smtp_stage stage;
+	msec_t	min_ms, max_ms;
+} shares[] = {
+	{ "never greets: given up at reach_ms, not at the greeting time-out", "banner none\n",
+	  800, 0, 8000, 2000, SMTP_TIMEOUT, SMTP_ST_GREETING, 700, 4000 },
+	{ "greets after 1.5 s: too late for a 0.8 s share", "delay greeting 1500\n",
+	  800, 0, 8000, 2000, SMTP_TIMEOUT, SMTP_ST_GREETING, 700, 1400 },
+	{ "greets after 0.5 s: inside a 1.5 s share", "delay greeting 500\n",
+	  1500, 3000, 8000, 2000, SMTP_ANSWERED, SMTP_ST_RCPT, 400, 4000 },
+	/* postscreen: "220-" at once, the final line after its pregreet wait */
+	{ "first greeting line in time, the rest 1.5 s later",
+	  "banner 220-fake.test pause|220 fake.test ESMTP\ntrickle 21 1500 greeting\n",
+	  800, 0, 8000, 2000, SMTP_ANSWERED, SMTP_ST_RCPT, 1400, 5000 },
+	{ "greeted, then RCPT stalls: the dialogue ends at session_ms", "delay rcpt 4000\n",
+	  800, 1500, 8000, 8000, SMTP_TIMEOUT, SMTP_ST_RCPT, 1400, 3500 },
+	{ "no share: the greeting time-out alone", "delay greeting 1000\n",
+	  0, 0, 3000, 2000, SMTP_ANSWERED, SMTP_ST_RCPT, 900, 5000 },
+};
+
+START_TEST(test_share_limits)
+{
+	struct smtp_params p;
+	struct smtp_outcome out;
+	struct sockaddr_in sin;
+	struct fake_smtpd sv;
+	msec_t t0, elapsed;
+	char *t;
+
+	fake_start(&sv, NULL, NULL, shares[_i].script);
+	memset(&p, 0, sizeof(p));
+	p.helo = "probe.test";
+	p.sender = "";
+	p.rcpt = RCPT;
+	p.connect_ms = 2000;
+	p.greeting_ms = shares[_i].greeting_ms;
+	p.command_ms = shares[_i].command_ms;
+	p.quit_ms = 500;
+	p.reach_ms = shares[_i].reach_ms;
+	p.session_ms = shares[_i].session_ms;
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons((uint16_t)sv.port);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	t0 = util_now_ms();
+	smtp_probe(&p, (struct sockaddr *)&sin, t0 + 10000, &out);
+	elapsed = util_now_ms() - t0;
+	fake_wait_close(&sv, 3000);
+	t = fake_stop(&sv);
+	ck_assert_msg(out.status == shares[_i].want && out.stage == shares[_i].stage,
+		      "%s: got %s at %s (%s), want %s at %s", shares[_i].name,
+		      smtp_status_str(out.status), smtp_stage_str(out.stage), out.err,
+		      smtp_status_str(shares[_i].want), smtp_stage_str(shares[_i].stage));
+	ck_assert_msg(elapsed >= shares[_i].min_ms && elapsed <= shares[_i].max_ms,
+		      "%s: took %lld ms, want %lld..%lld", shares[_i].name, (long long)elapsed,
+		      (long long)shares[_i].min_ms, (long long)shares[_i].max_ms);
+	ck_assert_msg(strstr(t, " EARLY ") == NULL, "%s: spoke before the greeting:\n%s",
+		      shares[_i].name, t);
+	free(t);
+}
+END_TEST
+
+/*
+ * A server whose backlog is full: Linux drops the SYN and connect()
+ * hangs (checked first). reach_ms ends the connect although
+ * connect_ms is longer.
+ */
+START_TEST(test_share_syn_dropped)
+{
+	struct smtp_params p;
+	struct smtp_outcome out;
+	struct sockaddr_in sin;
+	socklen_t sl = sizeof(sin);
+	struct pollfd pfd;
+	msec_t t0, elapsed;
+	int lfd, fill, probe_fd;
+
+	lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert(lfd >= 0);
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert(bind(lfd, (struct sockaddr *)&sin, sizeof(sin)) == 0 && listen(lfd, 0) == 0 &&
+		  getsockname(lfd, (struct sockaddr *)&sin, &sl) == 0);
+	fill = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert(fill >= 0 && connect(fill, (struct sockaddr *)&sin, sizeof(sin)) == 0);
+	probe_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	ck_assert(probe_fd >= 0);
+	ck_assert(connect(probe_fd, (struct sockaddr *)&sin, sizeof(sin)) == 0 || errno == EINPROGRESS);
+	pfd.fd = probe_fd;
+	pfd.events = POLLOUT;
+	pfd.revents = 0;
+	ck_assert_msg(poll(&pfd, 1, 300) == 0,
+		      "connect to a full backlog did not hang here (revents 0x%x)", (unsigned)pfd.revents);
+	close(probe_fd);
+
+	memset(&p, 0, sizeof(p));
+	p.helo = "probe.test";
+	p.sender = "";
+	p.rcpt = RCPT;
+	p.connect_ms = 8000;
+	p.greeting_ms = p.command_ms = 8000;
+	p.reach_ms = 800;
+	p.session_ms = 1600;
+	t0 = util_now_ms();
+	smtp_probe(&p, (struct sockaddr *)&sin, t0 + 10000, &out);
+	elapsed = util_now_ms() - t0;
+	close(fill);
+	close(lfd);
+	ck_assert_msg(out.status == SMTP_TIMEOUT && out.stage == SMTP_ST_CONNECT,
+		      "got %s at %s (%s), want timeout at connect", smtp_status_str(out.status),
+		      smtp_stage_str(out.stage), out.err);
+	ck_assert_msg(elapsed >= 700 && elapsed <= 4000, "took %lld ms, want 700..4000",
+		      (long long)elapsed);
+}
+END_TEST
+
 START_TEST(test_strings)
 {
 	int i;
@@ -773,6 +902,12 @@ make_suite(void)
 	tcase_add_test(tc, test_connect_refused);
 	tcase_add_test(tc, test_ipv6);
 	tcase_add_test(tc, test_concurrent);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("share");
+	tcase_set_timeout(tc, 20);
+	tcase_add_loop_test(tc, test_share_limits, 0, sizeof(shares) / sizeof(shares[0]));
+	tcase_add_test(tc, test_share_syn_dropped);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("netio");
