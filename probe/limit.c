@@ -152,6 +152,7 @@ struct limiter {
 	int	closing;
 	int	orphaned;		/* limit_free gave up waiting: the last job frees */
 	int	waiting;		/* threads waiting for a domain, global or MX slot */
+	int	mx_waiting;		/* of them, probes waiting for an MX slot */
 	uint32_t client_seed;		/* FNV basis of the client table */
 	msec_t	(*client_now)(void);	/* clock of the client windows */
 	struct client clients[CLIENT_SETS][CLIENT_WAYS];
@@ -561,7 +562,9 @@ mx_acquire(void *arg, const struct sockaddr *sa, msec_t *deadline)
 			until = m->ring[m->rhead] + RATE_WINDOW_MS;
 		waited = 1;
 		l->waiting++;
+		l->mx_waiting++;
 		e = wait_until(&l->slot_cv, &l->mu, until);
+		l->mx_waiting--;
 		l->waiting--;
 		if (e == ETIMEDOUT && util_now_ms() >= stop)
 			break;
@@ -1094,7 +1097,7 @@ void
 limit_stats(struct limiter *l, struct limit_stats *st)
 {
 	pthread_mutex_lock(&l->mu);
-	st->probing = l->active;
+	st->probing = l->active - l->mx_waiting;
 	st->waiting = l->waiting;
 	pthread_mutex_unlock(&l->mu);
 }

@@ -119,7 +119,7 @@ void	limit_verdict_wait(struct limiter *l, const struct probe_conf *pc,
 			   const struct trace *t, struct probe_result *res);
 
 struct limit_stats {
-	int	probing;		/* probes holding a domain and global slot */
+	int	probing;		/* probes running, not waiting for an MX IP slot */
 	int	waiting;		/* requests or probes waiting for a slot now */
 };
 

@@ -380,7 +380,7 @@ START_TEST(test_wait_stats)
 		if (_i == 0)
 			seen = st.waiting == 3 && st.probing == 1;
 		else
-			seen = st.waiting == 2 && st.probing == 3;
+			seen = st.waiting == 2 && st.probing == 1;
 	}
 	ck_assert_msg(seen, "[%d] last seen %d probing, %d waiting", _i, st.probing, st.waiting);
 	join_all(r, th, _i == 0 ? 4 : 3);
