@@ -435,7 +435,7 @@ probe_smtp(const struct probe_conf *c, const struct addr *a, unsigned facts,
 				goto done;
 			}
 			sa_set_port(ss, c->port);
-			if (c->target_acquire && c->target_acquire(c->target_arg, (struct sockaddr *)ss, deadline)) {
+			if (c->target_acquire && c->target_acquire(c->target_arg, (struct sockaddr *)ss, &deadline)) {
 				trace_printf(t, "probe: %s: per-MX limit reached", ip);
 				clear_reply(&cur);
 				set(&cur, VERDICT_TEMPFAIL, R_RATE_LIMITED);

@@ -160,12 +160,9 @@ testns_stop(struct testns *ns)
 	}
 }
 
-/*
- * testns_start - write zone, start the server, wait until it answers.
- * Returns 0, or -1 with ns->err set (and nothing left running).
- */
+/* testns_start_once - one attempt of testns_start */
 TESTNS_FN int
-testns_start(struct testns *ns, const char *zone)
+testns_start_once(struct testns *ns, const char *zone)
 {
 	static const char ready[] =
 	    TESTNS_ENTRY(TESTNS_READY_NAME, "A", "NOERROR",
@@ -251,6 +248,27 @@ testns_start(struct testns *ns, const char *zone)
 	    "(port %d): %.400s", TESTNS_BIN, TESTNS_START_MS, ns->port, out);
 	testns_stop(ns);
 	return -1;
+}
+
+/*
+ * testns_start - write zone, start the server, wait until it answers.
+ * Returns 0, or -1 with ns->err set (and nothing left running).
+ * ldns-testns -r gives up when the first random port it picks is taken
+ * (its second bind() on the same socket fails with EINVAL), which other
+ * tests running at the same time make likely: that is tried again, with
+ * new random ports, a few times.
+ */
+TESTNS_FN int
+testns_start(struct testns *ns, const char *zone)
+{
+	int i, rc = -1;
+
+	for (i = 0; i < 5; i++) {
+		rc = testns_start_once(ns, zone);
+		if (rc == 0 || strstr(ns->err, "bind()") == NULL)
+			break;
+	}
+	return rc;
 }
 
 #endif
