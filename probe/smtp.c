@@ -12,8 +12,12 @@
  *	[VRFY method: -> VRFY <rcpt>; 250/251/550/551/553 decide,
  *	 anything else falls back to MAIL/RCPT (B14)]
  *	-> MAIL FROM:<sender>	non-2xx -> SMTP_MAIL_REFUSED (B11)
- *	-> RCPT TO:<rcpt>	(one write with MAIL when PIPELINING)
- *	[RCPT 2xx and random_rcpt -> RCPT TO:<random> (B12)]
+ *	-> RCPT TO:<rcpt>
+ *	[random_rcpt -> RCPT TO:<random> (B12)]
+ *				with PIPELINING, MAIL and both RCPTs go in
+ *				one write and their replies are read in
+ *				order; without it, one command at a time and
+ *				the random RCPT only after a 2xx to the real
  *	-> QUIT			quit_ms; the 221 is not required (B1)
  *
  * Every step's deadline is the smaller of its own time-out and the
@@ -413,25 +417,99 @@ smtp_vrfy(struct smtp_sess *s, const struct smtp_lines *l)
 	return 1;
 }
 
-/* smtp_mail_rcpt - MAIL, RCPT (pipelined when offered), random RCPT */
+/*
+ * smtp_due - read one reply that is due but decides nothing: the RCPT
+ * replies of a pipelined group whose MAIL was refused. It is read so
+ * that what comes after QUIT is the 221, never one of these. Returns 1
+ * when the connection may go on to QUIT, 0 when it broke, closed (421)
+ * or stayed silent. The outcome, out->err included, is left as it was.
+ */
+static int
+smtp_due(struct smtp_sess *s, enum smtp_stage stage, msec_t step_ms)
+{
+	char err[sizeof(s->out->err)];
+	enum smtp_status st;
+	struct reply r;
+
+	memcpy(err, s->out->err, sizeof(err));
+	st = smtp_read(s, &r, stage, step_ms);
+	memcpy(s->out->err, err, sizeof(err));
+	return st == SMTP_ANSWERED && r.code != 421;
+}
+
+/*
+ * smtp_random - the catch-all RCPT's reply, after the real RCPT got a
+ * reply (in out->last). Lock-step (grouped 0) it is asked only after a
+ * 2xx; pipelined (grouped 1) it went out in the same write as the real
+ * RCPT and its reply follows that one's, whatever the real answer was.
+ * Its reply is waited for command_ms when the real RCPT got 2xx (then
+ * it tells catch-all from valid), otherwise at most quit_ms: nothing
+ * depends on it, but it is due before QUIT. Whatever happens here only
+ * decides have_random: the mailbox answer stands. Returns 1 when QUIT
+ * may follow.
+ */
+static int
+smtp_random(struct smtp_sess *s, const struct smtp_lines *l, int grouped)
+{
+	struct smtp_outcome *out = s->out;
+	int needed = out->last.code / 100 == 2;
+	msec_t quit_ms = s->p->quit_ms > 0 ? s->p->quit_ms : SMTP_QUIT_MS;
+	enum smtp_status st;
+	struct reply r;
+
+	if (!grouped && !needed)
+		return 1;	/* not asked */
+	if (needed)
+		out->stage = SMTP_ST_RANDOM;
+	if (grouped) {
+		st = smtp_read(s, &r, SMTP_ST_RANDOM, needed ? s->p->command_ms : quit_ms);
+		if (st == SMTP_ANSWERED && r.code == 421) {
+			smtp_err(s, "server closing (421) at %s", stage_what[SMTP_ST_RANDOM]);
+			st = SMTP_CLOSED;
+		}
+		if (st == SMTP_ANSWERED)
+			st = smtp_no_trailing(s, SMTP_ST_RANDOM);
+	} else
+		st = smtp_cmd(s, l->random, SMTP_ST_RANDOM, &r);
+	if (st != SMTP_ANSWERED)
+		return 0;	/* no QUIT on a broken connection */
+	out->have_random = 1;
+	out->random = r;
+	return 1;
+}
+
+/*
+ * smtp_mail_rcpt - MAIL, RCPT and the catch-all RCPT. When the server
+ * offers PIPELINING all three go in one write (RFC 2920: RCPT may be
+ * anywhere in a group), the real RCPT before the catch-all one, and
+ * the replies are read in that order, each matched to its command:
+ * MAIL, RCPT, catch-all RCPT. Without PIPELINING each command waits
+ * for the reply to the one before, and the catch-all RCPT is sent only
+ * after a 2xx to the real one.
+ */
 static void
 smtp_mail_rcpt(struct smtp_sess *s, const struct smtp_lines *l)
 {
 	struct smtp_outcome *out = s->out;
-	char both[2 * (SMTP_LINE_MAX + 1)];
+	char group[3 * (SMTP_LINE_MAX + 1)];
 	enum smtp_status st;
 	struct reply r;
 	int pipelined = (out->ext & REPLY_EXT_PIPELINING) != 0;
-	size_t ml, rl;
+	int grouped = pipelined && l->random[0] != '\0';
+	size_t ml, rl, xl;
 
 	reply_init(&r);
 	if (pipelined) {
 		ml = strlen(l->mail);
 		rl = strlen(l->rcpt);
-		memcpy(both, l->mail, ml);
-		memcpy(both + ml, l->rcpt, rl);
+		xl = grouped ? strlen(l->random) : 0;
+		memcpy(group, l->mail, ml);
+		memcpy(group + ml, l->rcpt, rl);
+		memcpy(group + ml + rl, l->random, xl);
 		out->stage = SMTP_ST_MAIL;
-		st = smtp_send(s, both, ml + rl, "MAIL and RCPT", s->p->command_ms);
+		st = smtp_send(s, group, ml + rl + xl,
+			       grouped ? "MAIL and both RCPTs" : "MAIL and RCPT",
+			       s->p->command_ms);
 		if (st == SMTP_ANSWERED)
 			st = smtp_read(s, &r, SMTP_ST_MAIL, s->p->command_ms);
 		if (st == SMTP_ANSWERED && r.code == 421) {
@@ -449,26 +527,22 @@ smtp_mail_rcpt(struct smtp_sess *s, const struct smtp_lines *l)
 	if (r.code / 100 != 2) {
 		out->status = SMTP_MAIL_REFUSED;
 		out->last = r;
-		if (pipelined) {
-			/* The RCPT reply (503, mostly) is due before QUIT. */
-			out->stage = SMTP_ST_RCPT;
-			st = smtp_read(s, &r, SMTP_ST_RCPT, s->p->command_ms);
-			out->stage = SMTP_ST_MAIL;
-			out->err[0] = '\0';
-			if (st != SMTP_ANSWERED || r.code == 421)
-				return;
-		}
+		/* The RCPT replies (503, mostly) are due before QUIT. */
+		if (pipelined && (!smtp_due(s, SMTP_ST_RCPT, s->p->command_ms) ||
+				  (grouped && !smtp_due(s, SMTP_ST_RANDOM, s->p->command_ms))))
+			return;
 		smtp_quit(s);
 		return;
 	}
+	out->stage = SMTP_ST_RCPT;
 	if (pipelined) {
-		out->stage = SMTP_ST_RCPT;
 		st = smtp_read(s, &r, SMTP_ST_RCPT, s->p->command_ms);
 		if (st == SMTP_ANSWERED && r.code == 421) {
 			smtp_err(s, "server closing (421) at %s", stage_what[SMTP_ST_RCPT]);
 			st = SMTP_CLOSED;
 		}
-		if (st == SMTP_ANSWERED)
+		/* with the catch-all RCPT in the group, its reply may follow at once */
+		if (st == SMTP_ANSWERED && !grouped)
 			st = smtp_no_trailing(s, SMTP_ST_RCPT);
 	} else
 		st = smtp_cmd(s, l->rcpt, SMTP_ST_RCPT, &r);
@@ -478,20 +552,11 @@ smtp_mail_rcpt(struct smtp_sess *s, const struct smtp_lines *l)
 			out->last = r;
 		return;
 	}
+	/* The mailbox question is answered. */
 	out->status = SMTP_ANSWERED;
 	out->last = r;
-	if (r.code / 100 == 2 && l->random[0] != '\0') {
-		/*
-		 * The mailbox question is answered; whatever happens to the
-		 * catch-all question only leaves have_random at 0.
-		 */
-		st = smtp_cmd(s, l->random, SMTP_ST_RANDOM, &r);
-		if (st == SMTP_ANSWERED) {
-			out->have_random = 1;
-			out->random = r;
-		} else
-			return;
-	}
+	if (l->random[0] != '\0' && !smtp_random(s, l, grouped))
+		return;
 	smtp_quit(s);
 }
 
