@@ -342,9 +342,36 @@ smtp_cmd(struct smtp_sess *s, const char *line, enum smtp_stage stage,
 	return smtp_no_trailing(s, stage);
 }
 
-/* smtp_quit - polite QUIT; the 221 is waited for at most quit_ms */
+/*
+ * smtp_due - read one reply that is due but decides nothing (the RCPT
+ * replies of a pipelined group whose MAIL was refused, the catch-all
+ * RCPT's after a final answer to the real one), so that each reply is
+ * matched to its own command and the 221 to QUIT. Returns 1 with the
+ * reply in *r when the connection may go on, 0 when it broke, closed
+ * (421) or stayed silent for step_ms. The outcome, out->err included,
+ * is left as it was.
+ */
+static int
+smtp_due(struct smtp_sess *s, enum smtp_stage stage, msec_t step_ms, struct reply *r)
+{
+	char err[sizeof(s->out->err)];
+	enum smtp_status st;
+
+	memcpy(err, s->out->err, sizeof(err));
+	st = smtp_read(s, r, stage, step_ms > 0 ? step_ms : 1);
+	memcpy(s->out->err, err, sizeof(err));
+	return st == SMTP_ANSWERED && r->code != 421;
+}
+
+/*
+ * smtp_quit - polite QUIT; the 221 is waited for at most quit_ms. With
+ * random_due the pipelined catch-all RCPT's reply is still to come
+ * after a final answer to the real RCPT: QUIT goes out behind it at
+ * once, and that reply (matched to its RCPT, kept in out->random) and
+ * the 221 share the one quit_ms.
+ */
 static void
-smtp_quit(struct smtp_sess *s)
+smtp_quit(struct smtp_sess *s, int random_due)
 {
 	struct reply r;
 	enum netio_status st;
@@ -359,6 +386,12 @@ smtp_quit(struct smtp_sess *s)
 	if (netio_write(&s->n, "QUIT\r\n", 6, dl) != NETIO_OK) {
 		trace_printf(s->p->trace, "smtp: QUIT not sent: %s", s->n.err);
 		return;
+	}
+	if (random_due) {
+		if (!smtp_due(s, SMTP_ST_RANDOM, dl - util_now_ms(), &r))
+			return;
+		s->out->have_random = 1;
+		s->out->random = r;
 	}
 	/* Not smtp_read(): nothing here may change the outcome. */
 	reply_init(&r);
@@ -413,56 +446,35 @@ smtp_vrfy(struct smtp_sess *s, const struct smtp_lines *l)
 		out->have_random = 1;
 		out->random = r;
 	}
-	smtp_quit(s);
+	smtp_quit(s, 0);
 	return 1;
 }
 
 /*
- * smtp_due - read one reply that is due but decides nothing: the RCPT
- * replies of a pipelined group whose MAIL was refused. It is read so
- * that what comes after QUIT is the 221, never one of these. Returns 1
- * when the connection may go on to QUIT, 0 when it broke, closed (421)
- * or stayed silent. The outcome, out->err included, is left as it was.
+ * smtp_random - the catch-all RCPT after the real RCPT got its reply
+ * (in out->last), then QUIT. Lock-step (grouped 0) it is asked only
+ * after a 2xx; pipelined (grouped 1) it went out in the same write as
+ * the real RCPT and its reply follows that one's, whatever the real
+ * answer was. After a 2xx its reply tells catch-all from valid and is
+ * waited for command_ms; after anything else nothing depends on it:
+ * QUIT follows at once and the two replies share quit_ms, so a server
+ * that is slow to refuse costs no more time than today's QUIT. Whatever
+ * happens here only decides have_random: the mailbox answer stands.
  */
-static int
-smtp_due(struct smtp_sess *s, enum smtp_stage stage, msec_t step_ms)
-{
-	char err[sizeof(s->out->err)];
-	enum smtp_status st;
-	struct reply r;
-
-	memcpy(err, s->out->err, sizeof(err));
-	st = smtp_read(s, &r, stage, step_ms);
-	memcpy(s->out->err, err, sizeof(err));
-	return st == SMTP_ANSWERED && r.code != 421;
-}
-
-/*
- * smtp_random - the catch-all RCPT's reply, after the real RCPT got a
- * reply (in out->last). Lock-step (grouped 0) it is asked only after a
- * 2xx; pipelined (grouped 1) it went out in the same write as the real
- * RCPT and its reply follows that one's, whatever the real answer was.
- * Its reply is waited for command_ms when the real RCPT got 2xx (then
- * it tells catch-all from valid), otherwise at most quit_ms: nothing
- * depends on it, but it is due before QUIT. Whatever happens here only
- * decides have_random: the mailbox answer stands. Returns 1 when QUIT
- * may follow.
- */
-static int
+static void
 smtp_random(struct smtp_sess *s, const struct smtp_lines *l, int grouped)
 {
 	struct smtp_outcome *out = s->out;
-	int needed = out->last.code / 100 == 2;
-	msec_t quit_ms = s->p->quit_ms > 0 ? s->p->quit_ms : SMTP_QUIT_MS;
 	enum smtp_status st;
 	struct reply r;
 
-	if (!grouped && !needed)
-		return 1;	/* not asked */
-	if (needed)
-		out->stage = SMTP_ST_RANDOM;
+	if (out->last.code / 100 != 2) {
+		smtp_quit(s, grouped);
+		return;
+	}
+	out->stage = SMTP_ST_RANDOM;
 	if (grouped) {
-		st = smtp_read(s, &r, SMTP_ST_RANDOM, needed ? s->p->command_ms : quit_ms);
+		st = smtp_read(s, &r, SMTP_ST_RANDOM, s->p->command_ms);
 		if (st == SMTP_ANSWERED && r.code == 421) {
 			smtp_err(s, "server closing (421) at %s", stage_what[SMTP_ST_RANDOM]);
 			st = SMTP_CLOSED;
@@ -472,10 +484,10 @@ smtp_random(struct smtp_sess *s, const struct smtp_lines *l, int grouped)
 	} else
 		st = smtp_cmd(s, l->random, SMTP_ST_RANDOM, &r);
 	if (st != SMTP_ANSWERED)
-		return 0;	/* no QUIT on a broken connection */
+		return;		/* no QUIT on a broken connection */
 	out->have_random = 1;
 	out->random = r;
-	return 1;
+	smtp_quit(s, 0);
 }
 
 /*
@@ -528,10 +540,10 @@ smtp_mail_rcpt(struct smtp_sess *s, const struct smtp_lines *l)
 		out->status = SMTP_MAIL_REFUSED;
 		out->last = r;
 		/* The RCPT replies (503, mostly) are due before QUIT. */
-		if (pipelined && (!smtp_due(s, SMTP_ST_RCPT, s->p->command_ms) ||
-				  (grouped && !smtp_due(s, SMTP_ST_RANDOM, s->p->command_ms))))
+		if (pipelined && (!smtp_due(s, SMTP_ST_RCPT, s->p->command_ms, &r) ||
+				  (grouped && !smtp_due(s, SMTP_ST_RANDOM, s->p->command_ms, &r))))
 			return;
-		smtp_quit(s);
+		smtp_quit(s, 0);
 		return;
 	}
 	out->stage = SMTP_ST_RCPT;
@@ -555,9 +567,10 @@ smtp_mail_rcpt(struct smtp_sess *s, const struct smtp_lines *l)
 	/* The mailbox question is answered. */
 	out->status = SMTP_ANSWERED;
 	out->last = r;
-	if (l->random[0] != '\0' && !smtp_random(s, l, grouped))
-		return;
-	smtp_quit(s);
+	if (l->random[0] != '\0')
+		smtp_random(s, l, grouped);
+	else
+		smtp_quit(s, 0);
 }
 
 void
@@ -623,11 +636,11 @@ smtp_probe(const struct smtp_params *p, const struct sockaddr *sa,
 		break;
 	case 4:
 		out->status = SMTP_GREETING_TEMP;
-		smtp_quit(&s);
+		smtp_quit(&s, 0);
 		goto done;
 	case 5:
 		out->status = SMTP_GREETING_PERM;	/* B9 */
-		smtp_quit(&s);
+		smtp_quit(&s, 0);
 		goto done;
 	default:
 		out->status = SMTP_PROTOCOL_ERROR;
@@ -657,14 +670,14 @@ smtp_probe(const struct smtp_params *p, const struct sockaddr *sa,
 		out->last = r;
 		if (r.code / 100 != 2) {
 			out->status = SMTP_HELO_REFUSED;
-			smtp_quit(&s);
+			smtp_quit(&s, 0);
 			goto done;
 		}
 		out->ext = 0;
 	} else {
 		/* EHLO 4xx (or 3xx): the server does not want us now. */
 		out->status = SMTP_HELO_REFUSED;
-		smtp_quit(&s);
+		smtp_quit(&s, 0);
 		goto done;
 	}
 
@@ -672,7 +685,7 @@ smtp_probe(const struct smtp_params *p, const struct sockaddr *sa,
 	if (p->need_smtputf8 && (out->ext & REPLY_EXT_SMTPUTF8) == 0) {
 		out->status = SMTP_NO_SMTPUTF8;
 		smtp_err(&s, "address needs SMTPUTF8, not offered by %s", s.peer);
-		smtp_quit(&s);
+		smtp_quit(&s, 0);
 		goto done;
 	}
 
