@@ -458,8 +458,9 @@ smtp_vrfy(struct smtp_sess *s, const struct smtp_lines *l)
  * answer was. After a 2xx its reply tells catch-all from valid and is
  * waited for command_ms; after anything else nothing depends on it:
  * QUIT follows at once and the two replies share quit_ms, so a server
- * that is slow to refuse costs no more time than today's QUIT. Whatever
- * happens here only decides have_random: the mailbox answer stands.
+ * that is slow on every RCPT costs at most the quit_ms that QUIT always
+ * had. Whatever happens here only decides have_random: the mailbox
+ * answer stands.
  */
 static void
 smtp_random(struct smtp_sess *s, const struct smtp_lines *l, int grouped)
