@@ -22,10 +22,11 @@
 #
 # For each RTT (BENCH_RTTS, default "20 100" ms) and each verdict it
 # runs sav-probe BENCH_RUNS times (default 5) with the old and the new
-# binary and prints the median time from the connect (the relay's
-# accept) to the moment the client sends QUIT, i.e. has every reply it
-# needs for the verdict, in ms and in round trips (ms / RTT, one
-# decimal), and after/before. "before" is sav-probe built from
+# binary (alternately, after one unmeasured warm-up each) and prints the
+# median time from the connect (the relay's accept) to the moment the
+# client sends QUIT, i.e. has every reply it needs for the verdict, in
+# ms and in round trips (ms / RTT, one decimal), the fastest run in
+# round trips too (load only ever adds time), and after/before. "before" is sav-probe built from
 # BENCH_BEFORE_REV (default fad38c7: main before the catch-all RCPT was
 # pipelined; the catch-all RCPT waits for the real RCPT's reply), or the
 # binary BENCH_BEFORE_PROBE names; "after" is this tree's build/sav-probe.
@@ -146,6 +147,11 @@ median()	# numbers on stdin -> the median
 	sort -n | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 
+minimum()	# numbers on stdin -> the smallest (load only ever adds time)
+{
+	sort -n | head -n 1
+}
+
 # ---------------------------------------------------------------------
 # The runs
 
@@ -159,11 +165,12 @@ SCEN=(
 echo "bench-probe: first contact, SMTP dialogue until the verdict"
 echo "  $NETEM; DNS is answered at once and not counted"
 echo "  before: $BEFORE_WHAT; after: $PROBE"
-echo "  median of $RUNS runs each; ms from the connect to QUIT (the client has its verdict),"
-echo "  RTTs = ms / RTT; probe ms = sav-probe's elapsed_ms after (DNS, dialogue, QUIT)"
+echo "  ms from the connect to QUIT (the client has its verdict), median of $RUNS runs;"
+echo "  RTTs = that / RTT, and the fastest run's (min); a/b = after/before (medians);"
+echo "  probe ms = sav-probe's elapsed_ms after (DNS, dialogue, QUIT), median; load: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
-printf '%-6s  %-9s  %-26s  %9s %5s  %9s %5s  %6s  %8s\n' RTT verdict server \
-	"before ms" RTTs "after ms" RTTs "a/b" "probe ms"
+printf '%-6s  %-9s  %-26s  %9s %5s %5s  %9s %5s %5s  %5s  %8s\n' RTT verdict server \
+	"before ms" RTTs min "after ms" RTTs min "a/b" "probe ms"
 for rtt in $RTTS; do
 	relays_start $((rtt / 2))
 	for sc in "${SCEN[@]}"; do
@@ -184,10 +191,13 @@ for rtt in $RTTS; do
 			echo "$PO_TOTAL" >>"$LAB_DIR/a.total"
 		done
 		b=$(median <"$LAB_DIR/b.ms")
+		bm=$(minimum <"$LAB_DIR/b.ms")
 		a=$(median <"$LAB_DIR/a.ms")
+		am=$(minimum <"$LAB_DIR/a.ms")
 		t=$(median <"$LAB_DIR/a.total")
-		awk -v rtt="$rtt" -v want="$want" -v server="$server" -v b="$b" -v a="$a" -v t="$t" 'BEGIN {
-			printf "%-6s  %-9s  %-26s  %9.1f %5.1f  %9.1f %5.1f  %6.2f  %8.0f\n",
-				rtt " ms", want, server, b, b / rtt, a, a / rtt, a / b, t }'
+		awk -v rtt="$rtt" -v want="$want" -v server="$server" -v b="$b" -v bm="$bm" \
+			-v a="$a" -v am="$am" -v t="$t" 'BEGIN {
+			printf "%-6s  %-9s  %-26s  %9.1f %5.1f %5.1f  %9.1f %5.1f %5.1f  %5.2f  %8.0f\n",
+				rtt " ms", want, server, b, b / rtt, bm / rtt, a, a / rtt, am / rtt, a / b, t }'
 	done
 done
