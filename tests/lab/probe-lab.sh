@@ -416,7 +416,7 @@ for _ in $(seq 50); do	# postlogd writes the maillog a little later
 		"$(lab_postfix_connects pf)" ] && break
 	sleep 0.1
 done
-expect "B12 Postfix: the random RCPT was pipelined after alice's and nobody's, accepted as such" \
+expect "Postfix: the catch-all RCPT was pipelined after alice's and nobody's, accepted as such" \
 	"$(pfrcpts)" "1/2 0/2 " \
 	"$(grep -c 'improper command pipelining' "$(lab_postfix_log pf)")" 0
 
@@ -523,18 +523,18 @@ expect "B12 catch-all server: catch-all verdict, a second random RCPT was sent" 
 	"$V" catch-all "$CATCH" true "$RC" 2 \
 	"$(lab_fake_ncmds catchall '^RCPT TO:<u@catchall.test>$')" 1 \
 	"$(lab_fake_ncmds catchall '^RCPT TO:<[^u][^>]*@catchall.test>$')" 1
-expect "B12 PIPELINING: MAIL and both RCPTs arrived in one read, the real RCPT first, answered in one write" \
+expect "catch-all check with PIPELINING: MAIL and both RCPTs arrived in one read, the real RCPT first, answered in one write" \
 	"$(grep -c '^1 PIPELINED 3$' "$LAB_DIR/catchall.tr")" 1 \
 	"$(grep -c '^1 BATCH 3$' "$LAB_DIR/catchall.tr")" 1 \
 	"$(lab_fake_cmds catchall '^RCPT TO:' | head -1)" "RCPT TO:<u@catchall.test>"
 
 sp u@stepall.test
-expect "B12 catch-all without PIPELINING: catch-all, the random RCPT after the 250, one command per read" \
+expect "catch-all without PIPELINING: catch-all, the random RCPT after the 250, one command per read" \
 	"$V" catch-all "$CATCH" true "$RC" 2 "$(lab_fake_ncmds stepall '^RCPT TO:')" 2 \
 	"$(grep -c ' PIPELINED ' "$LAB_DIR/stepall.tr")" 0
 
 sp u@stepnone.test
-expect "B12 550 without PIPELINING: invalid, no random RCPT" \
+expect "550 without PIPELINING: invalid, no random RCPT" \
 	"$V" invalid "$R" user-unknown "$RC" 1 "$(lab_fake_ncmds stepnone '^RCPT TO:')" 1 \
 	"$(grep -c ' PIPELINED ' "$LAB_DIR/stepnone.tr")" 0
 
