@@ -18,6 +18,10 @@
  *	whole deadline
  *	MX1 greets late but within its share		MX1's verdict, MX2 never
  *							contacted
+ *	the catch-all RCPT, pipelined or lock-step	only a 2xx to both is
+ *							catch-all (and cached as a domain
+ *							fact); its 4xx/5xx/421 never changes
+ *							the real RCPT's answer
  *
  * Also sav-probe with more addresses, or more flag options, than its
  * fixed tables held (argv is input too).
@@ -131,7 +135,10 @@ struct srv {
 	const char *mail;
 	const char *rcpt;
 	int	greet_delay_ms;		/* wait this long before the greeting */
+	const char *rcpt2;		/* the second RCPT of a connection; NULL: rcpt */
 	int	conns;			/* connections accepted (read after srv_stop) */
+	int	rcpts;			/* RCPT commands received, all connections */
+	int	max_group;		/* most command lines that arrived in one read */
 };
 
 static void
@@ -152,6 +159,7 @@ srv_serve(struct srv *s, int fd)
 	size_t have = 0;
 	ssize_t n;
 	char *lf;
+	int nrcpt = 0;
 
 	if (s->greet_delay_ms > 0)
 		usleep((useconds_t)s->greet_delay_ms * 1000);
@@ -169,9 +177,10 @@ srv_serve(struct srv *s, int fd)
 				r = s->helo;
 			else if (strncasecmp(buf, "MAIL", 4) == 0)
 				r = s->mail;
-			else if (strncasecmp(buf, "RCPT", 4) == 0)
-				r = s->rcpt;
-			else if (strncasecmp(buf, "QUIT", 4) == 0) {
+			else if (strncasecmp(buf, "RCPT", 4) == 0) {
+				s->rcpts++;
+				r = ++nrcpt == 2 && s->rcpt2 != NULL ? s->rcpt2 : s->rcpt;
+			} else if (strncasecmp(buf, "QUIT", 4) == 0) {
 				srv_send(fd, "221 2.0.0 bye\r\n");
 				return;
 			} else
@@ -184,6 +193,15 @@ srv_serve(struct srv *s, int fd)
 			return;
 		if ((n = recv(fd, buf + have, sizeof(buf) - have, 0)) <= 0)
 			return;
+		{
+			int lines = 0;
+			ssize_t i;
+
+			for (i = 0; i < n; i++)
+				lines += buf[have + (size_t)i] == '\n';
+			if (lines > s->max_group)
+				s->max_group = lines;
+		}
 		have += (size_t)n;
 	}
 }
@@ -386,6 +404,101 @@ START_TEST(test_rank_reply_over_network)
 	    verdict_str(r.verdict), r.reason, r.code, r.ip);
 	ck_assert_msg(st != CACHE_HIT || (dom.facts & FACT_UNREACHABLE) == 0,
 	    "rank.test cached as unreachable (facts 0x%x) although MX2 answered", dom.facts);
+}
+END_TEST
+
+/* ---- the catch-all RCPT: which answers make catch-all ---- */
+
+#define EHLO_PIPE	"250-mx.test\r\n250-PIPELINING\r\n250 8BITMIME\r\n"
+#define EHLO_STEP	"250-mx.test\r\n250 8BITMIME\r\n"
+
+static const struct {
+	const char *what;
+	const char *ehlo;
+	const char *rcpt, *rcpt2;	/* real RCPT, catch-all RCPT */
+	enum verdict want;
+	const char *reason;
+	int	catch_all;		/* result flag and the cached domain fact */
+	int	rcpts;			/* RCPT commands the server got */
+	int	group;			/* most lines in one read: 3 = MAIL and both RCPTs */
+} catchall_rows[] = {
+	{ "pipelined 550/250", EHLO_PIPE, "550 5.1.1 no such user\r\n", "250 2.1.5 ok\r\n",
+	    VERDICT_INVALID, R_USER_UNKNOWN, 0, 2, 3 },
+	{ "pipelined 250/250", EHLO_PIPE, "250 2.1.5 ok\r\n", "250 2.1.5 ok\r\n",
+	    VERDICT_CATCH_ALL, R_CATCH_ALL, 1, 2, 3 },
+	{ "pipelined 250/550", EHLO_PIPE, "250 2.1.5 ok\r\n", "550 5.1.1 no such user\r\n",
+	    VERDICT_VALID, R_USER_OK, 0, 2, 3 },
+	{ "pipelined 250/450", EHLO_PIPE, "250 2.1.5 ok\r\n", "450 4.7.1 greylisted\r\n",
+	    VERDICT_VALID, R_USER_OK, 0, 2, 3 },
+	{ "pipelined 250/421", EHLO_PIPE, "250 2.1.5 ok\r\n", "421 4.3.2 closing\r\n",
+	    VERDICT_VALID, R_USER_OK, 0, 2, 3 },
+	{ "pipelined 451/250", EHLO_PIPE, "451 4.3.0 local problem\r\n", "250 2.1.5 ok\r\n",
+	    VERDICT_TEMPFAIL, R_TEMP_REPLY, 0, 2, 3 },
+	{ "pipelined 552/250", EHLO_PIPE, "552 5.2.2 mailbox full\r\n", "250 2.1.5 ok\r\n",
+	    VERDICT_VALID, R_MAILBOX_FULL, 0, 2, 3 },
+	{ "lock-step 550", EHLO_STEP, "550 5.1.1 no such user\r\n", "250 2.1.5 ok\r\n",
+	    VERDICT_INVALID, R_USER_UNKNOWN, 0, 1, 1 },
+	{ "lock-step 250/250", EHLO_STEP, "250 2.1.5 ok\r\n", "250 2.1.5 ok\r\n",
+	    VERDICT_CATCH_ALL, R_CATCH_ALL, 1, 2, 1 },
+	{ "lock-step 250/550", EHLO_STEP, "250 2.1.5 ok\r\n", "550 5.1.1 no such user\r\n",
+	    VERDICT_VALID, R_USER_OK, 0, 2, 1 },
+};
+
+START_TEST(test_catchall_rcpt)
+{
+	char dir[] = "/tmp/check_probe.XXXXXX", path[64], err[256];
+	struct cache_domain dom;
+	struct cache_ttl ttl;
+	struct srv s;
+	struct probe_conf c;
+	struct probe_result r, r2;
+	enum cache_status st;
+	int fact, rcpts_first;
+
+	ck_assert(mkdtemp(dir) != NULL);
+	snprintf(path, sizeof(path), "%s/cache.mdb", dir);
+	cache_ttl_defaults(&ttl);
+	memset(&s, 0, sizeof(s));
+	s.ehlo = catchall_rows[_i].ehlo;
+	s.rcpt = catchall_rows[_i].rcpt;
+	s.rcpt2 = catchall_rows[_i].rcpt2;
+	srv_start(&s);
+	conf_local(&c, s.port, 1);
+	c.catchall_check = 1;
+	c.max_sessions = 1;
+	c.cache = cache_open(path, &ttl, 1 << 20, CACHE_NOSYNC, err, sizeof(err));
+	ck_assert_msg(c.cache != NULL, "cache_open: %s", err);
+
+	probe(&c, "u@one.test", &r);
+	rcpts_first = s.rcpts;
+	st = cache_get_domain(c.cache, "one.test", &dom);
+	fact = st == CACHE_HIT && (dom.facts & FACT_CATCH_ALL) != 0;
+	/* another address of a domain known to be catch-all: no catch-all RCPT */
+	if (fact)
+		probe(&c, "v@one.test", &r2);
+	cache_close(c.cache);
+	srv_stop(&s);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/cache.mdb-lock", dir);
+	unlink(path);
+	rmdir(dir);
+
+	ck_assert_msg(r.verdict == catchall_rows[_i].want &&
+	    strcmp(r.reason, catchall_rows[_i].reason) == 0 &&
+	    r.catch_all == catchall_rows[_i].catch_all,
+	    "%s: got %s (%s) catch_all %d, want %s (%s) catch_all %d", catchall_rows[_i].what,
+	    verdict_str(r.verdict), r.reason, r.catch_all, verdict_str(catchall_rows[_i].want),
+	    catchall_rows[_i].reason, catchall_rows[_i].catch_all);
+	ck_assert_msg(rcpts_first == catchall_rows[_i].rcpts && s.max_group == catchall_rows[_i].group,
+	    "%s: the server got %d RCPTs, at most %d lines in one read; want %d, %d",
+	    catchall_rows[_i].what, rcpts_first, s.max_group, catchall_rows[_i].rcpts,
+	    catchall_rows[_i].group);
+	ck_assert_msg(fact == catchall_rows[_i].catch_all, "%s: catch-all domain fact %d, want %d",
+	    catchall_rows[_i].what, fact, catchall_rows[_i].catch_all);
+	if (fact)
+		ck_assert_msg(r2.verdict == VERDICT_CATCH_ALL && s.rcpts == rcpts_first + 1,
+		    "%s: second address got %s after %d more RCPTs, want catch-all after 1",
+		    catchall_rows[_i].what, verdict_str(r2.verdict), s.rcpts - rcpts_first);
 }
 END_TEST
 
@@ -698,6 +811,8 @@ make_suite(void)
 	tcase_add_loop_test(tc, test_helo_temp, 0, sizeof(helo_rows) / sizeof(helo_rows[0]));
 	tcase_add_test(tc, test_rank_reply_over_network);
 	tcase_add_test(tc, test_underscore_domain);
+	tcase_add_loop_test(tc, test_catchall_rcpt, 0,
+	    sizeof(catchall_rows) / sizeof(catchall_rows[0]));
 	tcase_add_loop_test(tc, test_silent_first, 0, sizeof(silent_rows) / sizeof(silent_rows[0]));
 	suite_add_tcase(s, tc);
 

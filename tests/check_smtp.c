@@ -6,10 +6,14 @@
  * the real port comes back through its ready file), runs smtp_probe with
  * short time-outs, and checks the outcome, the elapsed time and the
  * server's transcript ("+text": must occur, "-text": must not, "=N
- * text": exactly N times).
+ * text": exactly N times, "<a|b": a occurs, and before b's first
+ * occurrence).
  * The transcript is what proves wire behaviour: one MAIL and one RCPT,
  * nothing said before the greeting (no EARLY line), MAIL and RCPT in
- * one read when PIPELINING is offered (PIPELINED 2).
+ * one read when PIPELINING is offered (PIPELINED 2), and with the
+ * catch-all check MAIL and both RCPTs in one read (PIPELINED 3), the
+ * real RCPT first; "batch" servers answer such a group in one write
+ * (BATCH 3).
  *
  * fake_smtpd is found through $FAKE_SMTPD, else next to this binary,
  * else build/tests/fake_smtpd (make runs the suites from the top
@@ -100,9 +104,77 @@ static const struct scen scens[] = {
 	  "rcpt alice@x.test 250 2.1.5 Ok\nrcpt default 550 5.1.1 No such user\n",
 	  F_RANDOM, 0, 0, 0, 0, SMTP_ANSWERED, SMTP_ST_RANDOM, 250, NULL, 550, 0, 0, 0,
 	  { "=2 C: RCPT TO:", "+C: QUIT" }, NULL },
-	{ "no random RCPT after 550", "", F_RANDOM, 0, 0, 0, 0,
-	  SMTP_ANSWERED, SMTP_ST_RCPT, 550, NULL, 0, 0, 0, 0,
-	  { "=1 C: RCPT TO:", "-zz9rnd7q", "+C: QUIT" }, NULL },
+	/* without PIPELINING: lock-step, the random RCPT only after a 2xx */
+	{ "no random RCPT after 550 (no PIPELINING)", "ehlo 250-fake.test|250 8BITMIME\n",
+	  F_RANDOM, 0, 0, 0, 0, SMTP_ANSWERED, SMTP_ST_RCPT, 550, NULL, 0, 0, 0, 0,
+	  { "=1 C: RCPT TO:", "-zz9rnd7q", "-PIPELINED", "+C: QUIT" }, NULL },
+	{ "random RCPT after 250 in its own write (no PIPELINING)",
+	  "ehlo 250-fake.test|250 8BITMIME\nrcpt * 250 2.1.5 Ok\n", F_RANDOM, 0, 0, 0, 0,
+	  SMTP_ANSWERED, SMTP_ST_RANDOM, 250, NULL, 250, 0, 0, 0,
+	  { "=2 C: RCPT TO:", "-PIPELINED", "<S: 250 2.1.5 Ok|C: RCPT TO:<zz9rnd7q@x.test>",
+	    "+C: QUIT" }, NULL },
+	/*
+	 * PIPELINING: MAIL, the real RCPT and the random RCPT in one write,
+	 * in that order; every reply matched to its own command.
+	 */
+	{ "pipelined: both RCPTs in one read, answered in one write",
+	  "batch\nrcpt alice@x.test 250 2.1.5 Ok\n", F_RANDOM, 0, 0, 0, 0,
+	  SMTP_ANSWERED, SMTP_ST_RANDOM, 250, "2.1.5", 550, 0, 0, 0,
+	  { "=1 PIPELINED 3", "=1 BATCH 3", "=1 C: RCPT TO:<alice@x.test>",
+	    "=1 C: RCPT TO:<zz9rnd7q@x.test>",
+	    "<C: RCPT TO:<alice@x.test>|C: RCPT TO:<zz9rnd7q@x.test>",
+	    "+C: QUIT", "+S: 221", "-EARLY" },
+	  NULL },
+	{ "pipelined catch-all: 250 to both in one write",
+	  "batch\nrcpt * 250 2.1.5 Ok\n", F_RANDOM, 0, 0, 0, 0,
+	  SMTP_ANSWERED, SMTP_ST_RANDOM, 250, NULL, 250, 0, 0, 0,
+	  { "=1 PIPELINED 3", "=1 BATCH 3", "=2 C: RCPT TO:", "+C: QUIT" }, NULL },
+	{ "pipelined: 550 to the real RCPT, 250 to the random one: not shifted",
+	  "batch\nrcpt alice@x.test 550 5.1.1 No such user\nrcpt default 250 2.1.5 Ok\n",
+	  F_RANDOM, 0, 0, 0, 0, SMTP_ANSWERED, SMTP_ST_RCPT, 550, "5.1.1", 250, 0, 0, 0,
+	  { "=1 PIPELINED 3", "=2 C: RCPT TO:", "=1 BATCH 3", "+C: QUIT", "=1 S: 221" },
+	  "answered at rcpt: 550" },
+	{ "pipelined: the two RCPT replies in two writes",
+	  "delay rcpt 300\nrcpt alice@x.test 250 2.1.5 Ok\n", F_RANDOM, 0, 0, 0, 0,
+	  SMTP_ANSWERED, SMTP_ST_RANDOM, 250, NULL, 550, 0, 550, 0,
+	  { "=1 PIPELINED 3", "-BATCH", "+C: QUIT", "<S: 250 2.1.5 Ok|S: 550" }, NULL },
+	{ "pipelined: closed after the real RCPT's 250: valid stands, no catch-all answer",
+	  "close-after rcpt 1\nrcpt alice@x.test 250 2.1.5 Ok\n", F_RANDOM, 0, 0, 0, 0,
+	  SMTP_ANSWERED, SMTP_ST_RANDOM, 250, NULL, 0, 0, 0, 0,
+	  { "=1 PIPELINED 3", "=1 S: 250 2.1.5 Ok", "-C: QUIT", "+CLOSE close-after" },
+	  "closed by server while waiting for random RCPT reply" },
+	{ "pipelined: closed after the real RCPT's 550: the 550 stands",
+	  "close-after rcpt 1\n", F_RANDOM, 0, 0, 0, 0,
+	  SMTP_ANSWERED, SMTP_ST_RCPT, 550, "5.1.1", 0, 0, 0, 0,
+	  { "=1 PIPELINED 3", "-C: QUIT" }, "answered at rcpt: 550" },
+	{ "pipelined: random RCPT 452 after 250",
+	  "rcpt alice@x.test 250 2.1.5 Ok\nrcpt default 452 4.5.3 Too many recipients\n",
+	  F_RANDOM, 0, 0, 0, 0, SMTP_ANSWERED, SMTP_ST_RANDOM, 250, NULL, 452, 0, 0, 0,
+	  { "=1 PIPELINED 3", "+C: QUIT" }, NULL },
+	/* a server slow on every RCPT: after the 550, QUIT goes behind the random RCPT */
+	{ "pipelined: slow random RCPT reply after 550: one quit_ms for it and the 221",
+	  "delay rcpt 700\nrcpt alice@x.test 550 5.1.1 No such user\n", F_RANDOM,
+	  0, 0, 0, 400, SMTP_ANSWERED, SMTP_ST_RCPT, 550, NULL, 0, 0, 1000, 1900,
+	  { "=1 PIPELINED 3", "+C(partial): QUIT", "-S: 221" }, "timeout waiting for random RCPT reply" },
+	{ "pipelined: 550 then the random RCPT's reply and the 221, matched in turn",
+	  "rcpt alice@x.test 550 5.1.1 No such user\nrcpt default 450 4.2.1 later\n", F_RANDOM,
+	  0, 0, 0, 0, SMTP_ANSWERED, SMTP_ST_RCPT, 550, NULL, 450, 0, 0, 0,
+	  { "=1 PIPELINED 3", "+C: QUIT", "=1 S: 221" }, "S: 221" },
+	{ "pipelined: random RCPT unanswered after 250: waited command_ms, valid stands",
+	  "rcpt alice@x.test 250 2.1.5 Ok\nrcpt default none\n", F_RANDOM,
+	  0, 0, 800, 0, SMTP_ANSWERED, SMTP_ST_RANDOM, 250, NULL, 0, 0, 750, 2000,
+	  { "=1 PIPELINED 3", "-C: QUIT" }, "timeout waiting for random RCPT reply" },
+	{ "pipelined: 421 to the real RCPT", "421-at rcpt\n", F_RANDOM, 0, 0, 0, 0,
+	  SMTP_CLOSED, SMTP_ST_RCPT, 421, NULL, 0, 0, 0, 0,
+	  { "=1 PIPELINED 3", "=1 S: 421", "-C: QUIT" }, NULL },
+	{ "pipelined: MAIL <> refused, both RCPT replies read before QUIT",
+	  "batch\nmail <> 550 5.7.1 Null sender not accepted\nrcpt * 503 5.5.1 need MAIL\n",
+	  F_RANDOM, 0, 0, 0, 0, SMTP_MAIL_REFUSED, SMTP_ST_MAIL, 550, "5.7.1", 0, 0, 0, 0,
+	  { "=1 PIPELINED 3", "=1 BATCH 3", "=2 S: 503", "+C: QUIT", "=1 S: 221" }, NULL },
+	{ "pipelined: data after the random RCPT's reply",
+	  "rcpt alice@x.test 250 2.1.5 Ok\nrcpt default 550 5.1.1 no|550 5.1.1 again\n",
+	  F_RANDOM, 0, 0, 0, 0, SMTP_ANSWERED, SMTP_ST_RANDOM, 250, NULL, 0, 0, 0, 0,
+	  { "=1 PIPELINED 3", "-C: QUIT" }, "unexpected data after random RCPT reply" },
 	/* B10 */
 	{ "EHLO 502 -> HELO", "ehlo 502 5.5.2 Error: command not recognized\n"
 	  "rcpt alice@x.test 250 Ok\n", 0, 0, 0, 0, 0,
@@ -315,6 +387,22 @@ check_expect(const char *name, const char *e, const char *t)
 		ck_assert_msg(strstr(t, e + 1) == NULL,
 			      "%s: transcript has \"%s\", want none; got:\n%s", name, e + 1, t);
 		break;
+	case '<': {
+		const char *bar = strchr(e + 1, '|');
+		char first[256];
+		const char *a, *b;
+
+		ck_assert_msg(bar != NULL && (size_t)(bar - e - 1) < sizeof(first),
+			      "bad expectation %s", e);
+		memcpy(first, e + 1, (size_t)(bar - e - 1));
+		first[bar - e - 1] = '\0';
+		a = strstr(t, first);
+		b = strstr(t, bar + 1);
+		ck_assert_msg(a != NULL && b != NULL && a < b,
+			      "%s: want \"%s\" before \"%s\"; transcript:\n%s",
+			      name, first, bar + 1, t);
+		break;
+	}
 	case '=':
 		want = strtol(e + 1, &end, 10);
 		ck_assert_msg(*end == ' ', "bad expectation %s", e);
