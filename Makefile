@@ -5,6 +5,8 @@
 #                   same under ASan+UBSan, the integration lab, man lint
 #   make demo       the whole thing end to end in a private namespace
 #   make bench      cache benchmark (not a test)
+#   make bench-milter  throughput behind a real Postfix: no milter, a no-op
+#                   milter, sav-milter (root; not a test, not in make check)
 #   make install    PREFIX=/usr/local DESTDIR=
 
 PREFIX	?= /usr/local
@@ -49,7 +51,7 @@ TOOLS	:= $(TOOLS_SRC:tests/tools/%.c=$(B)/tests/%)
 HDRS	:= $(wildcard probe/*.h milter/*.h tests/*.h tests/tools/*/*.h)
 
 .SECONDARY:
-.PHONY: all check unit unit-san lab manlint deps demo bench install uninstall clean
+.PHONY: all check unit unit-san lab manlint deps demo bench bench-milter install uninstall clean
 
 all: $(PROGS) $(TOOLS)
 
@@ -115,6 +117,9 @@ demo: deps
 
 bench: all $(B)/tests/bench_cache
 	$(B)/tests/bench_cache
+
+bench-milter: all
+	@bash tests/bench/bench-milter.sh
 
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8
