@@ -235,9 +235,9 @@ drain()
 {
 	local d
 	d=$(lab_postfix_dir "$1")
-	for _ in $(seq 300); do
+	for _ in $(seq 600); do
 		[ -z "$(find "$d/spool/incoming" "$d/spool/active" "$d/spool/maildrop" -type f 2>/dev/null | head -1)" ] && return 0
-		sleep 0.1
+		sleep 0.05
 	done
 	echo "bench: postfix $1: queue not empty after 30 s" >&2
 }
