@@ -371,7 +371,8 @@ echo "msg/s: the median over $ROUNDS rounds. milter, smtpd: CPU in microseconds 
 echo "(utime+stime of the milter process, and of the front Postfix's smtpd processes summed,"
 echo "over all rounds; /proc counts in $((TICK_US / 1000)) ms ticks). Ratios: msg/s of one set-up over"
 echo "another's in the same round (run back to back), the median over the rounds and for"
-echo "sav / no-op their range. The goal for sav / no-op is >= 0.95."
+echo "sav / no-op their range. The goal for sav / no-op is >= 0.95. CPU sav / no-op: milter plus"
+echo "smtpd CPU per message of the one over the other's (less sensitive to other load)."
 awk -v tick="$TICK_US" -v rows="$ROWS" -v kinds="$SOCKETS" -v rounds="$ROUNDS" '
 	# sorted - sort the numbers of a space-separated list into a[1..n]; n
 	function sorted(list, a,   n, i, j, t) {
@@ -400,9 +401,9 @@ awk -v tick="$TICK_US" -v rows="$ROWS" -v kinds="$SOCKETS" -v rounds="$ROUNDS" '
 		for (x = 1; x <= nk; x++) {
 			kind = K[x]
 			printf "\n%s sockets\n", kind
-			printf "%-25s | %-14s | %-21s | %-21s | %-17s %s\n", "", "no milter", "no-op milter", "sav-milter", "sav / no-op", "no-op /"
-			printf "%-25s | %6s %7s | %6s %6s %7s | %6s %6s %7s | %-17s %s\n", "row", "msg/s", "smtpd", "msg/s", "milter", "smtpd", "msg/s", "milter", "smtpd", "(range)", "no milter"
-			printf "%s\n", "--------------------------+----------------+-----------------------+-----------------------+----------------------------"
+			printf "%-25s | %-14s | %-21s | %-21s | %-17s %-9s %s\n", "", "no milter", "no-op milter", "sav-milter", "sav / no-op", "CPU sav", "no-op /"
+			printf "%-25s | %6s %7s | %6s %6s %7s | %6s %6s %7s | %-17s %-9s %s\n", "row", "msg/s", "smtpd", "msg/s", "milter", "smtpd", "msg/s", "milter", "smtpd", "(range)", "/ no-op", "no milter"
+			printf "%s\n", "--------------------------+----------------+-----------------------+-----------------------+--------------------------------------"
 			for (y = 1; y <= nr; y++) {
 				split(R[y], rr, ":")
 				label = sprintf("%s session%s, %s", rr[1], rr[1] == 1 ? "" : "s", rr[2] == "one" ? "1 sender" : "2000 senders")
@@ -412,6 +413,7 @@ awk -v tick="$TICK_US" -v rows="$ROWS" -v kinds="$SOCKETS" -v rounds="$ROUNDS" '
 					key[s] = kind SUBSEP s SUBSEP rr[1] SUBSEP rr[2]
 					cpu_s = msgs[key[s]] ? st[key[s]] * tick / msgs[key[s]] : 0
 					cpu_m = msgs[key[s]] ? mt[key[s]] * tick / msgs[key[s]] : 0
+					cpu[s] = cpu_m + cpu_s
 					if (s == "none")
 						line = line sprintf(" %6.1f %7.0f |", median(rate[key[s]]), cpu_s)
 					else
@@ -424,7 +426,8 @@ awk -v tick="$TICK_US" -v rows="$ROWS" -v kinds="$SOCKETS" -v rounds="$ROUNDS" '
 					if (r1[key["noop"], i] > 0) sn = sn " " r1[key["sav"], i] / r1[key["noop"], i]
 					if (r1[key["none"], i] > 0) nn = nn " " r1[key["noop"], i] / r1[key["none"], i]
 				}
-				line = line sprintf(" %-17s %s", sn == "" ? "-" : sprintf("%.2f (%s)", median(sn), range(sn)),
+				line = line sprintf(" %-17s %-9s %s", sn == "" ? "-" : sprintf("%.2f (%s)", median(sn), range(sn)),
+					cpu["noop"] > 0 ? sprintf("%.2f", cpu["sav"] / cpu["noop"]) : "-",
 					nn == "" ? "-" : sprintf("%.2f", median(nn)))
 				print line
 			}
@@ -436,5 +439,5 @@ awk -v tick="$TICK_US" -v rows="$ROWS" -v kinds="$SOCKETS" -v rounds="$ROUNDS" '
 while read -r kind _ q; do
 	echo "DNS queries during the $kind measurements: $q (want 0: every answer came from the cache)"
 done <"$LAB_DIR/dns.txt"
-echo "bench: total time $(( $(date +%s) - T0 )) s"
+echo "bench: total time $(( $(date +%s) - T0 )) s, load average now $(cut -d' ' -f1-3 /proc/loadavg)"
 exit 0
