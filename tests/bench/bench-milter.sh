@@ -323,7 +323,7 @@ check_cache()
 		fi
 	done <"$LAB_DIR/sample.txt"
 	[ "$bad" -eq 0 ] || lab_die "$bad of $n sampled senders were not answered verdict=valid cache=hit"
-	say "$n sampled senders answered verdict=valid cache=hit, e.g. $(mlab_decision "$ONE" | sed 's/^.*sav-milter[^ ]* //' | cut -c1-150)"
+	say "$n sampled senders answered verdict=valid cache=hit, e.g. $(mlab_decision "$ONE" | sed 's/^.*sav-milter[^ ]* //; s/ ip=.* cache=/ ... cache=/')"
 }
 
 # --- the run -----------------------------------------------------------------------
