@@ -8,6 +8,8 @@
 #   make bench-probe round trips of a first probe at 20 and 100 ms RTT,
 #                   before/after pipelining the catch-all RCPT (not a
 #                   test; root: a private network namespace)
+#   make bench-milter  throughput behind a real Postfix: no milter, a no-op
+#                   milter, sav-milter (root; not a test, not in make check)
 #   make install    PREFIX=/usr/local DESTDIR=
 
 PREFIX	?= /usr/local
@@ -52,7 +54,7 @@ TOOLS	:= $(TOOLS_SRC:tests/tools/%.c=$(B)/tests/%)
 HDRS	:= $(wildcard probe/*.h milter/*.h tests/*.h tests/tools/*/*.h)
 
 .SECONDARY:
-.PHONY: all check unit unit-san lab manlint deps demo bench bench-probe install uninstall clean
+.PHONY: all check unit unit-san lab manlint deps demo bench bench-probe bench-milter install uninstall clean
 
 all: $(PROGS) $(TOOLS)
 
@@ -121,6 +123,8 @@ bench: all $(B)/tests/bench_cache
 
 bench-probe: all
 	@bash tests/bench/bench-probe.sh
+bench-milter: all
+	@bash tests/bench/bench-milter.sh
 
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8
