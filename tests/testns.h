@@ -42,6 +42,7 @@
 #define TESTNS_BIN		"ldns-testns"
 #define TESTNS_READY_NAME	"testns-ready.test"
 #define TESTNS_START_MS		5000
+#define TESTNS_TRIES		5
 
 /*
  * TESTNS_ENTRY - one answer, as a string literal: name without the
@@ -161,11 +162,11 @@ testns_stop(struct testns *ns)
 }
 
 /*
- * testns_start - write zone, start the server, wait until it answers.
- * Returns 0, or -1 with ns->err set (and nothing left running).
+ * testns_start_once - write zone, start the server, wait until it
+ * answers. Returns 0, or -1 with ns->err set (and nothing left running).
  */
 TESTNS_FN int
-testns_start(struct testns *ns, const char *zone)
+testns_start_once(struct testns *ns, const char *zone)
 {
 	static const char ready[] =
 	    TESTNS_ENTRY(TESTNS_READY_NAME, "A", "NOERROR",
@@ -251,6 +252,24 @@ testns_start(struct testns *ns, const char *zone)
 	    "(port %d): %.400s", TESTNS_BIN, TESTNS_START_MS, ns->port, out);
 	testns_stop(ns);
 	return -1;
+}
+
+/*
+ * testns_start - testns_start_once, tried again (up to TESTNS_TRIES
+ * times in all) when ldns-testns -r exited because it could not bind:
+ * when the random port it picks first is taken, its next try fails with
+ * "bind(): Invalid argument", which happens while other test runs hold
+ * many ports. Returns 0, or -1 with ns->err set.
+ */
+TESTNS_FN int
+testns_start(struct testns *ns, const char *zone)
+{
+	int i, rc = -1;
+
+	for (i = 0; i < TESTNS_TRIES; i++)
+		if ((rc = testns_start_once(ns, zone)) == 0 || strstr(ns->err, "bind()") == NULL)
+			break;
+	return rc;
 }
 
 #endif
