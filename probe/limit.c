@@ -58,9 +58,8 @@
  *	of busy entries a new MX IP is refused (the probe reports it as
  *	rate-limited). The client table (limit_client.c) is a fixed array
  *	inside the limiter, under the same mutex. The limiter itself is
- *	freed by limit_free,
- *	or, when background probes outlive limit_free's wait, by the last
- *	of them.
+ *	freed by limit_free, or, when background probes outlive
+ *	limit_free's wait, by the last of them.
  *
  * BUGS
  *	Waiting for slots is not FIFO: under a long flood a request can
@@ -530,7 +529,9 @@ mx_release(void *arg, const struct sockaddr *sa)
 	pthread_mutex_unlock(&l->mu);
 }
 
-/* ---- per-client probe rate (D11; the table is limit_client.c) ---- */
+/* ---- per-client probe rate (D11) ---- */
+
+/* the table of charges is limit_client.c; here, when they are taken and settled */
 
 /*
  * client_settle - the probe of flight f ended with r: give the leader's
