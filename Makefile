@@ -5,6 +5,9 @@
 #                   same under ASan+UBSan, the integration lab, man lint
 #   make demo       the whole thing end to end in a private namespace
 #   make bench      cache benchmark (not a test)
+#   make bench-probe round trips of a first probe at 20 and 100 ms RTT,
+#                   before/after pipelining the catch-all RCPT (not a
+#                   test; root: a private network namespace)
 #   make install    PREFIX=/usr/local DESTDIR=
 
 PREFIX	?= /usr/local
@@ -49,7 +52,7 @@ TOOLS	:= $(TOOLS_SRC:tests/tools/%.c=$(B)/tests/%)
 HDRS	:= $(wildcard probe/*.h milter/*.h tests/*.h tests/tools/*/*.h)
 
 .SECONDARY:
-.PHONY: all check unit unit-san lab manlint deps demo bench install uninstall clean
+.PHONY: all check unit unit-san lab manlint deps demo bench bench-probe install uninstall clean
 
 all: $(PROGS) $(TOOLS)
 
@@ -115,6 +118,9 @@ demo: deps
 
 bench: all $(B)/tests/bench_cache
 	$(B)/tests/bench_cache
+
+bench-probe: all
+	@bash tests/bench/bench-probe.sh
 
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8

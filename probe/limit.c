@@ -1,7 +1,8 @@
 /*
- * limit - probe coordination for the milter (DESIGN.md "Limits and
- * coordination", CASES.md D1, D2, D8, D11, E5): the one thread-safe
- * entry point "give me a verdict for this address within this budget".
+ * limit - probe coordination for the milter and sav-probe (DESIGN.md
+ * "Limits and coordination", CASES.md D1, D2, D8, D11, E5): the one
+ * thread-safe entry point "give me a verdict for this address within
+ * this budget".
  *
  * HOW A REQUEST GOES
  *	1. The address is parsed (addr_parse) for its cache key and
@@ -49,6 +50,15 @@
  *	   of the window charged, so the charge goes back to that window
  *	   only: not to a later one, not to another client given the way.
  *
+ * THE WAITING FORM (limit_verdict_wait, for sav-probe)
+ *	The same steps 1 to 5, with three differences: in 4 and 5 a
+ *	request waits for its slots up to its own wait limit (or without
+ *	one) rather than within a budget; the time a probe waits for an
+ *	MX IP slot is added to its deadline, so that its timeout counts
+ *	its own work only; and in 6 the caller waits until the probe ends.
+ *	A stale hit is not refreshed. The waits are counted (waiting), for
+ *	limit_stats.
+ *
  * THREADS AND MEMORY
  *	One mutex guards everything; waits are condition variables on
  *	CLOCK_MONOTONIC (slot_cv for every slot, one cv per flight,
@@ -80,6 +90,7 @@
  *	mailboxes confirmed (only those that turn out not to exist are
  *	bounded); LIMIT_COUNT_ALL bounds every probe.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -148,13 +159,24 @@ struct limiter {
 	int	callers;		/* threads inside limit_verdict */
 	int	closing;
 	int	orphaned;		/* limit_free gave up waiting: the last job frees */
+	int	waiting;		/* threads waiting for a domain, global or MX slot */
+	int	mx_waiting;		/* of them, probes waiting for an MX slot */
 	struct limit_clients clients;	/* per-client charges (limit_client.c) */
+};
+
+/* how the probe of a limit_verdict_wait request runs; all zero for the milter's */
+struct waitmode {
+	int	on;
+	msec_t	left;			/* slot waiting left (ms), LIMIT_FOREVER: no limit */
+	msec_t	queued;			/* ms the request waited for its domain and global slots */
+	struct trace t;			/* the caller's trace; fn NULL: none */
 };
 
 struct job {
 	struct limiter *l;
 	struct flight *f;
 	struct probe_conf pc;
+	struct waitmode w;
 	char	domain[ADDR_DOMAIN_MAX + 1];
 	size_t	len;
 	char	address[ADDR_INPUT_MAX];
@@ -191,12 +213,17 @@ fnv(const void *p, size_t len)
 	return fnv_from(2166136261u, p, len);
 }
 
+/* a deadline that never comes: wait_until waits until woken */
+#define NO_DEADLINE	INT64_MAX
+
 /* wait on cv until woken or the monotonic deadline (ms); ETIMEDOUT past it */
 static int
 wait_until(pthread_cond_t *cv, pthread_mutex_t *mu, msec_t deadline)
 {
 	struct timespec ts;
 
+	if (deadline == NO_DEADLINE)
+		return pthread_cond_wait(cv, mu);
 	if (util_now_ms() >= deadline)
 		return ETIMEDOUT;
 	ts.tv_sec = (time_t)(deadline / 1000);
@@ -339,6 +366,7 @@ static int
 slots_take(struct limiter *l, const char *domain, msec_t deadline)
 {
 	struct dom *d;
+	int rc;
 
 	for (;;) {
 		if (l->closing)
@@ -351,7 +379,10 @@ slots_take(struct limiter *l, const char *domain, msec_t deadline)
 			l->active++;
 			return 0;
 		}
-		if (wait_until(&l->slot_cv, &l->mu, deadline) == ETIMEDOUT) {
+		l->waiting++;
+		rc = wait_until(&l->slot_cv, &l->mu, deadline);
+		l->waiting--;
+		if (rc == ETIMEDOUT) {
 			if (d->active == 0)
 				dom_drop(l, d);	/* created for nothing */
 			return -1;
@@ -463,25 +494,56 @@ mx_get(struct limiter *l, int family, const unsigned char addr[16], int create)
 }
 
 /*
- * mx_acquire - target_acquire hook: a connection slot for this IP, at
- * most per_mx at once and at most mx_rate new connections in any 60 s,
- * waiting until deadline. Non-zero: not now (the probe skips the
- * address as rate-limited).
+ * mx_waited - after a waiting request's probe waited for an MX slot
+ * (spent ms; rc: mx_acquire's answer): less wait left, the probe's
+ * deadline moved on by the wait when it got the slot, a trace line.
+ */
+static void
+mx_waited(struct job *j, const struct sockaddr *sa, int rc, msec_t spent, msec_t *deadline)
+{
+	const void *a = sa->sa_family == AF_INET ?
+	    (const void *)&((const struct sockaddr_in *)sa)->sin_addr :
+	    (const void *)&((const struct sockaddr_in6 *)sa)->sin6_addr;
+	char ip[INET6_ADDRSTRLEN];
+
+	if (j->w.left != LIMIT_FOREVER)
+		j->w.left = spent < j->w.left ? j->w.left - spent : 0;
+	if (rc == 0)
+		*deadline += spent;
+	if (inet_ntop(sa->sa_family, a, ip, sizeof(ip)) == NULL)
+		util_strlcpy(ip, "?", sizeof(ip));
+	trace_printf(&j->w.t, "limit: %s %lld ms for a connection slot at %s (MXConcurrency %d, "
+	    "MXRate %d)", rc == 0 ? "waited" : "gave up after", (long long)spent, ip,
+	    j->l->lc.per_mx, j->l->lc.mx_rate);
+}
+
+/*
+ * mx_acquire - target_acquire hook (arg: the job): a connection slot
+ * for this IP, at most per_mx at once and at most mx_rate new
+ * connections in any 60 s, waiting until *deadline, the probe's. The
+ * probe of a waiting request (limit_verdict_wait) waits up to its wait
+ * limit instead, whatever the deadline, and *deadline moves on by the
+ * time it waited. Non-zero: not now (the probe skips the address as
+ * rate-limited).
  */
 static int
-mx_acquire(void *arg, const struct sockaddr *sa, msec_t deadline)
+mx_acquire(void *arg, const struct sockaddr *sa, msec_t *deadline)
 {
-	struct limiter *l = arg;
+	struct job *j = arg;
+	struct limiter *l = j->l;
 	unsigned char addr[16];
-	int family, rate, rc = -1;
+	int family, rate, rc = -1, waited = 0, e;
+	msec_t t0 = util_now_ms(), stop = *deadline;
 	struct mx *m;
 
 	if (mx_key(sa, &family, addr) != 0)
 		return 0;	/* not an IP: nothing to count */
+	if (j->w.on)
+		stop = j->w.left == LIMIT_FOREVER ? NO_DEADLINE : t0 + j->w.left;
 	pthread_mutex_lock(&l->mu);
 	rate = mx_rate(l);
 	for (;;) {
-		msec_t now = util_now_ms(), until = deadline;
+		msec_t now = util_now_ms(), until = stop;
 		int conc_ok, rate_ok;
 
 		/* looked up afresh after every wait: mx_prune may have run */
@@ -505,17 +567,25 @@ mx_acquire(void *arg, const struct sockaddr *sa, msec_t deadline)
 		}
 		if (!rate_ok && m->ring[m->rhead] + RATE_WINDOW_MS < until)
 			until = m->ring[m->rhead] + RATE_WINDOW_MS;
-		if (wait_until(&l->slot_cv, &l->mu, until) == ETIMEDOUT && util_now_ms() >= deadline)
+		waited = 1;
+		l->waiting++;
+		l->mx_waiting++;
+		e = wait_until(&l->slot_cv, &l->mu, until);
+		l->mx_waiting--;
+		l->waiting--;
+		if (e == ETIMEDOUT && util_now_ms() >= stop)
 			break;
 	}
 	pthread_mutex_unlock(&l->mu);
+	if (j->w.on && waited)
+		mx_waited(j, sa, rc, util_now_ms() - t0, deadline);
 	return rc;
 }
 
 static void
 mx_release(void *arg, const struct sockaddr *sa)
 {
-	struct limiter *l = arg;
+	struct limiter *l = ((struct job *)arg)->l;
 	unsigned char addr[16];
 	int family;
 	struct mx *m;
@@ -617,7 +687,10 @@ job_main(void *arg)
 	struct probe_result r;
 	int last;
 
-	probe_uncached(&j->pc, j->address, j->len, &r, NULL);
+	if (j->w.on && j->w.queued > 0)
+		trace_printf(&j->w.t, "limit: waited %lld ms for a probe slot (DomainConcurrency %d, "
+		    "MaxProbes %d)", (long long)j->w.queued, l->lc.per_domain, l->lc.max_probes);
+	probe_uncached(&j->pc, j->address, j->len, &r, j->w.on ? &j->w.t : NULL);
 	pthread_mutex_lock(&l->mu);
 	slots_give(l, j->domain);
 	client_settle(l, j->f, &r);
@@ -634,12 +707,13 @@ job_main(void *arg)
 }
 
 /*
- * job_start - run the probe for flight f in a detached thread (mu held;
- * the slots are taken). Returns 0, or -1 with the slots given back.
+ * job_launch - run the probe for flight f in a detached thread (mu held;
+ * the slots are taken), as a waiting request's when w is not NULL.
+ * Returns 0, or -1 with the slots given back.
  */
 static int
-job_start(struct limiter *l, struct flight *f, const struct probe_conf *pc,
-	  const char *address, size_t len, const char *domain)
+job_launch(struct limiter *l, struct flight *f, const struct probe_conf *pc,
+	   const char *address, size_t len, const char *domain, const struct waitmode *w)
 {
 	pthread_attr_t attr;
 	pthread_t tid;
@@ -657,7 +731,9 @@ job_start(struct limiter *l, struct flight *f, const struct probe_conf *pc,
 		j->pc.cache = l->cache;
 	j->pc.target_acquire = mx_acquire;
 	j->pc.target_release = mx_release;
-	j->pc.target_arg = l;
+	j->pc.target_arg = j;
+	if (w != NULL)
+		j->w = *w;
 	memcpy(j->address, address, len);
 	j->len = len;
 	util_strlcpy(j->domain, domain, sizeof(j->domain));
@@ -676,6 +752,14 @@ job_start(struct limiter *l, struct flight *f, const struct probe_conf *pc,
 	f->refs++;
 	l->jobs++;
 	return 0;
+}
+
+/* job_start - job_launch for the milter's requests */
+static int
+job_start(struct limiter *l, struct flight *f, const struct probe_conf *pc,
+	  const char *address, size_t len, const char *domain)
+{
+	return job_launch(l, f, pc, address, len, domain, NULL);
 }
 
 /* start a background refresh of a stale entry if nothing is in flight and a slot is free now */
@@ -835,4 +919,92 @@ limit_free(struct limiter *l, msec_t wait_ms)
 	}
 	limiter_destroy(l);
 	return 0;
+}
+
+/* ---- the waiting form, for the command line ---- */
+
+void
+limit_verdict_wait(struct limiter *l, const struct probe_conf *pc, const char *address,
+		   size_t len, msec_t wait_ms, const struct trace *t, struct probe_result *res)
+{
+	msec_t start = util_now_ms();
+	msec_t until = wait_ms == LIMIT_FOREVER || wait_ms < 0 ? NO_DEADLINE : start + wait_ms;
+	char key[PROBE_ADDR_MAX + 8], norm[PROBE_ADDR_MAX];
+	struct cache *cache = l->cache != NULL ? l->cache : pc->cache;
+	struct waitmode w;
+	struct flight *f = NULL;
+	struct probe_result r;
+	struct addr a;
+	uint32_t h;
+	int stale = 0, joined = 0;
+
+	memset(res, 0, sizeof(*res));
+	memset(&w, 0, sizeof(w));
+	w.on = 1;
+	if (t != NULL)
+		w.t = *t;
+	/* what cannot be probed is decided by probe_uncached without any network */
+	if (len > ADDR_INPUT_MAX || addr_parse(address, len, &a, NULL) != ADDR_OK || a.is_literal ||
+	    addr_cache_key(&a, key, sizeof(key)) < 0 || addr_format(&a, norm, sizeof(norm)) < 0) {
+		probe_uncached(pc, address, len, res, t);
+		return;
+	}
+	if (cache != NULL && cache_get_addr(cache, key, res, &stale) == CACHE_HIT) {
+		/* no refresh of a stale entry: the command leaves nothing running */
+		trace_printf(t, "cache: hit %s%s", verdict_str(res->verdict), stale ? " (stale)" : "");
+		util_strlcpy(res->address, norm, sizeof(res->address));
+		res->cached = 1;
+		res->elapsed_ms = (long)(util_now_ms() - start);
+		return;
+	}
+
+	h = fnv(key, strlen(key));
+	pthread_mutex_lock(&l->mu);
+	l->callers++;
+	if ((f = flight_find(l, key, h)) != NULL) {
+		f->refs++;		/* another copy of the address is being probed */
+		joined = 1;
+	} else if ((f = flight_new(l, key, h)) != NULL) {
+		f->refs++;
+		if (slots_take(l, a.domain, until) != 0) {
+			/* the wait limit passed (or the limiter is closing): nothing is probed */
+			set_result(&r, norm, VERDICT_TEMPFAIL, R_RATE_LIMITED);
+			flight_finish(l, f, &r);
+		} else {
+			msec_t now = util_now_ms();
+
+			w.queued = now - start;
+			w.left = until == NO_DEADLINE ? LIMIT_FOREVER : until > now ? until - now : 0;
+			if (job_launch(l, f, pc, address, len, a.domain, &w) != 0) {
+				set_result(&r, norm, VERDICT_ERROR, R_INTERNAL);
+				flight_finish(l, f, &r);
+			}
+		}
+	}
+	if (f == NULL)
+		set_result(res, norm, VERDICT_ERROR, R_INTERNAL);
+	else {
+		/* no budget: the probe ends by its own (moved) deadline */
+		while (!f->done)
+			pthread_cond_wait(&f->cv, &l->mu);
+		*res = f->res;
+		flight_put(f);
+	}
+	l->callers--;
+	pthread_cond_broadcast(&l->idle_cv);
+	pthread_mutex_unlock(&l->mu);
+	if (joined)
+		trace_printf(t, "limit: %s was being probed for another request; its verdict is shared",
+		    norm);
+	util_strlcpy(res->address, norm, sizeof(res->address));
+	res->elapsed_ms = (long)(util_now_ms() - start);
+}
+
+void
+limit_stats(struct limiter *l, struct limit_stats *st)
+{
+	pthread_mutex_lock(&l->mu);
+	st->probing = l->active - l->mx_waiting;
+	st->waiting = l->waiting;
+	pthread_mutex_unlock(&l->mu);
 }

@@ -1,7 +1,8 @@
 /*
- * limit - probe coordination for the milter (DESIGN.md "Limits and
- * coordination"): the single thread-safe entry point "give me a
- * verdict for this address within this budget".
+ * limit - probe coordination for the milter and for sav-probe (DESIGN.md
+ * "Limits and coordination"): the single thread-safe entry point "give
+ * me a verdict for this address within this budget" (limit_verdict*),
+ * and its waiting form for the command line (limit_verdict_wait).
  *
  *  - cache first (a hit answers in microseconds; a stale valid entry
  *    is served and re-probed in the background);
@@ -94,5 +95,52 @@ void	limit_set_clock(struct limiter *l, msec_t (*now)(void));
  * it is safe: LMDB commits are atomic).
  */
 int	limit_free(struct limiter *l, msec_t wait_ms);
+
+/* wait_ms of limit_verdict_wait: no limit on the wait for slots */
+#define LIMIT_FOREVER	((msec_t)-1)
+
+/*
+ * limit_verdict_wait - the command line's request (sav-probe, one per
+ * address of a list, from any number of threads): the same cache,
+ * single-flight and limits as limit_verdict, but a request that finds
+ * every slot taken WAITS for one instead of being refused, and the
+ * caller then waits for its probe to end, however long (no budget):
+ *
+ *  - wait_ms bounds the time the request spends waiting for slots, in
+ *    all: for the domain and global slot before its probe starts and
+ *    for MX IP slots while it runs. LIMIT_FOREVER: as long as it takes.
+ *    Past it the request is tempfail / rate-limited, as in the milter
+ *    (an MX IP it could not get is skipped as rate-limited).
+ *  - The probe's own timeout (pc->timeout_ms) counts only the probe: it
+ *    starts when the probe starts, after the wait for the domain and
+ *    global slots, and the time a probe waits for an MX IP slot moves
+ *    its deadline on by as much. So a list of 10,000 addresses at one
+ *    provider goes at the pace of the limits, and every address gets
+ *    its real verdict.
+ *  - A request for an address whose probe is in flight (another copy of
+ *    it in the list) waits for that probe and gets its verdict, with
+ *    cached 0 unless that verdict came from the cache (a domain fact).
+ *  - A stale cache entry is answered as it is, with no background
+ *    refresh: nothing is left running when the command exits.
+ *  - Requests from limit_verdict and limit_verdict_wait share the
+ *    limits, and behave as their own kind when they meet.
+ *  - t, when not NULL, traces the request and the probe it starts (in
+ *    the probe's thread, until this call returns); a request that joins
+ *    a probe in flight gets no probe lines.
+ *
+ * The milter's requests are unchanged by this one: limit_verdict and
+ * limit_verdict_client never wait past their budget.
+ */
+void	limit_verdict_wait(struct limiter *l, const struct probe_conf *pc,
+			   const char *address, size_t len, msec_t wait_ms,
+			   const struct trace *t, struct probe_result *res);
+
+struct limit_stats {
+	int	probing;		/* probes running, not waiting for an MX IP slot */
+	int	waiting;		/* requests or probes waiting for a slot now */
+};
+
+/* limit_stats - a snapshot of the counts above (for a progress bar) */
+void	limit_stats(struct limiter *l, struct limit_stats *st);
 
 #endif

@@ -13,6 +13,12 @@
  * standing refusal of MAIL FROM:<> invalid, as Exim's callout (B11).
  * RetrySender asks a server that refused <> once more with that sender.
  *
+ * The one deadline is shared between the addresses (share.c): before
+ * each one the time left is split between the addresses still to try
+ * (at most three counted), so a first MX that accepts and never
+ * greets, or drops our SYN, uses only its share and the next one is
+ * still asked; the last address gets all that is left.
+ *
  * Memory: everything on the stack, fixed size; nothing is allocated
  * here (ldns allocates inside dns.c and frees before returning).
  * Thread rules: reentrant; c is only read.
@@ -26,6 +32,7 @@
 #include "addr.h"
 #include "cache.h"
 #include "probe.h"
+#include "share.h"
 #include "target.h"
 
 static void
@@ -281,6 +288,42 @@ judge(const struct probe_conf *c, const struct smtp_outcome *o, int known_catcha
 	}
 }
 
+/*
+ * addrs_left - how many addresses, from address i of host h on, the
+ * probe may still try: those the target policy allows, and no more
+ * than MaxTargets leaves after tried.
+ */
+static int
+addrs_left(const struct probe_conf *c, const struct dns_mx *mx, int h, int i, int tried)
+{
+	int n = 0, lim = c->max_targets - tried;
+
+	for (; h < mx->nhost && n < lim; h++, i = 0)
+		for (; i < mx->host[h].naddr && n < lim; i++)
+			if (c->allow_private ||
+			    target_check((const struct sockaddr *)&mx->host[h].addr[i]) == TARGET_PUBLIC)
+				n++;
+	return n;
+}
+
+/* give_share - set this address's share of the time left in *sp, and say so */
+static void
+give_share(const struct probe_conf *c, const struct dns_mx *mx, int h, int i, int tried,
+	   msec_t deadline, struct smtp_params *sp, const struct trace *t)
+{
+	struct share sh;
+	msec_t left = util_left_ms(deadline, 0);
+
+	share_compute(left, addrs_left(c, mx, h, i, tried), &sh);
+	sp->reach_ms = sh.reach_ms;
+	sp->session_ms = sh.session_ms;
+	if (sh.counted > 1)
+		trace_printf(t, "probe: %lld ms left for %d addresses: %lld ms to greet, %lld ms in all",
+			     (long long)left, sh.counted, (long long)sh.reach_ms, (long long)sh.session_ms);
+	else
+		trace_printf(t, "probe: %lld ms left, all for the last address", (long long)left);
+}
+
 static void
 clear_reply(struct probe_result *r)
 {
@@ -392,7 +435,7 @@ probe_smtp(const struct probe_conf *c, const struct addr *a, unsigned facts,
 				goto done;
 			}
 			sa_set_port(ss, c->port);
-			if (c->target_acquire && c->target_acquire(c->target_arg, (struct sockaddr *)ss, deadline)) {
+			if (c->target_acquire && c->target_acquire(c->target_arg, (struct sockaddr *)ss, &deadline)) {
 				trace_printf(t, "probe: %s: per-MX limit reached", ip);
 				clear_reply(&cur);
 				set(&cur, VERDICT_TEMPFAIL, R_RATE_LIMITED);
@@ -402,6 +445,7 @@ probe_smtp(const struct probe_conf *c, const struct addr *a, unsigned facts,
 				rate++;
 				continue;
 			}
+			give_share(c, &mx, h, i, tried, deadline, &sp, t);
 			tried++;
 			smtp_probe(&sp, (struct sockaddr *)ss, deadline, &o);
 			trace_printf(t, "probe: %s [%s]: %s at %s", host->name, ip,
@@ -419,6 +463,8 @@ probe_smtp(const struct probe_conf *c, const struct addr *a, unsigned facts,
 
 				trace_printf(t, "probe: <> refused; retrying with <%s>", c->retry_sender);
 				rp.sender = c->retry_sender;
+				/* the same address again: counted as before, tried excluded */
+				give_share(c, &mx, h, i, tried - 1, deadline, &rp, t);
 				smtp_probe(&rp, (struct sockaddr *)ss, deadline, &o);
 				trace_printf(t, "probe: %s [%s]: %s at %s (retry)", host->name, ip,
 					     smtp_status_str(o.status), smtp_stage_str(o.stage));

@@ -37,10 +37,13 @@ struct probe_conf {
 	struct cache *cache;		/* NULL: no cache */
 	/*
 	 * Optional per-target gate (the limiter's per-MX-IP limits): called
-	 * before connecting to each address; non-zero means "not now" and
-	 * the address is skipped as rate-limited. release is called after.
+	 * before connecting to each address with the probe's deadline;
+	 * non-zero means "not now" and the address is skipped as
+	 * rate-limited. The gate may move *deadline later (by the time it
+	 * waited, for a caller whose timeout must not count that wait); the
+	 * probe goes on to the new deadline. release is called after.
 	 */
-	int	(*target_acquire)(void *arg, const struct sockaddr *sa, msec_t deadline);
+	int	(*target_acquire)(void *arg, const struct sockaddr *sa, msec_t *deadline);
 	void	(*target_release)(void *arg, const struct sockaddr *sa);
 	void	*target_arg;
 };

@@ -9,6 +9,13 @@
  * that holds '@' is an address even when it starts with '-' (C12);
  * "--" ends the options.
  *
+ * Every address, of a list or of the arguments, goes through one
+ * limiter (limit.c, its waiting form) with the limits of the
+ * configuration, as the milter's do: the cache, one probe for all the
+ * copies of an address in flight, DomainConcurrency, MXConcurrency,
+ * MXRate and MaxProbes. A worker that finds no free slot waits for one
+ * (up to --wait), and the probe's --timeout counts from when it starts.
+ *
  * Exit status: 0 all valid; 1 any invalid, bad-domain or bad-syntax;
  * 2 otherwise undetermined; 64 usage; 78 configuration.
  */
@@ -18,16 +25,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cache.h"
 #include "conf.h"
+#include "limit.h"
 #include "log.h"
 #include "probe.h"
 
 #define EX_USAGE_	64
 #define EX_CONFIG_	78
 #define LIST_LINE_MAX	2048
+#define WAIT_MAX	86400	/* --wait: seconds */
+#define BAR_TICK_S	1	/* the progress bar is drawn again this often */
 
 static const char usage_text[] =
 "usage: sav-probe [options] ADDRESS...\n"
@@ -41,13 +52,14 @@ static const char usage_text[] =
 "  --json             one JSON object per address on stdout\n"
 "  -v                 show the DNS steps and the SMTP dialogue (C:/S:) on stderr\n"
 "  -f FILE            read addresses from FILE (- for standard input)\n"
-"  -j N               N probes at once for a list (default 1, at most 64)\n"
+"  -j N               N probes at once for a list, within the limits (1-64, default 1)\n"
 "  --resolver H[:P]   DNS server to ask (repeatable; default /etc/resolv.conf)\n"
 "  --port N           SMTP port to probe (default 25)\n"
 "  --allow-private    allow loopback/private targets (labs and tests)\n"
 "  --sender ADDR      MAIL FROM address (default <>)\n"
 "  --helo NAME        EHLO name (default /etc/mailname or the host name)\n"
-"  --timeout SEC      limit for one whole probe (default 60)\n"
+"  --timeout SEC      limit for one probe, from when it starts (default 60)\n"
+"  --wait SEC         give up on a free slot after SEC s of waiting (default: wait)\n"
 "  --no-catchall      skip the random-recipient catch-all check\n"
 "  --method M         rcpt (default) or vrfy (VRFY first, RCPT when refused)\n"
 "  --cache FILE       answer from and fill this verdict cache\n"
@@ -62,6 +74,8 @@ struct opts {
 	int	json, verbose, jobs, list_mode;
 	const char *listfile;
 	struct conf conf;
+	struct limiter *lim;		/* every probe asks it */
+	msec_t	wait_ms;		/* --wait, LIMIT_FOREVER without */
 };
 
 static pthread_mutex_t out_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -127,7 +141,10 @@ struct list {
 	int	worst;			/* exit class so far */
 	long	done, total;		/* total known only for files */
 	int	bar;
+	int	stop;			/* the workers are done: the bar's ticker ends */
 };
+
+static pthread_cond_t tick_cv = PTHREAD_COND_INITIALIZER;
 
 static void
 account(int *worst, enum verdict v)
@@ -152,7 +169,7 @@ one(const struct opts *o, const char *addr, size_t len, int *worst, int tagged)
 			t.arg = tag;
 		}
 	}
-	probe_address(&o->conf.probe, addr, len, &r, &t);
+	limit_verdict_wait(o->lim, &o->conf.probe, addr, len, o->wait_ms, &t, &r);
 	pthread_mutex_lock(&out_lock);
 	if (bar_on) {
 		/* the result goes where the bar was; the bar is drawn again below it */
@@ -203,18 +220,42 @@ read_item(FILE *fp, char *buf, size_t size, size_t *len)
 	}
 }
 
+/* progress - the bar (out_lock held): done, and what the limiter's workers are at */
 static void
 progress(struct list *l)
 {
+	struct limit_stats st;
+
 	if (!l->bar)
 		return;
+	limit_stats(l->o->lim, &st);
 	fprintf(stderr, "\r\033[Kprobed %ld", l->done);
 	if (l->total > 0) {
-		int w = 30, k = (int)(l->done * w / (l->total ? l->total : 1));
+		int w = 20, k = (int)(l->done * w / (l->total ? l->total : 1));
 
 		fprintf(stderr, "/%ld [%.*s%*s]", l->total, k, "##############################", w - k, "");
 	}
+	fprintf(stderr, " %d probing, %d waiting for a slot", st.probing, st.waiting);
 	fflush(stderr);
+}
+
+/* ticker - draw the bar every BAR_TICK_S, so that waits show while nothing ends */
+static void *
+ticker(void *arg)
+{
+	struct list *l = arg;
+	struct timespec ts;
+
+	pthread_mutex_lock(&out_lock);
+	while (!l->stop) {
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += BAR_TICK_S;
+		pthread_cond_timedwait(&tick_cv, &out_lock, &ts);
+		if (!l->stop)
+			progress(l);
+	}
+	pthread_mutex_unlock(&out_lock);
+	return NULL;
 }
 
 static void *
@@ -265,8 +306,8 @@ static int
 run_list(struct opts *o)
 {
 	struct list l;
-	pthread_t tid[64];
-	int i, n = o->jobs;
+	pthread_t tid[64], tick;
+	int i, n = o->jobs, ticking = 0;
 
 	memset(&l, 0, sizeof(l));
 	l.o = o;
@@ -279,6 +320,8 @@ run_list(struct opts *o)
 		l.total = count_lines(o->listfile);
 	l.bar = isatty(STDERR_FILENO) && !o->verbose;
 	bar_on = l.bar;
+	if (l.bar && pthread_create(&tick, NULL, ticker, &l) == 0)
+		ticking = 1;
 	for (i = 0; i < n; i++)
 		if (pthread_create(&tid[i], NULL, list_worker, &l) != 0) {
 			n = i;
@@ -288,6 +331,13 @@ run_list(struct opts *o)
 		list_worker(&l);
 	for (i = 0; i < n; i++)
 		pthread_join(tid[i], NULL);
+	if (ticking) {
+		pthread_mutex_lock(&out_lock);
+		l.stop = 1;
+		pthread_cond_signal(&tick_cv);
+		pthread_mutex_unlock(&out_lock);
+		pthread_join(tick, NULL);
+	}
 	if (l.bar)
 		fputs("\n", stderr);
 	if (l.fp != stdin)
@@ -332,6 +382,7 @@ main(int argc, char **argv)
 
 	memset(&o, 0, sizeof(o));
 	o.jobs = 1;
+	o.wait_ms = LIMIT_FOREVER;
 	log_open("sav-probe", LOG_MAIL, 0, 1);
 	/* every argument may be an address: the table must hold argc of them */
 	if (argc > (int)(sizeof(addrs_buf) / sizeof(addrs_buf[0]))) {
@@ -364,7 +415,7 @@ main(int argc, char **argv)
 		} else if (!strcmp(a, "-f") || !strcmp(a, "-j") || !strcmp(a, "-c") ||
 			   !strcmp(a, "--resolver") || !strcmp(a, "--port") || !strcmp(a, "--sender") ||
 			   !strcmp(a, "--helo") || !strcmp(a, "--timeout") || !strcmp(a, "--cache") ||
-			   !strcmp(a, "--method")) {
+			   !strcmp(a, "--method") || !strcmp(a, "--wait")) {
 			const char *v;
 
 			if (!need(argc, argv, i))
@@ -383,6 +434,13 @@ main(int argc, char **argv)
 				conffile = v;
 			} else if (!strcmp(a, "--cache")) {
 				cachefile = v;
+			} else if (!strcmp(a, "--wait")) {
+				char *end;
+				long w = strtol(v, &end, 10);
+
+				if (*end || end == v || w < 0 || w > WAIT_MAX)
+					return usage_error("--wait wants 0 to %d seconds, not %s", WAIT_MAX, v);
+				o.wait_ms = (msec_t)w * 1000;
 			} else if (!strcmp(a, "--timeout")) {
 				char *end;
 
@@ -442,13 +500,18 @@ main(int argc, char **argv)
 			fprintf(stderr, "sav-probe: warning: no cache: %s\n", err);
 	}
 
-	if (o.listfile != NULL)
+	/* the milter's limits, from the configuration (defaults without -c) */
+	if ((o.lim = limit_new(&o.conf.limits, o.conf.probe.cache)) == NULL) {
+		fprintf(stderr, "sav-probe: cannot set up the probe limits\n");
+		worst = 2;
+	} else if (o.listfile != NULL)
 		worst = run_list(&o);
 	else
 		for (i = 0; i < naddr; i++)
 			one(&o, addrs[i], strlen(addrs[i]), &worst, 0);
 
-	if (o.conf.probe.cache != NULL)
+	/* every probe has ended with its caller: nothing is left to wait for */
+	if (limit_free(o.lim, 5000) == 0 && o.conf.probe.cache != NULL)
 		cache_close(o.conf.probe.cache);
 	conf_free(&o.conf);
 	if (addrs != addrs_buf)

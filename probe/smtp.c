@@ -12,13 +12,24 @@
  *	[VRFY method: -> VRFY <rcpt>; 250/251/550/551/553 decide,
  *	 anything else falls back to MAIL/RCPT (B14)]
  *	-> MAIL FROM:<sender>	non-2xx -> SMTP_MAIL_REFUSED (B11)
- *	-> RCPT TO:<rcpt>	(one write with MAIL when PIPELINING)
- *	[RCPT 2xx and random_rcpt -> RCPT TO:<random> (B12)]
+ *	-> RCPT TO:<rcpt>
+ *	[random_rcpt -> RCPT TO:<random> (B12)]
+ *				with PIPELINING, MAIL and both RCPTs go in
+ *				one write and their replies are read in
+ *				order; without it, one command at a time and
+ *				the random RCPT only after a 2xx to the real
  *	-> QUIT			quit_ms; the 221 is not required (B1)
  *
  * Every step's deadline is the smaller of its own time-out and the
  * overall deadline, and netio passes poll() only the time left, so a
- * trickling server cannot stretch the dialogue (D8). A 421 at any
+ * trickling server cannot stretch the dialogue (D8). When the caller
+ * gives this address a share of the probe's time (reach_ms,
+ * session_ms; the rule is in share.c), two more bounds apply: the
+ * connect and the wait for the first greeting line end reach_ms after
+ * the connect began, so a server that never greets (or never answers
+ * the SYN) leaves time for the next one, and the whole dialogue ends
+ * session_ms after it; the rest of a multi-line greeting may then take
+ * the full greeting time-out. A 421 at any
  * stage, EOF or a reset is SMTP_CLOSED (B8). A malformed reply, an
  * overlong line, a multi-line reply over the caps (reply.c) or data
  * the server sends when no reply is due is SMTP_PROTOCOL_ERROR and
@@ -53,7 +64,8 @@ struct smtp_sess {
 	const struct smtp_params *p;
 	struct smtp_outcome *out;
 	struct netio n;
-	msec_t	deadline;
+	msec_t	deadline;	/* the probe's deadline, or the end of this address's share */
+	msec_t	first_by;	/* 0, or when the first line of the next reply is due (greeting) */
 	char	peer[64];
 };
 
@@ -265,7 +277,10 @@ smtp_read(struct smtp_sess *s, struct reply *r, enum smtp_stage stage,
 
 	reply_init(r);
 	for (;;) {
-		st = netio_read_line(&s->n, line, sizeof(line), &len, dl);
+		/* the first line may be due earlier than the whole reply */
+		msec_t ldl = r->nlines == 0 && s->first_by > 0 && s->first_by < dl ? s->first_by : dl;
+
+		st = netio_read_line(&s->n, line, sizeof(line), &len, ldl);
 		switch (st) {
 		case NETIO_OK:
 			break;
@@ -338,9 +353,36 @@ smtp_cmd(struct smtp_sess *s, const char *line, enum smtp_stage stage,
 	return smtp_no_trailing(s, stage);
 }
 
-/* smtp_quit - polite QUIT; the 221 is waited for at most quit_ms */
+/*
+ * smtp_due - read one reply that is due but decides nothing (the RCPT
+ * replies of a pipelined group whose MAIL was refused, the catch-all
+ * RCPT's after a final answer to the real one), so that each reply is
+ * matched to its own command and the 221 to QUIT. Returns 1 with the
+ * reply in *r when the connection may go on, 0 when it broke, closed
+ * (421) or stayed silent for step_ms. The outcome, out->err included,
+ * is left as it was.
+ */
+static int
+smtp_due(struct smtp_sess *s, enum smtp_stage stage, msec_t step_ms, struct reply *r)
+{
+	char err[sizeof(s->out->err)];
+	enum smtp_status st;
+
+	memcpy(err, s->out->err, sizeof(err));
+	st = smtp_read(s, r, stage, step_ms > 0 ? step_ms : 1);
+	memcpy(s->out->err, err, sizeof(err));
+	return st == SMTP_ANSWERED && r->code != 421;
+}
+
+/*
+ * smtp_quit - polite QUIT; the 221 is waited for at most quit_ms. With
+ * random_due the pipelined catch-all RCPT's reply is still to come
+ * after a final answer to the real RCPT: QUIT goes out behind it at
+ * once, and that reply (matched to its RCPT, kept in out->random) and
+ * the 221 share the one quit_ms.
+ */
 static void
-smtp_quit(struct smtp_sess *s)
+smtp_quit(struct smtp_sess *s, int random_due)
 {
 	struct reply r;
 	enum netio_status st;
@@ -355,6 +397,12 @@ smtp_quit(struct smtp_sess *s)
 	if (netio_write(&s->n, "QUIT\r\n", 6, dl) != NETIO_OK) {
 		trace_printf(s->p->trace, "smtp: QUIT not sent: %s", s->n.err);
 		return;
+	}
+	if (random_due) {
+		if (!smtp_due(s, SMTP_ST_RANDOM, dl - util_now_ms(), &r))
+			return;
+		s->out->have_random = 1;
+		s->out->random = r;
 	}
 	/* Not smtp_read(): nothing here may change the outcome. */
 	reply_init(&r);
@@ -409,29 +457,83 @@ smtp_vrfy(struct smtp_sess *s, const struct smtp_lines *l)
 		out->have_random = 1;
 		out->random = r;
 	}
-	smtp_quit(s);
+	smtp_quit(s, 0);
 	return 1;
 }
 
-/* smtp_mail_rcpt - MAIL, RCPT (pipelined when offered), random RCPT */
+/*
+ * smtp_random - the catch-all RCPT after the real RCPT got its reply
+ * (in out->last), then QUIT. Lock-step (grouped 0) it is asked only
+ * after a 2xx; pipelined (grouped 1) it went out in the same write as
+ * the real RCPT and its reply follows that one's, whatever the real
+ * answer was. After a 2xx its reply tells catch-all from valid and is
+ * waited for command_ms; after anything else nothing depends on it:
+ * QUIT follows at once and the two replies share quit_ms, so a server
+ * that is slow on every RCPT costs at most the quit_ms that QUIT always
+ * had. Whatever happens here only decides have_random: the mailbox
+ * answer stands.
+ */
+static void
+smtp_random(struct smtp_sess *s, const struct smtp_lines *l, int grouped)
+{
+	struct smtp_outcome *out = s->out;
+	enum smtp_status st;
+	struct reply r;
+
+	if (out->last.code / 100 != 2) {
+		smtp_quit(s, grouped);
+		return;
+	}
+	out->stage = SMTP_ST_RANDOM;
+	if (grouped) {
+		st = smtp_read(s, &r, SMTP_ST_RANDOM, s->p->command_ms);
+		if (st == SMTP_ANSWERED && r.code == 421) {
+			smtp_err(s, "server closing (421) at %s", stage_what[SMTP_ST_RANDOM]);
+			st = SMTP_CLOSED;
+		}
+		if (st == SMTP_ANSWERED)
+			st = smtp_no_trailing(s, SMTP_ST_RANDOM);
+	} else
+		st = smtp_cmd(s, l->random, SMTP_ST_RANDOM, &r);
+	if (st != SMTP_ANSWERED)
+		return;		/* no QUIT on a broken connection */
+	out->have_random = 1;
+	out->random = r;
+	smtp_quit(s, 0);
+}
+
+/*
+ * smtp_mail_rcpt - MAIL, RCPT and the catch-all RCPT. When the server
+ * offers PIPELINING all three go in one write (RFC 2920: RCPT may be
+ * anywhere in a group), the real RCPT before the catch-all one, and
+ * the replies are read in that order, each matched to its command:
+ * MAIL, RCPT, catch-all RCPT. Without PIPELINING each command waits
+ * for the reply to the one before, and the catch-all RCPT is sent only
+ * after a 2xx to the real one.
+ */
 static void
 smtp_mail_rcpt(struct smtp_sess *s, const struct smtp_lines *l)
 {
 	struct smtp_outcome *out = s->out;
-	char both[2 * (SMTP_LINE_MAX + 1)];
+	char group[3 * (SMTP_LINE_MAX + 1)];
 	enum smtp_status st;
 	struct reply r;
 	int pipelined = (out->ext & REPLY_EXT_PIPELINING) != 0;
-	size_t ml, rl;
+	int grouped = pipelined && l->random[0] != '\0';
+	size_t ml, rl, xl;
 
 	reply_init(&r);
 	if (pipelined) {
 		ml = strlen(l->mail);
 		rl = strlen(l->rcpt);
-		memcpy(both, l->mail, ml);
-		memcpy(both + ml, l->rcpt, rl);
+		xl = grouped ? strlen(l->random) : 0;
+		memcpy(group, l->mail, ml);
+		memcpy(group + ml, l->rcpt, rl);
+		memcpy(group + ml + rl, l->random, xl);
 		out->stage = SMTP_ST_MAIL;
-		st = smtp_send(s, both, ml + rl, "MAIL and RCPT", s->p->command_ms);
+		st = smtp_send(s, group, ml + rl + xl,
+			       grouped ? "MAIL and both RCPTs" : "MAIL and RCPT",
+			       s->p->command_ms);
 		if (st == SMTP_ANSWERED)
 			st = smtp_read(s, &r, SMTP_ST_MAIL, s->p->command_ms);
 		if (st == SMTP_ANSWERED && r.code == 421) {
@@ -449,26 +551,22 @@ smtp_mail_rcpt(struct smtp_sess *s, const struct smtp_lines *l)
 	if (r.code / 100 != 2) {
 		out->status = SMTP_MAIL_REFUSED;
 		out->last = r;
-		if (pipelined) {
-			/* The RCPT reply (503, mostly) is due before QUIT. */
-			out->stage = SMTP_ST_RCPT;
-			st = smtp_read(s, &r, SMTP_ST_RCPT, s->p->command_ms);
-			out->stage = SMTP_ST_MAIL;
-			out->err[0] = '\0';
-			if (st != SMTP_ANSWERED || r.code == 421)
-				return;
-		}
-		smtp_quit(s);
+		/* The RCPT replies (503, mostly) are due before QUIT. */
+		if (pipelined && (!smtp_due(s, SMTP_ST_RCPT, s->p->command_ms, &r) ||
+				  (grouped && !smtp_due(s, SMTP_ST_RANDOM, s->p->command_ms, &r))))
+			return;
+		smtp_quit(s, 0);
 		return;
 	}
+	out->stage = SMTP_ST_RCPT;
 	if (pipelined) {
-		out->stage = SMTP_ST_RCPT;
 		st = smtp_read(s, &r, SMTP_ST_RCPT, s->p->command_ms);
 		if (st == SMTP_ANSWERED && r.code == 421) {
 			smtp_err(s, "server closing (421) at %s", stage_what[SMTP_ST_RCPT]);
 			st = SMTP_CLOSED;
 		}
-		if (st == SMTP_ANSWERED)
+		/* with the catch-all RCPT in the group, its reply may follow at once */
+		if (st == SMTP_ANSWERED && !grouped)
 			st = smtp_no_trailing(s, SMTP_ST_RCPT);
 	} else
 		st = smtp_cmd(s, l->rcpt, SMTP_ST_RCPT, &r);
@@ -478,21 +576,13 @@ smtp_mail_rcpt(struct smtp_sess *s, const struct smtp_lines *l)
 			out->last = r;
 		return;
 	}
+	/* The mailbox question is answered. */
 	out->status = SMTP_ANSWERED;
 	out->last = r;
-	if (r.code / 100 == 2 && l->random[0] != '\0') {
-		/*
-		 * The mailbox question is answered; whatever happens to the
-		 * catch-all question only leaves have_random at 0.
-		 */
-		st = smtp_cmd(s, l->random, SMTP_ST_RANDOM, &r);
-		if (st == SMTP_ANSWERED) {
-			out->have_random = 1;
-			out->random = r;
-		} else
-			return;
-	}
-	smtp_quit(s);
+	if (l->random[0] != '\0')
+		smtp_random(s, l, grouped);
+	else
+		smtp_quit(s, 0);
 }
 
 void
@@ -505,6 +595,7 @@ smtp_probe(const struct smtp_params *p, const struct sockaddr *sa,
 	enum smtp_status st;
 	const char *why = NULL;
 	struct reply r;
+	msec_t t0, dl, reach_by;
 
 	memset(out, 0, sizeof(*out));
 	reply_init(&out->last);
@@ -514,6 +605,7 @@ smtp_probe(const struct smtp_params *p, const struct sockaddr *sa,
 	s.p = p;
 	s.out = out;
 	s.deadline = deadline;
+	s.first_by = 0;
 	netio_init(&s.n);
 	smtp_peer(sa, s.peer, sizeof(s.peer));
 
@@ -523,8 +615,17 @@ smtp_probe(const struct smtp_params *p, const struct sockaddr *sa,
 		return;
 	}
 
+	/* this address's share: until the first greeting line, and in all */
+	t0 = util_now_ms();
+	if (p->session_ms > 0 && t0 + p->session_ms < s.deadline)
+		s.deadline = t0 + p->session_ms;
+	reach_by = s.deadline;
+	if (p->reach_ms > 0 && t0 + p->reach_ms < reach_by)
+		reach_by = t0 + p->reach_ms;
+
 	trace_printf(p->trace, "smtp: connect %s", s.peer);
-	ns = netio_connect(&s.n, sa, smtp_step_deadline(&s, p->connect_ms));
+	dl = smtp_step_deadline(&s, p->connect_ms);
+	ns = netio_connect(&s.n, sa, dl < reach_by ? dl : reach_by);
 	if (ns != NETIO_OK) {
 		if (ns == NETIO_TIMEOUT) {
 			out->status = SMTP_TIMEOUT;
@@ -538,7 +639,9 @@ smtp_probe(const struct smtp_params *p, const struct sockaddr *sa,
 
 	/* Greeting: read to the final line before saying anything (B8). */
 	out->stage = SMTP_ST_GREETING;
+	s.first_by = reach_by;
 	st = smtp_read(&s, &r, SMTP_ST_GREETING, p->greeting_ms);
+	s.first_by = 0;
 	if (st != SMTP_ANSWERED) {
 		out->status = st;
 		goto done;
@@ -558,11 +661,11 @@ smtp_probe(const struct smtp_params *p, const struct sockaddr *sa,
 		break;
 	case 4:
 		out->status = SMTP_GREETING_TEMP;
-		smtp_quit(&s);
+		smtp_quit(&s, 0);
 		goto done;
 	case 5:
 		out->status = SMTP_GREETING_PERM;	/* B9 */
-		smtp_quit(&s);
+		smtp_quit(&s, 0);
 		goto done;
 	default:
 		out->status = SMTP_PROTOCOL_ERROR;
@@ -592,14 +695,14 @@ smtp_probe(const struct smtp_params *p, const struct sockaddr *sa,
 		out->last = r;
 		if (r.code / 100 != 2) {
 			out->status = SMTP_HELO_REFUSED;
-			smtp_quit(&s);
+			smtp_quit(&s, 0);
 			goto done;
 		}
 		out->ext = 0;
 	} else {
 		/* EHLO 4xx (or 3xx): the server does not want us now. */
 		out->status = SMTP_HELO_REFUSED;
-		smtp_quit(&s);
+		smtp_quit(&s, 0);
 		goto done;
 	}
 
@@ -607,7 +710,7 @@ smtp_probe(const struct smtp_params *p, const struct sockaddr *sa,
 	if (p->need_smtputf8 && (out->ext & REPLY_EXT_SMTPUTF8) == 0) {
 		out->status = SMTP_NO_SMTPUTF8;
 		smtp_err(&s, "address needs SMTPUTF8, not offered by %s", s.peer);
-		smtp_quit(&s);
+		smtp_quit(&s, 0);
 		goto done;
 	}
 

@@ -2,9 +2,12 @@
  * smtp - one probe dialogue with one IP address, as a person would do
  * it with telnet: wait for the final greeting line (never speak first),
  * EHLO (HELO when EHLO gets 5xx), MAIL FROM:<sender>, RCPT TO:<rcpt>
- * (MAIL and RCPT pipelined in one write when PIPELINING is offered),
- * then, when RCPT got 2xx and random_rcpt is set, RCPT TO:<random> for
- * the catch-all check, and QUIT without waiting long for the 221.
+ * and, when random_rcpt is set, RCPT TO:<random> for the catch-all
+ * check, then QUIT without waiting long for the 221. When PIPELINING is
+ * offered, MAIL and both RCPTs go in one write (the real RCPT first)
+ * and each reply is read and matched to its command in turn; without
+ * it the dialogue is lock-step and the random RCPT is sent only when
+ * the real one got 2xx.
  *
  * Every command line is built here from already validated parts
  * (addr_format output, a helo name checked at start-up); nothing from
@@ -38,6 +41,14 @@ struct smtp_params {
 	msec_t	greeting_ms;
 	msec_t	command_ms;
 	msec_t	quit_ms;		/* wait for 221, default 1000 */
+	/*
+	 * This address's share of the probe's deadline (share.c); 0: no
+	 * limit but the steps' own and the deadline. reach_ms bounds the
+	 * time from connect() to the first line of the greeting,
+	 * session_ms the whole dialogue.
+	 */
+	msec_t	reach_ms;
+	msec_t	session_ms;
 	const struct trace *trace;
 };
 
@@ -64,7 +75,8 @@ struct smtp_outcome {
 	enum smtp_stage stage;		/* where the dialogue ended */
 	struct reply last;		/* the deciding reply (RCPT, VRFY, MAIL, greeting...) */
 	int	by_vrfy;		/* last is a VRFY answer */
-	int	have_random;		/* the catch-all RCPT got a reply */
+	int	have_random;		/* the catch-all RCPT got a reply; it counts
+					   only when last (the real RCPT) is 2xx */
 	struct reply random;
 	unsigned ext;			/* EHLO extensions (REPLY_EXT_*) */
 	char	err[128];		/* sanitised detail for time-outs and errors */

@@ -12,6 +12,16 @@
  *	EHLO and HELO 5xx				unknown greeting-refused (B9, control)
  *	MX1 refuses the connection, MX2 answers 451	temp-reply, and no
  *							"unreachable" domain fact (D3)
+ *	the deadline shared between addresses		share_compute() table
+ *	MX1 accepts and never greets, or drops our	MX2 still asked within
+ *	SYN, at stage time-outs longer than the		the deadline: its verdict
+ *	whole deadline
+ *	MX1 greets late but within its share		MX1's verdict, MX2 never
+ *							contacted
+ *	the catch-all RCPT, pipelined or lock-step	only a 2xx to both is
+ *							catch-all (and cached as a domain
+ *							fact); its 4xx/5xx/421 never changes
+ *							the real RCPT's answer
  *
  * Also sav-probe with more addresses, or more flag options, than its
  * fixed tables held (argv is input too).
@@ -24,6 +34,7 @@
 #include <sys/wait.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
@@ -36,6 +47,7 @@
 
 #include "cache.h"
 #include "probe.h"
+#include "share.h"
 #include "testns.h"
 
 #define E	TESTNS_ENTRY
@@ -71,6 +83,27 @@ static const char zone[] =
 	HOST4("dead.rank.test", "127.0.0.2")
 	HOST4("live.rank.test", "127.0.0.1")
 
+	/*
+	 * MX1 on 127.0.0.2 or 127.0.0.3 (a listener that never greets, one
+	 * that drops SYNs), MX2 the test's server; and the test's server
+	 * first, the silent listener second
+	 */
+	E("silent.test", "MX", "NOERROR",
+	    "silent.test. IN MX 10 quiet.silent.test.\n"
+	    "silent.test. IN MX 20 live.silent.test.\n")
+	HOST4("quiet.silent.test", "127.0.0.2")
+	HOST4("live.silent.test", "127.0.0.1")
+	E("drop.test", "MX", "NOERROR",
+	    "drop.test. IN MX 10 hole.drop.test.\n"
+	    "drop.test. IN MX 20 live.drop.test.\n")
+	HOST4("hole.drop.test", "127.0.0.3")
+	HOST4("live.drop.test", "127.0.0.1")
+	E("late.test", "MX", "NOERROR",
+	    "late.test. IN MX 10 live.late.test.\n"
+	    "late.test. IN MX 20 quiet.late.test.\n")
+	HOST4("live.late.test", "127.0.0.1")
+	HOST4("quiet.late.test", "127.0.0.2")
+
 	/* a domain with an underscore (addr_parse allows it, as the DNS does) */
 	E("mail_gw.test", "MX", "NOERROR", "mail_gw.test. IN MX 10 mx.one.test.\n");
 
@@ -101,7 +134,11 @@ struct srv {
 	const char *helo;
 	const char *mail;
 	const char *rcpt;
+	int	greet_delay_ms;		/* wait this long before the greeting */
+	const char *rcpt2;		/* the second RCPT of a connection; NULL: rcpt */
 	int	conns;			/* connections accepted (read after srv_stop) */
+	int	rcpts;			/* RCPT commands received, all connections */
+	int	max_group;		/* most command lines that arrived in one read */
 };
 
 static void
@@ -122,7 +159,10 @@ srv_serve(struct srv *s, int fd)
 	size_t have = 0;
 	ssize_t n;
 	char *lf;
+	int nrcpt = 0;
 
+	if (s->greet_delay_ms > 0)
+		usleep((useconds_t)s->greet_delay_ms * 1000);
 	srv_send(fd, s->greeting);
 	for (;;) {
 		struct pollfd p = { .fd = fd, .events = POLLIN };
@@ -137,9 +177,10 @@ srv_serve(struct srv *s, int fd)
 				r = s->helo;
 			else if (strncasecmp(buf, "MAIL", 4) == 0)
 				r = s->mail;
-			else if (strncasecmp(buf, "RCPT", 4) == 0)
-				r = s->rcpt;
-			else if (strncasecmp(buf, "QUIT", 4) == 0) {
+			else if (strncasecmp(buf, "RCPT", 4) == 0) {
+				s->rcpts++;
+				r = ++nrcpt == 2 && s->rcpt2 != NULL ? s->rcpt2 : s->rcpt;
+			} else if (strncasecmp(buf, "QUIT", 4) == 0) {
 				srv_send(fd, "221 2.0.0 bye\r\n");
 				return;
 			} else
@@ -152,6 +193,15 @@ srv_serve(struct srv *s, int fd)
 			return;
 		if ((n = recv(fd, buf + have, sizeof(buf) - have, 0)) <= 0)
 			return;
+		{
+			int lines = 0;
+			ssize_t i;
+
+			for (i = 0; i < n; i++)
+				lines += buf[have + (size_t)i] == '\n';
+			if (lines > s->max_group)
+				s->max_group = lines;
+		}
 		have += (size_t)n;
 	}
 }
@@ -357,6 +407,101 @@ START_TEST(test_rank_reply_over_network)
 }
 END_TEST
 
+/* ---- the catch-all RCPT: which answers make catch-all ---- */
+
+#define EHLO_PIPE	"250-mx.test\r\n250-PIPELINING\r\n250 8BITMIME\r\n"
+#define EHLO_STEP	"250-mx.test\r\n250 8BITMIME\r\n"
+
+static const struct {
+	const char *what;
+	const char *ehlo;
+	const char *rcpt, *rcpt2;	/* real RCPT, catch-all RCPT */
+	enum verdict want;
+	const char *reason;
+	int	catch_all;		/* result flag and the cached domain fact */
+	int	rcpts;			/* RCPT commands the server got */
+	int	group;			/* most lines in one read: 3 = MAIL and both RCPTs */
+} catchall_rows[] = {
+	{ "pipelined 550/250", EHLO_PIPE, "550 5.1.1 no such user\r\n", "250 2.1.5 ok\r\n",
+	    VERDICT_INVALID, R_USER_UNKNOWN, 0, 2, 3 },
+	{ "pipelined 250/250", EHLO_PIPE, "250 2.1.5 ok\r\n", "250 2.1.5 ok\r\n",
+	    VERDICT_CATCH_ALL, R_CATCH_ALL, 1, 2, 3 },
+	{ "pipelined 250/550", EHLO_PIPE, "250 2.1.5 ok\r\n", "550 5.1.1 no such user\r\n",
+	    VERDICT_VALID, R_USER_OK, 0, 2, 3 },
+	{ "pipelined 250/450", EHLO_PIPE, "250 2.1.5 ok\r\n", "450 4.7.1 greylisted\r\n",
+	    VERDICT_VALID, R_USER_OK, 0, 2, 3 },
+	{ "pipelined 250/421", EHLO_PIPE, "250 2.1.5 ok\r\n", "421 4.3.2 closing\r\n",
+	    VERDICT_VALID, R_USER_OK, 0, 2, 3 },
+	{ "pipelined 451/250", EHLO_PIPE, "451 4.3.0 local problem\r\n", "250 2.1.5 ok\r\n",
+	    VERDICT_TEMPFAIL, R_TEMP_REPLY, 0, 2, 3 },
+	{ "pipelined 552/250", EHLO_PIPE, "552 5.2.2 mailbox full\r\n", "250 2.1.5 ok\r\n",
+	    VERDICT_VALID, R_MAILBOX_FULL, 0, 2, 3 },
+	{ "lock-step 550", EHLO_STEP, "550 5.1.1 no such user\r\n", "250 2.1.5 ok\r\n",
+	    VERDICT_INVALID, R_USER_UNKNOWN, 0, 1, 1 },
+	{ "lock-step 250/250", EHLO_STEP, "250 2.1.5 ok\r\n", "250 2.1.5 ok\r\n",
+	    VERDICT_CATCH_ALL, R_CATCH_ALL, 1, 2, 1 },
+	{ "lock-step 250/550", EHLO_STEP, "250 2.1.5 ok\r\n", "550 5.1.1 no such user\r\n",
+	    VERDICT_VALID, R_USER_OK, 0, 2, 1 },
+};
+
+START_TEST(test_catchall_rcpt)
+{
+	char dir[] = "/tmp/check_probe.XXXXXX", path[64], err[256];
+	struct cache_domain dom;
+	struct cache_ttl ttl;
+	struct srv s;
+	struct probe_conf c;
+	struct probe_result r, r2;
+	enum cache_status st;
+	int fact, rcpts_first;
+
+	ck_assert(mkdtemp(dir) != NULL);
+	snprintf(path, sizeof(path), "%s/cache.mdb", dir);
+	cache_ttl_defaults(&ttl);
+	memset(&s, 0, sizeof(s));
+	s.ehlo = catchall_rows[_i].ehlo;
+	s.rcpt = catchall_rows[_i].rcpt;
+	s.rcpt2 = catchall_rows[_i].rcpt2;
+	srv_start(&s);
+	conf_local(&c, s.port, 1);
+	c.catchall_check = 1;
+	c.max_sessions = 1;
+	c.cache = cache_open(path, &ttl, 1 << 20, CACHE_NOSYNC, err, sizeof(err));
+	ck_assert_msg(c.cache != NULL, "cache_open: %s", err);
+
+	probe(&c, "u@one.test", &r);
+	rcpts_first = s.rcpts;
+	st = cache_get_domain(c.cache, "one.test", &dom);
+	fact = st == CACHE_HIT && (dom.facts & FACT_CATCH_ALL) != 0;
+	/* another address of a domain known to be catch-all: no catch-all RCPT */
+	if (fact)
+		probe(&c, "v@one.test", &r2);
+	cache_close(c.cache);
+	srv_stop(&s);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/cache.mdb-lock", dir);
+	unlink(path);
+	rmdir(dir);
+
+	ck_assert_msg(r.verdict == catchall_rows[_i].want &&
+	    strcmp(r.reason, catchall_rows[_i].reason) == 0 &&
+	    r.catch_all == catchall_rows[_i].catch_all,
+	    "%s: got %s (%s) catch_all %d, want %s (%s) catch_all %d", catchall_rows[_i].what,
+	    verdict_str(r.verdict), r.reason, r.catch_all, verdict_str(catchall_rows[_i].want),
+	    catchall_rows[_i].reason, catchall_rows[_i].catch_all);
+	ck_assert_msg(rcpts_first == catchall_rows[_i].rcpts && s.max_group == catchall_rows[_i].group,
+	    "%s: the server got %d RCPTs, at most %d lines in one read; want %d, %d",
+	    catchall_rows[_i].what, rcpts_first, s.max_group, catchall_rows[_i].rcpts,
+	    catchall_rows[_i].group);
+	ck_assert_msg(fact == catchall_rows[_i].catch_all, "%s: catch-all domain fact %d, want %d",
+	    catchall_rows[_i].what, fact, catchall_rows[_i].catch_all);
+	if (fact)
+		ck_assert_msg(r2.verdict == VERDICT_CATCH_ALL && s.rcpts == rcpts_first + 1,
+		    "%s: second address got %s after %d more RCPTs, want catch-all after 1",
+		    catchall_rows[_i].what, verdict_str(r2.verdict), s.rcpts - rcpts_first);
+}
+END_TEST
+
 /* ---- a domain the address parser accepts is looked up, not refused ---- */
 
 START_TEST(test_underscore_domain)
@@ -375,6 +520,179 @@ START_TEST(test_underscore_domain)
 	    s.conns == 1, "u@mail_gw.test: got %s (%s) after %d connections, "
 	    "want invalid (user-unknown) from the MX, 1 connection",
 	    verdict_str(r.verdict), r.reason, s.conns);
+}
+END_TEST
+
+/* ---- one deadline shared between the addresses (share.c) ---- */
+
+static const struct {
+	msec_t	left;
+	int	n;
+	msec_t	reach, session;
+	int	counted;
+} share_rows[] = {
+	/* sav-probe --timeout 12, two addresses: 6 s to greet, 8 s in all, the last gets the rest */
+	{ 12000, 2, 6000, 8000, 2 },
+	{ 6000, 1, 6000, 6000, 1 },
+	/* three addresses: 4 s each to greet */
+	{ 12000, 3, 4000, 8000, 3 },
+	{ 8000, 2, 4000, 4000, 2 },
+	/* more than three are counted as three */
+	{ 12000, 5, 4000, 8000, 3 },
+	{ 60000, 5, 20000, 40000, 3 },
+	/* the default 60 s, two addresses (GreetingTimeout cuts the 30 s in smtp.c) */
+	{ 60000, 2, 30000, 56000, 2 },
+	{ 20000, 3, 6666, 13332, 3 },
+	/* the floor: never less than 4 s while there is that much */
+	{ 6000, 2, 4000, 4000, 2 },
+	{ 9000, 3, 4000, 5000, 3 },
+	/* less than the floor left: all of it, for whichever address is tried */
+	{ 3000, 2, 3000, 3000, 2 },
+	{ 0, 3, 0, 0, 3 },
+	{ -5, 2, 0, 0, 2 },
+	/* nonsense counts are one: everything left */
+	{ 7000, 0, 7000, 7000, 1 },
+	{ 7000, -1, 7000, 7000, 1 },
+};
+
+START_TEST(test_share)
+{
+	struct share sh;
+
+	share_compute(share_rows[_i].left, share_rows[_i].n, &sh);
+	ck_assert_msg(sh.reach_ms == share_rows[_i].reach && sh.session_ms == share_rows[_i].session &&
+	    sh.counted == share_rows[_i].counted,
+	    "%lld ms left, %d addresses: got reach %lld session %lld counted %d, "
+	    "want %lld %lld %d", (long long)share_rows[_i].left, share_rows[_i].n,
+	    (long long)sh.reach_ms, (long long)sh.session_ms, sh.counted,
+	    (long long)share_rows[_i].reach, (long long)share_rows[_i].session,
+	    share_rows[_i].counted);
+}
+END_TEST
+
+/*
+ * quiet_listen - a listener on ip:port that never accepts. The kernel
+ * completes handshakes into its backlog, so a client connects and then
+ * waits for a greeting that never comes. With fill, the backlog is 0
+ * and one connection of our own fills it: Linux then drops further
+ * SYNs, and a client's connect() hangs as towards a firewalled host
+ * (checked here, so that the test says so if a kernel answers
+ * otherwise). Returns the listener; *filler is the filling socket or -1.
+ */
+static int
+quiet_listen(const char *ip, int port, int fill, int *filler)
+{
+	struct sockaddr_in sin;
+	int one = 1, fd, c, probe_fd;
+	struct pollfd p;
+
+	*filler = -1;
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons((unsigned short)port);
+	ck_assert(inet_pton(AF_INET, ip, &sin.sin_addr) == 1);
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	ck_assert(fd >= 0);
+	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	ck_assert_msg(bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0 &&
+	    listen(fd, fill ? 0 : 8) == 0, "cannot listen on %s:%d", ip, port);
+	if (!fill)
+		return fd;
+	c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert(c >= 0);
+	ck_assert_msg(connect(c, (struct sockaddr *)&sin, sizeof(sin)) == 0,
+	    "filling the backlog of %s:%d failed", ip, port);
+	*filler = c;
+	/* the next SYN must go unanswered */
+	probe_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	ck_assert(probe_fd >= 0);
+	ck_assert(connect(probe_fd, (struct sockaddr *)&sin, sizeof(sin)) == 0 || errno == EINPROGRESS);
+	p.fd = probe_fd;
+	p.events = POLLOUT;
+	p.revents = 0;
+	ck_assert_msg(poll(&p, 1, 300) == 0,
+	    "a connect to %s:%d with a full backlog did not hang (revents 0x%x): "
+	    "this kernel does not drop SYNs there", ip, port, (unsigned)p.revents);
+	close(probe_fd);
+	return fd;
+}
+
+/* quiet_count - connections waiting in the listener's backlog (drained) */
+static int
+quiet_count(int fd)
+{
+	int n = 0, c;
+
+	while ((c = accept4(fd, NULL, NULL, SOCK_CLOEXEC)) >= 0) {
+		close(c);
+		n++;
+	}
+	return n;
+}
+
+static const struct {
+	const char *address;
+	const char *quiet_ip;	/* the listener that never greets */
+	int	fill;		/* ... and drops SYNs */
+	int	greet_delay_ms;	/* the test's server greets this late */
+	const char *rcpt;	/* its RCPT reply */
+	enum verdict want;
+	const char *reason;
+	int	quiet_conns;	/* connections the quiet listener got; -1: not counted */
+	msec_t	min_ms;		/* the silent address got its whole share */
+} silent_rows[] = {
+	/* MX1 accepts and never greets: 4 s of the 8, then MX2's verdict */
+	{ "u@silent.test", "127.0.0.2", 0, 0, "250 2.1.5 ok\r\n", VERDICT_VALID, R_USER_OK, 1, 3500 },
+	{ "nobody@silent.test", "127.0.0.2", 0, 0, "550 5.1.1 no such user\r\n",
+	    VERDICT_INVALID, R_USER_UNKNOWN, 1, 3500 },
+	/* MX1 drops our SYN: the same */
+	{ "u@drop.test", "127.0.0.3", 1, 0, "250 2.1.5 ok\r\n", VERDICT_VALID, R_USER_OK, -1, 3500 },
+	/* MX1 greets after 2 s, inside its 4 s: its verdict; MX2 never contacted */
+	{ "nobody@late.test", "127.0.0.2", 0, 2000, "550 5.1.1 no such user\r\n",
+	    VERDICT_INVALID, R_USER_UNKNOWN, 0, 1900 },
+};
+
+START_TEST(test_silent_first)
+{
+	struct srv s;
+	struct probe_conf c;
+	struct probe_result r;
+	int q, filler, qn;
+	msec_t t0, ms;
+
+	memset(&s, 0, sizeof(s));
+	s.rcpt = silent_rows[_i].rcpt;
+	s.greet_delay_ms = silent_rows[_i].greet_delay_ms;
+	srv_start(&s);
+	q = quiet_listen(silent_rows[_i].quiet_ip, s.port, silent_rows[_i].fill, &filler);
+	conf_local(&c, s.port, 1);
+	/* stage time-outs as shipped, each longer than the whole deadline */
+	c.timeout_ms = 8000;
+	c.connect_ms = 10000;
+	c.greeting_ms = 20000;
+	c.command_ms = 20000;
+	t0 = util_now_ms();
+	probe(&c, silent_rows[_i].address, &r);
+	ms = util_now_ms() - t0;
+	srv_stop(&s);
+	qn = quiet_count(q);
+	close(q);
+	if (filler >= 0)
+		close(filler);
+	ck_assert_msg(r.verdict == silent_rows[_i].want && strcmp(r.reason, silent_rows[_i].reason) == 0 &&
+	    strcmp(r.ip, "127.0.0.1") == 0,
+	    "%s: got %s (%s) from [%s] after %lld ms, want %s (%s) from [127.0.0.1]",
+	    silent_rows[_i].address, verdict_str(r.verdict), r.reason, r.ip, (long long)ms,
+	    verdict_str(silent_rows[_i].want), silent_rows[_i].reason);
+	ck_assert_msg(s.conns == 1, "%s: the answering server got %d connections, want 1",
+	    silent_rows[_i].address, s.conns);
+	if (silent_rows[_i].quiet_conns >= 0)
+		ck_assert_msg(qn == silent_rows[_i].quiet_conns,
+		    "%s: the silent listener got %d connections, want %d",
+		    silent_rows[_i].address, qn, silent_rows[_i].quiet_conns);
+	ck_assert_msg(ms >= silent_rows[_i].min_ms && ms < c.timeout_ms + 1000,
+	    "%s: took %lld ms, want %lld to %lld", silent_rows[_i].address, (long long)ms,
+	    (long long)silent_rows[_i].min_ms, (long long)c.timeout_ms + 1000);
 }
 END_TEST
 
@@ -493,6 +811,13 @@ make_suite(void)
 	tcase_add_loop_test(tc, test_helo_temp, 0, sizeof(helo_rows) / sizeof(helo_rows[0]));
 	tcase_add_test(tc, test_rank_reply_over_network);
 	tcase_add_test(tc, test_underscore_domain);
+	tcase_add_loop_test(tc, test_catchall_rcpt, 0,
+	    sizeof(catchall_rows) / sizeof(catchall_rows[0]));
+	tcase_add_loop_test(tc, test_silent_first, 0, sizeof(silent_rows) / sizeof(silent_rows[0]));
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("share");
+	tcase_add_loop_test(tc, test_share, 0, sizeof(share_rows) / sizeof(share_rows[0]));
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("cli");

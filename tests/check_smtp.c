@@ -6,10 +6,14 @@
  * the real port comes back through its ready file), runs smtp_probe with
  * short time-outs, and checks the outcome, the elapsed time and the
  * server's transcript ("+text": must occur, "-text": must not, "=N
- * text": exactly N times).
+ * text": exactly N times, "<a|b": a occurs, and before b's first
+ * occurrence).
  * The transcript is what proves wire behaviour: one MAIL and one RCPT,
  * nothing said before the greeting (no EARLY line), MAIL and RCPT in
- * one read when PIPELINING is offered (PIPELINED 2).
+ * one read when PIPELINING is offered (PIPELINED 2), and with the
+ * catch-all check MAIL and both RCPTs in one read (PIPELINED 3), the
+ * real RCPT first; "batch" servers answer such a group in one write
+ * (BATCH 3).
  *
  * fake_smtpd is found through $FAKE_SMTPD, else next to this binary,
  * else build/tests/fake_smtpd (make runs the suites from the top
@@ -19,6 +23,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -99,9 +104,77 @@ static const struct scen scens[] = {
 	  "rcpt alice@x.test 250 2.1.5 Ok\nrcpt default 550 5.1.1 No such user\n",
 	  F_RANDOM, 0, 0, 0, 0, SMTP_ANSWERED, SMTP_ST_RANDOM, 250, NULL, 550, 0, 0, 0,
 	  { "=2 C: RCPT TO:", "+C: QUIT" }, NULL },
-	{ "no random RCPT after 550", "", F_RANDOM, 0, 0, 0, 0,
-	  SMTP_ANSWERED, SMTP_ST_RCPT, 550, NULL, 0, 0, 0, 0,
-	  { "=1 C: RCPT TO:", "-zz9rnd7q", "+C: QUIT" }, NULL },
+	/* without PIPELINING: lock-step, the random RCPT only after a 2xx */
+	{ "no random RCPT after 550 (no PIPELINING)", "ehlo 250-fake.test|250 8BITMIME\n",
+	  F_RANDOM, 0, 0, 0, 0, SMTP_ANSWERED, SMTP_ST_RCPT, 550, NULL, 0, 0, 0, 0,
+	  { "=1 C: RCPT TO:", "-zz9rnd7q", "-PIPELINED", "+C: QUIT" }, NULL },
+	{ "random RCPT after 250 in its own write (no PIPELINING)",
+	  "ehlo 250-fake.test|250 8BITMIME\nrcpt * 250 2.1.5 Ok\n", F_RANDOM, 0, 0, 0, 0,
+	  SMTP_ANSWERED, SMTP_ST_RANDOM, 250, NULL, 250, 0, 0, 0,
+	  { "=2 C: RCPT TO:", "-PIPELINED", "<S: 250 2.1.5 Ok|C: RCPT TO:<zz9rnd7q@x.test>",
+	    "+C: QUIT" }, NULL },
+	/*
+	 * PIPELINING: MAIL, the real RCPT and the random RCPT in one write,
+	 * in that order; every reply matched to its own command.
+	 */
+	{ "pipelined: both RCPTs in one read, answered in one write",
+	  "batch\nrcpt alice@x.test 250 2.1.5 Ok\n", F_RANDOM, 0, 0, 0, 0,
+	  SMTP_ANSWERED, SMTP_ST_RANDOM, 250, "2.1.5", 550, 0, 0, 0,
+	  { "=1 PIPELINED 3", "=1 BATCH 3", "=1 C: RCPT TO:<alice@x.test>",
+	    "=1 C: RCPT TO:<zz9rnd7q@x.test>",
+	    "<C: RCPT TO:<alice@x.test>|C: RCPT TO:<zz9rnd7q@x.test>",
+	    "+C: QUIT", "+S: 221", "-EARLY" },
+	  NULL },
+	{ "pipelined catch-all: 250 to both in one write",
+	  "batch\nrcpt * 250 2.1.5 Ok\n", F_RANDOM, 0, 0, 0, 0,
+	  SMTP_ANSWERED, SMTP_ST_RANDOM, 250, NULL, 250, 0, 0, 0,
+	  { "=1 PIPELINED 3", "=1 BATCH 3", "=2 C: RCPT TO:", "+C: QUIT" }, NULL },
+	{ "pipelined: 550 to the real RCPT, 250 to the random one: not shifted",
+	  "batch\nrcpt alice@x.test 550 5.1.1 No such user\nrcpt default 250 2.1.5 Ok\n",
+	  F_RANDOM, 0, 0, 0, 0, SMTP_ANSWERED, SMTP_ST_RCPT, 550, "5.1.1", 250, 0, 0, 0,
+	  { "=1 PIPELINED 3", "=2 C: RCPT TO:", "=1 BATCH 3", "+C: QUIT", "=1 S: 221" },
+	  "answered at rcpt: 550" },
+	{ "pipelined: the two RCPT replies in two writes",
+	  "delay rcpt 300\nrcpt alice@x.test 250 2.1.5 Ok\n", F_RANDOM, 0, 0, 0, 0,
+	  SMTP_ANSWERED, SMTP_ST_RANDOM, 250, NULL, 550, 0, 550, 0,
+	  { "=1 PIPELINED 3", "-BATCH", "+C: QUIT", "<S: 250 2.1.5 Ok|S: 550" }, NULL },
+	{ "pipelined: closed after the real RCPT's 250: valid stands, no catch-all answer",
+	  "close-after rcpt 1\nrcpt alice@x.test 250 2.1.5 Ok\n", F_RANDOM, 0, 0, 0, 0,
+	  SMTP_ANSWERED, SMTP_ST_RANDOM, 250, NULL, 0, 0, 0, 0,
+	  { "=1 PIPELINED 3", "=1 S: 250 2.1.5 Ok", "-C: QUIT", "+CLOSE close-after" },
+	  "closed by server while waiting for random RCPT reply" },
+	{ "pipelined: closed after the real RCPT's 550: the 550 stands",
+	  "close-after rcpt 1\n", F_RANDOM, 0, 0, 0, 0,
+	  SMTP_ANSWERED, SMTP_ST_RCPT, 550, "5.1.1", 0, 0, 0, 0,
+	  { "=1 PIPELINED 3", "-C: QUIT" }, "answered at rcpt: 550" },
+	{ "pipelined: random RCPT 452 after 250",
+	  "rcpt alice@x.test 250 2.1.5 Ok\nrcpt default 452 4.5.3 Too many recipients\n",
+	  F_RANDOM, 0, 0, 0, 0, SMTP_ANSWERED, SMTP_ST_RANDOM, 250, NULL, 452, 0, 0, 0,
+	  { "=1 PIPELINED 3", "+C: QUIT" }, NULL },
+	/* a server slow on every RCPT: after the 550, QUIT goes behind the random RCPT */
+	{ "pipelined: slow random RCPT reply after 550: one quit_ms for it and the 221",
+	  "delay rcpt 700\nrcpt alice@x.test 550 5.1.1 No such user\n", F_RANDOM,
+	  0, 0, 0, 400, SMTP_ANSWERED, SMTP_ST_RCPT, 550, NULL, 0, 0, 1000, 1900,
+	  { "=1 PIPELINED 3", "+C(partial): QUIT", "-S: 221" }, "timeout waiting for random RCPT reply" },
+	{ "pipelined: 550 then the random RCPT's reply and the 221, matched in turn",
+	  "rcpt alice@x.test 550 5.1.1 No such user\nrcpt default 450 4.2.1 later\n", F_RANDOM,
+	  0, 0, 0, 0, SMTP_ANSWERED, SMTP_ST_RCPT, 550, NULL, 450, 0, 0, 0,
+	  { "=1 PIPELINED 3", "+C: QUIT", "=1 S: 221" }, "S: 221" },
+	{ "pipelined: random RCPT unanswered after 250: waited command_ms, valid stands",
+	  "rcpt alice@x.test 250 2.1.5 Ok\nrcpt default none\n", F_RANDOM,
+	  0, 0, 800, 0, SMTP_ANSWERED, SMTP_ST_RANDOM, 250, NULL, 0, 0, 750, 2000,
+	  { "=1 PIPELINED 3", "-C: QUIT" }, "timeout waiting for random RCPT reply" },
+	{ "pipelined: 421 to the real RCPT", "421-at rcpt\n", F_RANDOM, 0, 0, 0, 0,
+	  SMTP_CLOSED, SMTP_ST_RCPT, 421, NULL, 0, 0, 0, 0,
+	  { "=1 PIPELINED 3", "=1 S: 421", "-C: QUIT" }, NULL },
+	{ "pipelined: MAIL <> refused, both RCPT replies read before QUIT",
+	  "batch\nmail <> 550 5.7.1 Null sender not accepted\nrcpt * 503 5.5.1 need MAIL\n",
+	  F_RANDOM, 0, 0, 0, 0, SMTP_MAIL_REFUSED, SMTP_ST_MAIL, 550, "5.7.1", 0, 0, 0, 0,
+	  { "=1 PIPELINED 3", "=1 BATCH 3", "=2 S: 503", "+C: QUIT", "=1 S: 221" }, NULL },
+	{ "pipelined: data after the random RCPT's reply",
+	  "rcpt alice@x.test 250 2.1.5 Ok\nrcpt default 550 5.1.1 no|550 5.1.1 again\n",
+	  F_RANDOM, 0, 0, 0, 0, SMTP_ANSWERED, SMTP_ST_RANDOM, 250, NULL, 0, 0, 0, 0,
+	  { "=1 PIPELINED 3", "-C: QUIT" }, "unexpected data after random RCPT reply" },
 	/* B10 */
 	{ "EHLO 502 -> HELO", "ehlo 502 5.5.2 Error: command not recognized\n"
 	  "rcpt alice@x.test 250 Ok\n", 0, 0, 0, 0, 0,
@@ -314,6 +387,22 @@ check_expect(const char *name, const char *e, const char *t)
 		ck_assert_msg(strstr(t, e + 1) == NULL,
 			      "%s: transcript has \"%s\", want none; got:\n%s", name, e + 1, t);
 		break;
+	case '<': {
+		const char *bar = strchr(e + 1, '|');
+		char first[256];
+		const char *a, *b;
+
+		ck_assert_msg(bar != NULL && (size_t)(bar - e - 1) < sizeof(first),
+			      "bad expectation %s", e);
+		memcpy(first, e + 1, (size_t)(bar - e - 1));
+		first[bar - e - 1] = '\0';
+		a = strstr(t, first);
+		b = strstr(t, bar + 1);
+		ck_assert_msg(a != NULL && b != NULL && a < b,
+			      "%s: want \"%s\" before \"%s\"; transcript:\n%s",
+			      name, first, bar + 1, t);
+		break;
+	}
 	case '=':
 		want = strtol(e + 1, &end, 10);
 		ck_assert_msg(*end == ' ', "bad expectation %s", e);
@@ -745,6 +834,134 @@ START_TEST(test_netio_write)
 }
 END_TEST
 
+/*
+ * This address's share of the probe's time (reach_ms, session_ms, set
+ * by probe.c from share.c): a server that does not greet within
+ * reach_ms is given up although the greeting time-out is longer; the
+ * first greeting line within it is enough, the rest may come later;
+ * the whole dialogue ends at session_ms; 0 means no share limit.
+ */
+static const struct {
+	const char *name;
+	const char *script;
+	msec_t	reach_ms, session_ms, greeting_ms, command_ms;
+	enum smtp_status want;
+	enum smtp_stage stage;
+	msec_t	min_ms, max_ms;
+} shares[] = {
+	{ "never greets: given up at reach_ms, not at the greeting time-out", "banner none\n",
+	  800, 0, 8000, 2000, SMTP_TIMEOUT, SMTP_ST_GREETING, 700, 4000 },
+	{ "greets after 1.5 s: too late for a 0.8 s share", "delay greeting 1500\n",
+	  800, 0, 8000, 2000, SMTP_TIMEOUT, SMTP_ST_GREETING, 700, 1400 },
+	{ "greets after 0.5 s: inside a 1.5 s share", "delay greeting 500\n",
+	  1500, 3000, 8000, 2000, SMTP_ANSWERED, SMTP_ST_RCPT, 400, 4000 },
+	/* postscreen: "220-" at once, the final line after its pregreet wait */
+	{ "first greeting line in time, the rest 1.5 s later",
+	  "banner 220-fake.test pause|220 fake.test ESMTP\ntrickle 21 1500 greeting\n",
+	  800, 0, 8000, 2000, SMTP_ANSWERED, SMTP_ST_RCPT, 1400, 5000 },
+	{ "greeted, then RCPT stalls: the dialogue ends at session_ms", "delay rcpt 4000\n",
+	  800, 1500, 8000, 8000, SMTP_TIMEOUT, SMTP_ST_RCPT, 1400, 3500 },
+	{ "no share: the greeting time-out alone", "delay greeting 1000\n",
+	  0, 0, 3000, 2000, SMTP_ANSWERED, SMTP_ST_RCPT, 900, 5000 },
+};
+
+START_TEST(test_share_limits)
+{
+	struct smtp_params p;
+	struct smtp_outcome out;
+	struct sockaddr_in sin;
+	struct fake_smtpd sv;
+	msec_t t0, elapsed;
+	char *t;
+
+	fake_start(&sv, NULL, NULL, shares[_i].script);
+	memset(&p, 0, sizeof(p));
+	p.helo = "probe.test";
+	p.sender = "";
+	p.rcpt = RCPT;
+	p.connect_ms = 2000;
+	p.greeting_ms = shares[_i].greeting_ms;
+	p.command_ms = shares[_i].command_ms;
+	p.quit_ms = 500;
+	p.reach_ms = shares[_i].reach_ms;
+	p.session_ms = shares[_i].session_ms;
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons((uint16_t)sv.port);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	t0 = util_now_ms();
+	smtp_probe(&p, (struct sockaddr *)&sin, t0 + 10000, &out);
+	elapsed = util_now_ms() - t0;
+	fake_wait_close(&sv, 3000);
+	t = fake_stop(&sv);
+	ck_assert_msg(out.status == shares[_i].want && out.stage == shares[_i].stage,
+		      "%s: got %s at %s (%s), want %s at %s", shares[_i].name,
+		      smtp_status_str(out.status), smtp_stage_str(out.stage), out.err,
+		      smtp_status_str(shares[_i].want), smtp_stage_str(shares[_i].stage));
+	ck_assert_msg(elapsed >= shares[_i].min_ms && elapsed <= shares[_i].max_ms,
+		      "%s: took %lld ms, want %lld..%lld", shares[_i].name, (long long)elapsed,
+		      (long long)shares[_i].min_ms, (long long)shares[_i].max_ms);
+	ck_assert_msg(strstr(t, " EARLY ") == NULL, "%s: spoke before the greeting:\n%s",
+		      shares[_i].name, t);
+	free(t);
+}
+END_TEST
+
+/*
+ * A server whose backlog is full: Linux drops the SYN and connect()
+ * hangs (checked first). reach_ms ends the connect although
+ * connect_ms is longer.
+ */
+START_TEST(test_share_syn_dropped)
+{
+	struct smtp_params p;
+	struct smtp_outcome out;
+	struct sockaddr_in sin;
+	socklen_t sl = sizeof(sin);
+	struct pollfd pfd;
+	msec_t t0, elapsed;
+	int lfd, fill, probe_fd;
+
+	lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert(lfd >= 0);
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert(bind(lfd, (struct sockaddr *)&sin, sizeof(sin)) == 0 && listen(lfd, 0) == 0 &&
+		  getsockname(lfd, (struct sockaddr *)&sin, &sl) == 0);
+	fill = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert(fill >= 0 && connect(fill, (struct sockaddr *)&sin, sizeof(sin)) == 0);
+	probe_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	ck_assert(probe_fd >= 0);
+	ck_assert(connect(probe_fd, (struct sockaddr *)&sin, sizeof(sin)) == 0 || errno == EINPROGRESS);
+	pfd.fd = probe_fd;
+	pfd.events = POLLOUT;
+	pfd.revents = 0;
+	ck_assert_msg(poll(&pfd, 1, 300) == 0,
+		      "connect to a full backlog did not hang here (revents 0x%x)", (unsigned)pfd.revents);
+	close(probe_fd);
+
+	memset(&p, 0, sizeof(p));
+	p.helo = "probe.test";
+	p.sender = "";
+	p.rcpt = RCPT;
+	p.connect_ms = 8000;
+	p.greeting_ms = p.command_ms = 8000;
+	p.reach_ms = 800;
+	p.session_ms = 1600;
+	t0 = util_now_ms();
+	smtp_probe(&p, (struct sockaddr *)&sin, t0 + 10000, &out);
+	elapsed = util_now_ms() - t0;
+	close(fill);
+	close(lfd);
+	ck_assert_msg(out.status == SMTP_TIMEOUT && out.stage == SMTP_ST_CONNECT,
+		      "got %s at %s (%s), want timeout at connect", smtp_status_str(out.status),
+		      smtp_stage_str(out.stage), out.err);
+	ck_assert_msg(elapsed >= 700 && elapsed <= 4000, "took %lld ms, want 700..4000",
+		      (long long)elapsed);
+}
+END_TEST
+
 START_TEST(test_strings)
 {
 	int i;
@@ -773,6 +990,12 @@ make_suite(void)
 	tcase_add_test(tc, test_connect_refused);
 	tcase_add_test(tc, test_ipv6);
 	tcase_add_test(tc, test_concurrent);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("share");
+	tcase_set_timeout(tc, 20);
+	tcase_add_loop_test(tc, test_share_limits, 0, sizeof(shares) / sizeof(shares[0]));
+	tcase_add_test(tc, test_share_syn_dropped);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("netio");

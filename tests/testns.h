@@ -42,7 +42,6 @@
 #define TESTNS_BIN		"ldns-testns"
 #define TESTNS_READY_NAME	"testns-ready.test"
 #define TESTNS_START_MS		5000
-#define TESTNS_TRIES		5
 
 /*
  * TESTNS_ENTRY - one answer, as a string literal: name without the
@@ -161,10 +160,7 @@ testns_stop(struct testns *ns)
 	}
 }
 
-/*
- * testns_start_once - write zone, start the server, wait until it
- * answers. Returns 0, or -1 with ns->err set (and nothing left running).
- */
+/* testns_start_once - one attempt of testns_start */
 TESTNS_FN int
 testns_start_once(struct testns *ns, const char *zone)
 {
@@ -255,20 +251,23 @@ testns_start_once(struct testns *ns, const char *zone)
 }
 
 /*
- * testns_start - testns_start_once, tried again (up to TESTNS_TRIES
- * times in all) when ldns-testns -r exited because it could not bind:
- * when the random port it picks first is taken, its next try fails with
- * "bind(): Invalid argument", which happens while other test runs hold
- * many ports. Returns 0, or -1 with ns->err set.
+ * testns_start - write zone, start the server, wait until it answers.
+ * Returns 0, or -1 with ns->err set (and nothing left running).
+ * ldns-testns -r gives up when the first random port it picks is taken
+ * (its second bind() on the same socket fails with EINVAL), which other
+ * tests running at the same time make likely: that is tried again, with
+ * new random ports, a few times.
  */
 TESTNS_FN int
 testns_start(struct testns *ns, const char *zone)
 {
 	int i, rc = -1;
 
-	for (i = 0; i < TESTNS_TRIES; i++)
-		if ((rc = testns_start_once(ns, zone)) == 0 || strstr(ns->err, "bind()") == NULL)
+	for (i = 0; i < 5; i++) {
+		rc = testns_start_once(ns, zone);
+		if (rc == 0 || strstr(ns->err, "bind()") == NULL)
 			break;
+	}
 	return rc;
 }
 

@@ -141,8 +141,12 @@ line=$(mlab_decision late@slow.test)
 lab_check "budget: a server slower than ProbeWait (2 s) gets 451 4.4.3 in time" \
 	"$got" "~^451 4\\.4\\.3 .*\\(budget\\)" "$(mlab_field "$line" reason)" budget "$ms" "<=4000"
 lab_diag "first answer after $ms ms"
-# wait for the background probe to finish (the server answers RCPT after 4 s)
+# wait for the background probe to finish (the server answers each RCPT
+# after 4 s; after the 550 the probe's QUIT goes behind its pipelined
+# catch-all RCPT, whose reply and the 221 it waits for 1 s at most): the
+# probe's connection has ended
 lab_wait_file "$LAB_DIR/slow.transcript" 'S: 550 5\.1\.1' 100 || lab_diag "the slow server never answered RCPT"
+lab_wait_file "$LAB_DIR/slow.transcript" '^1 CLOSE' 50 || lab_diag "the background probe never hung up"
 sleep 0.5
 got=$(mlab_swaks late@slow.test)
 line=$(mlab_decision late@slow.test)

@@ -88,6 +88,8 @@ mx1 nullref.test 127.0.0.31
 mx1 nullretry.test 127.0.0.48
 mx1 nullboth.test 127.0.0.49
 mx1 catchall.test 127.0.0.32
+mx1 stepall.test 127.0.0.50		# catch-all without PIPELINING
+mx1 stepnone.test 127.0.0.51		# 550 to all without PIPELINING
 mx1 spamhaus.test 127.0.0.33
 lab_dns_mx b20a.test "10 mx1.b20a.test." "20 mx2.b20a.test."
 lab_dns_a mx1.b20a.test 127.0.0.34
@@ -194,7 +196,15 @@ mail <> 550 5.7.1 Null sender refused
 mail default 553 5.7.1 Sender address rejected
 rcpt * 250 2.1.5 Ok
 EOF
-lab_fake_start catchall 127.0.0.32:25 <<<'rcpt * 250 2.1.5 Ok'
+lab_fake_start catchall 127.0.0.32:25 <<'EOF'
+batch
+rcpt * 250 2.1.5 Ok
+EOF
+lab_fake_start stepall 127.0.0.50:25 <<'EOF'
+ehlo 250-fake.test|250 8BITMIME
+rcpt * 250 2.1.5 Ok
+EOF
+lab_fake_start stepnone 127.0.0.51:25 <<<'ehlo 250-fake.test|250 8BITMIME'
 lab_fake_start spamhaus 127.0.0.33:25 <<<'rcpt default 550 Rejected: 192.0.2.1 is listed at zen.spamhaus.org'
 lab_fake_start b20t 127.0.0.34:25 <<<'rcpt default 451 4.3.0 Try again later'
 lab_fake_start b20n 127.0.0.35:25 <<<'rcpt default 550 5.1.1 User unknown'
@@ -391,6 +401,25 @@ sp nobody@pf.test
 expect "B2 Postfix 550 5.1.1: invalid user-unknown" \
 	"$V" invalid "$R" user-unknown "$CODE" 550 "$ENH" 5.1.1 "$RC" 1
 
+# Postfix offers PIPELINING: the random RCPT went in the same group as
+# the real one, for the valid and the unknown user alike: Postfix's
+# session summaries of the last two probes (alice, nobody) count two
+# RCPTs each (accepted/received), and it saw no pipelining it had not
+# allowed
+pfrcpts()	# the rcpt=OK/ALL of the last two finished sessions
+{
+	sed -n 's/.*smtpd\[[0-9]*\]: disconnect from .* rcpt=\([0-9]*\/[0-9]*\) .*/\1/p' \
+		"$(lab_postfix_log pf)" | tail -n 2 | tr '\n' ' '
+}
+for _ in $(seq 50); do	# postlogd writes the maillog a little later
+	[ "$(grep -c 'smtpd\[[0-9]*\]: disconnect from ' "$(lab_postfix_log pf)")" -ge \
+		"$(lab_postfix_connects pf)" ] && break
+	sleep 0.1
+done
+expect "Postfix: the catch-all RCPT was pipelined after alice's and nobody's, accepted as such" \
+	"$(pfrcpts)" "1/2 0/2 " \
+	"$(grep -c 'improper command pipelining' "$(lab_postfix_log pf)")" 0
+
 sp grey@pf.test
 expect "B3 Postfix 450 4.7.1 greylisting: tempfail greylisted" \
 	"$V" tempfail "$R" greylisted "$CODE" 450 "$RC" 2
@@ -494,6 +523,20 @@ expect "B12 catch-all server: catch-all verdict, a second random RCPT was sent" 
 	"$V" catch-all "$CATCH" true "$RC" 2 \
 	"$(lab_fake_ncmds catchall '^RCPT TO:<u@catchall.test>$')" 1 \
 	"$(lab_fake_ncmds catchall '^RCPT TO:<[^u][^>]*@catchall.test>$')" 1
+expect "catch-all check with PIPELINING: MAIL and both RCPTs arrived in one read, the real RCPT first, answered in one write" \
+	"$(grep -c '^1 PIPELINED 3$' "$LAB_DIR/catchall.tr")" 1 \
+	"$(grep -c '^1 BATCH 3$' "$LAB_DIR/catchall.tr")" 1 \
+	"$(lab_fake_cmds catchall '^RCPT TO:' | head -1)" "RCPT TO:<u@catchall.test>"
+
+sp u@stepall.test
+expect "catch-all without PIPELINING: catch-all, the random RCPT after the 250, one command per read" \
+	"$V" catch-all "$CATCH" true "$RC" 2 "$(lab_fake_ncmds stepall '^RCPT TO:')" 2 \
+	"$(grep -c ' PIPELINED ' "$LAB_DIR/stepall.tr")" 0
+
+sp u@stepnone.test
+expect "550 without PIPELINING: invalid, no random RCPT" \
+	"$V" invalid "$R" user-unknown "$RC" 1 "$(lab_fake_ncmds stepnone '^RCPT TO:')" 1 \
+	"$(grep -c ' PIPELINED ' "$LAB_DIR/stepnone.tr")" 0
 
 sp u@b20a.test
 expect "B20 MX1 451 at RCPT, MX2 550 5.1.1: invalid" \

@@ -46,6 +46,9 @@
  *	ID C: [too long: N bytes] START	an overlong line (answered 500)
  *	ID C(partial): BYTES		an unterminated line at close
  *	ID S: LINE			a line sent (logged just before sending)
+ *	ID BATCH N			with "batch": the N replies logged
+ *					since the last write go out in one
+ *					send() now
  *	ID S: [giant line N bytes]	see giant-line
  *	ID S: [endless: N lines, M bytes]	see endless-multiline
  *	ID CLOSE [why]			the connection ended
@@ -104,6 +107,15 @@
  *	421-at STAGE		reply "421 4.3.2 fake.test closing connection"
  *				and close
  *	reset-at STAGE		close with a TCP reset (SO_LINGER 0)
+ *	close-after STAGE [N]	send the whole reply to the Nth command of
+ *				STAGE (default 1), then close (FIN); the
+ *				commands after it go unanswered
+ *	batch			as Postfix does: hold replies back while
+ *				whole command lines are waiting in the
+ *				input, then write them all in one send()
+ *				(also before any delay, trickle pause or
+ *				close); without it each reply is its own
+ *				send()
  *	bare-lf			end every line sent with LF only
  *	idle MS			close a connection idle for MS (default 60000)
  *	max-line N		longest command line accepted (default 2048,

@@ -2,9 +2,9 @@
  * conn - one fake_smtpd connection, served in the child process the
  * parent forked for it: read command lines, answer each as the script
  * says (replies, delays, trickles, giant and endless replies,
- * disconnects, 421, resets; see the top of tests/tools/fake_smtpd.c),
- * and write the transcript lines of the connection (EARLY, PIPELINED,
- * C:, S:, CLOSE).
+ * disconnects, 421, resets, batched writes; see the top of
+ * tests/tools/fake_smtpd.c), and write the transcript lines of the
+ * connection (EARLY, PIPELINED, C:, S:, BATCH, CLOSE).
  *
  * Every read is bounded: lines are cut at the script's max-line, a
  * connection gets at most CONN_IN_MAX bytes and CONN_CMDS_MAX
@@ -27,6 +27,7 @@
 #define CONN_IN_MAX	(4UL * 1024 * 1024)
 #define CONN_CMDS_MAX	1000
 #define DATA_LOG_MAX	1000
+#define OUT_BUF		65536	/* replies held back by "batch" */
 
 struct conn {
 	int	fd;
@@ -41,7 +42,40 @@ struct conn {
 	unsigned long total_in;
 	unsigned long ncmds;
 	unsigned long data_lines;
+	unsigned long nstage[ST_COUNT];	/* commands of each stage so far */
+	char	out[OUT_BUF];		/* batch: replies not yet written */
+	size_t	outlen;
+	int	nout;			/* batch: replies in out */
 };
+
+/*
+ * conn_flush - write the replies "batch" held back, in one send(), and
+ * log "BATCH N" first. Returns 0, or -1 when the client is gone.
+ */
+static int
+conn_flush(struct conn *c)
+{
+	size_t off = 0;
+	ssize_t w;
+
+	if (c->outlen == 0)
+		return 0;
+	tlog("%lu BATCH %d", c->id, c->nout);
+	while (off < c->outlen) {
+		w = send(c->fd, c->out + off, c->outlen - off, MSG_NOSIGNAL);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			c->outlen = 0;
+			c->nout = 0;
+			return -1;
+		}
+		off += (size_t)w;
+	}
+	c->outlen = 0;
+	c->nout = 0;
+	return 0;
+}
 
 
 static void
@@ -49,6 +83,7 @@ conn_close(struct conn *c, const char *why)
 {
 	char buf[LOG_TEXT_MAX * 4 + 64];
 
+	(void)conn_flush(c);	/* replies already logged go out before the close */
 	if (c->inlen > 0) {
 		esc(buf, sizeof(buf), c->in, c->inlen);
 		tlog("%lu C(partial): %s", c->id, buf);
@@ -111,6 +146,9 @@ conn_wait(struct conn *c, long ms)
 	struct pollfd pfd;
 	int rc;
 
+	/* the client sees what was said before the pause */
+	if (conn_flush(c) < 0)
+		conn_close(c, "write failed (client gone)");
 	while ((left = end - now_ms()) > 0) {
 		pfd.fd = c->fd;
 		pfd.events = c->inlen < sizeof(c->in) / 2 ? POLLIN : 0;
@@ -130,6 +168,15 @@ send_raw(struct conn *c, const char *buf, size_t len)
 {
 	ssize_t w;
 
+	if (c->sc->batch && len <= sizeof(c->out)) {
+		if (c->outlen + len > sizeof(c->out) && conn_flush(c) < 0)
+			conn_close(c, "write failed (client gone)");
+		memcpy(c->out + c->outlen, buf, len);
+		c->outlen += len;
+		return;
+	}
+	if (conn_flush(c) < 0)
+		conn_close(c, "write failed (client gone)");
 	while (len > 0) {
 		w = send(c->fd, buf, len, MSG_NOSIGNAL);
 		if (w < 0 && errno == EINTR)
@@ -184,6 +231,7 @@ send_line(struct conn *c, enum stage st, const char *line, size_t len)
 		len = RS_MAX;
 	esc(shown, sizeof(shown), line, len);
 	tlog("%lu S: %s", c->id, shown);
+	c->nout++;
 	memcpy(buf, line, len);
 	memcpy(buf + len, eol(c), strlen(eol(c)));
 	send_bytes(c, st, buf, len + strlen(eol(c)));
@@ -203,6 +251,7 @@ send_reply(struct conn *c, enum stage st, const struct rspec *rs)
 
 	if (rs->none)
 		return;
+	c->nout++;
 	for (i = 0; i < rs->nlines; i++) {
 		esc(shown, sizeof(shown), rs->data + rs->off[i], rs->len[i]);
 		tlog("%lu S: %s", c->id, shown);
@@ -366,6 +415,8 @@ stage_reply(struct conn *c, enum stage st, const char *arg)
 	char code[4], line[64];
 	long d;
 
+	if (st < ST_COUNT)
+		c->nstage[st]++;
 	if (a->abort == AB_RESET)
 		conn_reset(c);
 	if (a->abort == AB_DISCONNECT)
@@ -409,6 +460,8 @@ stage_reply(struct conn *c, enum stage st, const char *arg)
 		return;
 	}
 	send_reply(c, st, rs);
+	if (a->close_after > 0 && c->nstage[st] == (unsigned long)a->close_after)
+		conn_close(c, "close-after (script)");
 	if (st == ST_GREETING && !rs->none)
 		c->greeted = 1;
 	if (st == ST_DATA && code[0] == '3' && !rs->none) {
@@ -467,6 +520,9 @@ conn_line(struct conn *c, char *line, size_t *toolong, size_t *shown)
 		left = deadline - now_ms();
 		if (left <= 0)
 			conn_close(c, "idle timeout");
+		/* no whole command waiting: what is held back goes out now */
+		if (conn_flush(c) < 0)
+			conn_close(c, "write failed (client gone)");
 		pfd.fd = c->fd;
 		pfd.events = POLLIN;
 		pfd.revents = 0;

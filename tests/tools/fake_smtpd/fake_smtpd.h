@@ -46,6 +46,7 @@ struct stage_act {
 	unsigned long giant;		/* giant-line N, 0: off */
 	unsigned long endless;		/* endless-multiline cap, 0: off */
 	enum abort_kind abort;
+	long	close_after;		/* close after the reply to the Nth command, 0: off */
 };
 
 struct script {
@@ -58,6 +59,7 @@ struct script {
 	size_t	garbage_len;
 	char	garbage[RS_MAX];
 	int	bare_lf;
+	int	batch;			/* hold replies while commands are waiting */
 	long	idle_ms;
 	size_t	max_line;
 };

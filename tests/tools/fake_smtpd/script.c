@@ -289,6 +289,18 @@ script_line(struct script *sc, char *line, const char *file, int lineno)
 			sc->act[st].abort = AB_RESET;
 		return;
 	}
+	if (strcasecmp(cmd, "close-after") == 0) {
+		w = next_word(&p);
+		if (w == NULL || (st = parse_stage(w, 0)) < 0)
+			die("%s:%d: close-after STAGE [N]", file, lineno);
+		w = next_word(&p);
+		sc->act[st].close_after = w != NULL ? parse_num(w, 1, 1000, file, lineno) : 1;
+		return;
+	}
+	if (strcasecmp(cmd, "batch") == 0) {
+		sc->batch = 1;
+		return;
+	}
 	if (strcasecmp(cmd, "bare-lf") == 0) {
 		sc->bare_lf = 1;
 		return;
