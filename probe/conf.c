@@ -74,6 +74,7 @@ static const struct key keys[] = {
 	{ "MXConcurrency",	CT_INT,		"10", 0 },
 	{ "MXRate",		CT_INT,		"60", 0 },
 	{ "ClientProbeRate",	CT_INT,		"60", 0 },
+	{ "ClientProbeRateCounts", CT_SPECIAL,	"failures", 0 },
 	{ "Mode",		CT_SPECIAL,	"enforce", 0 },
 	{ "MonitorHeader",	CT_SPECIAL,	"X-SAV-Verdict", 0 },
 	{ "TrustedNetworks",	CT_SPECIAL,	"127.0.0.0/8, ::1/128", 0 },
@@ -370,6 +371,16 @@ set_special(struct conf *c, const struct key *k, const char *v, char *err, size_
 			c->probe.method = SMTP_METHOD_VRFY;
 		else
 			return fail(err, errlen, "want rcpt or vrfy, not %s", v);
+		return 0;
+	}
+	if (!strcmp(n, "ClientProbeRateCounts")) {
+		/* which ended probes stay counted against their client */
+		if (!strcasecmp(v, "failures"))
+			c->limits.client_counts = LIMIT_COUNT_FAILURES;
+		else if (!strcasecmp(v, "all"))
+			c->limits.client_counts = LIMIT_COUNT_ALL;
+		else
+			return fail(err, errlen, "want failures or all, not %s", v);
 		return 0;
 	}
 	if (!strcmp(n, "Mode")) {

@@ -31,7 +31,7 @@ struct conf {
 	struct probe_conf probe;	/* Resolver, ProbePort, AllowPrivateTargets, HeloName, ProbeSender, ProbeTimeout, MaxTargets, ... */
 	struct cache_ttl ttl;		/* CacheTTL.* */
 	size_t	cache_size;		/* CacheSize (map size, bytes) */
-	struct limit_conf limits;	/* MaxProbes, DomainConcurrency, MXConcurrency, MXRate, ClientProbeRate */
+	struct limit_conf limits;	/* MaxProbes, DomainConcurrency, MXConcurrency, MXRate, ClientProbeRate, ClientProbeRateCounts */
 
 	char	socket[512];		/* Socket: unix:/path | inet:port@host | inet6:port@host */
 	int	socket_mode;		/* SocketMode, octal, 0660 */

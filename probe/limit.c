@@ -14,13 +14,15 @@
  *	3. Single-flight: the flights table, keyed by the cache key, holds
  *	   the probe in progress for each address; a request that finds
  *	   one waits for its result instead of probing again (D2).
- *	3a. Per client (D11): a request that would start a new probe
- *	   counts against its SMTP client's client_rate for the minute
- *	   (IPv4 address, or IPv6 /64); over it, tempfail / rate-limited
+ *	3a. Per client (D11): a request that would start a new probe is
+ *	   charged to its SMTP client (IPv4 address, or IPv6 /64) for the
+ *	   minute; with client_rate charges held, tempfail / rate-limited
  *	   at once, before any DNS. Cache hits (2) and followers (3) are
- *	   free. The count is taken before waiting for slots, so that
- *	   many requests at once from one client cannot all pass, and
- *	   given back when no probe starts after all (no slot in time).
+ *	   free. The charge is taken before waiting for slots and held
+ *	   while the probe runs, so that many requests at once from one
+ *	   client cannot all pass before any result is known; it is given
+ *	   back when no probe starts after all (no slot in time), and when
+ *	   the probe ends (7) without having been abuse.
  *	4. The first request (the leader) takes a slot for the sender
  *	   domain (at most per_domain at once) and a global slot (at most
  *	   max_probes), waiting within its budget; without a slot by then
@@ -37,6 +39,16 @@
  *	6. Each caller waits at most its budget_ms; past it, tempfail /
  *	   budget, while the probe goes on and fills the cache, so the
  *	   sender's retry is answered from there (E5).
+ *	7. When the probe ends, whether or not anyone still waits, the job
+ *	   settles the leader's client charge (client_settle): given back
+ *	   if the probe asked nobody and, by default, if the mailbox
+ *	   exists or its server said "try later" (limit_client_free has
+ *	   the rule); invalid, bad-domain, catch-all, unknown and
+ *	   unanswered probes stay charged, as they are what a harvester or
+ *	   a joe-job makes us do, while a relay's real senders come back
+ *	   valid. The flight keeps a copy of the client key and the number
+ *	   of the window charged, so the charge goes back to that window
+ *	   only: not to a later one, not to another client given the way.
  *
  * THE WAITING FORM (limit_verdict_wait, for sav-probe)
  *	The same steps 1 to 5, with three differences: in 4 and 5 a
@@ -54,14 +66,10 @@
  *	and its job. The MX table is bounded (MX_MAX entries); idle
  *	entries whose rate window has passed are pruned; when it is full
  *	of busy entries a new MX IP is refused (the probe reports it as
- *	rate-limited). The client table is a fixed array inside the
- *	limiter (CLIENT_SETS sets of CLIENT_WAYS, no allocation): a client
- *	hashes to a set (FNV from a random basis per limiter, so which
- *	clients share a set is not known outside); a new client takes a
- *	free way, else the way whose window began first (an expired one
- *	when there is one). The limiter itself is freed by limit_free,
- *	or, when background probes outlive limit_free's wait, by the last
- *	of them.
+ *	rate-limited). The client table (limit_client.c) is a fixed array
+ *	inside the limiter, under the same mutex. The limiter itself is
+ *	freed by limit_free, or, when background probes outlive
+ *	limit_free's wait, by the last of them.
  *
  * BUGS
  *	Waiting for slots is not FIFO: under a long flood a request can
@@ -70,9 +78,17 @@
  *
  *	The client windows are fixed, as Postfix's anvil counts: a client
  *	can start client_rate probes at the end of one window and as many
- *	at the start of the next. When more than CLIENT_WAYS clients of
- *	one set are counting at once (thousands of clients in a minute),
+ *	at the start of the next. When more than LIMIT_CLIENT_WAYS clients
+ *	of one set are counting at once (thousands of clients in a minute),
  *	the oldest one is forgotten and starts afresh next time.
+ *
+ *	A client over its rate is refused at once, even when some of its
+ *	charges are probes still running that may yet come back valid: a
+ *	relay that starts more than client_rate new senders at the very
+ *	same moment gets 451 for the rest, and its retry passes. With
+ *	LIMIT_COUNT_FAILURES a client may have any number of existing
+ *	mailboxes confirmed (only those that turn out not to exist are
+ *	bounded); LIMIT_COUNT_ALL bounds every probe.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -81,12 +97,12 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
 
 #include "addr.h"
 #include "cache.h"
 #include "limit.h"
+#include "limit_client.h"
 #include "log.h"
 
 #define FLIGHT_BUCKETS	1024
@@ -96,9 +112,6 @@
 #define MX_PRUNE_AT	1024		/* prune idle MX entries from this many on */
 #define MX_RATE_MAX	1000		/* bound on mx_rate (ring size, as conf.c allows) */
 #define RATE_WINDOW_MS	60000
-#define CLIENT_SETS	512
-#define CLIENT_WAYS	8		/* CLIENT_SETS * CLIENT_WAYS = 4096 clients tracked */
-#define CLIENT_KEY	9		/* 4 or 6, then the IPv4 address or the IPv6 /64 */
 
 struct flight {
 	struct flight *next;
@@ -106,6 +119,9 @@ struct flight {
 	int	done;
 	int	refs;			/* waiters plus the job */
 	int	in_table;
+	int	charged;		/* the leader's client holds a charge for it */
+	unsigned char ckey[LIMIT_CLIENT_KEY];	/* that client (a copy: the table way may be reused) */
+	uint64_t cwindow;		/* the window the charge was taken in */
 	pthread_cond_t cv;
 	struct probe_result res;
 	char	key[PROBE_ADDR_MAX + 8];
@@ -128,14 +144,6 @@ struct mx {
 	msec_t	*ring;
 };
 
-/* one SMTP client's count of new probes in its current window */
-struct client {
-	unsigned char key[CLIENT_KEY];	/* key[0] == 0: a free way */
-	int	told;			/* its refusal was logged in this window */
-	int	count;			/* probes started in this window */
-	msec_t	start;			/* when this window began */
-};
-
 struct limiter {
 	pthread_mutex_t mu;
 	pthread_cond_t slot_cv;		/* a domain, global or MX slot came free */
@@ -153,9 +161,7 @@ struct limiter {
 	int	orphaned;		/* limit_free gave up waiting: the last job frees */
 	int	waiting;		/* threads waiting for a domain, global or MX slot */
 	int	mx_waiting;		/* of them, probes waiting for an MX slot */
-	uint32_t client_seed;		/* FNV basis of the client table */
-	msec_t	(*client_now)(void);	/* clock of the client windows */
-	struct client clients[CLIENT_SETS][CLIENT_WAYS];
+	struct limit_clients clients;	/* per-client charges (limit_client.c) */
 };
 
 /* how the probe of a limit_verdict_wait request runs; all zero for the milter's */
@@ -184,6 +190,7 @@ limit_conf_defaults(struct limit_conf *c)
 	c->mx_rate = 60;
 	c->max_probes = 100;
 	c->client_rate = 60;
+	c->client_counts = LIMIT_COUNT_FAILURES;
 }
 
 /* ---- small helpers ---- */
@@ -594,128 +601,21 @@ mx_release(void *arg, const struct sockaddr *sa)
 
 /* ---- per-client probe rate (D11) ---- */
 
+/* the table of charges is limit_client.c; here, when they are taken and settled */
+
 /*
- * client_key - the table key of an SMTP client address: IPv4 (an
- * IPv4-mapped IPv6 address too), or the /64 of IPv6, where one site
- * holds a whole /64. -1: no address, no per-client limit.
+ * client_settle - the probe of flight f ended with r: give the leader's
+ * charge back to the window it was taken in, if r is free (mu held).
+ * Runs in the job, so also after every caller stopped waiting.
  */
-static int
-client_key(const struct sockaddr *sa, unsigned char key[CLIENT_KEY])
-{
-	memset(key, 0, CLIENT_KEY);
-	if (sa == NULL)
-		return -1;
-	if (sa->sa_family == AF_INET) {
-		key[0] = 4;
-		memcpy(key + 1, &((const struct sockaddr_in *)sa)->sin_addr, 4);
-		return 0;
-	}
-	if (sa->sa_family == AF_INET6) {
-		const struct in6_addr *a6 = &((const struct sockaddr_in6 *)sa)->sin6_addr;
-
-		if (IN6_IS_ADDR_V4MAPPED(a6)) {
-			key[0] = 4;
-			memcpy(key + 1, a6->s6_addr + 12, 4);
-		} else {
-			key[0] = 6;
-			memcpy(key + 1, a6->s6_addr, 8);
-		}
-		return 0;
-	}
-	return -1;
-}
-
-/* client_str - "192.0.2.1" or "2001:db8:1:2::/64" for log lines */
 static void
-client_str(const unsigned char key[CLIENT_KEY], char *buf, size_t size)
+client_settle(struct limiter *l, struct flight *f, const struct probe_result *r)
 {
-	unsigned char a[16];
-
-	memset(a, 0, sizeof(a));
-	if (key[0] == 4) {
-		memcpy(a, key + 1, 4);
-		if (inet_ntop(AF_INET, a, buf, (socklen_t)size) == NULL)
-			util_strlcpy(buf, "?", size);
+	if (!f->charged)
 		return;
-	}
-	memcpy(a, key + 1, 8);
-	if (inet_ntop(AF_INET6, a, buf, (socklen_t)size) == NULL)
-		util_strlcpy(buf, "?", size);
-	else if (strlen(buf) + 4 < size)
-		strcat(buf, "/64");
-}
-
-/* client_find - the client's way, or (create) a new one in its set; mu held */
-static struct client *
-client_find(struct limiter *l, const unsigned char key[CLIENT_KEY], int create, msec_t now)
-{
-	struct client *set = l->clients[fnv_from(l->client_seed, key, CLIENT_KEY) % CLIENT_SETS];
-	struct client *c = NULL;
-	int i;
-
-	for (i = 0; i < CLIENT_WAYS; i++)
-		if (set[i].key[0] != 0 && memcmp(set[i].key, key, CLIENT_KEY) == 0)
-			return &set[i];
-	if (!create)
-		return NULL;
-	/* a free way, else the window that began first (expired ones began first) */
-	for (i = 0; i < CLIENT_WAYS; i++) {
-		if (set[i].key[0] == 0) {
-			c = &set[i];
-			break;
-		}
-		if (c == NULL || set[i].start < c->start)
-			c = &set[i];
-	}
-	memset(c, 0, sizeof(*c));
-	memcpy(c->key, key, CLIENT_KEY);
-	c->start = now;
-	return c;
-}
-
-/*
- * client_take - count one new probe for the client (mu held). Returns
- * 0 with the window's start in *window (for client_give), or -1 when
- * the client has used up its client_rate in this window.
- */
-static int
-client_take(struct limiter *l, const unsigned char key[CLIENT_KEY], msec_t *window)
-{
-	msec_t now = l->client_now();
-	struct client *c = client_find(l, key, 1, now);
-
-	if (now - c->start >= RATE_WINDOW_MS) {
-		c->start = now;
-		c->count = 0;
-		c->told = 0;
-	}
-	if (c->count >= l->lc.client_rate) {
-		if (!c->told) {
-			char who[INET6_ADDRSTRLEN + 4];
-
-			/* once a window: the decision lines say the rest */
-			c->told = 1;
-			client_str(key, who, sizeof(who));
-			log_msg(LOG_NOTICE, "limit: client %s started %d probes within a minute "
-			    "(ClientProbeRate); its new senders get tempfail (rate-limited) for %lld s",
-			    who, c->count, (long long)((c->start + RATE_WINDOW_MS - now + 999) / 1000));
-		}
-		return -1;
-	}
-	c->count++;
-	*window = c->start;
-	return 0;
-}
-
-/* client_give - no probe started after client_take after all (mu held) */
-static void
-client_give(struct limiter *l, const unsigned char key[CLIENT_KEY], msec_t window)
-{
-	struct client *c = client_find(l, key, 0, 0);
-
-	/* a window that began since, or a way given to another client, owes nothing */
-	if (c != NULL && c->start == window && c->count > 0)
-		c->count--;
+	f->charged = 0;
+	if (limit_client_free(l->lc.client_counts, r))
+		limit_client_give(&l->clients, f->ckey, f->cwindow, 0);
 }
 
 /* ---- the limiter ---- */
@@ -732,11 +632,7 @@ limit_new(const struct limit_conf *lc, struct cache *cache)
 	else
 		limit_conf_defaults(&l->lc);
 	l->cache = cache;
-	l->client_now = util_now_ms;
-	if (getrandom(&l->client_seed, sizeof(l->client_seed), GRND_NONBLOCK) !=
-	    (ssize_t)sizeof(l->client_seed))
-		l->client_seed = (uint32_t)util_now_ms() ^ (uint32_t)(uintptr_t)l;
-	l->client_seed ^= 2166136261u;
+	limit_client_init(&l->clients);
 	if (pthread_mutex_init(&l->mu, NULL) != 0) {
 		free(l);
 		return NULL;
@@ -797,6 +693,7 @@ job_main(void *arg)
 	probe_uncached(&j->pc, j->address, j->len, &r, j->w.on ? &j->w.t : NULL);
 	pthread_mutex_lock(&l->mu);
 	slots_give(l, j->domain);
+	client_settle(l, j->f, &r);
 	flight_finish(l, j->f, &r);
 	flight_put(j->f);
 	l->jobs--;
@@ -892,7 +789,7 @@ refresh(struct limiter *l, const struct probe_conf *pc, const char *address, siz
 void
 limit_set_clock(struct limiter *l, msec_t (*now)(void))
 {
-	l->client_now = now != NULL ? now : util_now_ms;
+	l->clients.now = now != NULL ? now : util_now_ms;
 }
 
 void
@@ -910,12 +807,12 @@ limit_verdict_client(struct limiter *l, const struct probe_conf *pc,
 	msec_t start = util_now_ms(), deadline = start + (budget_ms > 0 ? budget_ms : 0);
 	char key[PROBE_ADDR_MAX + 8], norm[PROBE_ADDR_MAX];
 	struct cache *cache = l->cache != NULL ? l->cache : pc->cache;
-	unsigned char ckey[CLIENT_KEY];
+	unsigned char ckey[LIMIT_CLIENT_KEY];
 	struct flight *f = NULL;
 	struct addr a;
 	uint32_t h;
 	int stale = 0, per_client, limited = 0;
-	msec_t window = 0;
+	uint64_t window = 0;
 
 	memset(res, 0, sizeof(*res));
 	/* what cannot be probed is decided by probe_uncached without any network */
@@ -933,14 +830,15 @@ limit_verdict_client(struct limiter *l, const struct probe_conf *pc,
 		return;
 	}
 
-	/* once client_take has passed, the count is given back if no probe starts */
-	per_client = l->lc.client_rate > 0 && client_key(client, ckey) == 0;
+	/* a charge is given back below if no probe starts, else settled by the job */
+	per_client = l->lc.client_rate > 0 && limit_client_key(client, ckey) == 0;
 	h = fnv(key, strlen(key));
 	pthread_mutex_lock(&l->mu);
 	l->callers++;
 	if ((f = flight_find(l, key, h)) != NULL)
 		f->refs++;		/* D2: someone is probing it already */
-	else if (per_client && client_take(l, ckey, &window) != 0)
+	else if (per_client && limit_client_take(&l->clients, ckey, l->lc.client_rate,
+	    l->lc.client_counts, &window) != 0)
 		limited = 1;		/* D11: this client's new probes are used up */
 	else if ((f = flight_new(l, key, h)) != NULL) {
 		f->refs++;
@@ -951,17 +849,26 @@ limit_verdict_client(struct limiter *l, const struct probe_conf *pc,
 			set_result(&r, norm, VERDICT_TEMPFAIL, R_RATE_LIMITED);
 			flight_finish(l, f, &r);
 			if (per_client)
-				client_give(l, ckey, window);
-		} else if (job_start(l, f, pc, address, len, a.domain) != 0) {
-			struct probe_result r;
+				limit_client_give(&l->clients, ckey, window, 1);
+		} else {
+			if (per_client) {
+				/* the job settles it when the probe ends (client_settle) */
+				f->charged = 1;
+				memcpy(f->ckey, ckey, LIMIT_CLIENT_KEY);
+				f->cwindow = window;
+			}
+			if (job_start(l, f, pc, address, len, a.domain) != 0) {
+				struct probe_result r;
 
-			set_result(&r, norm, VERDICT_ERROR, R_INTERNAL);
-			flight_finish(l, f, &r);
-			if (per_client)
-				client_give(l, ckey, window);
+				f->charged = 0;
+				set_result(&r, norm, VERDICT_ERROR, R_INTERNAL);
+				flight_finish(l, f, &r);
+				if (per_client)
+					limit_client_give(&l->clients, ckey, window, 1);
+			}
 		}
 	} else if (per_client)
-		client_give(l, ckey, window);
+		limit_client_give(&l->clients, ckey, window, 1);
 	if (limited)
 		set_result(res, norm, VERDICT_TEMPFAIL, R_RATE_LIMITED);
 	else if (f == NULL)

@@ -15,10 +15,13 @@
  *    it, while the probe goes on in a background thread up to the
  *    probe's own timeout and writes the cache;
  *  - per SMTP client (limit_verdict_client; IPv6 clients by /64): at
- *    most client_rate (60) new probes per minute (CASES.md D11: no
+ *    most client_rate (60) charged probes per minute (CASES.md D11: no
  *    oracle for outsiders); past it, tempfail / rate-limited at once,
- *    no DNS, no connection. Cache hits and requests that join a probe
- *    in flight do not count.
+ *    no DNS, no connection. A probe is charged when it starts and,
+ *    with client_counts LIMIT_COUNT_FAILURES (the default), given back
+ *    when it ends valid or with a 4xx from the sender's server, so a
+ *    relay whose senders exist is never limited. Cache hits and
+ *    requests that join a probe in flight do not count.
  */
 #ifndef SAV_LIMIT_H
 #define SAV_LIMIT_H
@@ -27,12 +30,19 @@
 
 #include "probe.h"
 
+/* which ended probes stay charged to their SMTP client (ClientProbeRateCounts) */
+enum limit_count {
+	LIMIT_COUNT_FAILURES,		/* all but valid and the server's 4xx (default) */
+	LIMIT_COUNT_ALL,		/* every probe, whatever it found */
+};
+
 struct limit_conf {
 	int	per_domain;		/* 2 */
 	int	per_mx;			/* 10 */
 	int	mx_rate;		/* new connections per MX IP per minute, 60 */
 	int	max_probes;		/* 100 */
-	int	client_rate;		/* new probes per SMTP client per minute, 60; 0: no limit */
+	int	client_rate;		/* charged probes per SMTP client per minute, 60; 0: no limit */
+	enum limit_count client_counts;	/* which probes stay charged, LIMIT_COUNT_FAILURES */
 };
 
 void	limit_conf_defaults(struct limit_conf *c);
@@ -53,10 +63,17 @@ void	limit_verdict(struct limiter *l, const struct probe_conf *pc,
  * limit_verdict_client - limit_verdict on behalf of the SMTP client at
  * client (AF_INET or AF_INET6; IPv4-mapped IPv6 counts as IPv4, IPv6
  * is grouped by /64; NULL or another family: no client, no per-client
- * limit). A request that would start a new probe counts against the
- * client's client_rate for the current minute (a fixed window from the
- * client's first counted probe, as Postfix's anvil); over it, res is
- * tempfail / rate-limited and nothing is looked up or probed.
+ * limit). A request that would start a new probe is charged to the
+ * client for the current minute (a fixed window from the client's
+ * first charged probe, as Postfix's anvil) while the probe runs; when
+ * client_rate charges are held in the window, res is tempfail /
+ * rate-limited and nothing is looked up or probed. When the probe ends
+ * (in the background too, after the caller stopped waiting), the charge
+ * is given back to that same window if the probe asked nobody (a domain
+ * fact from the cache, our own limits, an internal error) or, with
+ * LIMIT_COUNT_FAILURES, if it found the mailbox (valid) or the sender's
+ * server answered 4xx (greylisting); everything else (invalid,
+ * bad-domain, catch-all, unknown, no answer) stays charged.
  */
 void	limit_verdict_client(struct limiter *l, const struct probe_conf *pc,
 			     const struct sockaddr *client, const char *address,

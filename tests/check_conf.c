@@ -82,6 +82,8 @@ static const struct {
 	{ "ClientProbeRate -1\n", ":1: ClientProbeRate: want a number from 0 (off)" },
 	{ "ClientProbeRate 100001\n", ":1: ClientProbeRate: want a number from 0 (off)" },
 	{ "ClientProbeRate 10/m\n", ":1: ClientProbeRate: want a number from 0 (off)" },
+	{ "ClientProbeRateCounts valid\n", ":1: ClientProbeRateCounts: want failures or all, not valid" },
+	{ "ClientProbeRateCounts\n", ":1: ClientProbeRateCounts: missing value" },
 	{ "ProbeWait\n", ":1: ProbeWait: missing value" },
 	{ "ExemptDomains /nonexistent/file\n", ":1: ExemptDomains: cannot open /nonexistent/file" },
 	{ "ProbeWait 61s\n", "ProbeWait: longer than ProbeTimeout" },
@@ -134,6 +136,7 @@ START_TEST(test_defaults)
 	ck_assert_int_eq(c.limits.per_domain, 2);
 	ck_assert_int_eq(c.limits.per_mx, 10);
 	ck_assert_int_eq(c.limits.client_rate, 60);
+	ck_assert_int_eq(c.limits.client_counts, LIMIT_COUNT_FAILURES);
 	ck_assert_int_eq(c.nnets, 2);
 	ck_assert_int_eq(c.facility, LOG_MAIL);
 	ck_assert_msg(strchr(c.probe.helo, '.') != NULL, "helo %s is not a FQDN", c.probe.helo);
@@ -162,7 +165,7 @@ START_TEST(test_good)
 			 "ExemptDomains %s\n"
 			 "Action.unknown tempfail\nCacheTTL.valid 2d\nCacheTTL.refresh 1d\n"
 			 "CacheFile /var/tmp/x.mdb\nSyslogFacility local3\n"
-			 "ClientProbeRate 0\n"
+			 "ClientProbeRate 0\nClientProbeRateCounts ALL\n"
 			 "RetrySender <Retry@PROBE.Example>\nStrictNullSender yes\n",
 			 list);
 		write_file(path, text);
@@ -186,6 +189,9 @@ START_TEST(test_good)
 	ck_assert_str_eq(c.cachefile, "/var/tmp/x.mdb");
 	ck_assert_int_eq(c.facility, LOG_LOCAL3);
 	ck_assert_int_eq(c.limits.client_rate, 0);
+	ck_assert_int_eq(c.limits.client_counts, LIMIT_COUNT_ALL);
+	ck_assert_int_eq(conf_set(&c, "ClientProbeRateCounts", "failures", err, sizeof(err)), 0);
+	ck_assert_int_eq(c.limits.client_counts, LIMIT_COUNT_FAILURES);
 	ck_assert_int_eq(c.nexempt, 3);
 	ck_assert(conf_exempt(&c, "partner.example"));
 	ck_assert(!conf_exempt(&c, "sub.partner.example"));

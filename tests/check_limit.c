@@ -21,7 +21,9 @@
  *    tempfail/rate-limited with no probe (no connection, no DNS), others
  *    are not affected, cache hits and single-flight followers are free,
  *    the window starts afresh after a minute (an injected clock), IPv6
- *    clients count by /64, a count is given back when no probe starts.
+ *    clients count by /64, a count is given back when no probe starts
+ *    (the tests with valid senders count every probe, LIMIT_COUNT_ALL;
+ *    which ended probes are given back is check_limit_client.c).
  *
  * Servers and temporary files are per test (Check forks each test);
  * fake_smtpd (tests/fake_fixture.h) and ldns-testns die with the test
@@ -786,6 +788,7 @@ START_TEST(test_client_groups)
 	conf_for(&pc, &sv, NULL);
 	limit_conf_defaults(&lc);
 	lc.client_rate = 2;
+	lc.client_counts = LIMIT_COUNT_ALL;	/* valid senders stay counted too */
 	l = limit_new(&lc, NULL);
 	ask(l, &pc, client_pairs[_i].first, "a0@c2.test", 5000, &res);
 	want("a0 from the first", &res, VERDICT_VALID, NULL, 0);
@@ -825,6 +828,7 @@ START_TEST(test_client_followers)
 	conf_for(&pc, &sv, NULL);
 	limit_conf_defaults(&lc);
 	lc.client_rate = 2;
+	lc.client_counts = LIMIT_COUNT_ALL;	/* valid senders stay counted too */
 	l = limit_new(&lc, NULL);
 	r = run_all_from(l, &pc, client_sa("2001:db8:5:5::25", &ss), 8, "same", 0, "c3.test", 5000);
 	for (i = 0; i < 8; i++)
@@ -857,6 +861,7 @@ START_TEST(test_client_refund)
 	conf_for(&pc, &sv, NULL);
 	limit_conf_defaults(&lc);
 	lc.client_rate = 2;
+	lc.client_counts = LIMIT_COUNT_ALL;	/* valid senders stay counted too */
 	lc.per_domain = 1;
 	l = limit_new(&lc, NULL);
 	ask(l, &pc, "198.51.100.1", "s0@c4.test", 100, &res);

@@ -237,7 +237,7 @@ lab_diag "rate-limited answer after $ms ms (the whole SMTP transaction)"
 sleep 0.5
 lab_check "D11 the refused sender was never probed: no DNS query for its domain, nothing at the MX" \
 	"$(lab_dns_queries_since example.test)" 0 "$(grep -c 'rate4@example\.test' "$MXLOG")" 0
-lab_is "$(grep -cF "limit: client $MLAB_CLIENT_IP started 3 probes within a minute (ClientProbeRate)" \
+lab_is "$(grep -cF "limit: client $MLAB_CLIENT_IP: 3 of the 3 probes it started within a minute found no valid sender" \
 	"$LAB_DIR/milter.log")" 1 "D11 the milter logs the client's limit once"
 got=$(MLAB_CLIENT_IP=127.0.0.10 mlab_swaks rate4@example.test)
 line=$(mlab_decision rate4@example.test)
