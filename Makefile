@@ -27,7 +27,11 @@ CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null)
 
 OPT	?= -O2 -g
 WARN	:= -Wall -Wextra -Werror -Wformat=2 -Wshadow -Wno-unused-parameter
-CFLAGS	+= -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) $(PKG_CFLAGS) -Iprobe -pthread
+# the probe library's folders, lowest first: core/ knows nothing of
+# sockets, net/ does the I/O, cache/ the store, probe/ ties them together
+INCS	:= -Iprobe/core -Iprobe/net -Iprobe/cache -Iprobe
+# -MMD -MP: each object lists the headers it really includes (build/**/*.d)
+CFLAGS	+= -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) $(PKG_CFLAGS) $(INCS) -pthread -MMD -MP
 LDLIBS	+= $(PKG_LIBS) -pthread
 
 # SAN=1 builds everything into build-san with AddressSanitizer and
@@ -40,55 +44,78 @@ else
 B	:= build
 endif
 
-LIB_SRC	:= $(filter-out probe/sav_probe.c probe/sav_cache.c,$(wildcard probe/*.c))
-LIB_OBJ	:= $(LIB_SRC:probe/%.c=$(B)/probe/%.o)
+# --- what each program is made of ---------------------------------------
+CORE_SRC := probe/core/util.c probe/core/verdict.c probe/core/reply.c \
+	probe/core/addr.c probe/core/target.c probe/core/log.c
+NET_SRC	:= probe/net/netio.c probe/net/dns.c probe/net/smtp.c
+CACHE_SRC := probe/cache/cache_rec.c probe/cache/cache_env.c \
+	probe/cache/cache.c probe/cache/cache_admin.c
+PROBE_SRC := probe/share.c probe/probe.c probe/limit_client.c probe/limit.c \
+	probe/conf.c
+LIB_SRC	:= $(CORE_SRC) $(NET_SRC) $(CACHE_SRC) $(PROBE_SRC)
 LIB	:= $(B)/libsav.a
-MILTER_SRC := $(wildcard milter/*.c)
-MILTER_OBJ := $(MILTER_SRC:milter/%.c=$(B)/milter/%.o)
+SAV_PROBE_SRC := probe/cmd/sav_probe.c
+SAV_CACHE_SRC := probe/cmd/sav_cache.c
+# the milter without its main(): the unit suites link it too
+MILTER_LIB_SRC := milter/ctx.c milter/decide.c milter/logline.c milter/handlers.c \
+	milter/daemon.c milter/signals.c milter/run.c
+MILTER_LIB := $(B)/libsavmilter.a
+MILTER_SRC := milter/main.c
+FAKE_SMTPD_SRC := tests/tools/fake_smtpd.c tests/tools/fake_smtpd/script.c \
+	tests/tools/fake_smtpd/conn.c
+# one-file tools: tests/tools/NAME.c -> build/tests/NAME
+TOOL_NAMES := bench_cache noop_milter rtt_relay smtp_load
+UNIT_NAMES := $(patsubst tests/%.c,%,$(wildcard tests/check_*.c))
 
-PROGS	:= $(B)/sav-probe $(B)/sav-cache $(if $(MILTER_SRC),$(B)/sav-milter)
-UNIT_SRC := $(wildcard tests/check_*.c)
-UNITS	:= $(UNIT_SRC:tests/%.c=$(B)/tests/%)
-TOOLS_SRC := $(wildcard tests/tools/*.c)
-TOOLS	:= $(TOOLS_SRC:tests/tools/%.c=$(B)/tests/%)
-HDRS	:= $(wildcard probe/*.h milter/*.h tests/*.h tests/tools/*/*.h)
+obj	= $(patsubst %.c,$(B)/%.o,$(1))
+LIB_OBJ	:= $(call obj,$(LIB_SRC))
+MILTER_LIB_OBJ := $(call obj,$(MILTER_LIB_SRC))
+PROGS	:= $(B)/sav-probe $(B)/sav-cache $(B)/sav-milter
+UNITS	:= $(UNIT_NAMES:%=$(B)/tests/%)
+TOOLS	:= $(TOOL_NAMES:%=$(B)/tests/%) $(B)/tests/fake_smtpd
+ALL_OBJ	:= $(LIB_OBJ) $(MILTER_LIB_OBJ) $(call obj,$(SAV_PROBE_SRC) $(SAV_CACHE_SRC) \
+	$(MILTER_SRC) $(FAKE_SMTPD_SRC)) $(UNITS:%=%.o) \
+	$(TOOL_NAMES:%=$(B)/tests/tools/%.o)
 
 .SECONDARY:
 .PHONY: all check unit unit-san lab manlint deps demo bench bench-probe bench-milter install uninstall clean
 
 all: $(PROGS) $(TOOLS)
 
-$(B)/probe/%.o: probe/%.c $(HDRS)
+$(B)/probe/%.o: probe/%.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c -o $@ $<
-$(B)/milter/%.o: milter/%.c $(HDRS)
+$(B)/milter/%.o: milter/%.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Imilter -c -o $@ $<
-$(B)/tests/%.o: tests/%.c $(HDRS)
+$(B)/tests/tools/%.o: tests/tools/%.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Itests -c -o $@ $<
-$(B)/tests/tools/%.o: tests/tools/%.c $(HDRS)
+$(B)/tests/%.o: tests/%.c
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -Itests -c -o $@ $<
+	$(CC) $(CFLAGS) -Itests -Imilter -c -o $@ $<
 
 $(LIB): $(LIB_OBJ)
 	@mkdir -p $(@D)
 	rm -f $@ && ar rcs $@ $^
+$(MILTER_LIB): $(MILTER_LIB_OBJ)
+	@mkdir -p $(@D)
+	rm -f $@ && ar rcs $@ $^
 
-$(B)/sav-probe: $(B)/probe/sav_probe.o $(LIB)
+$(B)/sav-probe: $(call obj,$(SAV_PROBE_SRC)) $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
-$(B)/sav-cache: $(B)/probe/sav_cache.o $(LIB)
+$(B)/sav-cache: $(call obj,$(SAV_CACHE_SRC)) $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
-$(B)/sav-milter: $(MILTER_OBJ) $(LIB)
+$(B)/sav-milter: $(call obj,$(MILTER_SRC)) $(MILTER_LIB) $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
-$(B)/tests/check_%: $(B)/tests/check_%.o $(LIB)
+$(B)/tests/check_%: $(B)/tests/check_%.o $(MILTER_LIB) $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(CHECK_LIBS)
+$(B)/tests/fake_smtpd: $(call obj,$(FAKE_SMTPD_SRC)) $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 $(B)/tests/%: $(B)/tests/tools/%.o $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
-# a tool of several files: tests/tools/NAME.c (main) plus tests/tools/NAME/*.c
-FAKE_SMTPD_OBJ := $(patsubst tests/tools/%.c,$(B)/tests/tools/%.o,$(wildcard tests/tools/fake_smtpd/*.c))
-$(B)/tests/fake_smtpd: $(B)/tests/tools/fake_smtpd.o $(FAKE_SMTPD_OBJ) $(LIB)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+-include $(ALL_OBJ:.o=.d)
 
 # make check: the README's one test command.
 check: deps
@@ -146,7 +173,3 @@ uninstall:
 
 clean:
 	rm -rf build build-san
-
-# bench_cache is a tool built from tests/tools/bench_cache.c
-$(B)/tests/bench_cache: $(B)/tests/tools/bench_cache.o $(LIB)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)

@@ -59,6 +59,7 @@
 #include "handlers.h"
 #include "limit.h"
 #include "log.h"
+#include "logline.h"
 
 #define HEADER_FORGED_MAX	32	/* forged copies of our header we delete */
 

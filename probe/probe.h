@@ -11,8 +11,7 @@
 
 #include <stddef.h>
 #include "util.h"
-#include "verdict.h"
-#include "reply.h"
+#include "result.h"
 #include "dns.h"
 #include "smtp.h"
 
@@ -48,21 +47,6 @@ struct probe_conf {
 	void	*target_arg;
 };
 
-#define PROBE_ADDR_MAX	600
-
-struct probe_result {
-	char	address[PROBE_ADDR_MAX];	/* normalised (addr_format), or sanitised input when unparseable */
-	enum verdict verdict;
-	char	reason[32];		/* R_* token */
-	int	code;			/* deciding SMTP reply code, 0 if none */
-	char	enhanced[16];
-	char	text[REPLY_TEXT_MAX];	/* sanitised */
-	char	mx[256];		/* MX host that answered, "" */
-	char	ip[48];			/* its address, "" */
-	int	catch_all;
-	int	cached;
-	long	elapsed_ms;
-};
 
 /* probe_conf_init - defaults as DESIGN.md (helo from gethostname) */
 void	probe_conf_init(struct probe_conf *c);

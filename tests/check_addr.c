@@ -1,5 +1,5 @@
 /*
- * check_addr - table tests for probe/addr.c.
+ * check_addr - table tests for probe/core/addr.c.
  *
  * Each parse row gives the input with an explicit length (so NUL can
  * be embedded), the expected status, the expected wire local part and

@@ -1,6 +1,6 @@
 /*
- * check_cache_files - the verdict cache's file (probe/cache_env.c, and
- * the write failures of probe/cache.c), CASES.md F: symbolic links,
+ * check_cache_files - the verdict cache's file (probe/cache/cache_env.c, and
+ * the write failures of probe/cache/cache.c), CASES.md F: symbolic links,
  * modes, one open per process, a read-only open of a missing file,
  * random, truncated and corrupt files moved aside and recreated (F12),
  * a full map (F9), a full disk (F8), a read-only handle and a

@@ -1,11 +1,12 @@
 /*
- * check_log - the decision line: fixed key order, escaping of hostile
+ * check_log - the milter's decision line (milter/logline.c) over the log sink: fixed key order, escaping of hostile
  * values (one line is always one decision, D12), optional fields.
  */
 #include <check.h>
 #include <string.h>
 
 #include "log.h"
+#include "logline.h"
 
 static const struct {
 	const char *in;

@@ -1,5 +1,5 @@
 /*
- * check_reply - the SMTP reply parser (probe/reply.c).
+ * check_reply - the SMTP reply parser (probe/core/reply.c).
  *
  * One table of scripted replies (lines fed in order: every line but
  * the last must give REPLY_MORE, the last gives the wanted status),

@@ -1,5 +1,5 @@
 /*
- * check_smtp - the probe dialogue (probe/smtp.c) against the scripted
+ * check_smtp - the probe dialogue (probe/net/smtp.c) against the scripted
  * fake_smtpd on 127.0.0.1, and netio's line reader on a socketpair.
  *
  * Each scenario starts its own fake_smtpd (tests/fake_fixture.h: port 0,

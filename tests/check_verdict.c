@@ -1,6 +1,6 @@
 /*
  * check_verdict - verdict names and RCPT reply classification
- * (probe/verdict.c).
+ * (probe/core/verdict.c).
  *
  * The classification table holds real-world replies (Postfix, Exchange,
  * Gmail, Spamhaus via Postfix, qmail, Lotus Domino, Yahoo) and the

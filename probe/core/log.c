@@ -1,14 +1,15 @@
 /*
  * log - the log sink (syslog and/or stderr, plus a hook for tests) and
- * the one key=value decision line (DESIGN.md "Logging").
+ * the escaping of key=value values. The milter's decision line is built
+ * from these in milter/logline.c.
  *
  * Every value passes log_escape(): printable ASCII without spaces,
  * quotes or backslashes is written as is; anything else is written in
  * double quotes with \" \\ and \xHH escapes, bounded. So a hostile
  * sender or remote text can never forge a second line or a key.
  *
- * Thread rules: log_open/log_set_hook at start-up only; log_msg and
- * log_decision are thread-safe (one write per line).
+ * Thread rules: log_open/log_set_hook at start-up only; log_msg is
+ * thread-safe (one write per line).
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -16,6 +17,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "util.h"
 
 static int use_syslog;
 static int use_stderr = 1;
@@ -114,66 +116,4 @@ log_escape(char *buf, size_t size, const char *val)
 #undef PUT
 	buf[n] = '\0';
 	return n;
-}
-
-static size_t
-kv(char *buf, size_t size, size_t off, const char *key, const char *val)
-{
-	char esc[700];
-
-	if (off >= size)
-		return off;
-	log_escape(esc, sizeof(esc), val);
-	off += (size_t)snprintf(buf + off, size - off, "%s%s=%s", off ? " " : "", key, esc);
-	return off < size ? off : size - 1;
-}
-
-size_t
-log_format_decision(char *buf, size_t size, const struct log_decision *d)
-{
-	const struct probe_result *r = d->r;
-	char tmp[700], num[32];
-	size_t off = 0;
-
-	buf[0] = '\0';
-	/* sender and client carry their brackets, as in DESIGN.md */
-	snprintf(tmp, sizeof(tmp), "<%s>", d->sender ? d->sender : "");
-	off = kv(buf, size, off, "sender", tmp);
-	if (d->client) {
-		snprintf(tmp, sizeof(tmp), "[%s]", d->client);
-		off = kv(buf, size, off, "client", tmp);
-	}
-	if (d->qid && *d->qid)
-		off = kv(buf, size, off, "qid", d->qid);
-	off = kv(buf, size, off, "verdict", verdict_str(r->verdict));
-	if (r->reason[0])
-		off = kv(buf, size, off, "reason", r->reason);
-	if (d->action)
-		off = kv(buf, size, off, "action", d->action);
-	if (d->mode)
-		off = kv(buf, size, off, "mode", d->mode);
-	if (r->mx[0])
-		off = kv(buf, size, off, "mx", r->mx);
-	if (r->ip[0])
-		off = kv(buf, size, off, "ip", r->ip);
-	if (r->code) {
-		snprintf(num, sizeof(num), "%d", r->code);
-		off = kv(buf, size, off, "code", num);
-	}
-	if (r->enhanced[0])
-		off = kv(buf, size, off, "dsn", r->enhanced);
-	if (r->verdict != VERDICT_SKIPPED)
-		off = kv(buf, size, off, "cache", r->cached ? "hit" : "miss");
-	snprintf(num, sizeof(num), "%ld", r->elapsed_ms);
-	off = kv(buf, size, off, "ms", num);
-	return off;
-}
-
-void
-log_decision(const struct log_decision *d)
-{
-	char line[2048];
-
-	log_format_decision(line, sizeof(line), d);
-	emit(LOG_INFO, line);
 }

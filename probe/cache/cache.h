@@ -18,7 +18,7 @@
 
 #include <stddef.h>
 #include <time.h>
-#include "probe.h"
+#include "result.h"
 
 struct cache_ttl {
 	long	valid;		/* 30 d */

@@ -1,0 +1,30 @@
+/*
+ * result - what one verification found: the one result type that the
+ * probe, the cache, the limiter, the milter and the commands pass
+ * around. Plain data (fixed-size fields, no pointers), so it can be
+ * copied into a background job or a cache record. Its verdict and
+ * reason come from the vocabulary in verdict.h.
+ */
+#ifndef SAV_RESULT_H
+#define SAV_RESULT_H
+
+#include "reply.h"
+#include "verdict.h"
+
+#define PROBE_ADDR_MAX	600
+
+struct probe_result {
+	char	address[PROBE_ADDR_MAX];	/* normalised (addr_format), or sanitised input when unparseable */
+	enum verdict verdict;
+	char	reason[32];		/* R_* token */
+	int	code;			/* deciding SMTP reply code, 0 if none */
+	char	enhanced[16];
+	char	text[REPLY_TEXT_MAX];	/* sanitised */
+	char	mx[256];		/* MX host that answered, "" */
+	char	ip[48];			/* its address, "" */
+	int	catch_all;
+	int	cached;
+	long	elapsed_ms;
+};
+
+#endif
