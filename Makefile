@@ -5,6 +5,8 @@
 #                   same under ASan+UBSan, the integration lab, man lint
 #   make demo       the whole thing end to end in a private namespace
 #   make bench      cache benchmark (not a test)
+#   make soak       sav-milter behind Postfix for SOAK_S seconds (1800)
+#                   under faults, every decision checked (not in check)
 #   make install    PREFIX=/usr/local DESTDIR=
 
 PREFIX	?= /usr/local
@@ -49,7 +51,7 @@ TOOLS	:= $(TOOLS_SRC:tests/tools/%.c=$(B)/tests/%)
 HDRS	:= $(wildcard probe/*.h milter/*.h tests/*.h tests/tools/*/*.h)
 
 .SECONDARY:
-.PHONY: all check unit unit-san lab manlint deps demo bench install uninstall clean
+.PHONY: all check unit unit-san lab manlint deps demo bench soak install uninstall clean
 
 all: $(PROGS) $(TOOLS)
 
@@ -115,6 +117,11 @@ demo: deps
 
 bench: all $(B)/tests/bench_cache
 	$(B)/tests/bench_cache
+
+# make soak: SOAK_S=300 make soak for a shorter run; tests/soak/soak.sh
+# lists the other settings
+soak: all
+	@bash tests/soak/soak.sh
 
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8
