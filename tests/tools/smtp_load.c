@@ -668,6 +668,15 @@ main(int argc, char **argv)
 			printf(" %d=%ld,", k, codes[k]);
 	printf(" errors=%ld\n", errors);
 	fflush(stdout);
+	free(tids);
+	free(conns);
+	free(g.res);
+	for (size_t j = 0; j < g.nsenders; j++)
+		free(g.senders[j]);
+	free(g.senders);
+	if (g.bind != NULL)
+		freeaddrinfo(g.bind);
+	freeaddrinfo(g.dest);
 	if (g.messages > 0 && atomic_load(&connects) == 0) {
 		fprintf(stderr, "smtp_load: could not connect to %s\n", argv[optind]);
 		return 1;
