@@ -2,7 +2,8 @@
 # (tests/soak/soak.sh). Input: the samples file, one line a sample
 #   ELAPSED KIND PID UPTIME VmRSS RssAnon RssFile FDS THREADS
 # (kB), KIND tick (every 10 s), mid (half way through a lifetime
-# between two kills) or end (just before a kill). -v soak_s (how long
+# between two kills), end (just before a kill) or final (once the load
+# has ended: shown, never compared). -v soak_s (how long
 # the load ran) and kills (how many were planned).
 #
 # What is compared. sav-milter is killed every soak_s/kills seconds, so
@@ -56,7 +57,7 @@ function series(name, col, scale, fmt,   i, line, cnt, v) {
 }
 
 {
-	if ($2 == "tick") {
+	if ($2 == "tick" || $2 == "final") {
 		nt++
 		tt[nt] = $1
 		tp[nt] = $3
@@ -87,7 +88,8 @@ END {
 	use = kills > 0 ? "end" : "tick"
 	n1 = n4 = 0
 	for (i = 1; i <= n; i++) {
-		if (kind[i] != use || el[i] < warm)
+		# the last seconds are the load's tail, with fewer sessions
+		if (kind[i] != use || el[i] < warm || el[i] > soak_s - 5)
 			continue
 		q = int((el[i] - warm) * 4 / span)
 		if (q == 0) {

@@ -236,7 +236,7 @@ soak_stats()
 # soak_sample KIND - one line into $SOAK_SAMPLES:
 #   ELAPSED KIND PID UPTIME VmRSS RssAnon RssFile FDS THREADS
 # (kB; UPTIME in whole seconds since the process was seen started;
-# KIND tick, mid or end). Reads /proc without forking.
+# KIND tick, mid, end or final). Reads /proc without forking.
 soak_sample()
 {
 	local kind=$1 pid=$SOAK_PID k v rest rss=0 anon=0 file=0 thr=0 fds up

@@ -336,7 +336,7 @@ done
 wait "$LOAD_PID" 2>/dev/null
 soak_forget "$LOAD_PID"
 LOAD_MS=$(now_ms)
-soak_sample tick
+soak_sample final
 # Postfix's log daemon writes asynchronously: let it catch up
 sleep 2
 FINAL_STATS=$(soak_stats) || FINAL_STATS="FAILED: $FINAL_STATS"
