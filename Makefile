@@ -10,6 +10,8 @@
 #                   test; root: a private network namespace)
 #   make bench-milter  throughput behind a real Postfix: no milter, a no-op
 #                   milter, sav-milter (root; not a test, not in make check)
+#   make soak       sav-milter behind Postfix for SOAK_S seconds (1800)
+#                   under faults, every decision checked (not in check)
 #   make install    PREFIX=/usr/local DESTDIR=
 
 PREFIX	?= /usr/local
@@ -78,7 +80,7 @@ ALL_OBJ	:= $(LIB_OBJ) $(MILTER_LIB_OBJ) $(call obj,$(SAV_PROBE_SRC) $(SAV_CACHE_
 	$(TOOL_NAMES:%=$(B)/tests/tools/%.o)
 
 .SECONDARY:
-.PHONY: all check unit unit-san lab manlint deps demo bench bench-probe bench-milter install uninstall clean
+.PHONY: all check unit unit-san lab manlint deps demo bench bench-probe bench-milter soak install uninstall clean
 
 all: $(PROGS) $(TOOLS)
 
@@ -152,6 +154,10 @@ bench-probe: all
 	@bash tests/bench/bench-probe.sh
 bench-milter: all
 	@bash tests/bench/bench-milter.sh
+# make soak: SOAK_S=300 make soak for a shorter run; tests/soak/soak.sh
+# lists the other settings
+soak: all
+	@bash tests/soak/soak.sh
 
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8
