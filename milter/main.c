@@ -65,6 +65,9 @@ main(int argc, char **argv)
 	struct conf *c;
 	struct sockspec ss;
 	struct run_args ra;
+	mode_t old_umask;
+	gid_t old_egid;
+	int rc, saved_errno;
 	char err[1024];
 	uid_t uid;
 	gid_t ugid, sgid;
@@ -131,10 +134,30 @@ main(int argc, char **argv)
 		exitcode = EX_UNAVAILABLE;
 		goto fail;
 	}
+	/*
+	 * A unix socket is born with its final mode and group (umask and
+	 * effective group while libmilter binds it), so that an MTA that
+	 * connects the moment it appears, as Postfix does after a restart,
+	 * is never refused with "Permission denied" before our chmod and
+	 * chown below.
+	 */
+	old_umask = umask(~(mode_t)c->socket_mode & 0777);
+	old_egid = getegid();
+	if (ss.family == AF_UNIX && sgid != (gid_t)-1 && setegid(sgid) < 0)
+		log_msg(LOG_WARNING, "%s: cannot create it with group %s: %s", ss.path,
+			c->socket_group, strerror(errno));
 	errno = 0;
-	if (smfi_opensocket(false) != MI_SUCCESS) {
+	rc = smfi_opensocket(false);
+	saved_errno = errno;
+	if (getegid() != old_egid && setegid(old_egid) < 0) {
+		log_msg(LOG_ERR, "cannot restore the group id: %s", strerror(errno));
+		exitcode = EX_OSERR;
+		goto fail;
+	}
+	umask(old_umask);
+	if (rc != MI_SUCCESS) {
 		log_msg(LOG_ERR, "cannot listen on %s%s%s", c->socket,
-			errno != 0 ? ": " : "", errno != 0 ? strerror(errno) : "");
+			saved_errno != 0 ? ": " : "", saved_errno != 0 ? strerror(saved_errno) : "");
 		exitcode = EX_CANTCREAT;
 		goto fail;
 	}
