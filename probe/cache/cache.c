@@ -4,10 +4,11 @@
  * command. This file: the look-ups, the write rules and the lifetimes.
  * See cache.h and DESIGN.md "Cache"; the rules are CASES.md section F.
  *
- * The module is four files: cache.c (look-ups, the write rules),
+ * The module is five files: cache.c (look-ups and writes),
  * cache_env.c (open and close: path checks, repair, one open per file
- * per process), cache_rec.c (the record format) and cache_admin.c
- * (purge, eviction, the commands' view); cache_int.h is what they
+ * per process), cache_rec.c (the record format), cache_evict.c (making
+ * room when the map is full) and cache_admin.c (sav-cache's purge and
+ * view, a leaf that nothing here calls); cache_int.h is what they
  * share.
  *
  * TRANSACTIONS
@@ -579,35 +580,6 @@ apply_addr(struct cache *c, MDB_txn *txn, const char *key, size_t klen,
 	return rc;
 }
 
-/*
- * need_room - is the map nearly full? LMDB cannot reliably delete its
- * way out of a map that is completely full (deleting copies pages, and
- * pages freed by a transaction are reusable only two transactions
- * later), so room is made while ROOM_HIGH percent of the pages are in
- * use. Deleting scattered records frees space inside pages, not pages,
- * so after eviction the page count stays up while new records fill the
- * holes: room_mark (the entry count when room was last made) keeps
- * every write from evicting again until as many records are back.
- */
-static int
-need_room(struct cache *c, MDB_txn *txn)
-{
-	MDB_stat st;
-	MDB_envinfo info;
-	size_t pages, total, mark;
-
-	if (mdb_stat(txn, c->dbi, &st) != 0 || mdb_env_info(c->env, &info) != 0 || st.ms_psize == 0)
-		return 0;
-	pages = st.ms_branch_pages + st.ms_leaf_pages + st.ms_overflow_pages + 2;
-	total = info.me_mapsize / st.ms_psize;
-	if (pages * 100 < total * ROOM_HIGH)
-		return 0;
-	pthread_mutex_lock(&c->mu);
-	mark = c->room_mark;
-	pthread_mutex_unlock(&c->mu);
-	return st.ms_entries >= mark;
-}
-
 static int
 run_plan(struct cache *c, struct wplan *p, int check_room)
 {
@@ -625,7 +597,7 @@ run_plan(struct cache *c, struct wplan *p, int check_room)
 	 * in the future (F4), or the sweep would delete it.
 	 */
 	n = cache_int_now(c);
-	if (check_room && need_room(c, txn)) {
+	if (check_room && cache_evict_need_room(c, txn)) {
 		mdb_txn_abort(txn);
 		return MDB_MAP_FULL;
 	}
@@ -668,7 +640,7 @@ write_plan(struct cache *c, struct wplan *p)
 		return CACHE_MISS;
 	rc = run_plan(c, p, 1);
 	if (rc == MDB_MAP_FULL) {
-		(void)cache_admin_make_room(c);
+		(void)cache_evict_make_room(c);
 		rc = run_plan(c, p, 0);
 	}
 	if (rc != 0) {

@@ -1,7 +1,7 @@
 /*
- * cache_int.h - what the four files of the cache module share:
- * cache.c, cache_env.c, cache_rec.c, cache_admin.c. Not a contract
- * between modules; nothing outside the cache includes it.
+ * cache_int.h - what the five files of the cache module share:
+ * cache.c, cache_env.c, cache_rec.c, cache_evict.c, cache_admin.c.
+ * Not a contract between modules; nothing outside the cache includes it.
  */
 #ifndef SAV_CACHE_INT_H
 #define SAV_CACHE_INT_H
@@ -59,7 +59,7 @@ struct cache {
 	time_t	 wretry;
 	char	 sweep[512];		/* incremental purge position */
 	size_t	 sweeplen;
-	size_t	 room_mark;		/* entries when room was last made (need_room) */
+	size_t	 room_mark;		/* entries when room was last made (cache_evict_need_room) */
 };
 
 /* decoded record, before it becomes a probe_result or cache_entry */
@@ -107,7 +107,12 @@ int	cache_int_begin_read(struct cache *c, MDB_txn **txn);
 int	cache_int_purgeable(const struct cache *c, const MDB_val *k, const MDB_val *v,
 			    time_t n, int all);
 
-/* cache_admin.c */
-int	cache_admin_make_room(struct cache *c);
+/* cache_evict.c: making room (used by cache.c and cache_admin.c) */
+long	cache_evict_delete_where(struct cache *c,
+				 int (*pred)(struct cache *, const MDB_val *, const MDB_val *, void *),
+				 void *arg, int *rcp);
+int	cache_evict_pred_purge(struct cache *c, const MDB_val *k, const MDB_val *v, void *arg);
+int	cache_evict_need_room(struct cache *c, MDB_txn *txn);
+int	cache_evict_make_room(struct cache *c);
 
 #endif
