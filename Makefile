@@ -52,7 +52,7 @@ CORE_SRC := probe/core/util.c probe/core/verdict.c probe/core/reply.c \
 NET_SRC	:= probe/net/netio.c probe/net/dns.c probe/net/smtp.c
 CACHE_SRC := probe/cache/cache_rec.c probe/cache/cache_env.c \
 	probe/cache/cache.c probe/cache/cache_evict.c probe/cache/cache_admin.c
-PROBE_SRC := probe/share.c probe/probe.c probe/limit_client.c probe/limit.c \
+PROBE_SRC := probe/share.c probe/learn.c probe/probe.c probe/limit_client.c probe/limit.c \
 	probe/conf.c
 LIB_SRC	:= $(CORE_SRC) $(NET_SRC) $(CACHE_SRC) $(PROBE_SRC)
 LIB	:= $(B)/libsav.a

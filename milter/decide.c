@@ -49,18 +49,18 @@ skip(struct probe_result *res, const char *address, const char *reason)
 	util_strlcpy(res->address, address, sizeof(res->address));
 }
 
-/* same_address - is the configured path content the parsed sender? */
+/*
+ * same_address - is the configured address (conf_addr, its path
+ * content; ours, parsed at load) the parsed sender?
+ */
 static int
-same_address(const char *conf_addr, const struct addr *a)
+same_address(const char *conf_addr, const struct addr *ours, const struct addr *a)
 {
-	struct addr ps;
 	char mine[PROBE_ADDR_MAX], theirs[PROBE_ADDR_MAX];
 
 	if (conf_addr[0] == '\0')
 		return 0;	/* <> is covered by the null-sender check */
-	if (addr_parse(conf_addr, strlen(conf_addr), &ps, NULL) != ADDR_OK)
-		return 0;
-	if (addr_format(&ps, mine, sizeof(mine)) < 0 ||
+	if (addr_format(ours, mine, sizeof(mine)) < 0 ||
 	    addr_format(a, theirs, sizeof(theirs)) < 0)
 		return 0;
 	/* addr_format lowercases the domain; the local part is compared as given (C6) */
@@ -74,33 +74,34 @@ same_address(const char *conf_addr, const struct addr *a)
 static int
 is_probe_sender(const struct conf *c, const struct addr *a)
 {
-	return same_address(c->probe.sender, a) || same_address(c->probe.retry_sender, a);
+	return same_address(c->probe.sender, &c->sender_addr, a) ||
+	    same_address(c->probe.retry_sender, &c->retry_addr, a);
 }
 
 int
 decide_exempt(const struct conf *c, const struct decide_client *cl,
 	      const char *sender, size_t len, struct probe_result *res)
 {
+	struct probe_result parsed;
 	struct addr a;
-	const struct sockaddr *sa = cl->sa;
 	enum addr_status st;
-	char shown[PROBE_ADDR_MAX];
-	int parsed;
 
-	if (sender == NULL) {
-		sender = "";
-		len = 0;
-	}
-	/* An empty argv[0] is how some MTAs pass the null sender. */
-	st = len == 0 ? ADDR_NULL : addr_parse(sender, len, &a, NULL);
+	st = probe_parse(sender, len, &a, &parsed, NULL);
+	return decide_exempt_parsed(c, cl, st, &a, &parsed, res);
+}
+
+int
+decide_exempt_parsed(const struct conf *c, const struct decide_client *cl,
+		     enum addr_status st, const struct addr *a,
+		     const struct probe_result *parsed, struct probe_result *res)
+{
+	const struct sockaddr *sa = cl->sa;
+	const char *shown = parsed->address;
+
 	if (st == ADDR_NULL) {
 		skip(res, "", R_NULL_SENDER);
 		return 1;
 	}
-	parsed = st == ADDR_OK && addr_format(&a, shown, sizeof(shown)) >= 0;
-	if (!parsed)
-		util_sanitize(shown, sizeof(shown), sender, len);
-
 	if (sa == NULL || (sa->sa_family != AF_INET && sa->sa_family != AF_INET6)) {
 		skip(res, shown, R_LOCAL);
 		return 1;
@@ -113,13 +114,13 @@ decide_exempt(const struct conf *c, const struct decide_client *cl,
 		skip(res, shown, R_TRUSTED_NETWORK);
 		return 1;
 	}
-	if (!parsed)
+	if (st != ADDR_OK)
 		return 0;
-	if (is_probe_sender(c, &a)) {
+	if (is_probe_sender(c, a)) {
 		skip(res, shown, R_PROBE_SENDER);
 		return 1;
 	}
-	if (!a.is_literal && conf_exempt(c, a.domain)) {
+	if (!a->is_literal && conf_exempt(c, a->domain)) {
 		skip(res, shown, R_EXEMPT_DOMAIN);
 		return 1;
 	}

@@ -39,6 +39,18 @@ struct decide_client {
 int	decide_exempt(const struct conf *c, const struct decide_client *cl,
 		      const char *sender, size_t len, struct probe_result *res);
 
+/*
+ * decide_exempt_parsed - decide_exempt for a sender parsed once by
+ * probe_parse (its status st, the address a, and parsed, the result
+ * probe_parse filled, whose address is the one shown). The milter
+ * parses each MAIL FROM once and passes the same struct addr on to the
+ * limiter. ProbeSender and RetrySender are compared as the addresses
+ * parsed at configuration load.
+ */
+int	decide_exempt_parsed(const struct conf *c, const struct decide_client *cl,
+			     enum addr_status st, const struct addr *a,
+			     const struct probe_result *parsed, struct probe_result *res);
+
 struct decision {
 	enum action action;		/* Action.<verdict> from the configuration */
 	enum action effective;		/* what the milter does: ACCEPT in monitor mode */

@@ -169,7 +169,9 @@ sav_envfrom(SMFICTX *mctx, char **argv)
 	struct ctx *x = smfi_getpriv(mctx);
 	const struct conf *c;
 	struct decide_client cl;
-	struct probe_result res;
+	struct probe_result res, parsed;
+	struct addr a;
+	enum addr_status st;
 	struct decision d;
 	struct log_decision ld;
 	const char *sender;
@@ -188,12 +190,16 @@ sav_envfrom(SMFICTX *mctx, char **argv)
 
 	cl.sa = x->have_client ? (const struct sockaddr *)&x->client : NULL;
 	cl.auth_authen = macro(mctx, "{auth_authen}");
-	if (!decide_exempt(c, &cl, sender, len, &res)) {
-		if (milter.limiter != NULL)
-			/* ClientProbeRate counts per SMTP client (D11) */
-			limit_verdict_client(milter.limiter, &c->probe, cl.sa, sender,
-					     len, c->probe_wait_ms, &res);
-		else {
+	/* parsed once: the same struct addr goes to the exemptions and the limiter */
+	st = probe_parse(sender, len, &a, &parsed, NULL);
+	if (!decide_exempt_parsed(c, &cl, st, &a, &parsed, &res)) {
+		if (milter.limiter != NULL) {
+			res = parsed;	/* decided by parsing alone unless ADDR_OK */
+			if (st == ADDR_OK)
+				/* ClientProbeRate counts per SMTP client (D11) */
+				limit_verdict_parsed(milter.limiter, &c->probe, cl.sa, &a,
+						     c->probe_wait_ms, &res);
+		} else {
 			memset(&res, 0, sizeof(res));
 			res.verdict = VERDICT_ERROR;
 			util_strlcpy(res.reason, R_INTERNAL, sizeof(res.reason));

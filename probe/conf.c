@@ -349,16 +349,19 @@ set_special(struct conf *c, const struct key *k, const char *v, char *err, size_
 		int probe = !strcmp(n, "ProbeSender");
 		char *dst = probe ? c->probe.sender : c->probe.retry_sender;
 		size_t size = probe ? sizeof(c->probe.sender) : sizeof(c->probe.retry_sender);
-		struct addr a;
+		struct addr a, *parsed = probe ? &c->sender_addr : &c->retry_addr;
 		const char *why = NULL;
 
 		switch (addr_parse(v, strlen(v), &a, &why)) {
 		case ADDR_NULL:
 			dst[0] = '\0';
+			memset(parsed, 0, sizeof(*parsed));
 			return 0;
 		case ADDR_OK:
 			if (addr_format(&a, dst, size) < 0)
 				return fail(err, errlen, "%s", "address too long");
+			/* kept parsed: the milter compares every sender with it */
+			*parsed = a;
 			return 0;
 		default:
 			return fail(err, errlen, "not a usable address (%s)", why ? why : "syntax");

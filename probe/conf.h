@@ -29,6 +29,8 @@ struct conf_net {
 struct conf {
 	char	path[512];		/* file it came from, "" for defaults */
 	struct probe_conf probe;	/* Resolver, ProbePort, AllowPrivateTargets, HeloName, ProbeSender, ProbeTimeout, MaxTargets, ... */
+	struct addr sender_addr;	/* ProbeSender parsed once at load; used when probe.sender is not "" */
+	struct addr retry_addr;		/* RetrySender parsed once at load; used when probe.retry_sender is not "" */
 	struct cache_ttl ttl;		/* CacheTTL.* */
 	size_t	cache_size;		/* CacheSize (map size, bytes) */
 	struct limit_conf limits;	/* MaxProbes, DomainConcurrency, MXConcurrency, MXRate, ClientProbeRate, ClientProbeRateCounts */

@@ -5,10 +5,12 @@
  * this budget".
  *
  * HOW A REQUEST GOES
- *	1. The address is parsed (addr_parse) for its cache key and
- *	   domain. An address that cannot be probed (bad syntax, null
- *	   sender, no domain, too long, a literal) goes straight to
- *	   probe_uncached, which decides it without any network.
+ *	1. The address is parsed once (probe_parse, by the caller or by
+ *	   the string forms here) for its cache key and domain; the
+ *	   parsed struct addr goes down to the probe. An address that
+ *	   cannot be probed (bad syntax, null sender, no domain, too
+ *	   long) is decided by parsing alone, a literal by probe_verify
+ *	   without any network.
  *	2. The cache answers if it can (a stale valid entry is answered
  *	   and re-probed in the background, if a slot is free at once).
  *	3. Single-flight: the flights table, keyed by the cache key, holds
@@ -35,7 +37,8 @@
  *	   most mx_rate new connections per minute, sliding window),
  *	   waiting up to the probe's own deadline. It runs up to the
  *	   probe's timeout (probe_conf.timeout_ms) whatever the callers'
- *	   budgets, and probe_uncached writes the result to the cache.
+ *	   budgets; probe_verify reads the domain facts, probes, and
+ *	   stores the result under the rules of learn.c.
  *	6. Each caller waits at most its budget_ms; past it, tempfail /
  *	   budget, while the probe goes on and fills the cache, so the
  *	   sender's retry is answered from there (E5).
@@ -177,9 +180,8 @@ struct job {
 	struct flight *f;
 	struct probe_conf pc;
 	struct waitmode w;
-	char	domain[ADDR_DOMAIN_MAX + 1];
-	size_t	len;
-	char	address[ADDR_INPUT_MAX];
+	struct addr a;			/* parsed once, by the request */
+	char	norm[PROBE_ADDR_MAX];	/* a, formatted */
 };
 
 void
@@ -690,9 +692,11 @@ job_main(void *arg)
 	if (j->w.on && j->w.queued > 0)
 		trace_printf(&j->w.t, "limit: waited %lld ms for a probe slot (DomainConcurrency %d, "
 		    "MaxProbes %d)", (long long)j->w.queued, l->lc.per_domain, l->lc.max_probes);
-	probe_uncached(&j->pc, j->address, j->len, &r, j->w.on ? &j->w.t : NULL);
+	memset(&r, 0, sizeof(r));
+	util_strlcpy(r.address, j->norm, sizeof(r.address));
+	probe_verify(&j->pc, &j->a, &r, j->w.on ? &j->w.t : NULL);
 	pthread_mutex_lock(&l->mu);
-	slots_give(l, j->domain);
+	slots_give(l, j->a.domain);
 	client_settle(l, j->f, &r);
 	flight_finish(l, j->f, &r);
 	flight_put(j->f);
@@ -713,14 +717,15 @@ job_main(void *arg)
  */
 static int
 job_launch(struct limiter *l, struct flight *f, const struct probe_conf *pc,
-	   const char *address, size_t len, const char *domain, const struct waitmode *w)
+	   const struct addr *a, const char *norm, const struct waitmode *w)
 {
+	const char *domain = a->domain;
 	pthread_attr_t attr;
 	pthread_t tid;
 	struct job *j;
 	int rc;
 
-	if (len > sizeof(j->address) || (j = calloc(1, sizeof(*j))) == NULL) {
+	if ((j = calloc(1, sizeof(*j))) == NULL) {
 		slots_give(l, domain);
 		return -1;
 	}
@@ -734,9 +739,8 @@ job_launch(struct limiter *l, struct flight *f, const struct probe_conf *pc,
 	j->pc.target_arg = j;
 	if (w != NULL)
 		j->w = *w;
-	memcpy(j->address, address, len);
-	j->len = len;
-	util_strlcpy(j->domain, domain, sizeof(j->domain));
+	j->a = *a;
+	util_strlcpy(j->norm, norm, sizeof(j->norm));
 	rc = pthread_attr_init(&attr);
 	if (rc == 0) {
 		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
@@ -757,16 +761,17 @@ job_launch(struct limiter *l, struct flight *f, const struct probe_conf *pc,
 /* job_start - job_launch for the milter's requests */
 static int
 job_start(struct limiter *l, struct flight *f, const struct probe_conf *pc,
-	  const char *address, size_t len, const char *domain)
+	  const struct addr *a, const char *norm)
 {
-	return job_launch(l, f, pc, address, len, domain, NULL);
+	return job_launch(l, f, pc, a, norm, NULL);
 }
 
 /* start a background refresh of a stale entry if nothing is in flight and a slot is free now */
 static void
-refresh(struct limiter *l, const struct probe_conf *pc, const char *address, size_t len,
-	const char *key, const char *domain)
+refresh(struct limiter *l, const struct probe_conf *pc, const struct addr *a, const char *norm,
+	const char *key)
 {
+	const char *domain = a->domain;
 	uint32_t h = fnv(key, strlen(key));
 	struct flight *f;
 	struct probe_result r;
@@ -776,7 +781,7 @@ refresh(struct limiter *l, const struct probe_conf *pc, const char *address, siz
 	    slots_take(l, domain, util_now_ms()) == 0) {
 		if ((f = flight_new(l, key, h)) == NULL)
 			slots_give(l, domain);
-		else if (job_start(l, f, pc, address, len, domain) != 0) {
+		else if (job_start(l, f, pc, a, norm) != 0) {
 			set_result(&r, "", VERDICT_ERROR, R_INTERNAL);
 			f->refs++;
 			flight_finish(l, f, &r);
@@ -804,28 +809,39 @@ limit_verdict_client(struct limiter *l, const struct probe_conf *pc,
 		     const struct sockaddr *client, const char *address, size_t len,
 		     msec_t budget_ms, struct probe_result *res)
 {
+	struct addr a;
+
+	if (probe_parse(address, len, &a, res, NULL) == ADDR_OK)
+		limit_verdict_parsed(l, pc, client, &a, budget_ms, res);
+}
+
+void
+limit_verdict_parsed(struct limiter *l, const struct probe_conf *pc,
+		     const struct sockaddr *client, const struct addr *ap,
+		     msec_t budget_ms, struct probe_result *res)
+{
 	msec_t start = util_now_ms(), deadline = start + (budget_ms > 0 ? budget_ms : 0);
 	char key[PROBE_ADDR_MAX + 8], norm[PROBE_ADDR_MAX];
 	struct cache *cache = l->cache != NULL ? l->cache : pc->cache;
 	unsigned char ckey[LIMIT_CLIENT_KEY];
 	struct flight *f = NULL;
-	struct addr a;
+	const struct addr *a = ap;
 	uint32_t h;
 	int stale = 0, per_client, limited = 0;
 	uint64_t window = 0;
 
-	memset(res, 0, sizeof(*res));
-	/* what cannot be probed is decided by probe_uncached without any network */
-	if (len > ADDR_INPUT_MAX || addr_parse(address, len, &a, NULL) != ADDR_OK || a.is_literal ||
-	    addr_cache_key(&a, key, sizeof(key)) < 0 || addr_format(&a, norm, sizeof(norm)) < 0) {
-		probe_uncached(pc, address, len, res, NULL);
+	/* what cannot be probed (a literal) is decided by probe_verify without any network */
+	if (a->is_literal || addr_cache_key(a, key, sizeof(key)) < 0 ||
+	    addr_format(a, norm, sizeof(norm)) < 0) {
+		probe_verify(pc, a, res, NULL);
 		return;
 	}
+	memset(res, 0, sizeof(*res));
 	if (cache != NULL && cache_get_addr(cache, key, res, &stale) == CACHE_HIT) {
 		util_strlcpy(res->address, norm, sizeof(res->address));
 		res->cached = 1;
 		if (stale)
-			refresh(l, pc, address, len, key, a.domain);
+			refresh(l, pc, a, norm, key);
 		res->elapsed_ms = (long)(util_now_ms() - start);
 		return;
 	}
@@ -842,7 +858,7 @@ limit_verdict_client(struct limiter *l, const struct probe_conf *pc,
 		limited = 1;		/* D11: this client's new probes are used up */
 	else if ((f = flight_new(l, key, h)) != NULL) {
 		f->refs++;
-		if (slots_take(l, a.domain, deadline) != 0) {
+		if (slots_take(l, a->domain, deadline) != 0) {
 			struct probe_result r;
 
 			/* D1: no slot within the budget: nothing is probed */
@@ -857,7 +873,7 @@ limit_verdict_client(struct limiter *l, const struct probe_conf *pc,
 				memcpy(f->ckey, ckey, LIMIT_CLIENT_KEY);
 				f->cwindow = window;
 			}
-			if (job_start(l, f, pc, address, len, a.domain) != 0) {
+			if (job_start(l, f, pc, a, norm) != 0) {
 				struct probe_result r;
 
 				f->charged = 0;
@@ -938,17 +954,19 @@ limit_verdict_wait(struct limiter *l, const struct probe_conf *pc, const char *a
 	uint32_t h;
 	int stale = 0, joined = 0;
 
-	memset(res, 0, sizeof(*res));
 	memset(&w, 0, sizeof(w));
 	w.on = 1;
 	if (t != NULL)
 		w.t = *t;
-	/* what cannot be probed is decided by probe_uncached without any network */
-	if (len > ADDR_INPUT_MAX || addr_parse(address, len, &a, NULL) != ADDR_OK || a.is_literal ||
-	    addr_cache_key(&a, key, sizeof(key)) < 0 || addr_format(&a, norm, sizeof(norm)) < 0) {
-		probe_uncached(pc, address, len, res, t);
+	/* parsed once; what cannot be probed is decided without any network */
+	if (probe_parse(address, len, &a, res, t) != ADDR_OK)
+		return;
+	if (a.is_literal || addr_cache_key(&a, key, sizeof(key)) < 0 ||
+	    addr_format(&a, norm, sizeof(norm)) < 0) {
+		probe_verify(pc, &a, res, t);
 		return;
 	}
+	memset(res, 0, sizeof(*res));
 	if (cache != NULL && cache_get_addr(cache, key, res, &stale) == CACHE_HIT) {
 		/* no refresh of a stale entry: the command leaves nothing running */
 		trace_printf(t, "cache: hit %s%s", verdict_str(res->verdict), stale ? " (stale)" : "");
@@ -975,7 +993,7 @@ limit_verdict_wait(struct limiter *l, const struct probe_conf *pc, const char *a
 
 			w.queued = now - start;
 			w.left = until == NO_DEADLINE ? LIMIT_FOREVER : until > now ? until - now : 0;
-			if (job_launch(l, f, pc, address, len, a.domain, &w) != 0) {
+			if (job_launch(l, f, pc, &a, norm, &w) != 0) {
 				set_result(&r, norm, VERDICT_ERROR, R_INTERNAL);
 				flight_finish(l, f, &r);
 			}

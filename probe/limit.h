@@ -80,6 +80,15 @@ void	limit_verdict_client(struct limiter *l, const struct probe_conf *pc,
 			     size_t len, msec_t budget_ms, struct probe_result *res);
 
 /*
+ * limit_verdict_parsed - limit_verdict_client for an address already
+ * parsed by probe_parse (status ADDR_OK; res as probe_parse left it),
+ * so that the milter parses each MAIL FROM once.
+ */
+void	limit_verdict_parsed(struct limiter *l, const struct probe_conf *pc,
+			     const struct sockaddr *client, const struct addr *a,
+			     msec_t budget_ms, struct probe_result *res);
+
+/*
  * limit_set_clock - the monotonic millisecond clock of the per-client
  * windows (default util_now_ms), so tests need not wait a minute. Set
  * it before the limiter is used.

@@ -1,9 +1,12 @@
 /*
- * probe - one address verification, start to finish:
+ * probe - one address verification, start to finish. Both programs
+ * go through the limiter (limit.c), which parses the address once
+ * (probe_parse), consults the address cache and coordinates; the probe
+ * itself (probe_verify) is
  *
- *   parse (addr) -> cache (address verdict, domain facts) -> DNS (dns)
- *   -> target filter (target) -> one SMTP dialogue per address in MX
- *   order (smtp) -> verdict (verdict) -> cache.
+ *   domain facts (cache, learn) -> DNS (dns) -> target filter (target)
+ *   -> one SMTP dialogue per address in MX order (smtp) -> verdict
+ *   (verdict) -> StrictNullSender (learn) -> store (learn, cache).
  *
  * The first definite answer from any MX decides (B20); timeouts,
  * refusals, 4xx and protocol errors move on to the next address, and
@@ -31,6 +34,7 @@
 
 #include "addr.h"
 #include "cache.h"
+#include "learn.h"
 #include "probe.h"
 #include "share.h"
 #include "target.h"
@@ -234,8 +238,7 @@ judge(const struct probe_conf *c, const struct smtp_outcome *o, int known_catcha
 			if (c->sender[0] && !null_refused)
 				set(cur, VERDICT_UNKNOWN, R_POLICY_BLOCK);
 			else
-				set(cur, c->strict_null ? VERDICT_INVALID : VERDICT_UNKNOWN,
-				    R_NULL_SENDER_REFUSED);
+				set(cur, VERDICT_UNKNOWN, R_NULL_SENDER_REFUSED);
 			return 1;
 		}
 		set(cur, VERDICT_TEMPFAIL, is_greylist(&o->last) ? R_GREYLISTED : R_TEMP_REPLY);
@@ -519,23 +522,22 @@ done:
 	set(res, VERDICT_TEMPFAIL, R_NO_MAIL_HOST);
 }
 
-/* addr_verdict - verdicts decided by parsing alone; returns 1 when decided */
-static int
-addr_verdict(enum addr_status st, const char *why, const struct addr *a,
-	     const struct probe_conf *c, struct probe_result *res)
+/* parse_verdict - the verdict of an address that parsing alone decides (st != ADDR_OK) */
+static void
+parse_verdict(enum addr_status st, const char *why, struct probe_result *res)
 {
 	switch (st) {
 	case ADDR_OK:
 		break;
 	case ADDR_NULL:
 		set(res, VERDICT_SKIPPED, R_NULL_SENDER);
-		return 1;
+		break;
 	case ADDR_NO_DOMAIN:
 		set(res, VERDICT_UNKNOWN, R_NO_DOMAIN);
-		return 1;
+		break;
 	case ADDR_TOO_LONG:
 		set(res, VERDICT_UNKNOWN, R_TOO_LONG);
-		return 1;
+		break;
 	case ADDR_BAD_DOMAIN:
 		if (why && strstr(why, "invalid"))
 			set(res, VERDICT_BAD_DOMAIN, R_INVALID_TLD);
@@ -543,97 +545,81 @@ addr_verdict(enum addr_status st, const char *why, const struct addr *a,
 			set(res, VERDICT_BAD_DOMAIN, R_BAD_IDN);
 		else
 			set(res, VERDICT_BAD_DOMAIN, "bad-domain-name");
-		return 1;
+		break;
 	case ADDR_BAD_SYNTAX:
 	default:
 		set(res, VERDICT_BAD_SYNTAX, R_BAD_SYNTAX);
-		return 1;
+		break;
 	}
-	if (a->is_literal) {
-		/* C11: no DNS; never probe a literal, but a bogus one is bogus */
-		struct sockaddr_storage ss;
-
-		memset(&ss, 0, sizeof(ss));
-		if (inet_pton(AF_INET, a->literal, &((struct sockaddr_in *)&ss)->sin_addr) == 1)
-			ss.ss_family = AF_INET;
-		else if (inet_pton(AF_INET6, a->literal, &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1)
-			ss.ss_family = AF_INET6;
-		if (ss.ss_family != 0 && !c->allow_private &&
-		    target_is_bogus(target_classify((struct sockaddr *)&ss)))
-			set(res, VERDICT_BAD_DOMAIN, R_BOGUS_MX);
-		else
-			set(res, VERDICT_UNKNOWN, R_ADDRESS_LITERAL);
-		return 1;
-	}
-	return 0;
 }
 
+/* literal_verdict - an address literal: no DNS, never probed, but a bogus one is bogus */
 static void
-run(const struct probe_conf *c, const char *address, size_t len,
-    struct probe_result *res, const struct trace *t, int read_cache)
+literal_verdict(const struct addr *a, const struct probe_conf *c, struct probe_result *res)
 {
-	msec_t start = util_now_ms(), deadline = start + c->timeout_ms;
-	struct addr a;
+	struct sockaddr_storage ss;
+
+	memset(&ss, 0, sizeof(ss));
+	if (inet_pton(AF_INET, a->literal, &((struct sockaddr_in *)&ss)->sin_addr) == 1)
+		ss.ss_family = AF_INET;
+	else if (inet_pton(AF_INET6, a->literal, &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1)
+		ss.ss_family = AF_INET6;
+	if (ss.ss_family != 0 && !c->allow_private &&
+	    target_is_bogus(target_classify((struct sockaddr *)&ss)))
+		set(res, VERDICT_BAD_DOMAIN, R_BOGUS_MX);
+	else
+		set(res, VERDICT_UNKNOWN, R_ADDRESS_LITERAL);
+}
+
+enum addr_status
+probe_parse(const char *address, size_t len, struct addr *a, struct probe_result *res,
+	    const struct trace *t)
+{
 	const char *why = NULL;
 	enum addr_status st;
+
+	memset(res, 0, sizeof(*res));
+	if (address == NULL)
+		len = 0;
+	/* an empty path is how some MTAs pass the null sender */
+	st = len == 0 ? ADDR_NULL : addr_parse(address, len, a, &why);
+	if (len == 0)
+		memset(a, 0, sizeof(*a));
+	if (st != ADDR_OK || addr_format(a, res->address, sizeof(res->address)) < 0)
+		util_sanitize(res->address, sizeof(res->address), address != NULL ? address : "", len);
+	if (st != ADDR_OK) {
+		trace_printf(t, "addr: %s: %s", addr_status_str(st), why ? why : "-");
+		parse_verdict(st, why, res);
+	} else if (a->had_route)
+		trace_printf(t, "addr: source route dropped; verifying %s only", res->address);
+	return st;
+}
+
+void
+probe_verify(const struct probe_conf *c, const struct addr *a, struct probe_result *res,
+	     const struct trace *t)
+{
+	msec_t start = util_now_ms(), deadline = start + c->timeout_ms;
 	char key[PROBE_ADDR_MAX + 4];
 	struct cache_domain dom;
 	unsigned facts = 0;
-	int stale = 0, have_key;
+	int have_key, answered = 0;
 
-	memset(res, 0, sizeof(*res));
-	st = addr_parse(address, len, &a, &why);
-	if (st != ADDR_OK || addr_format(&a, res->address, sizeof(res->address)) < 0)
-		util_sanitize(res->address, sizeof(res->address), address, len);
-	if (st != ADDR_OK)
-		trace_printf(t, "addr: %s: %s", addr_status_str(st), why ? why : "-");
-	if (addr_verdict(st, why, &a, c, res))
+	if (a->is_literal) {
+		literal_verdict(a, c, res);
 		goto out;
-	if (a.had_route)
-		trace_printf(t, "addr: source route dropped; verifying %s only", res->address);
-
-	have_key = c->cache != NULL && addr_cache_key(&a, key, sizeof(key)) >= 0;
-	if (have_key) {
-		if (read_cache && cache_get_addr(c->cache, key, res, &stale) == CACHE_HIT) {
-			trace_printf(t, "cache: hit %s%s", verdict_str(res->verdict), stale ? " (stale)" : "");
-			res->cached = 1;
-			goto out;
-		}
-		if (cache_get_domain(c->cache, a.domain, &dom) == CACHE_HIT) {
-			facts = dom.facts;
-			trace_printf(t, "cache: domain %s facts 0x%x", a.domain, facts);
-			if (facts & (FACT_REFUSES_NULL | FACT_BLOCKS_US | FACT_NO_MAIL | FACT_UNREACHABLE)) {
-				/* D3: do not contact the domain again until the fact expires */
-				char addrbuf[PROBE_ADDR_MAX];
-
-				util_strlcpy(addrbuf, res->address, sizeof(addrbuf));
-				*res = dom.why;
-				util_strlcpy(res->address, addrbuf, sizeof(res->address));
-				res->cached = 1;
-				/* judged by the StrictNullSender in force now, not when the fact was stored */
-				if (strcmp(res->reason, R_NULL_SENDER_REFUSED) == 0)
-					res->verdict = c->strict_null ? VERDICT_INVALID : VERDICT_UNKNOWN;
-				goto out;
-			}
-		}
 	}
-	probe_smtp(c, &a, facts, res, deadline, t);
-	if (have_key)
-		cache_put_result(c->cache, key, a.domain, res);
+	have_key = c->cache != NULL && addr_cache_key(a, key, sizeof(key)) >= 0;
+	if (have_key && cache_get_domain(c->cache, a->domain, &dom) == CACHE_HIT) {
+		facts = dom.facts;
+		trace_printf(t, "cache: domain %s facts 0x%x", a->domain, facts);
+		answered = learn_from_facts(facts, &dom.why, res);
+	}
+	if (!answered)
+		probe_smtp(c, a, facts, res, deadline, t);
+	learn_null_sender(c->strict_null, res);
+	if (!answered && have_key)
+		learn_store(c->cache, key, a->domain, res);
 out:
 	res->elapsed_ms = (long)(util_now_ms() - start);
-}
-
-void
-probe_address(const struct probe_conf *c, const char *address, size_t len,
-	      struct probe_result *res, const struct trace *t)
-{
-	run(c, address, len, res, t, 1);
-}
-
-void
-probe_uncached(const struct probe_conf *c, const char *address, size_t len,
-	       struct probe_result *res, const struct trace *t)
-{
-	run(c, address, len, res, t, 0);
 }

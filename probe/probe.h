@@ -1,6 +1,6 @@
 /*
- * probe - one address verification: parse, (cache,) DNS, target
- * filter, SMTP per MX address in order, verdict (, cache). The only
+ * probe - one address verification: parse once, then domain facts,
+ * DNS, target filter, SMTP per MX address in order, verdict, store. The only
  * header the milter and the commands need beside conf/log/limit/cache.
  *
  * struct probe_conf is plain data (no pointers but the process-wide
@@ -11,6 +11,7 @@
 
 #include <stddef.h>
 #include "util.h"
+#include "addr.h"
 #include "result.h"
 #include "dns.h"
 #include "smtp.h"
@@ -52,21 +53,27 @@ struct probe_conf {
 void	probe_conf_init(struct probe_conf *c);
 
 /*
- * probe_address - verify one address (len bytes, hostile). Never
- * fails: an internal failure is VERDICT_ERROR. The whole probe ends by
- * now + c->timeout_ms. With c->cache, answers from and fills the cache.
+ * probe_parse - parse one address of len bytes (hostile; len 0 or a
+ * NULL address is the null sender) into *a, once for the whole path.
+ * *res is cleared and res->address set to the normalised address (or
+ * the sanitised input when it does not parse). When the status is not
+ * ADDR_OK parsing alone decides: *res holds that verdict (the null
+ * sender is skipped / null-sender) and *a must not be probed.
  */
-void	probe_address(const struct probe_conf *c, const char *address,
-		      size_t len, struct probe_result *res,
-		      const struct trace *t);
+enum addr_status probe_parse(const char *address, size_t len, struct addr *a,
+			     struct probe_result *res, const struct trace *t);
 
 /*
- * probe_uncached - the same without the cache read (the cache is still
- * written). Used by the limiter, which reads the cache itself.
+ * probe_verify - verify the parsed address a (probe_parse gave
+ * ADDR_OK; res as probe_parse left it). Never fails: an internal
+ * failure is VERDICT_ERROR. An address literal is decided without any
+ * network. Otherwise the domain facts in c->cache may answer at once;
+ * else DNS and SMTP, ending by now + c->timeout_ms, and the result is
+ * stored under the rules of learn.c. The address cache is not read
+ * here: the limiter reads it before it coordinates.
  */
-void	probe_uncached(const struct probe_conf *c, const char *address,
-		       size_t len, struct probe_result *res,
-		       const struct trace *t);
+void	probe_verify(const struct probe_conf *c, const struct addr *a,
+		     struct probe_result *res, const struct trace *t);
 
 /* probe_exit_class - 0 valid, 1 invalid/bad-domain/bad-syntax, 2 otherwise (sav-probe exit status) */
 int	probe_exit_class(enum verdict v);

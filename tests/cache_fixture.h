@@ -20,6 +20,7 @@
 #include <check.h>
 
 #include "cache.h"
+#include "learn.h"
 #include "log.h"
 
 #define T0	((time_t)1700000000)
@@ -135,7 +136,7 @@ fill(int n)
 
 	for (i = 0; i < n; i++) {
 		snprintf(key, sizeof(key), "a:user%05d@fill.test", i);
-		ck_assert_int_eq(cache_put_result(c, key, NULL, &r), CACHE_HIT);
+		ck_assert_int_eq(learn_store(c, key, NULL, &r), CACHE_HIT);
 	}
 	cache_close(c);
 }

@@ -24,6 +24,7 @@
 #include <check.h>
 
 #include "cache.h"
+#include "learn.h"
 #include "log.h"
 #include "cache_fixture.h"
 
@@ -49,7 +50,7 @@ START_TEST(test_lifetime)
 	struct probe_result r = mk(lives[_i].v, lives[_i].reason, 250, "", "x"), out;
 	int stale;
 
-	ck_assert_int_eq(cache_put_result(c, "a:u@life.test", NULL, &r), CACHE_HIT);
+	ck_assert_int_eq(learn_store(c, "a:u@life.test", NULL, &r), CACHE_HIT);
 	fake_now = T0 + lives[_i].ttl - 1;
 	ck_assert_msg(cache_get_addr(c, "a:u@life.test", &out, &stale) == CACHE_HIT,
 	    "%s at ttl-1: got miss, want hit", verdict_str(lives[_i].v));
@@ -87,7 +88,7 @@ START_TEST(test_domain_fact)
 	struct probe_result r = mk(dfacts[_i].v, dfacts[_i].reason, 550, "5.7.1", "no");
 	struct cache_domain d;
 
-	ck_assert_int_eq(cache_put_result(c, "a:u@dom.test", "dom.test", &r), CACHE_HIT);
+	ck_assert_int_eq(learn_store(c, "a:u@dom.test", "dom.test", &r), CACHE_HIT);
 	fake_now = T0 + dfacts[_i].ttl - 1;
 	ck_assert_msg(cache_get_domain(c, "dom.test", &d) == CACHE_HIT,
 	    "%s: got no domain record, want facts 0x%x", dfacts[_i].reason, dfacts[_i].fact);
@@ -118,11 +119,11 @@ START_TEST(test_null_refused_domain_only)
 	struct cache_domain d;
 	int stale = 0;
 
-	ck_assert_int_eq(cache_put_result(c, "a:x@nr.test", "nr.test", &ca), CACHE_HIT);
-	cache_put_result(c, "a:u@nr.test", "nr.test", &soft);
+	ck_assert_int_eq(learn_store(c, "a:x@nr.test", "nr.test", &ca), CACHE_HIT);
+	learn_store(c, "a:u@nr.test", "nr.test", &soft);
 	ck_assert_msg(cache_get_addr(c, "a:u@nr.test", &out, &stale) == CACHE_MISS,
 	    "a refused <> was stored as the address's verdict (%s)", verdict_str(out.verdict));
-	cache_put_result(c, "a:v@nr.test", "nr.test", &strict);
+	learn_store(c, "a:v@nr.test", "nr.test", &strict);
 	ck_assert_msg(cache_get_addr(c, "a:v@nr.test", &out, &stale) == CACHE_MISS,
 	    "a strict refused <> was stored as the address's verdict (%s)", verdict_str(out.verdict));
 	ck_assert_int_eq(cache_get_domain(c, "nr.test", &d), CACHE_HIT);
@@ -147,7 +148,7 @@ START_TEST(test_no_fact)
 	for (i = 0; i < sizeof(none) / sizeof(none[0]); i++) {
 		struct probe_result r = mk(none[i].v, none[i].reason, 250, "", "");
 
-		cache_put_result(c, "a:u@nofact.test", "nofact.test", &r);
+		learn_store(c, "a:u@nofact.test", "nofact.test", &r);
 		ck_assert_msg(cache_get_domain(c, "nofact.test", &d) == CACHE_MISS,
 		    "%s/%s: got facts 0x%x, want none", verdict_str(none[i].v), none[i].reason, d.facts);
 	}
@@ -165,9 +166,9 @@ START_TEST(test_fact_merge_clear)
 	struct cache_domain d;
 
 	ca.catch_all = 1;
-	cache_put_result(c, "a:a@m.test", "m.test", &ca);
+	learn_store(c, "a:a@m.test", "m.test", &ca);
 	fake_now = T0 + 20 * HOUR;
-	cache_put_result(c, "a:b@m.test", "m.test", &blk);
+	learn_store(c, "a:b@m.test", "m.test", &blk);
 	ck_assert_int_eq(cache_get_domain(c, "m.test", &d), CACHE_HIT);
 	ck_assert_int_eq(d.facts, FACT_CATCH_ALL | FACT_BLOCKS_US);
 	/* merging does not extend the older fact */
@@ -175,15 +176,15 @@ START_TEST(test_fact_merge_clear)
 	ck_assert_int_eq(cache_get_domain(c, "m.test", &d), CACHE_HIT);
 	ck_assert_int_eq(d.facts, FACT_BLOCKS_US);
 	/* a definite answer about a mailbox disproves "blocks us" */
-	cache_put_result(c, "a:c@m.test", "m.test", &ok);
+	learn_store(c, "a:c@m.test", "m.test", &ok);
 	ck_assert_int_eq(cache_get_domain(c, "m.test", &d), CACHE_MISS);
 	/* catch-all is cleared by a mailbox-level 5xx, not by a 2xx */
 	fake_now = T0 + 2 * DAY;
-	cache_put_result(c, "a:a@m.test", "m.test", &ca);
-	cache_put_result(c, "a:d@m.test", "m.test", &ok);
+	learn_store(c, "a:a@m.test", "m.test", &ca);
+	learn_store(c, "a:d@m.test", "m.test", &ok);
 	ck_assert_int_eq(cache_get_domain(c, "m.test", &d), CACHE_HIT);
 	ck_assert_int_eq(d.facts, FACT_CATCH_ALL);
-	cache_put_result(c, "a:e@m.test", "m.test", &no);
+	learn_store(c, "a:e@m.test", "m.test", &no);
 	ck_assert_int_eq(cache_get_domain(c, "m.test", &d), CACHE_MISS);
 	/* cache_put_domain adds; facts 0 deletes */
 	ck_assert_int_eq(cache_put_domain(c, "m.test", FACT_REFUSES_NULL, &blk), CACHE_HIT);
@@ -205,9 +206,9 @@ START_TEST(test_future)
 	int stale;
 
 	fake_now = T0 + 10;
-	cache_put_result(c, "a:f@future.test", NULL, &r);
+	learn_store(c, "a:f@future.test", NULL, &r);
 	r = mk(VERDICT_CATCH_ALL, R_CATCH_ALL, 250, "", "");
-	cache_put_result(c, "a:g@future.test", "future.test", &r);
+	learn_store(c, "a:g@future.test", "future.test", &r);
 	fake_now = T0;
 	ck_assert_int_eq(cache_get_addr(c, "a:f@future.test", &out, &stale), CACHE_MISS);
 	ck_assert_int_eq(cache_get_domain(c, "future.test", &d), CACHE_MISS);
@@ -226,7 +227,7 @@ START_TEST(test_ttl_at_read)
 	char err[256];
 	int stale;
 
-	cache_put_result(c, "a:x@ttl.test", NULL, &r);
+	learn_store(c, "a:x@ttl.test", NULL, &r);
 	cache_close(c);
 	cache_ttl_defaults(&ttl);
 	ttl.invalid = HOUR;
@@ -247,7 +248,7 @@ START_TEST(test_stale)
 	struct probe_result tf = mk(VERDICT_TEMPFAIL, R_TIMEOUT, 0, "", "");
 	int stale;
 
-	cache_put_result(c, "a:s@stale.test", NULL, &ok);
+	learn_store(c, "a:s@stale.test", NULL, &ok);
 	fake_now = T0 + 7 * DAY - 1;
 	ck_assert_int_eq(cache_get_addr(c, "a:s@stale.test", &out, &stale), CACHE_HIT);
 	ck_assert_msg(stale == 0, "before refresh age: got stale=1, want 0");
@@ -256,7 +257,7 @@ START_TEST(test_stale)
 	ck_assert_msg(stale == 1, "at refresh age: got stale=0, want 1");
 	ck_assert_int_eq(out.verdict, VERDICT_VALID);
 	/* a failed refresh keeps the entry and holds off the next one for a while */
-	ck_assert_int_eq(cache_put_result(c, "a:s@stale.test", NULL, &tf), CACHE_HIT);
+	ck_assert_int_eq(learn_store(c, "a:s@stale.test", NULL, &tf), CACHE_HIT);
 	ck_assert_int_eq(cache_get_addr(c, "a:s@stale.test", &out, &stale), CACHE_HIT);
 	ck_assert_int_eq(out.verdict, VERDICT_VALID);
 	ck_assert_msg(stale == 0, "right after a failed refresh: got stale=1, want 0");
@@ -264,7 +265,7 @@ START_TEST(test_stale)
 	ck_assert_int_eq(cache_get_addr(c, "a:s@stale.test", &out, &stale), CACHE_HIT);
 	ck_assert_msg(stale == 1, "5 min after a failed refresh: got stale=0, want 1");
 	/* a good refresh starts the clock again */
-	cache_put_result(c, "a:s@stale.test", NULL, &ok);
+	learn_store(c, "a:s@stale.test", NULL, &ok);
 	fake_now = T0 + 14 * DAY;
 	ck_assert_int_eq(cache_get_addr(c, "a:s@stale.test", &out, &stale), CACHE_HIT);
 	ck_assert_int_eq(stale, 0);
@@ -285,16 +286,16 @@ START_TEST(test_no_clobber)
 	struct probe_result bad = mk(clobber[_i], R_USER_UNKNOWN, 550, "5.1.1", "gone");
 	int stale;
 
-	cache_put_result(c, "a:k@keep.test", NULL, &ok);
+	learn_store(c, "a:k@keep.test", NULL, &ok);
 	fake_now = T0 + 8 * DAY;
-	cache_put_result(c, "a:k@keep.test", NULL, &bad);
+	learn_store(c, "a:k@keep.test", NULL, &bad);
 	ck_assert_int_eq(cache_get_addr(c, "a:k@keep.test", &out, &stale), CACHE_HIT);
 	ck_assert_msg(out.verdict == VERDICT_VALID, "after a %s refresh: got %s, want valid",
 	    verdict_str(clobber[_i]), verdict_str(out.verdict));
 	ck_assert_int_eq(out.code, 250);
 	/* once the valid entry has expired the new result is stored (error/skipped never) */
 	fake_now = T0 + 30 * DAY;
-	cache_put_result(c, "a:k@keep.test", NULL, &bad);
+	learn_store(c, "a:k@keep.test", NULL, &bad);
 	if (clobber[_i] == VERDICT_ERROR || clobber[_i] == VERDICT_SKIPPED)
 		ck_assert_int_eq(cache_get_addr(c, "a:k@keep.test", &out, &stale), CACHE_MISS);
 	else {
@@ -315,17 +316,17 @@ START_TEST(test_tempfail)
 	struct probe_result tf = mk(VERDICT_TEMPFAIL, R_GREYLISTED, 450, "4.7.1", "later"), out;
 	int stale;
 
-	ck_assert_int_eq(cache_put_result(c, "a:t@tf.test", NULL, &tf), CACHE_HIT);
+	ck_assert_int_eq(learn_store(c, "a:t@tf.test", NULL, &tf), CACHE_HIT);
 	ck_assert_int_eq(cache_get_addr(c, "a:t@tf.test", &out, &stale), CACHE_HIT);
 	ck_assert_int_eq(out.verdict, VERDICT_TEMPFAIL);
 	ck_assert_int_eq(out.code, 450);
 	fake_now = T0 + 5 * MIN;
 	ck_assert_int_eq(cache_get_addr(c, "a:t@tf.test", &out, &stale), CACHE_MISS);
 
-	cache_put_result(c, "a:n@tf.test", NULL, &no);
-	cache_put_result(c, "a:u@tf.test", NULL, &unk);
-	ck_assert_int_eq(cache_put_result(c, "a:n@tf.test", NULL, &tf), CACHE_MISS);
-	ck_assert_int_eq(cache_put_result(c, "a:u@tf.test", NULL, &tf), CACHE_MISS);
+	learn_store(c, "a:n@tf.test", NULL, &no);
+	learn_store(c, "a:u@tf.test", NULL, &unk);
+	ck_assert_int_eq(learn_store(c, "a:n@tf.test", NULL, &tf), CACHE_MISS);
+	ck_assert_int_eq(learn_store(c, "a:u@tf.test", NULL, &tf), CACHE_MISS);
 	ck_assert_int_eq(cache_get_addr(c, "a:n@tf.test", &out, &stale), CACHE_HIT);
 	ck_assert_msg(out.verdict == VERDICT_INVALID, "got %s, want invalid", verdict_str(out.verdict));
 	ck_assert_int_eq(cache_get_addr(c, "a:u@tf.test", &out, &stale), CACHE_HIT);
@@ -354,7 +355,7 @@ START_TEST(test_not_stored)
 	for (i = 0; i < sizeof(skip) / sizeof(skip[0]); i++) {
 		struct probe_result r = mk(skip[i].v, skip[i].reason, 0, "", "");
 
-		ck_assert_int_eq(cache_put_result(c, "a:z@ns.test", "ns.test", &r), CACHE_MISS);
+		ck_assert_int_eq(learn_store(c, "a:z@ns.test", "ns.test", &r), CACHE_MISS);
 		ck_assert_msg(cache_get_addr(c, "a:z@ns.test", &out, &stale) == CACHE_MISS,
 		    "%s/%s: got stored, want not stored", verdict_str(skip[i].v), skip[i].reason);
 		ck_assert_int_eq(cache_get_domain(c, "ns.test", &d), CACHE_MISS);
@@ -379,7 +380,7 @@ START_TEST(test_roundtrip)
 	snprintf(r.mx, sizeof(r.mx), "mx 1.example.test");
 	snprintf(r.ip, sizeof(r.ip), "2001:db8::25");
 	r.catch_all = 1;
-	ck_assert_int_eq(cache_put_result(c, "a:Rt@rt.test", NULL, &r), CACHE_HIT);
+	ck_assert_int_eq(learn_store(c, "a:Rt@rt.test", NULL, &r), CACHE_HIT);
 	ck_assert_int_eq(cache_get_addr(c, "a:Rt@rt.test", &out, &stale), CACHE_HIT);
 	ck_assert_str_eq(out.address, "Rt@rt.test");
 	ck_assert_int_eq(out.verdict, VERDICT_INVALID);
@@ -397,7 +398,7 @@ START_TEST(test_roundtrip)
 	/* out-of-range fields are dropped, not stored */
 	r = mk(VERDICT_UNKNOWN, "Bad Reason!", 999, "9.9.9", "t");
 	snprintf(r.ip, sizeof(r.ip), "not-an-ip");
-	ck_assert_int_eq(cache_put_result(c, "a:odd@rt.test", NULL, &r), CACHE_HIT);
+	ck_assert_int_eq(learn_store(c, "a:odd@rt.test", NULL, &r), CACHE_HIT);
 	ck_assert_int_eq(cache_get_addr(c, "a:odd@rt.test", &out, &stale), CACHE_HIT);
 	ck_assert_str_eq(out.reason, "");
 	ck_assert_int_eq(out.code, 0);
@@ -429,7 +430,7 @@ START_TEST(test_compact)
 	int stale;
 
 	snprintf(r.mx, sizeof(r.mx), "%s", compact[_i].mx);
-	ck_assert_int_eq(cache_put_result(c, compact[_i].key, NULL, &r), CACHE_HIT);
+	ck_assert_int_eq(learn_store(c, compact[_i].key, NULL, &r), CACHE_HIT);
 	ck_assert_int_eq(cache_get_addr(c, compact[_i].key, &out, &stale), CACHE_HIT);
 	ck_assert_str_eq(out.mx, compact[_i].mx);
 	ck_assert_str_eq(out.enhanced, compact[_i].enh);
@@ -437,10 +438,10 @@ START_TEST(test_compact)
 	/* a refresh that failed: tried round-trips too */
 	fake_now = T0 + 100;
 	r.verdict = VERDICT_VALID;
-	cache_put_result(c, compact[_i].key, NULL, &r);
+	learn_store(c, compact[_i].key, NULL, &r);
 	fake_now = T0 + 200;
 	r.verdict = VERDICT_TEMPFAIL;
-	cache_put_result(c, compact[_i].key, NULL, &r);
+	learn_store(c, compact[_i].key, NULL, &r);
 	ck_assert_int_eq(cache_get_entry(c, compact[_i].key, &e), CACHE_HIT);
 	ck_assert_int_eq(e.ok, 1);
 	ck_assert_int_eq(e.tried, T0 + 200);
@@ -506,7 +507,7 @@ START_TEST(test_record_damage)
 	MDB_env *env;
 	int len, i, m, n = 0, stale, newer;
 
-	ck_assert_int_eq(cache_put_result(c, "a:orig@dmg.test", NULL, &r), CACHE_HIT);
+	ck_assert_int_eq(learn_store(c, "a:orig@dmg.test", NULL, &r), CACHE_HIT);
 	cache_close(c);
 	env = raw_open();
 	len = raw_get(env, "a:orig@dmg.test", rec, sizeof(rec));
@@ -571,7 +572,7 @@ START_TEST(test_newer_version)
 	MDB_env *env;
 	int len, i, stale;
 
-	ck_assert_int_eq(cache_put_result(c, "a:v2@ver.test", NULL, &r), CACHE_HIT);
+	ck_assert_int_eq(learn_store(c, "a:v2@ver.test", NULL, &r), CACHE_HIT);
 	cache_close(c);
 	env = raw_open();
 	len = raw_get(env, "a:v2@ver.test", rec, sizeof(rec));
@@ -584,7 +585,7 @@ START_TEST(test_newer_version)
 	fake_now = T0 + DAY;
 	for (i = 0; i < 200; i++) {	/* sweeps go over it */
 		snprintf(key, sizeof(key), "a:w%d@ver.test", i);
-		cache_put_result(c, key, NULL, &r);
+		learn_store(c, key, NULL, &r);
 	}
 	ck_assert_int_eq(cache_purge(c, 0), 0);
 	ck_assert_int_eq(cache_del(c, "a:v2@ver.test"), CACHE_HIT);
@@ -606,10 +607,10 @@ START_TEST(test_purge)
 
 		r = mk(lives[i].v, lives[i].reason, 0, "", "");
 		snprintf(key, sizeof(key), "a:%s@purge.test", verdict_str(lives[i].v));
-		cache_put_result(c, key, NULL, &r);
+		learn_store(c, key, NULL, &r);
 	}
 	r = mk(VERDICT_CATCH_ALL, R_CATCH_ALL, 0, "", "");
-	cache_put_result(c, NULL, "purge.test", &r);
+	learn_store(c, NULL, "purge.test", &r);
 	fake_now = T0 + 2 * HOUR;	/* tempfail, unknown, catch-all gone */
 	ck_assert_int_eq(cache_purge(c, 0), 3);
 	ck_assert_int_eq(cache_get_entry(c, "a:valid@purge.test", &e), CACHE_HIT);
@@ -648,12 +649,12 @@ START_TEST(test_sweep)
 
 	for (i = 0; i < 1000; i++) {
 		snprintf(key, sizeof(key), "a:sweep%04d@sw.test", i);
-		cache_put_result(c, key, NULL, &tf);
+		learn_store(c, key, NULL, &tf);
 	}
 	fake_now = T0 + HOUR;
 	for (i = 0; i < 100; i++) {
 		snprintf(key, sizeof(key), "a:keep%04d@sw.test", i);
-		cache_put_result(c, key, NULL, &ok);
+		learn_store(c, key, NULL, &ok);
 	}
 	ck_assert_int_eq(cache_iterate(c, NULL, count_cb, n), 0);
 	ck_assert_msg(n[0] == 100 && n[2] == 0, "after the sweep: got %ld records, %ld expired; want 100, 0",
@@ -688,12 +689,12 @@ START_TEST(test_iterate_del_stats)
 	struct cache_entry e;
 	struct listed l;
 
-	cache_put_result(c, "a:a@one.test", "one.test", &ok);
-	cache_put_result(c, "a:\"x@y\"@one.test", "one.test", &no);
-	cache_put_result(c, "a:b@two.test", "two.test", &ok);
+	learn_store(c, "a:a@one.test", "one.test", &ok);
+	learn_store(c, "a:\"x@y\"@one.test", "one.test", &no);
+	learn_store(c, "a:b@two.test", "two.test", &ok);
 	fake_now = T0 + 100;
-	cache_put_result(c, "a:c@two.test", "two.test", &ca);
-	cache_put_result(c, "a:d@one.test.other", NULL, &ok);
+	learn_store(c, "a:c@two.test", "two.test", &ca);
+	learn_store(c, "a:d@one.test.other", NULL, &ok);
 
 	memset(&l, 0, sizeof(l));
 	ck_assert_int_eq(cache_iterate(c, "a:", list_cb, &l), 0);
@@ -743,7 +744,7 @@ START_TEST(test_long_keys)
 	memset(key, 'k', sizeof(key) - 1);
 	key[sizeof(key) - 1] = '\0';
 	memcpy(key, "a:", 2);
-	ck_assert_int_eq(cache_put_result(c, key, NULL, &ok), CACHE_MISS);
+	ck_assert_int_eq(learn_store(c, key, NULL, &ok), CACHE_MISS);
 	ck_assert_int_eq(cache_get_addr(c, key, &out, &stale), CACHE_MISS);
 	ck_assert_int_eq(cache_get_addr(c, "", &out, &stale), CACHE_MISS);
 	ck_assert_int_eq(atomic_load(&nwarn), 0);
@@ -770,7 +771,7 @@ thread_writer(void *p)
 	for (i = 0; i < 300; i++) {
 		snprintf(key, sizeof(key), "a:t%d-%d@threads.test", a->id, i);
 		snprintf(r.text, sizeof(r.text), "t%d-%d", a->id, i);
-		if (cache_put_result(a->c, key, NULL, &r) != CACHE_HIT ||
+		if (learn_store(a->c, key, NULL, &r) != CACHE_HIT ||
 		    cache_get_addr(a->c, key, &out, &stale) != CACHE_HIT ||
 		    strcmp(out.text, r.text) != 0)
 			a->bad++;

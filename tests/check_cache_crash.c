@@ -25,6 +25,7 @@
 #include <check.h>
 
 #include "cache.h"
+#include "learn.h"
 #include "log.h"
 #include "cache_fixture.h"
 
@@ -55,11 +56,11 @@ crash_writer(unsigned seed)
 		snprintf(key, sizeof(key), "a:w%d@crash.test", k);
 		snprintf(r.text, sizeof(r.text), "w%d seq %u", k, s);
 		r.verdict = s % 5 == 0 ? VERDICT_INVALID : VERDICT_VALID;
-		cache_put_result(c, key, s % 3 == 0 ? "crash.test" : NULL, &r);
+		learn_store(c, key, s % 3 == 0 ? "crash.test" : NULL, &r);
 		if (s % 50 == 0) {
 			struct probe_result ca = mk(VERDICT_CATCH_ALL, R_CATCH_ALL, 250, "", "");
 
-			cache_put_result(c, NULL, "crash.test", &ca);
+			learn_store(c, NULL, "crash.test", &ca);
 		}
 	}
 }
@@ -144,7 +145,7 @@ mp_writer(const char *tag)
 	for (i = 0; i < MP_N; i++) {
 		snprintf(key, sizeof(key), "a:%s-%d@mp.test", tag, i);
 		snprintf(r.text, sizeof(r.text), "%s-%d", tag, i);
-		if (cache_put_result(c, key, NULL, &r) != CACHE_HIT)
+		if (learn_store(c, key, NULL, &r) != CACHE_HIT)
 			bad++;
 	}
 	cache_close(c);
@@ -258,12 +259,12 @@ START_TEST(test_multiprocess)
 	fake_now = time(NULL) - DAY;
 	for (i = 0; i < 300; i++) {
 		snprintf(key, sizeof(key), "a:old%d@old.test", i);
-		cache_put_result(c, key, NULL, &tf);
+		learn_store(c, key, NULL, &tf);
 	}
 	cache_set_clock(c, NULL);
 	for (i = 0; i < 300; i++) {
 		snprintf(key, sizeof(key), "a:junk%d@junk.test", i);
-		cache_put_result(c, key, NULL, &ok);
+		learn_store(c, key, NULL, &ok);
 	}
 	cache_close(c);
 

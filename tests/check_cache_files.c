@@ -25,6 +25,7 @@
 #include <check.h>
 
 #include "cache.h"
+#include "learn.h"
 #include "log.h"
 #include "cache_fixture.h"
 
@@ -131,7 +132,7 @@ expect_recreated(const char *what)
 	    what, atomic_load(&nwarn), lastwarn);
 	ck_assert_msg(strstr(lastwarn, "moved aside") != NULL, "%s: warning \"%s\"", what, lastwarn);
 	ck_assert_msg(count_files("cache.mdb.corrupt-") >= 1, "%s: nothing moved aside", what);
-	ck_assert_int_eq(cache_put_result(c, "a:new@re.test", NULL, &r), CACHE_HIT);
+	ck_assert_int_eq(learn_store(c, "a:new@re.test", NULL, &r), CACHE_HIT);
 	ck_assert_int_eq(cache_get_addr(c, "a:new@re.test", &out, &stale), CACHE_HIT);
 	cache_close(c);
 	/* the next open is quiet */
@@ -210,7 +211,7 @@ START_TEST(test_map_full)
 	for (i = 0; i < 40000; i++) {
 		fake_now = T0 + i;
 		full_key(key, sizeof(key), i, _i);
-		if (cache_put_result(c, key, NULL, &ok) != CACHE_HIT)
+		if (learn_store(c, key, NULL, &ok) != CACHE_HIT)
 			fails++;
 	}
 	ck_assert_msg(fails == 0, "got %d failed writes, want 0 (%s)", fails, lastwarn);
@@ -237,7 +238,7 @@ START_TEST(test_disk_full)
 	char key[64];
 	int i, err = 0, skipped = 0, stale;
 
-	ck_assert_int_eq(cache_put_result(c, "a:before@disk.test", NULL, &ok), CACHE_HIT);
+	ck_assert_int_eq(learn_store(c, "a:before@disk.test", NULL, &ok), CACHE_HIT);
 	signal(SIGXFSZ, SIG_IGN);
 	ck_assert_int_eq(stat(path, &st), 0);
 	rl.rlim_cur = rl.rlim_max = (rlim_t)st.st_size;
@@ -246,7 +247,7 @@ START_TEST(test_disk_full)
 		enum cache_status s;
 
 		snprintf(key, sizeof(key), "a:diskfull-%05d@disk.test", i);
-		s = cache_put_result(c, key, NULL, &ok);
+		s = learn_store(c, key, NULL, &ok);
 		if (s == CACHE_ERR)
 			err++;
 		else if (s == CACHE_MISS)
@@ -288,7 +289,7 @@ START_TEST(test_rofs)
 	ck_assert_msg(strstr(lastwarn, "read-only") != NULL, "warning: %s", lastwarn);
 	ck_assert_int_eq(cache_get_addr(c, "a:user00007@fill.test", &out, &stale), CACHE_HIT);
 	for (i = 0; i < 100; i++)
-		ck_assert_int_eq(cache_put_result(c, "a:new@rofs.test", NULL, &ok), CACHE_MISS);
+		ck_assert_int_eq(learn_store(c, "a:new@rofs.test", NULL, &ok), CACHE_MISS);
 	ck_assert_int_eq(cache_get_addr(c, "a:new@rofs.test", &out, &stale), CACHE_MISS);
 	ck_assert_int_eq(atomic_load(&nwarn), 1);
 	cache_close(c);
@@ -306,7 +307,7 @@ START_TEST(test_rdonly_handle)
 	c = open_at(path, 0, CACHE_RDONLY);
 	ck_assert_int_eq(cache_readonly(c), 1);
 	ck_assert_int_eq(cache_get_addr(c, "a:user00003@fill.test", &out, &stale), CACHE_HIT);
-	ck_assert_int_eq(cache_put_result(c, "a:x@ro.test", NULL, &ok), CACHE_MISS);
+	ck_assert_int_eq(learn_store(c, "a:x@ro.test", NULL, &ok), CACHE_MISS);
 	ck_assert_int_eq(cache_del(c, "a:user00003@fill.test"), CACHE_ERR);
 	ck_assert_int_eq(cache_purge(c, 1), -1);
 	ck_assert_int_eq(atomic_load(&nwarn), 0);

@@ -29,6 +29,7 @@
 #include <check.h>
 
 #include "cache.h"
+#include "learn.h"
 #include "limit.h"
 #include "log.h"
 #include "probe.h"
@@ -439,7 +440,7 @@ START_TEST(test_wait_cache)
 	ok.code = 250;
 	fake_now = time(NULL) - 8 * 86400;
 	cache_set_clock(c, fake_clock);
-	ck_assert_int_eq(cache_put_result(c, "a:old@hit.test", "hit.test", &ok), CACHE_HIT);
+	ck_assert_int_eq(learn_store(c, "a:old@hit.test", "hit.test", &ok), CACHE_HIT);
 	fake_now = time(NULL);
 
 	fake_start(&sv, tmpdir, NULL, "rcpt * 550 5.1.1 User unknown\n");

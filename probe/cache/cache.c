@@ -1,7 +1,10 @@
 /*
  * cache - the on-disk verdict cache: one LMDB file shared by the
  * milter's threads, several milter processes and the sav-cache
- * command. This file: the look-ups, the write rules and the lifetimes.
+ * command. This file: the look-ups, the writes and the lifetimes. The
+ * rules of what a result may overwrite and which domain facts it
+ * teaches are not here but in learn.c: cache_write asks them, inside
+ * its write transaction, and stores what they say.
  * See cache.h and DESIGN.md "Cache"; the rules are CASES.md section F.
  *
  * The module is five files: cache.c (look-ups and writes),
@@ -440,6 +443,7 @@ struct wplan {
 	const char *domain_only;	/* cache_put_domain */
 	unsigned dom_facts;
 	const struct probe_result *res;
+	cache_rules_fn *rules;		/* cache_write */
 	int	wrote;
 };
 
@@ -455,45 +459,6 @@ put_rec(struct cache *c, MDB_txn *txn, const char *key, size_t klen, const struc
 	v.mv_size = len;
 	v.mv_data = buf;
 	return mdb_put(txn, c->dbi, &k, &v, 0);
-}
-
-/* domain facts an inconclusive result establishes (F11) */
-static unsigned
-facts_of(const struct probe_result *r)
-{
-	unsigned f = 0;
-	const char *why = r->reason;
-
-	if (r->verdict == VERDICT_CATCH_ALL || r->catch_all)
-		f |= FACT_CATCH_ALL;
-	if (strcmp(why, R_NULL_SENDER_REFUSED) == 0)
-		f |= FACT_REFUSES_NULL;
-	if (strcmp(why, R_GREETING_REFUSED) == 0 || strcmp(why, R_POLICY_BLOCK) == 0)
-		f |= FACT_BLOCKS_US;
-	/* a temporary "no mail host" (nothing could be tried) is no fact */
-	if (r->verdict == VERDICT_BAD_DOMAIN && (strcmp(why, R_NO_MAIL_HOST) == 0 ||
-	    strcmp(why, R_NXDOMAIN) == 0 || strcmp(why, R_NULL_MX) == 0))
-		f |= FACT_NO_MAIL;
-	if (r->verdict == VERDICT_TEMPFAIL &&
-	    (strcmp(why, R_CONNECT_FAILED) == 0 || strcmp(why, R_TIMEOUT) == 0))
-		f |= FACT_UNREACHABLE;
-	return f;
-}
-
-/* facts a conclusive answer about a mailbox disproves */
-static unsigned
-facts_cleared_by(const struct probe_result *r)
-{
-	unsigned f = 0;
-
-	/* a strict (StrictNullSender) invalid is about <>, not about a mailbox */
-	if (strcmp(r->reason, R_NULL_SENDER_REFUSED) == 0)
-		return 0;
-	if ((r->verdict == VERDICT_VALID && !r->catch_all) || r->verdict == VERDICT_INVALID)
-		f = FACT_REFUSES_NULL | FACT_BLOCKS_US | FACT_NO_MAIL | FACT_UNREACHABLE;
-	if (r->verdict == VERDICT_INVALID)
-		f |= FACT_CATCH_ALL;	/* a mailbox-level 5xx: not catch-all */
-	return f;
 }
 
 /* update the domain record: add facts learnt now, drop cleared ones */
@@ -544,37 +509,36 @@ apply_domain(struct cache *c, MDB_txn *txn, const char *dkey, size_t dklen,
 	return rc;
 }
 
-/* the address half of cache_put_result: the rules F2, F3 */
+/* the address half of cache_write: read what is held, ask the rules, do the plan */
 static int
-apply_addr(struct cache *c, MDB_txn *txn, const char *key, size_t klen,
-	   const struct probe_result *pr, time_t n, int *wrote)
+apply_addr(struct cache *c, MDB_txn *txn, const struct wplan *p, time_t n,
+	   struct cache_plan *plan, int *wrote)
 {
+	struct cache_held held;
 	struct rec old, r;
-	int rc, live_old;
+	int rc;
 
-	rc = read_rec(c, txn, key, klen, &old);
-	if (rc < 0)
-		return EIO;
-	live_old = rc == 0 && old.type == REC_ADDR &&
-	    !cache_int_expired(old.created, cache_int_ttl(c, REC_ADDR, old.verdict), n);
-	if (pr->verdict != VERDICT_VALID && live_old && old.verdict == VERDICT_VALID) {
-		/*
-		 * F3: nothing but a fresh "valid" replaces a valid entry
-		 * still in force (Postfix verify.c: "don't allow a failed
-		 * probe to clobber an OK address"). Note the attempt so a
-		 * failing refresh is not retried on every message.
-		 */
-		old.tried = n;
-		rc = put_rec(c, txn, key, klen, &old);
-		if (rc == 0)
-			*wrote = 1;
-		return rc;
+	memset(&held, 0, sizeof(held));
+	rc = 1;
+	if (p->akey != NULL) {
+		rc = read_rec(c, txn, p->akey, p->aklen, &old);
+		if (rc < 0)
+			return EIO;
+		held.addr = rc == 0 && old.type == REC_ADDR &&
+		    !cache_int_expired(old.created, cache_int_ttl(c, REC_ADDR, old.verdict), n);
+		held.verdict = held.addr ? old.verdict : VERDICT_UNKNOWN;
 	}
-	/* F2: tempfail never replaces a verdict in force; stored as tempfail only */
-	if (pr->verdict == VERDICT_TEMPFAIL && live_old && old.verdict != VERDICT_TEMPFAIL)
+	p->rules(p->res, &held, plan);
+	if (p->akey == NULL)
 		return 0;
-	cache_rec_from_result(&r, REC_ADDR, pr, n);
-	rc = put_rec(c, txn, key, klen, &r);
+	if (plan->touch_addr && held.addr) {
+		old.tried = n;
+		rc = put_rec(c, txn, p->akey, p->aklen, &old);
+	} else if (plan->put_addr) {
+		cache_rec_from_result(&r, REC_ADDR, p->res, n);
+		rc = put_rec(c, txn, p->akey, p->aklen, &r);
+	} else
+		return 0;
 	if (rc == 0)
 		*wrote = 1;
 	return rc;
@@ -614,12 +578,12 @@ run_plan(struct cache *c, struct wplan *p, int check_room)
 			rc = apply_domain(c, txn, p->dkey, p->dklen, p->dom_facts, 0,
 			    p->res, n, &p->wrote);
 	} else {
-		rc = 0;
-		if (p->akey != NULL)
-			rc = apply_addr(c, txn, p->akey, p->aklen, p->res, n, &p->wrote);
-		if (rc == 0 && p->dkey != NULL)
-			rc = apply_domain(c, txn, p->dkey, p->dklen, facts_of(p->res),
-			    facts_cleared_by(p->res), p->res, n, &p->wrote);
+		struct cache_plan plan;
+
+		rc = apply_addr(c, txn, p, n, &plan, &p->wrote);
+		if (rc == 0 && p->dkey != NULL && plan.domain)
+			rc = apply_domain(c, txn, p->dkey, p->dklen, plan.add & FACT_ALL,
+			    plan.clear & FACT_ALL, p->res, n, &p->wrote);
 	}
 	if (rc == 0 && p->wrote)
 		sweep_step(c, txn, n);
@@ -655,32 +619,18 @@ write_plan(struct cache *c, struct wplan *p)
 }
 
 enum cache_status
-cache_put_result(struct cache *c, const char *key, const char *domain,
-		 const struct probe_result *r)
+cache_write(struct cache *c, const char *key, const char *domain,
+	    const struct probe_result *r, cache_rules_fn *rules)
 {
 	struct wplan p;
 	char dkey[300];
 	int dklen;
 
-	if (c == NULL || r == NULL || !cache_rec_storable(r->verdict))
-		return CACHE_MISS;	/* error and skipped are never stored */
-	/*
-	 * Results about us, not about the address: our own limits, the
-	 * caller's budget, an internal error, an answer already taken
-	 * from domain facts. Storing them would only hide the address.
-	 */
-	if (strcmp(r->reason, R_RATE_LIMITED) == 0 || strcmp(r->reason, R_BUDGET) == 0 ||
-	    strcmp(r->reason, R_INTERNAL) == 0 || strcmp(r->reason, R_CACHED_DOMAIN) == 0)
-		return CACHE_MISS;
+	if (c == NULL || r == NULL || rules == NULL || !cache_rec_storable(r->verdict))
+		return CACHE_MISS;	/* error and skipped cannot be stored */
 	memset(&p, 0, sizeof(p));
 	p.res = r;
-	/*
-	 * A refused <> says nothing about the address (F11): it lives only
-	 * as a domain fact, which the probe judges by the StrictNullSender
-	 * in force when it is read, so switching that off takes effect at once.
-	 */
-	if (strcmp(r->reason, R_NULL_SENDER_REFUSED) == 0)
-		key = NULL;
+	p.rules = rules;
 	if (key != NULL && key[0] != '\0' && strlen(key) <= c->maxkey) {
 		p.akey = key;
 		p.aklen = strlen(key);

@@ -73,23 +73,35 @@ void	cache_set_clock(struct cache *c, time_t (*now)(void));
 enum cache_status cache_get_addr(struct cache *c, const char *key,
 				 struct probe_result *out, int *stale);
 
+/* what the cache holds for an address when a result is to be stored */
+struct cache_held {
+	int	addr;			/* an address record in force */
+	enum verdict verdict;		/* its verdict */
+};
+
+/* what to store, decided by the caller's rules (learn.c) */
+struct cache_plan {
+	int	put_addr;		/* store the result as the address record */
+	int	touch_addr;		/* keep the record in force, note the attempt (tried) */
+	int	domain;			/* update the domain record: */
+	unsigned add;			/*   facts learnt now, with the result as their why */
+	unsigned clear;			/*   facts disproved */
+};
+
+typedef void cache_rules_fn(const struct probe_result *r, const struct cache_held *held,
+			    struct cache_plan *plan);
+
 /*
- * cache_put_result - store a fresh probe result under key, applying the
- * rules: tempfail never overwrites a stored verdict and is stored only
- * as tempfail (F2); a failed or temporary refresh never clobbers an
- * unexpired valid entry (F3); error and skipped are not stored.
- * Inconclusive results that are about the domain (catch-all, <>
- * refused, policy block, unreachable) also update domain facts (F11).
- * (As built: nothing but a fresh valid result replaces a valid entry
- * in force, an invalid one included, as Postfix's verify does; results
- * about us rather than the address - rate-limited, budget, internal,
- * domain-cached - are not stored; a definite answer about a mailbox
- * clears the domain facts it disproves; no-mail and unreachable facts
- * last at most ttl.invalid. See cache.c.)
+ * cache_write - store result r for the address key (NULL: none) of
+ * domain (NULL: none) as rules decide: inside one write transaction
+ * the address record in force is read, rules is asked for a plan with
+ * it, and the plan is carried out, so writers in other processes
+ * cannot interleave. The store adds no rules of its own: results it
+ * cannot encode (error, skipped) are never written, and a key or
+ * domain too long for LMDB is left out.
  */
-enum cache_status cache_put_result(struct cache *c, const char *key,
-				   const char *domain,
-				   const struct probe_result *r);
+enum cache_status cache_write(struct cache *c, const char *key, const char *domain,
+			      const struct probe_result *r, cache_rules_fn *rules);
 
 enum cache_status cache_get_domain(struct cache *c, const char *domain,
 				   struct cache_domain *out);
@@ -97,7 +109,7 @@ enum cache_status cache_put_domain(struct cache *c, const char *domain,
 				   unsigned facts, const struct probe_result *why);
 
 /*
- * Return values of the two put functions: CACHE_HIT when the record
+ * Return values of cache_write and cache_put_domain: CACHE_HIT when a record
  * was written, CACHE_MISS when the rules say nothing is to be written
  * (or writes are off: read-only cache, failing disk), CACHE_ERR when a
  * write was attempted and failed. cache_put_domain adds facts (each

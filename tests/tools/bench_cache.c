@@ -7,7 +7,7 @@
  *
  * Fills a fresh cache in DIR (default: a new directory under /tmp,
  * removed at the end unless -k) with ENTRIES address verdicts
- * (default 1,000,000) through cache_put_result with CACHE_NOSYNC, in a
+ * (default 1,000,000) through learn_store with CACHE_NOSYNC, in a
  * random key order, with a realistic mix of records (75% valid with a
  * short reply, 15% invalid with a long one, 5% greylisted, 5%
  * catch-all, which also writes domain records; half the domains use
@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "cache.h"
+#include "learn.h"
 #include "util.h"
 
 #define TARGET_P99_NS	20000.0
@@ -391,7 +392,7 @@ main(int argc, char **argv)
 	fprintf(stderr, "filling %zu entries into %s ...\n", nent, path);
 	t0 = now_ns();
 	for (i = 0; i < nent; i++)
-		if (cache_put_result(c, ents[i].key, ents[i].domain, &ents[i].r) == CACHE_HIT)
+		if (learn_store(c, ents[i].key, ents[i].domain, &ents[i].r) == CACHE_HIT)
 			ok_fill++;
 	fill_ns = now_ns() - t0;
 	cache_iterate(c, NULL, count_cb, &records);
@@ -447,7 +448,7 @@ main(int argc, char **argv)
 
 	printf("\nsav-milter verdict cache benchmark (%ld CPUs, LMDB, warm page cache)\n",
 	    sysconf(_SC_NPROCESSORS_ONLN));
-	printf("fill: %zu cache_put_result calls in %.1f s (%.0f/s, CACHE_NOSYNC), %d stored, "
+	printf("fill: %zu learn_store calls in %.1f s (%.0f/s, CACHE_NOSYNC), %d stored, "
 	    "%zu records (address + domain)\n", nent, (double)fill_ns / 1e9,
 	    (double)nent / ((double)fill_ns / 1e9), ok_fill, records);
 	printf("file: %lld bytes = %.1f bytes per record, %.1f per address entry "
