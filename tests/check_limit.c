@@ -1,6 +1,6 @@
 /*
  * check_limit - probe coordination (probe/limit.c) on the real stack:
- * limit_verdict -> probe_uncached -> dns (ldns-testns on 127.0.0.1,
+ * limit_verdict -> probe_verify -> dns (ldns-testns on 127.0.0.1,
  * tests/testns.h) -> smtp (fake_smtpd on 127.0.0.1, which records
  * every connection and the most it had open at once) -> cache.
  *

@@ -173,7 +173,7 @@ cmp_u32(const void *a, const void *b)
 }
 
 /*
- * cache_evict_make_room - a full map (F9): purge the expired, then
+ * cache_evict_make_room - a full map: purge the expired, then
  * evict the oldest EVICT_PCT percent by created time (an exact count:
  * records created in the same second as the cut go only as far as the
  * count needs). Sets room_mark (see cache_evict_need_room). Returns 0
