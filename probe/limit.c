@@ -817,7 +817,7 @@ limit_verdict_client(struct limiter *l, const struct probe_conf *pc,
 
 void
 limit_verdict_parsed(struct limiter *l, const struct probe_conf *pc,
-		     const struct sockaddr *client, const struct addr *ap,
+		     const struct sockaddr *client, const struct addr *a,
 		     msec_t budget_ms, struct probe_result *res)
 {
 	msec_t start = util_now_ms(), deadline = start + (budget_ms > 0 ? budget_ms : 0);
@@ -825,7 +825,6 @@ limit_verdict_parsed(struct limiter *l, const struct probe_conf *pc,
 	struct cache *cache = l->cache != NULL ? l->cache : pc->cache;
 	unsigned char ckey[LIMIT_CLIENT_KEY];
 	struct flight *f = NULL;
-	const struct addr *a = ap;
 	uint32_t h;
 	int stale = 0, per_client, limited = 0;
 	uint64_t window = 0;
