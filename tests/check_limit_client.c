@@ -47,6 +47,7 @@
 #include "probe.h"
 #include "testns.h"
 #include "fake_fixture.h"
+#include "limit_fixture.h"
 
 /* the server closes on QUIT without a 221, so CLOSE is logged before the client's EOF */
 #define QUIT_EOF	"disconnect quit\n"
@@ -114,33 +115,14 @@ setup_log(void)
 static void
 teardown(void)
 {
-	char cmd[128];
-
 	testns_stop(&ns);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-	if (tmpdir[0] != '\0' && system(cmd) != 0)
-		fprintf(stderr, "could not remove %s\n", tmpdir);
+	limit_fixture_rmdir(tmpdir);
 }
 
 static void
 conf_for(struct probe_conf *pc, int port, struct cache *c)
 {
-	char spec[64], err[128];
-
-	probe_conf_init(pc);
-	snprintf(spec, sizeof(spec), "127.0.0.1:%d", ns.port);
-	ck_assert_msg(dns_conf_add_server(&pc->dns, spec, err, sizeof(err)) == 0, "%s", err);
-	pc->dns.timeout_ms = 1000;
-	pc->dns.retries = 1;
-	pc->port = port;
-	pc->allow_private = 1;
-	pc->catchall_check = 0;
-	snprintf(pc->helo, sizeof(pc->helo), "probe.lim.test");
-	pc->timeout_ms = 10000;
-	pc->connect_ms = 2000;
-	pc->greeting_ms = 5000;
-	pc->command_ms = 5000;
-	pc->cache = c;
+	limit_fixture_conf(pc, ns.port, port, "probe.lim.test", c);
 }
 
 static struct cache *
@@ -154,17 +136,6 @@ cache_new(void)
 	c = cache_open(cachepath, &ttl, 0, CACHE_NOSYNC, err, sizeof(err));
 	ck_assert_msg(c != NULL, "cache_open: %s", err);
 	return c;
-}
-
-static int
-connections(const char *t)
-{
-	int n = 0;
-	const char *p;
-
-	for (p = t; (p = strstr(p, " CONNECT ")) != NULL; p++)
-		n++;
-	return n;
 }
 
 static int

@@ -34,6 +34,7 @@
 #include "probe.h"
 #include "testns.h"
 #include "fake_fixture.h"
+#include "limit_fixture.h"
 
 /* the server closes on QUIT without a 221: its CLOSE line comes before the client's next CONNECT */
 #define QUIT_EOF	"disconnect quit\n"
@@ -72,68 +73,14 @@ setup(void)
 static void
 teardown(void)
 {
-	char cmd[128];
-
 	testns_stop(&ns);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-	if (tmpdir[0] != '\0' && system(cmd) != 0)
-		fprintf(stderr, "could not remove %s\n", tmpdir);
-}
-
-static int
-connections(const char *t)
-{
-	int n = 0;
-	const char *p;
-
-	for (p = t; (p = strstr(p, " CONNECT ")) != NULL; p++)
-		n++;
-	return n;
-}
-
-/* the most connections open at once, from the order of CONNECT and CLOSE lines */
-static int
-max_concurrent(const char *t)
-{
-	const char *p = t;
-	int open = 0, max = 0;
-
-	while (*p != '\0') {
-		const char *sp = strchr(p, ' ');
-		const char *nl = strchr(p, '\n');
-
-		if (sp != NULL && (nl == NULL || sp < nl) && p[0] >= '0' && p[0] <= '9') {
-			if (strncmp(sp, " CONNECT ", 9) == 0 && ++open > max)
-				max = open;
-			else if (strncmp(sp, " CLOSE", 6) == 0)
-				open--;
-		}
-		if (nl == NULL)
-			break;
-		p = nl + 1;
-	}
-	return max;
+	limit_fixture_rmdir(tmpdir);
 }
 
 static void
 conf_for(struct probe_conf *pc, const struct fake_smtpd *sv, struct cache *c)
 {
-	char spec[64], err[128];
-
-	probe_conf_init(pc);
-	snprintf(spec, sizeof(spec), "127.0.0.1:%d", ns.port);
-	ck_assert_msg(dns_conf_add_server(&pc->dns, spec, err, sizeof(err)) == 0, "%s", err);
-	pc->dns.timeout_ms = 1000;
-	pc->dns.retries = 1;
-	pc->port = sv->port;
-	pc->allow_private = 1;
-	pc->catchall_check = 0;
-	snprintf(pc->helo, sizeof(pc->helo), "probe.wait.test");
-	pc->timeout_ms = 10000;
-	pc->connect_ms = 2000;
-	pc->greeting_ms = 5000;
-	pc->command_ms = 5000;
-	pc->cache = c;
+	limit_fixture_conf(pc, ns.port, sv->port, "probe.wait.test", c);
 }
 
 /* ---- many requests at once ---- */
