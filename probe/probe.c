@@ -244,6 +244,11 @@ judge(const struct probe_conf *c, const struct smtp_outcome *o, int known_catcha
 	case SMTP_NO_SMTPUTF8:
 		set(cur, VERDICT_UNKNOWN, R_SMTPUTF8_UNSUPPORTED);
 		return 1;
+	case SMTP_BAD_INPUT:
+		/* nothing was sent, and no other address would fare better: our error */
+		set(cur, VERDICT_ERROR, R_INTERNAL);
+		util_strlcpy(cur->text, o->err, sizeof(cur->text));
+		return 1;
 	case SMTP_HELO_REFUSED:
 		if (o->last.code < 500) {
 			/* EHLO/HELO 4xx: "not now" from this host (B8), not a refusal of us */
