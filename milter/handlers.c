@@ -202,7 +202,7 @@ sav_envfrom(SMFICTX *mctx, char **argv)
 		} else {
 			memset(&res, 0, sizeof(res));
 			res.verdict = VERDICT_ERROR;
-			util_strlcpy(res.reason, R_INTERNAL, sizeof(res.reason));
+			res.reason = R_INTERNAL;
 		}
 	}
 	decide_reply(c, sender, len, &res, &d);

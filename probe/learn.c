@@ -19,9 +19,9 @@
 #include "learn.h"
 
 static int
-reason_is(const struct probe_result *r, const char *token)
+reason_is(const struct probe_result *r, enum reason token)
 {
-	return strcmp(r->reason, token) == 0;
+	return r->reason == token;
 }
 
 int

@@ -249,12 +249,12 @@ cond_init_mono(pthread_cond_t *cv)
 }
 
 static void
-set_result(struct probe_result *r, const char *address, enum verdict v, const char *reason)
+set_result(struct probe_result *r, const char *address, enum verdict v, enum reason reason)
 {
 	memset(r, 0, sizeof(*r));
 	util_strlcpy(r->address, address, sizeof(r->address));
 	r->verdict = v;
-	util_strlcpy(r->reason, reason, sizeof(r->reason));
+	r->reason = reason;
 }
 
 /* ---- the flights table (single-flight) ---- */

@@ -93,10 +93,10 @@ probe_exit_class(enum verdict v)
 }
 
 static void
-set(struct probe_result *r, enum verdict v, const char *reason)
+set(struct probe_result *r, enum verdict v, enum reason reason)
 {
 	r->verdict = v;
-	util_strlcpy(r->reason, reason, sizeof(r->reason));
+	r->reason = reason;
 }
 
 static void
@@ -246,6 +246,11 @@ judge(const struct probe_conf *c, const struct smtp_outcome *o, int known_catcha
 		return 0;
 	case SMTP_NO_SMTPUTF8:
 		set(cur, VERDICT_UNKNOWN, R_SMTPUTF8_UNSUPPORTED);
+		return 1;
+	case SMTP_BAD_INPUT:
+		/* nothing was sent, and no other address would fare better: our error */
+		set(cur, VERDICT_ERROR, R_INTERNAL);
+		util_strlcpy(cur->text, o->err, sizeof(cur->text));
 		return 1;
 	case SMTP_HELO_REFUSED:
 		if (o->last.code < 500) {
@@ -524,7 +529,7 @@ done:
 
 /* parse_verdict - the verdict of an address that parsing alone decides (st != ADDR_OK) */
 static void
-parse_verdict(enum addr_status st, const char *why, struct probe_result *res)
+parse_verdict(enum addr_status st, const struct addr *a, struct probe_result *res)
 {
 	switch (st) {
 	case ADDR_OK:
@@ -539,12 +544,8 @@ parse_verdict(enum addr_status st, const char *why, struct probe_result *res)
 		set(res, VERDICT_UNKNOWN, R_TOO_LONG);
 		break;
 	case ADDR_BAD_DOMAIN:
-		if (why && strstr(why, "invalid"))
-			set(res, VERDICT_BAD_DOMAIN, R_INVALID_TLD);
-		else if (why && strstr(why, "IDN"))
-			set(res, VERDICT_BAD_DOMAIN, R_BAD_IDN);
-		else
-			set(res, VERDICT_BAD_DOMAIN, "bad-domain-name");
+		/* invalid-tld, bad-idn or bad-domain-name, as addr_parse says */
+		set(res, VERDICT_BAD_DOMAIN, a->reason);
 		break;
 	case ADDR_BAD_SYNTAX:
 	default:
@@ -589,7 +590,7 @@ probe_parse(const char *address, size_t len, struct addr *a, struct probe_result
 		util_sanitize(res->address, sizeof(res->address), address != NULL ? address : "", len);
 	if (st != ADDR_OK) {
 		trace_printf(t, "addr: %s: %s", addr_status_str(st), why ? why : "-");
-		parse_verdict(st, why, res);
+		parse_verdict(st, a, res);
 	} else if (a->had_route)
 		trace_printf(t, "addr: source route dropped; verifying %s only", res->address);
 	return st;

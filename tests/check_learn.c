@@ -15,11 +15,11 @@
 #define ALLNEG	(FACT_REFUSES_NULL | FACT_BLOCKS_US | FACT_NO_MAIL | FACT_UNREACHABLE)
 
 static void
-mk(struct probe_result *r, enum verdict v, const char *reason, int catch_all)
+mk(struct probe_result *r, enum verdict v, enum reason reason, int catch_all)
 {
 	memset(r, 0, sizeof(*r));
 	r->verdict = v;
-	snprintf(r->reason, sizeof(r->reason), "%s", reason);
+	r->reason = reason;
 	r->catch_all = catch_all;
 }
 
@@ -27,7 +27,7 @@ mk(struct probe_result *r, enum verdict v, const char *reason, int catch_all)
 
 static const struct {
 	enum verdict v;
-	const char *reason;
+	enum reason reason;
 	int	catch_all;
 	int	keeps;
 	unsigned facts;
@@ -71,11 +71,11 @@ START_TEST(test_facts)
 
 	mk(&r, facts_rows[_i].v, facts_rows[_i].reason, facts_rows[_i].catch_all);
 	ck_assert_msg(learn_keeps(&r) == facts_rows[_i].keeps, "row %d (%s/%s): keeps %d, want %d",
-	    _i, verdict_str(r.verdict), r.reason, learn_keeps(&r), facts_rows[_i].keeps);
+	    _i, verdict_str(r.verdict), reason_str(r.reason), learn_keeps(&r), facts_rows[_i].keeps);
 	ck_assert_msg(learn_facts(&r) == facts_rows[_i].facts, "row %d (%s/%s): facts 0x%x, want 0x%x",
-	    _i, verdict_str(r.verdict), r.reason, learn_facts(&r), facts_rows[_i].facts);
+	    _i, verdict_str(r.verdict), reason_str(r.reason), learn_facts(&r), facts_rows[_i].facts);
 	ck_assert_msg(learn_cleared(&r) == facts_rows[_i].cleared, "row %d (%s/%s): cleared 0x%x, want 0x%x",
-	    _i, verdict_str(r.verdict), r.reason, learn_cleared(&r), facts_rows[_i].cleared);
+	    _i, verdict_str(r.verdict), reason_str(r.reason), learn_cleared(&r), facts_rows[_i].cleared);
 }
 END_TEST
 
@@ -85,7 +85,7 @@ enum { NONE = -1 };
 
 static const struct {
 	enum verdict v;		/* the fresh result */
-	const char *reason;
+	enum reason reason;
 	int	held;		/* verdict of the record in force, NONE: none */
 	int	put, touch, domain;
 } plan_rows[] = {
@@ -139,7 +139,7 @@ START_TEST(test_plan)
 	ck_assert_msg(p.put_addr == plan_rows[_i].put && p.touch_addr == plan_rows[_i].touch &&
 	    p.domain == plan_rows[_i].domain,
 	    "row %d (%s/%s over %s): put %d touch %d domain %d, want %d %d %d", _i,
-	    verdict_str(r.verdict), r.reason,
+	    verdict_str(r.verdict), reason_str(r.reason),
 	    plan_rows[_i].held == NONE ? "nothing" : verdict_str((enum verdict)plan_rows[_i].held),
 	    p.put_addr, p.touch_addr, p.domain,
 	    plan_rows[_i].put, plan_rows[_i].touch, plan_rows[_i].domain);
@@ -175,7 +175,7 @@ START_TEST(test_from_facts)
 	snprintf(why.address, sizeof(why.address), "first@d.test");
 	snprintf(why.mx, sizeof(why.mx), "mx.d.test");
 	why.code = 0;
-	mk(&res, V(ERROR), "", 0);
+	mk(&res, V(ERROR), R_NONE, 0);
 	snprintf(res.address, sizeof(res.address), "second@d.test");
 	got = learn_from_facts(answer_rows[_i].facts, &why, &res);
 	ck_assert_msg(got == answer_rows[_i].answers, "facts 0x%x: answered %d, want %d",
@@ -184,7 +184,7 @@ START_TEST(test_from_facts)
 	ck_assert_str_eq(res.address, "second@d.test");
 	if (got) {
 		ck_assert_int_eq(res.verdict, V(TEMPFAIL));
-		ck_assert_str_eq(res.reason, R_CONNECT_FAILED);
+		ck_assert_int_eq(res.reason, R_CONNECT_FAILED);
 		ck_assert_str_eq(res.mx, "mx.d.test");
 		ck_assert_int_eq(res.cached, 1);
 	} else {
@@ -198,7 +198,7 @@ END_TEST
 
 static const struct {
 	enum verdict v;
-	const char *reason;
+	enum reason reason;
 	int	strict;
 	enum verdict want;
 } null_rows[] = {
@@ -220,9 +220,9 @@ START_TEST(test_null_sender)
 	mk(&r, null_rows[_i].v, null_rows[_i].reason, 0);
 	learn_null_sender(null_rows[_i].strict, &r);
 	ck_assert_msg(r.verdict == null_rows[_i].want, "%s/%s strict %d: got %s, want %s",
-	    verdict_str(null_rows[_i].v), null_rows[_i].reason, null_rows[_i].strict,
+	    verdict_str(null_rows[_i].v), reason_str(null_rows[_i].reason), null_rows[_i].strict,
 	    verdict_str(r.verdict), verdict_str(null_rows[_i].want));
-	ck_assert_str_eq(r.reason, null_rows[_i].reason);
+	ck_assert_int_eq(r.reason, null_rows[_i].reason);
 }
 END_TEST
 

@@ -434,7 +434,7 @@ print_json(const struct cache_entry *e, time_t now)
 		util_json_str(stdout, verdict_str(r->verdict));
 	}
 	fputs(",\"reason\":", stdout);
-	util_json_str(stdout, r->reason);
+	util_json_str(stdout, reason_str(r->reason));
 	printf(",\"code\":%d,\"enhanced\":", r->code);
 	util_json_str(stdout, r->enhanced);
 	fputs(",\"text\":", stdout);
@@ -477,7 +477,7 @@ print_line(const struct cache_entry *e, time_t now)
 		printf("%-10s  %-40s  %-22s  %-4s  %5s  %s\n", "domain", e->key + 2, facts, code, age, left);
 	} else
 		printf("%-10s  %-40s  %-22s  %-4s  %5s  %s\n", verdict_str(e->r.verdict), e->r.address,
-		    e->r.reason[0] ? e->r.reason : "-", code, age, left);
+		    e->r.reason != R_NONE ? reason_str(e->r.reason) : "-", code, age, left);
 }
 
 static int
@@ -556,7 +556,7 @@ show_domain(const struct cache_entry *d, time_t now, const char *indent)
 	printf("%sfacts:     %s\n", indent, facts);
 	printf("%slearnt:    %s (%s)\n", indent, ts, w1);
 	printf("%slasts:     %s\n", indent, w2);
-	printf("%sbecause:   %s (%s)", indent, verdict_str(d->r.verdict), d->r.reason[0] ? d->r.reason : "-");
+	printf("%sbecause:   %s (%s)", indent, verdict_str(d->r.verdict), d->r.reason != R_NONE ? reason_str(d->r.reason) : "-");
 	if (d->r.code)
 		printf(", %d%s%s%s%s", d->r.code, d->r.enhanced[0] ? " " : "", d->r.enhanced,
 		    d->r.text[0] ? " " : "", d->r.text);
@@ -616,7 +616,7 @@ cmd_get(struct ctx *x, int argc, char **argv)
 		stamp(ts2, sizeof(ts2), e.expires);
 		printf("address:   %s\n", r->address);
 		printf("verdict:   %s%s\n", verdict_str(r->verdict), e.expired ? " (expired: no longer used)" : "");
-		printf("reason:    %s\n", r->reason[0] ? r->reason : "-");
+		printf("reason:    %s\n", r->reason != R_NONE ? reason_str(r->reason) : "-");
 		if (r->code)
 			printf("reply:     %d%s%s%s%s\n", r->code, r->enhanced[0] ? " " : "", r->enhanced,
 			    r->text[0] ? " " : "", r->text);

@@ -16,7 +16,7 @@
 struct probe_result {
 	char	address[PROBE_ADDR_MAX];	/* normalised (addr_format), or sanitised input when unparseable */
 	enum verdict verdict;
-	char	reason[32];		/* R_* token */
+	enum reason reason;
 	int	code;			/* deciding SMTP reply code, 0 if none */
 	char	enhanced[16];
 	char	text[REPLY_TEXT_MAX];	/* sanitised */
