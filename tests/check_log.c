@@ -1,6 +1,6 @@
 /*
  * check_log - the milter's decision line (milter/logline.c) over the log sink: fixed key order, escaping of hostile
- * values (one line is always one decision, D12), optional fields.
+ * values (one line is always one decision), optional fields.
  */
 #include <check.h>
 #include <string.h>

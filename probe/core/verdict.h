@@ -1,5 +1,5 @@
 /*
- * verdict - the one vocabulary of outcomes (DESIGN.md "Verdicts"), and
+ * verdict - the one vocabulary of outcomes (the verdicts of sav-probe(1)), and
  * the pure classification of SMTP replies into what they say about a
  * mailbox. No I/O.
  *
@@ -36,7 +36,7 @@ enum rcpt_class {
 	RCPT_MAILBOX_FULL,	/* 552, 452, x.2.2: exists */
 	RCPT_POLICY,		/* 5xx policy: 5.7.x, blocklist/relay wording, anything else permanent not about the mailbox */
 	RCPT_TEMP,		/* 4xx other than mailbox full (greylisting included) */
-	RCPT_SYNTAX,		/* 501/553 "path too long"/syntax refusals of our command (D7): unknown */
+	RCPT_SYNTAX,		/* 501/553 "path too long"/syntax refusals of our command: unknown */
 	RCPT_OTHER,		/* 5xx that proves nothing (500, 502, 503, 504, 554 without mailbox wording) */
 };
 
@@ -52,7 +52,7 @@ int	verdict_policy_wording(const char *text);
 const char *rcpt_class_str(enum rcpt_class c);
 
 /*
- * Reason tokens (DESIGN.md). Use these constants, never free text, so
+ * Reason tokens (listed in sav-probe(1)). Use these constants, never free text, so
  * logs, JSON and the cache agree.
  */
 #define R_USER_OK		"user-ok"

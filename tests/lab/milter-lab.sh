@@ -75,9 +75,9 @@ done <<<"$mtout"
 lab_ge "$nmt" 30 "miltertest reported every case"
 lab_is "$mtrc" 0 "miltertest exit status"
 lab_is "$(lab_dns_queries_since relay.test)$(lab_dns_queries_since r2.test)" 00 \
-	"C5 the source route's hosts are never looked up"
+	"address: the source route's hosts are never looked up"
 lab_is "$(lab_dns_queries_since nullmx.test A)$(lab_dns_queries_since nxdomain.test A)" 00 \
-	"A1/A6 no address lookups for NXDOMAIN and null MX domains"
+	"dns: no address lookups for NXDOMAIN and null MX domains"
 
 # --- SIGTERM ---------------------------------------------------------------
 
