@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * decide - exemptions, and verdict -> action, reply code, enhanced
  * code, reply text and monitor header. See decide.h.

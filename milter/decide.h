@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * decide - the milter's pure policy: which transactions are exempt
  * from probing, and what a verdict turns into (action, SMTP reply code,

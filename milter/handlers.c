@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * handlers - sav-milter's libmilter callbacks. Each one is thin: it
  * unpacks what the MTA sent, asks decide.c (exemptions) and the

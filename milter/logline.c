@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * logline - the milter's decision line (see logline.h): built here from
  * the result and the transaction's facts, written through the log sink

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * limit - probe coordination for the milter and for sav-probe: the single thread-safe entry point "give
  * me a verdict for this address within this budget" (limit_verdict*),

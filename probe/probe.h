@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * probe - one address verification: parse, (cache,) DNS, target
  * filter, SMTP per MX address in order, verdict (, cache). The only

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * check_cache - the LMDB verdict cache (probe/cache*.c):
  * what is kept and for how long. Groups: lifetimes (every TTL,

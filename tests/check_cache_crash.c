@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * check_cache_crash - the verdict cache (probe/cache*.c) when writers
  * die or run side by side: crash safety (SIGKILL

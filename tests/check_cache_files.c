@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * check_cache_files - the verdict cache's file (probe/cache/cache_env.c, and
  * the write failures of probe/cache/cache.c): symbolic links,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * check_decide - the milter's pure policy (milter/decide.c): every
  * exemption and its reason, every verdict under every action to basic

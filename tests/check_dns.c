@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * check_dns - dns_lookup_mx() against a real fake authoritative server
  * (ldns-testns on 127.0.0.1, tests/testns.h), plus the dns_conf helpers.

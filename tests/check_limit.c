@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * check_limit - probe coordination (probe/limit.c) on the real stack:
  * limit_verdict -> probe_uncached -> dns (ldns-testns on 127.0.0.1,

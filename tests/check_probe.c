@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * check_probe - probe_address() end to end against a fake DNS server
  * (ldns-testns, tests/testns.h) and a small scripted SMTP server that

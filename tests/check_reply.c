@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * check_reply - the SMTP reply parser (probe/core/reply.c).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * check_smtp - the probe dialogue (probe/net/smtp.c) against the scripted
  * fake_smtpd on 127.0.0.1, and netio's line reader on a socketpair.

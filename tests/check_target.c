@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * check_target - target_classify() over every refused range at both
  * edges, IPv6 forms and IPv4 embedded in IPv6;

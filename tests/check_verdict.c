@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * check_verdict - verdict names and RCPT reply classification
  * (probe/core/verdict.c).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * testns.h - run ldns-testns (ldnsutils) as a fake DNS server for a test
  * on loopback. Header-only: static functions, include it from one test

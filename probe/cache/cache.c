@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * cache - the on-disk verdict cache: one LMDB file shared by the
  * milter's threads, several milter processes and the sav-cache

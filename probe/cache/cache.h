@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * cache - the on-disk verdict cache (LMDB, one file, MDB_NOSUBDIR),
  * shared by the milter's threads, several processes and the commands.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * cache_admin - the slow half of the verdict cache: purge (expired and
  * malformed records, or all), eviction when the map is full, and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * sav-cache - inspect and maintain the sav-milter verdict cache
  * (see sav-cache(8); the cache itself is probe/cache/cache.c).

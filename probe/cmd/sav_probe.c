@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * sav-probe - verify envelope addresses from the command line with the
  * same probe the milter uses (see sav-probe(1)).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * target - which resolved IP addresses a probe may connect to.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * verdict - verdict names, and what one RCPT (or VRFY) reply says
  * about a mailbox.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * verdict - the one vocabulary of outcomes (the verdicts of sav-probe(1)), and
  * the pure classification of SMTP replies into what they say about a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * dns - MX and address lookup with ldns: the probe's first step.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * smtp - one probe dialogue with one IP address (see smtp.h): the
  * probe's last step, after DNS and the target filter.

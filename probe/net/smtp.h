@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * smtp - one probe dialogue with one IP address, as a person would do
  * it with telnet: wait for the final greeting line (never speak first),

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # lib.sh - shared functions for the sav-milter integration lab (bash).
 #
 # Source it from a bash script:

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-2-Clause
 # milter-lab.sh - sav-milter at the milter protocol level, driven by
 # miltertest (tests/milter/*.lua) inside a loopback-only namespace with
 # the world of milter-lib.sh (fake DNS, a real Postfix MX, fake servers).

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-2-Clause
 # postfix-lab.sh - sav-milter end to end behind a real Postfix front MTA
 # (smtpd_milters on the milter's unix socket, mode 0660 group postfix),
 # probing a real Postfix remote MX and fake servers, driven by swaks,

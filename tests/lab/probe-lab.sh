@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-2-Clause
 # probe-lab.sh - sav-probe against hostile and ordinary DNS and SMTP
 # servers, inside a loopback-only network namespace.
 #

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-2-Clause
 # sendmail-lab.sh - sav-milter end to end behind Sendmail,
 # with the same core cases as postfix-lab.sh: the SMTP reply swaks saw
 # and the milter's decision line.

@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: BSD-2-Clause
 -- cases.lua - protocol-level cases for sav-milter, run by
 -- tests/lab/milter-lab.sh with miltertest inside the lab namespace
 -- (the world of milter-lib.sh: fake DNS, a Postfix MX, fake servers).
