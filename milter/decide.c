@@ -24,7 +24,8 @@
  *
  * Reply text: "Sender address <S> rejected: WHAT (REASON)" with S the
  * normalised address (sanitised, at most DECIDE_SENDER_SHOW bytes) and
- * REASON the machine token. WHAT is generic on purpose; the
+ * REASON the machine token. WHAT is generic on purpose (outsiders must
+ * not learn from our replies whether third-party mailboxes exist); the
  * remote server's reply is appended only with RejectDetail yes. All of
  * it is printable ASCII and every '%' is doubled for libmilter.
  *
@@ -70,7 +71,8 @@ same_address(const char *conf_addr, const struct addr *a)
 
 /*
  * is_probe_sender - is the parsed sender one our probes use: ProbeSender,
- * or RetrySender?
+ * or RetrySender? Such a sender is never probed, so that a remote
+ * server's own check of our probe cannot start a loop of callbacks.
  */
 static int
 is_probe_sender(const struct conf *c, const struct addr *a)
