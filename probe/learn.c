@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * learn - the rules about what a verification result teaches: which
  * domain facts it establishes or disproves, what may overwrite what in

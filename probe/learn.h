@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * learn - what one verification result teaches, and what the cache's
  * domain facts answer without asking again. The rules live here, above

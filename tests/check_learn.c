@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * check_learn - the rules about what a result teaches (learn.c), as
  * tables: which results are kept at all, which domain facts a result

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * cache - the on-disk verdict cache: one LMDB file shared by the
  * milter's threads, several milter processes and the sav-cache
@@ -5,7 +6,6 @@
  * rules of what a result may overwrite and which domain facts it
  * teaches are not here but in learn.c: cache_write asks them, inside
  * its write transaction, and stores what they say.
- * See cache.h and DESIGN.md "Cache"; the rules are CASES.md section F.
  *
  * The module is five files: cache.c (look-ups and writes),
  * cache_env.c (open and close: path checks, repair, one open per file
@@ -38,7 +38,7 @@
  *	warning. Verdicts never depend on the cache working.
  *
  * EXPIRY
- *	Judged at read time from created and the TTLs in force now (F4);
+ *	Judged at read time from created and the TTLs in force now;
  *	a created time in the future is expired. A valid record older than
  *	ttl.refresh is served with *stale = 1, unless a refresh was tried
  *	within the last ttl.tempfail (at least a minute), so a domain whose
@@ -101,7 +101,7 @@ cache_int_ttl(const struct cache *c, int type, enum verdict v)
 	return t > 0 ? (size_t)t : 0;
 }
 
-/* is a record created at t (with ttl) expired at time n? (F4) */
+/* is a record created at t (with ttl) expired at time n? */
 int
 cache_int_expired(time_t t, size_t ttl, time_t n)
 {
@@ -124,8 +124,7 @@ cache_int_refresh_retry(const struct cache *c)
  * tempfail) without asking again; a day of that for a DNS or MX outage
  * of minutes would do more harm than the probes it saves, and it would
  * outlive the bad-domain verdicts themselves (Exim:
- * callout_domain_negative_expire 3 h; CASES.md F "domain-negative
- * 3h").
+ * callout_domain_negative_expire 3 h).
  */
 size_t
 cache_int_ttl_fact(const struct cache *c, int i)
@@ -558,7 +557,7 @@ run_plan(struct cache *c, struct wplan *p, int check_room)
 	/*
 	 * The time is taken once the write lock is held: a record another
 	 * process committed while we waited for it must not look created
-	 * in the future (F4), or the sweep would delete it.
+	 * in the future, or the sweep would delete it.
 	 */
 	n = cache_int_now(c);
 	if (check_room && cache_evict_need_room(c, txn)) {

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * cache - the on-disk verdict cache (LMDB, one file, MDB_NOSUBDIR),
  * shared by the milter's threads, several processes and the commands.
@@ -6,7 +7,8 @@
  * verdicts, "d:<domain>" for domain facts. Values: a small versioned,
  * checked record; a record that fails its checks is a miss. Expiry is
  * judged at read time from the stored created time and the TTLs in
- * force now (F4); a created time in the future is expired.
+ * force now, so a lowered TTL applies to existing entries; a created
+ * time in the future is expired.
  *
  * One struct cache per process (never open the same file twice in one
  * process); every call runs its own short transaction and copies data

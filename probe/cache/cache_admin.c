@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * cache_admin - sav-cache's administration of the verdict cache: purge
  * (expired and malformed records, or all) and the commands' view

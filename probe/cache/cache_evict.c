@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * cache_evict - making room in the verdict cache: the batched deletion
  * that purging and eviction share, and eviction itself when the map is
@@ -106,7 +107,7 @@ cache_evict_pred_purge(struct cache *c, const MDB_val *k, const MDB_val *v, void
 	/*
 	 * The clock is read for each record, inside the write transaction:
 	 * a record committed by another process after a purge began is
-	 * never "from the future" to it (F4 would make it expired).
+	 * never "from the future" to it (a created time in the future reads as expired).
 	 */
 	return cache_int_purgeable(c, k, v, *all ? 0 : cache_int_now(c), *all);
 }

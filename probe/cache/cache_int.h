@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * cache_int.h - what the five files of the cache module share:
  * cache.c, cache_env.c, cache_rec.c, cache_evict.c, cache_admin.c.
