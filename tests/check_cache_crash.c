@@ -82,12 +82,20 @@ crash_cb(const struct cache_entry *e, void *arg)
 		cc->bad++;
 		return 0;
 	}
-	if (!e->domain) {
+	/*
+	 * Only the writer's records can be checked against their key; the
+	 * one fill() left is another's (it stays when the writer was
+	 * killed before it purged or overwrote anything, as on a loaded
+	 * machine) and is not a torn record.
+	 */
+	if (!e->domain && strncmp(e->key, "a:user", 6) != 0) {
 		if (sscanf(e->key, "a:w%d@crash.test", &k) != 1)
 			cc->mismatch++;
-		snprintf(want, sizeof(want), "w%d seq ", k);
-		if (strncmp(e->r.text, want, strlen(want)) != 0)
-			cc->mismatch++;
+		else {
+			snprintf(want, sizeof(want), "w%d seq ", k);
+			if (strncmp(e->r.text, want, strlen(want)) != 0)
+				cc->mismatch++;
+		}
 	}
 	return 0;
 }
