@@ -24,6 +24,7 @@
 
 #include "addr.h"
 #include "conf.h"
+#include "sa.h"
 
 enum ctype {
 	CT_STRING, CT_PATH, CT_BOOL, CT_DURATION, CT_INT, CT_OCTAL, CT_SIZE,
@@ -227,14 +228,9 @@ parse_net(const char *item, struct conf_net *n)
 	if (slash)
 		*slash++ = '\0';
 	memset(n, 0, sizeof(*n));
-	if (inet_pton(AF_INET, buf, n->addr) == 1) {
-		n->family = AF_INET;
-		max = 32;
-	} else if (inet_pton(AF_INET6, buf, n->addr) == 1) {
-		n->family = AF_INET6;
-		max = 128;
-	} else
+	if ((n->family = ip_pton(buf, n->addr)) == 0)
 		return -1;
+	max = n->family == AF_INET ? 32 : 128;
 	if (slash == NULL)
 		prefix = max;
 	else if (parse_int(slash, 0, max, &prefix) < 0)

@@ -104,6 +104,7 @@
 #include "limit.h"
 #include "limit_client.h"
 #include "log.h"
+#include "sa.h"
 
 #define FLIGHT_BUCKETS	1024
 #define DOM_BUCKETS	1024
@@ -501,17 +502,13 @@ mx_get(struct limiter *l, int family, const unsigned char addr[16], int create)
 static void
 mx_waited(struct job *j, const struct sockaddr *sa, int rc, msec_t spent, msec_t *deadline)
 {
-	const void *a = sa->sa_family == AF_INET ?
-	    (const void *)&((const struct sockaddr_in *)sa)->sin_addr :
-	    (const void *)&((const struct sockaddr_in6 *)sa)->sin6_addr;
 	char ip[INET6_ADDRSTRLEN];
 
 	if (j->w.left != LIMIT_FOREVER)
 		j->w.left = spent < j->w.left ? j->w.left - spent : 0;
 	if (rc == 0)
 		*deadline += spent;
-	if (inet_ntop(sa->sa_family, a, ip, sizeof(ip)) == NULL)
-		util_strlcpy(ip, "?", sizeof(ip));
+	sa_ntop(sa, ip, sizeof(ip));
 	trace_printf(&j->w.t, "limit: %s %lld ms for a connection slot at %s (MXConcurrency %d, "
 	    "MXRate %d)", rc == 0 ? "waited" : "gave up after", (long long)spent, ip,
 	    j->l->lc.per_mx, j->l->lc.mx_rate);

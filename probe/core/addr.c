@@ -88,6 +88,7 @@
 #include <idn2.h>
 
 #include "addr.h"
+#include "sa.h"
 
 #define RCPT_OVERHEAD	(sizeof("RCPT TO:<") - 1 + sizeof(">\r\n") - 1)
 #define LABEL_MAX	63
@@ -542,8 +543,7 @@ parse_literal(const char *p, const char *e, struct addr *out,
 	}
 	memcpy(text, body, n);
 	text[n] = '\0';
-	if (inet_pton(af, text, bin) != 1 ||
-	    inet_ntop(af, bin, ip, sizeof(ip)) == NULL) {
+	if (ip_pton(text, bin) != af || ip_ntop(af, bin, ip, sizeof(ip)) < 0) {
 		*why = why_literal;
 		return ADDR_BAD_DOMAIN;
 	}
