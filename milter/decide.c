@@ -43,10 +43,7 @@
 static void
 skip(struct probe_result *res, const char *address, const char *reason)
 {
-	memset(res, 0, sizeof(*res));
-	res->verdict = VERDICT_SKIPPED;
-	util_strlcpy(res->reason, reason, sizeof(res->reason));
-	util_strlcpy(res->address, address, sizeof(res->address));
+	result_set(res, address, VERDICT_SKIPPED, reason);
 }
 
 /* same_address - is the configured path content the parsed sender? */

@@ -193,11 +193,8 @@ sav_envfrom(SMFICTX *mctx, char **argv)
 			/* ClientProbeRate counts per SMTP client (D11) */
 			limit_verdict_client(milter.limiter, &c->probe, cl.sa, sender,
 					     len, c->probe_wait_ms, &res);
-		else {
-			memset(&res, 0, sizeof(res));
-			res.verdict = VERDICT_ERROR;
-			util_strlcpy(res.reason, R_INTERNAL, sizeof(res.reason));
-		}
+		else
+			result_set(&res, NULL, VERDICT_ERROR, R_INTERNAL);
 	}
 	decide_reply(c, sender, len, &res, &d);
 

@@ -247,15 +247,6 @@ cond_init_mono(pthread_cond_t *cv)
 	return rc == 0 ? 0 : -1;
 }
 
-static void
-set_result(struct probe_result *r, const char *address, enum verdict v, const char *reason)
-{
-	memset(r, 0, sizeof(*r));
-	util_strlcpy(r->address, address, sizeof(r->address));
-	r->verdict = v;
-	util_strlcpy(r->reason, reason, sizeof(r->reason));
-}
-
 /* ---- the flights table (single-flight) ---- */
 
 static struct flight *
@@ -774,7 +765,7 @@ refresh(struct limiter *l, const struct probe_conf *pc, const char *address, siz
 		if ((f = flight_new(l, key, h)) == NULL)
 			slots_give(l, domain);
 		else if (job_start(l, f, pc, address, len, domain) != 0) {
-			set_result(&r, "", VERDICT_ERROR, R_INTERNAL);
+			result_set(&r, "", VERDICT_ERROR, R_INTERNAL);
 			f->refs++;
 			flight_finish(l, f, &r);
 			flight_put(f);
@@ -843,7 +834,7 @@ limit_verdict_client(struct limiter *l, const struct probe_conf *pc,
 			struct probe_result r;
 
 			/* D1: no slot within the budget: nothing is probed */
-			set_result(&r, norm, VERDICT_TEMPFAIL, R_RATE_LIMITED);
+			result_set(&r, norm, VERDICT_TEMPFAIL, R_RATE_LIMITED);
 			flight_finish(l, f, &r);
 			if (per_client)
 				limit_client_give(&l->clients, ckey, window, 1);
@@ -858,7 +849,7 @@ limit_verdict_client(struct limiter *l, const struct probe_conf *pc,
 				struct probe_result r;
 
 				f->charged = 0;
-				set_result(&r, norm, VERDICT_ERROR, R_INTERNAL);
+				result_set(&r, norm, VERDICT_ERROR, R_INTERNAL);
 				flight_finish(l, f, &r);
 				if (per_client)
 					limit_client_give(&l->clients, ckey, window, 1);
@@ -867,9 +858,9 @@ limit_verdict_client(struct limiter *l, const struct probe_conf *pc,
 	} else if (per_client)
 		limit_client_give(&l->clients, ckey, window, 1);
 	if (limited)
-		set_result(res, norm, VERDICT_TEMPFAIL, R_RATE_LIMITED);
+		result_set(res, norm, VERDICT_TEMPFAIL, R_RATE_LIMITED);
 	else if (f == NULL)
-		set_result(res, norm, VERDICT_ERROR, R_INTERNAL);
+		result_set(res, norm, VERDICT_ERROR, R_INTERNAL);
 	else {
 		while (!f->done)
 			if (wait_until(&f->cv, &l->mu, deadline) == ETIMEDOUT)
@@ -878,7 +869,7 @@ limit_verdict_client(struct limiter *l, const struct probe_conf *pc,
 			*res = f->res;
 			res->cached = 0;
 		} else
-			set_result(res, norm, VERDICT_TEMPFAIL, R_BUDGET);
+			result_set(res, norm, VERDICT_TEMPFAIL, R_BUDGET);
 		flight_put(f);
 	}
 	l->callers--;
@@ -965,7 +956,7 @@ limit_verdict_wait(struct limiter *l, const struct probe_conf *pc, const char *a
 		f->refs++;
 		if (slots_take(l, a.domain, until) != 0) {
 			/* the wait limit passed (or the limiter is closing): nothing is probed */
-			set_result(&r, norm, VERDICT_TEMPFAIL, R_RATE_LIMITED);
+			result_set(&r, norm, VERDICT_TEMPFAIL, R_RATE_LIMITED);
 			flight_finish(l, f, &r);
 		} else {
 			msec_t now = util_now_ms();
@@ -973,13 +964,13 @@ limit_verdict_wait(struct limiter *l, const struct probe_conf *pc, const char *a
 			w.queued = now - start;
 			w.left = until == NO_DEADLINE ? LIMIT_FOREVER : until > now ? until - now : 0;
 			if (job_launch(l, f, pc, address, len, a.domain, &w) != 0) {
-				set_result(&r, norm, VERDICT_ERROR, R_INTERNAL);
+				result_set(&r, norm, VERDICT_ERROR, R_INTERNAL);
 				flight_finish(l, f, &r);
 			}
 		}
 	}
 	if (f == NULL)
-		set_result(res, norm, VERDICT_ERROR, R_INTERNAL);
+		result_set(res, norm, VERDICT_ERROR, R_INTERNAL);
 	else {
 		/* no budget: the probe ends by its own (moved) deadline */
 		while (!f->done)
