@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sysexits.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -38,12 +39,8 @@
 #include "log.h"
 #include "util.h"
 
-#define EX_OK_		0
-#define EX_NOTFOUND_	1
-#define EX_USAGE_	64
-#define EX_NOINPUT_	66
-#define EX_IOERR_	74
-#define EX_CONFIG_	78
+/* get, del: not in the cache; the other statuses are <sysexits.h>'s */
+#define EXIT_NOTFOUND	1
 
 #define DEFAULT_CONF	"/etc/sav-milter.conf"
 
@@ -163,7 +160,7 @@ usage_error(const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputs("\n(sav-cache --help for usage)\n", stderr);
-	return EX_USAGE_;
+	return EX_USAGE;
 }
 
 /* ---- words for times ---- */
@@ -276,7 +273,7 @@ static int
 open_status(int e)
 {
 	return e == ENOENT || e == EACCES || e == EPERM || e == ENOTDIR || e == ELOOP ||
-	    e == EISDIR ? EX_NOINPUT_ : EX_IOERR_;
+	    e == EISDIR ? EX_NOINPUT : EX_IOERR;
 }
 
 static int
@@ -301,7 +298,7 @@ open_cache(struct ctx *x, int rdonly)
 	if (access(path, R_OK) != 0) {
 		e = errno;
 		fprintf(stderr, "sav-cache: %s: cannot read: %s\n", path, strerror(e));
-		return EX_NOINPUT_;
+		return EX_NOINPUT;
 	}
 	/*
 	 * Check the file read-only first, also before writing: a damaged
@@ -326,7 +323,7 @@ open_cache(struct ctx *x, int rdonly)
 		return open_status(e);
 	}
 	if (rdonly)
-		return EX_OK_;
+		return EX_OK;
 	cache_close(x->cache);
 	x->cache = cache_open(path, &ttl, x->have_conf ? x->conf.cache_size : 0, 0, err, sizeof(err));
 	if (x->cache == NULL) {
@@ -336,9 +333,9 @@ open_cache(struct ctx *x, int rdonly)
 	}
 	if (cache_readonly(x->cache)) {
 		fprintf(stderr, "sav-cache: %s: read-only, cannot change it\n", path);
-		return EX_IOERR_;
+		return EX_IOERR;
 	}
-	return EX_OK_;
+	return EX_OK;
 }
 
 /*
@@ -530,16 +527,16 @@ cmd_list(struct ctx *x, int argc, char **argv)
 		} else
 			return usage_error("list: unknown argument \"%s\"", argv[i]);
 	}
-	if ((rc = open_cache(x, 1)) != EX_OK_)
+	if ((rc = open_cache(x, 1)) != EX_OK)
 		return rc;
 	o.now = time(NULL);
 	if (cache_iterate(x->cache, NULL, list_one, &o) != 0) {
 		fprintf(stderr, "sav-cache: reading the cache failed\n");
-		return EX_IOERR_;
+		return EX_IOERR;
 	}
 	if (!o.json && o.nlisted == 0)
 		fprintf(stderr, "sav-cache: no records%s\n", o.all ? "" : " in force (--all shows expired ones)");
-	return EX_OK_;
+	return EX_OK;
 }
 
 /* ---- get ---- */
@@ -583,20 +580,20 @@ cmd_get(struct ctx *x, int argc, char **argv)
 	arg = argv[i];
 	if ((rc = key_for(arg, key, sizeof(key), dom, sizeof(dom))) != 0)
 		return rc;
-	if ((rc = open_cache(x, 1)) != EX_OK_)
+	if ((rc = open_cache(x, 1)) != EX_OK)
 		return rc;
 	now = time(NULL);
 	st = cache_get_entry(x->cache, key, &e);
 	if (st == CACHE_ERR) {
 		fprintf(stderr, "sav-cache: reading the cache failed\n");
-		return EX_IOERR_;
+		return EX_IOERR;
 	}
 	if (key[0] == 'a' && dom[0] != '\0' &&
 	    (size_t)snprintf(dkey, sizeof(dkey), "d:%s", dom) < sizeof(dkey))
 		dst = cache_get_entry(x->cache, dkey, &d);
 	if (st == CACHE_MISS && dst != CACHE_HIT) {
 		fprintf(stderr, "sav-cache: %s: not in the cache\n", key + 2);
-		return EX_NOTFOUND_;
+		return EXIT_NOTFOUND;
 	}
 	if (st == CACHE_MISS)
 		printf("%s: no address record\n", key + 2);
@@ -638,7 +635,7 @@ cmd_get(struct ctx *x, int argc, char **argv)
 		printf("domain %s:\n", dom);
 		show_domain(&d, now, "  ");
 	}
-	return EX_OK_;
+	return EX_OK;
 }
 
 /* ---- del, purge ---- */
@@ -665,28 +662,28 @@ cmd_del(struct ctx *x, int argc, char **argv)
 		return rc;
 	if (!bydomain && key[0] == 'd' && strncmp(argv[i], "d:", 2) != 0)
 		return usage_error("del: %s is a domain: use del --domain %s", argv[i], argv[i]);
-	if ((rc = open_cache(x, 0)) != EX_OK_)
+	if ((rc = open_cache(x, 0)) != EX_OK)
 		return rc;
 	if (bydomain) {
 		n = cache_del_domain(x->cache, dom);
 		if (n < 0) {
 			fprintf(stderr, "sav-cache: deleting failed\n");
-			return EX_IOERR_;
+			return EX_IOERR;
 		}
 		printf("deleted %ld record%s of %s\n", n, n == 1 ? "" : "s", dom);
-		return n > 0 ? EX_OK_ : EX_NOTFOUND_;
+		return n > 0 ? EX_OK : EXIT_NOTFOUND;
 	}
 	st = cache_del(x->cache, key);
 	if (st == CACHE_ERR) {
 		fprintf(stderr, "sav-cache: deleting failed\n");
-		return EX_IOERR_;
+		return EX_IOERR;
 	}
 	if (st == CACHE_MISS) {
 		fprintf(stderr, "sav-cache: %s: not in the cache\n", key + 2);
-		return EX_NOTFOUND_;
+		return EXIT_NOTFOUND;
 	}
 	printf("deleted %s\n", key + 2);
-	return EX_OK_;
+	return EX_OK;
 }
 
 static int
@@ -699,15 +696,15 @@ cmd_purge(struct ctx *x, int argc, char **argv)
 		all = 1;
 	else if (argc != 1)
 		return usage_error("purge: unknown argument \"%s\"", argv[1]);
-	if ((rc = open_cache(x, 0)) != EX_OK_)
+	if ((rc = open_cache(x, 0)) != EX_OK)
 		return rc;
 	n = cache_purge(x->cache, all);
 	if (n < 0) {
 		fprintf(stderr, "sav-cache: purging failed\n");
-		return EX_IOERR_;
+		return EX_IOERR;
 	}
 	printf("purged %ld %srecord%s\n", n, all ? "" : "expired or damaged ", n == 1 ? "" : "s");
-	return EX_OK_;
+	return EX_OK;
 }
 
 /* ---- stats ---- */
@@ -739,11 +736,11 @@ cmd_stats(struct ctx *x, int argc, char **argv)
 		json = 1;
 	else if (argc != 1)
 		return usage_error("stats: unknown argument \"%s\"", argv[1]);
-	if ((rc = open_cache(x, 1)) != EX_OK_)
+	if ((rc = open_cache(x, 1)) != EX_OK)
 		return rc;
 	if (cache_stats(x->cache, &s) != 0) {
 		fprintf(stderr, "sav-cache: reading the cache failed\n");
-		return EX_IOERR_;
+		return EX_IOERR;
 	}
 	now = time(NULL);
 	for (v = 0; v < VERDICT_COUNT; v++)
@@ -763,7 +760,7 @@ cmd_stats(struct ctx *x, int argc, char **argv)
 			printf("%s\"%s\":%ld", i ? "," : "", cache_fact_str(1u << i), s.by_fact[i]);
 		printf("},\"expired\":%ld,\"damaged\":%ld,\"oldest\":%lld,\"newest\":%lld}\n",
 		    s.expired, s.malformed, (long long)s.oldest, (long long)s.newest);
-		return EX_OK_;
+		return EX_OK;
 	}
 	human(a, sizeof(a), s.file_size);
 	human(b, sizeof(b), s.used);
@@ -792,7 +789,7 @@ cmd_stats(struct ctx *x, int argc, char **argv)
 		ago(w, sizeof(w), s.newest, now);
 		printf("newest:     %s (%s)\n", ts, w);
 	}
-	return EX_OK_;
+	return EX_OK;
 }
 
 int
@@ -810,7 +807,7 @@ main(int argc, char **argv)
 
 		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
 			fputs(help_text, stdout);
-			return EX_OK_;
+			return EX_OK;
 		}
 		if (strcmp(a, "-c") == 0 || strcmp(a, "-f") == 0) {
 			if (i + 1 >= argc)
@@ -843,13 +840,13 @@ main(int argc, char **argv)
 		}
 		if (conf_load(&x.conf, conffile, err, sizeof(err)) < 0) {
 			fprintf(stderr, "sav-cache: %s\n", err);
-			return EX_CONFIG_;
+			return EX_CONFIG;
 		}
 		x.have_conf = 1;
 		if (x.conf.cachefile[0] == '\0') {
 			fprintf(stderr, "sav-cache: %s: CacheFile is not set: there is no cache\n", conffile);
 			conf_free(&x.conf);
-			return EX_CONFIG_;
+			return EX_CONFIG;
 		}
 	} else if (x.file[0] == '\0')
 		return usage_error("-f: empty file name");
@@ -868,16 +865,16 @@ main(int argc, char **argv)
 		rc = cmd_stats(&x, argc, argv);
 	else if (strcmp(cmd, "help") == 0) {
 		fputs(help_text, stdout);
-		rc = EX_OK_;
+		rc = EX_OK;
 	} else
 		rc = usage_error("unknown command \"%s\"", cmd);
 	if (x.cache != NULL)
 		cache_close(x.cache);
 	if (x.have_conf)
 		conf_free(&x.conf);
-	if (fflush(stdout) != 0 && rc == EX_OK_) {
+	if (fflush(stdout) != 0 && rc == EX_OK) {
 		fprintf(stderr, "sav-cache: writing the output failed\n");
-		rc = EX_IOERR_;
+		rc = EX_IOERR;
 	}
 	return rc;
 }

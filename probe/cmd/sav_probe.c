@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sysexits.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -34,8 +35,6 @@
 #include "log.h"
 #include "probe.h"
 
-#define EX_USAGE_	64
-#define EX_CONFIG_	78
 #define LIST_LINE_MAX	2048
 #define WAIT_MAX	86400	/* --wait: seconds */
 #define BAR_TICK_S	1	/* the progress bar is drawn again this often */
@@ -315,7 +314,7 @@ run_list(struct opts *o)
 		l.fp = stdin;
 	else if ((l.fp = fopen(o->listfile, "r")) == NULL) {
 		fprintf(stderr, "sav-probe: %s: %s\n", o->listfile, strerror(errno));
-		return EX_USAGE_;
+		return EX_USAGE;
 	} else
 		l.total = count_lines(o->listfile);
 	l.bar = isatty(STDERR_FILENO) && !o->verbose;
@@ -357,7 +356,7 @@ usage_error(const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fprintf(stderr, "\n(sav-probe --help for usage)\n");
-	return EX_USAGE_;
+	return EX_USAGE;
 }
 
 static int
@@ -387,7 +386,7 @@ main(int argc, char **argv)
 	/* every argument may be an address: the table must hold argc of them */
 	if (argc > (int)(sizeof(addrs_buf) / sizeof(addrs_buf[0]))) {
 		if ((addrs = calloc((size_t)argc, sizeof(*addrs))) == NULL)
-			return EX_CONFIG_;
+			return EX_CONFIG;
 	}
 
 	for (i = 1; i < argc; i++) {
@@ -469,7 +468,7 @@ main(int argc, char **argv)
 	if (conffile != NULL) {
 		if (conf_load(&o.conf, conffile, err, sizeof(err)) < 0) {
 			fprintf(stderr, "sav-probe: %s\n", err);
-			return EX_CONFIG_;
+			return EX_CONFIG;
 		}
 	} else {
 		conf_defaults(&o.conf);
@@ -480,7 +479,7 @@ main(int argc, char **argv)
 	for (i = 0; i < nsets; i++)
 		if (conf_set(&o.conf, sets[i][0], sets[i][1], err, sizeof(err)) < 0) {
 			fprintf(stderr, "sav-probe: %s\n", err);
-			return EX_USAGE_;
+			return EX_USAGE;
 		}
 	if (timeout > 0) {
 		msec_t ms = timeout * 1000;
