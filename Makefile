@@ -57,8 +57,8 @@ PROBE_SRC := probe/share.c probe/probe.c probe/limit_client.c probe/limit.c \
 	probe/conf.c
 LIB_SRC	:= $(CORE_SRC) $(NET_SRC) $(CACHE_SRC) $(PROBE_SRC)
 LIB	:= $(B)/libsav.a
-SAV_PROBE_SRC := probe/cmd/sav_probe.c
-SAV_CACHE_SRC := probe/cmd/sav_cache.c
+SAV_PROBE_SRC := probe/cmd/sav_probe.c probe/cmd/print.c
+SAV_CACHE_SRC := probe/cmd/sav_cache.c probe/cmd/print.c
 # the milter without its main(): the unit suites link it too
 MILTER_LIB_SRC := milter/ctx.c milter/decide.c milter/logline.c milter/handlers.c \
 	milter/daemon.c milter/signals.c milter/run.c

@@ -37,6 +37,7 @@
 #include "cache.h"
 #include "conf.h"
 #include "log.h"
+#include "print.h"
 #include "util.h"
 
 /* get, del: not in the cache; the other statuses are <sysexits.h>'s */
@@ -424,25 +425,14 @@ print_json(const struct cache_entry *e, time_t now)
 		util_json_str(stdout, e->key + 2);
 		fputs(",\"facts\":", stdout);
 		json_facts(stdout, e->facts);
+		print_json_reply(stdout, r);
 	} else {
-		fputs(",\"type\":\"address\",\"address\":", stdout);
-		util_json_str(stdout, r->address);
-		fputs(",\"verdict\":", stdout);
-		util_json_str(stdout, verdict_str(r->verdict));
+		fputs(",\"type\":\"address\",", stdout);
+		print_json_result(stdout, r);
 	}
-	fputs(",\"reason\":", stdout);
-	util_json_str(stdout, r->reason);
-	printf(",\"code\":%d,\"enhanced\":", r->code);
-	util_json_str(stdout, r->enhanced);
-	fputs(",\"text\":", stdout);
-	util_json_str(stdout, r->text);
-	fputs(",\"mx\":", stdout);
-	util_json_str(stdout, r->mx);
-	fputs(",\"ip\":", stdout);
-	util_json_str(stdout, r->ip);
-	printf(",\"catch_all\":%s,\"created\":%lld,\"expires\":%lld,\"age\":%lld,"
+	printf(",\"created\":%lld,\"expires\":%lld,\"age\":%lld,"
 	    "\"expired\":%s,\"stale\":%s}\n",
-	    r->catch_all ? "true" : "false", (long long)e->created, (long long)e->expires,
+	    (long long)e->created, (long long)e->expires,
 	    (long long)(now - e->created), e->expired ? "true" : "false",
 	    e->stale ? "true" : "false");
 }
@@ -554,11 +544,14 @@ show_domain(const struct cache_entry *d, time_t now, const char *indent)
 	printf("%slearnt:    %s (%s)\n", indent, ts, w1);
 	printf("%slasts:     %s\n", indent, w2);
 	printf("%sbecause:   %s (%s)", indent, verdict_str(d->r.verdict), d->r.reason[0] ? d->r.reason : "-");
-	if (d->r.code)
-		printf(", %d%s%s%s%s", d->r.code, d->r.enhanced[0] ? " " : "", d->r.enhanced,
-		    d->r.text[0] ? " " : "", d->r.text);
-	if (d->r.mx[0])
-		printf(" from %s%s%s%s", d->r.mx, d->r.ip[0] ? " [" : "", d->r.ip, d->r.ip[0] ? "]" : "");
+	if (d->r.code) {
+		fputs(", ", stdout);
+		print_reply(stdout, &d->r);
+	}
+	if (d->r.mx[0]) {
+		fputs(" from ", stdout);
+		print_mx(stdout, &d->r);
+	}
 	putchar('\n');
 }
 
@@ -614,11 +607,16 @@ cmd_get(struct ctx *x, int argc, char **argv)
 		printf("address:   %s\n", r->address);
 		printf("verdict:   %s%s\n", verdict_str(r->verdict), e.expired ? " (expired: no longer used)" : "");
 		printf("reason:    %s\n", r->reason[0] ? r->reason : "-");
-		if (r->code)
-			printf("reply:     %d%s%s%s%s\n", r->code, r->enhanced[0] ? " " : "", r->enhanced,
-			    r->text[0] ? " " : "", r->text);
-		if (r->mx[0])
-			printf("mx:        %s%s%s%s\n", r->mx, r->ip[0] ? " [" : "", r->ip, r->ip[0] ? "]" : "");
+		if (r->code) {
+			fputs("reply:     ", stdout);
+			print_reply(stdout, r);
+			putchar('\n');
+		}
+		if (r->mx[0]) {
+			fputs("mx:        ", stdout);
+			print_mx(stdout, r);
+			putchar('\n');
+		}
 		if (r->catch_all)
 			printf("catch-all: yes (the server accepts any recipient)\n");
 		printf("stored:    %s (%s)\n", ts1, w1);

@@ -33,6 +33,7 @@
 #include "conf.h"
 #include "limit.h"
 #include "log.h"
+#include "print.h"
 #include "probe.h"
 
 #define LIST_LINE_MAX	2048
@@ -83,39 +84,10 @@ static int bar_on;		/* a progress bar is drawn on stderr (a terminal) */
 static void
 print_json(FILE *fp, const struct probe_result *r)
 {
-	fputs("{\"address\":", fp);
-	util_json_str(fp, r->address);
-	fputs(",\"verdict\":", fp);
-	util_json_str(fp, verdict_str(r->verdict));
-	fputs(",\"reason\":", fp);
-	util_json_str(fp, r->reason);
-	fprintf(fp, ",\"code\":%d,\"enhanced\":", r->code);
-	util_json_str(fp, r->enhanced);
-	fputs(",\"text\":", fp);
-	util_json_str(fp, r->text);
-	fputs(",\"mx\":", fp);
-	util_json_str(fp, r->mx);
-	fputs(",\"ip\":", fp);
-	util_json_str(fp, r->ip);
-	fprintf(fp, ",\"catch_all\":%s,\"cached\":%s,\"elapsed_ms\":%ld}\n",
-		r->catch_all ? "true" : "false", r->cached ? "true" : "false", r->elapsed_ms);
-}
-
-static void
-print_human(FILE *fp, const struct probe_result *r)
-{
-	fprintf(fp, "%s: %s (%s)", r->address, verdict_str(r->verdict), r->reason);
-	if (r->code)
-		fprintf(fp, " %d%s%s", r->code, r->enhanced[0] ? " " : "", r->enhanced);
-	if (r->mx[0])
-		fprintf(fp, " mx=%s", r->mx);
-	if (r->ip[0])
-		fprintf(fp, " [%s]", r->ip);
-	if (r->cached)
-		fputs(" cached", fp);
-	fprintf(fp, " %ldms\n", r->elapsed_ms);
-	if (r->text[0] && r->verdict != VERDICT_VALID)
-		fprintf(fp, "  remote said: %s\n", r->text);
+	fputc('{', fp);
+	print_json_result(fp, r);
+	fprintf(fp, ",\"cached\":%s,\"elapsed_ms\":%ld}\n",
+		r->cached ? "true" : "false", r->elapsed_ms);
 }
 
 static void
