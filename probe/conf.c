@@ -37,12 +37,19 @@ enum ctype {
 	CT_INT,		/* int: min..max */
 	CT_OCTAL,	/* int: a file mode, min..max */
 	CT_SIZE,	/* size_t: bytes (k, M, G), at least min */
+	CT_WORD,	/* int or enum: one of the row's words, stored as its value */
 	CT_SPECIAL,	/* set() parses and stores it */
 };
 
 #define KF_REPEAT	1	/* may appear more than once; the file's first line replaces the default */
 #define KF_EMPTY	2	/* an empty value is allowed */
 #define KF_RESTART	4	/* restart-only: a reload keeps the running value and warns */
+
+/* a word a CT_WORD key takes, and what it stores */
+struct word {
+	const char *word;
+	int	value;
+};
 
 struct key;
 typedef int key_set(struct conf *, const struct key *, const char *, char *, size_t);
@@ -54,6 +61,7 @@ struct key {
 	size_t	off, size;	/* its field in struct conf (also what a reload compares); 0, 0: none */
 	long	min, max;	/* CT_INT, CT_MS, CT_MS_INT, CT_OCTAL, CT_SIZE: bounds */
 	const char *want;	/* CT_INT: the whole "want ..." text, when the generic one does not fit */
+	const struct word *words;	/* CT_WORD: the words it takes, { NULL } last */
 	key_set	*set;		/* CT_SPECIAL: parses and stores the value; NULL value: clear (KF_REPEAT) */
 	unsigned flags;		/* KF_* */
 };
@@ -62,8 +70,19 @@ struct key {
 #define AT(f)	.off = offsetof(struct conf, f), .size = sizeof(((struct conf *)0)->f)
 #define NUM_MAX	100000	/* the largest number any CT_INT key takes */
 
-static key_set set_resolver, set_helo, set_sender, set_method, set_client_counts,
-	set_mode, set_header, set_nets, set_exempt, set_action, set_facility;
+static key_set set_resolver, set_helo, set_sender, set_header, set_nets, set_exempt, set_facility;
+
+static const struct word methods[] = {
+	{ "rcpt", SMTP_METHOD_RCPT }, { "vrfy", SMTP_METHOD_VRFY }, { NULL, 0 }
+};
+/* which ended probes stay counted against their client */
+static const struct word client_counts[] = {
+	{ "failures", LIMIT_COUNT_FAILURES }, { "all", LIMIT_COUNT_ALL }, { NULL, 0 }
+};
+static const struct word modes[] = { { "enforce", 0 }, { "monitor", 1 }, { NULL, 0 } };
+static const struct word actions[] = {
+	{ "accept", ACTION_ACCEPT }, { "tempfail", ACTION_TEMPFAIL }, { "reject", ACTION_REJECT }, { NULL, 0 }
+};
 
 /*
  * The table: one row per key, with its type, default, place, bounds and
@@ -94,7 +113,7 @@ static const struct key keys[] = {
 	{ "ProbeSender",	CT_SPECIAL,	NULL, AT(probe.sender), .set = set_sender },
 	{ "RetrySender",	CT_SPECIAL,	NULL, AT(probe.retry_sender), .set = set_sender },
 	{ "StrictNullSender",	CT_BOOL,	"no", AT(probe.strict_null) },
-	{ "ProbeMethod",	CT_SPECIAL,	"rcpt", AT(probe.method), .set = set_method },
+	{ "ProbeMethod",	CT_WORD,	"rcpt", AT(probe.method), .words = methods },
 	{ "CatchAllCheck",	CT_BOOL,	"yes", AT(probe.catchall_check) },
 	{ "MaxTargets",		CT_INT,		"5", AT(probe.max_targets), .min = 1, .max = 50 },
 	{ "MaxSessions",	CT_INT,		"2", AT(probe.max_sessions), .min = 1, .max = 50 },
@@ -110,20 +129,20 @@ static const struct key keys[] = {
 	{ "MXRate",		CT_INT,		"60", AT(limits.mx_rate), .min = 1, .max = 1000, .flags = KF_RESTART },
 	/* 0 switches the per-client limit off */
 	{ "ClientProbeRate",	CT_INT,		"60", AT(limits.client_rate), .min = 0, .max = NUM_MAX, .want = "a number from 0 (off) to 100000", .flags = KF_RESTART },
-	{ "ClientProbeRateCounts", CT_SPECIAL,	"failures", AT(limits.client_counts), .set = set_client_counts, .flags = KF_RESTART },
-	{ "Mode",		CT_SPECIAL,	"enforce", AT(monitor), .set = set_mode },
+	{ "ClientProbeRateCounts", CT_WORD,	"failures", AT(limits.client_counts), .words = client_counts, .flags = KF_RESTART },
+	{ "Mode",		CT_WORD,	"enforce", AT(monitor), .words = modes },
 	{ "MonitorHeader",	CT_SPECIAL,	"X-SAV-Verdict", AT(header), .set = set_header },
 	{ "TrustedNetworks",	CT_SPECIAL,	"127.0.0.0/8, ::1/128", AT(nets), .set = set_nets, .flags = KF_EMPTY },
 	{ "SkipAuthenticated",	CT_BOOL,	"yes", AT(skip_auth) },
 	{ "ExemptDomains",	CT_SPECIAL,	"", .set = set_exempt, .flags = KF_EMPTY },
-	{ "Action.valid",	CT_SPECIAL,	"accept", AT(action[VERDICT_VALID]), .set = set_action },
-	{ "Action.invalid",	CT_SPECIAL,	"reject", AT(action[VERDICT_INVALID]), .set = set_action },
-	{ "Action.bad-domain",	CT_SPECIAL,	"reject", AT(action[VERDICT_BAD_DOMAIN]), .set = set_action },
-	{ "Action.bad-syntax",	CT_SPECIAL,	"reject", AT(action[VERDICT_BAD_SYNTAX]), .set = set_action },
-	{ "Action.catch-all",	CT_SPECIAL,	"accept", AT(action[VERDICT_CATCH_ALL]), .set = set_action },
-	{ "Action.unknown",	CT_SPECIAL,	"accept", AT(action[VERDICT_UNKNOWN]), .set = set_action },
-	{ "Action.tempfail",	CT_SPECIAL,	"tempfail", AT(action[VERDICT_TEMPFAIL]), .set = set_action },
-	{ "Action.error",	CT_SPECIAL,	"tempfail", AT(action[VERDICT_ERROR]), .set = set_action },
+	{ "Action.valid",	CT_WORD,	"accept", AT(action[VERDICT_VALID]), .words = actions },
+	{ "Action.invalid",	CT_WORD,	"reject", AT(action[VERDICT_INVALID]), .words = actions },
+	{ "Action.bad-domain",	CT_WORD,	"reject", AT(action[VERDICT_BAD_DOMAIN]), .words = actions },
+	{ "Action.bad-syntax",	CT_WORD,	"reject", AT(action[VERDICT_BAD_SYNTAX]), .words = actions },
+	{ "Action.catch-all",	CT_WORD,	"accept", AT(action[VERDICT_CATCH_ALL]), .words = actions },
+	{ "Action.unknown",	CT_WORD,	"accept", AT(action[VERDICT_UNKNOWN]), .words = actions },
+	{ "Action.tempfail",	CT_WORD,	"tempfail", AT(action[VERDICT_TEMPFAIL]), .words = actions },
+	{ "Action.error",	CT_WORD,	"tempfail", AT(action[VERDICT_ERROR]), .words = actions },
 	{ "RejectDetail",	CT_BOOL,	"no", AT(reject_detail) },
 	{ "SyslogFacility",	CT_SPECIAL,	"mail", AT(facility), .set = set_facility, .flags = KF_RESTART },
 	{ "LogSkipped",		CT_BOOL,	"yes", AT(log_skipped) },
@@ -140,12 +159,15 @@ static const struct {
 	{ "local6", LOG_LOCAL6 }, { "local7", LOG_LOCAL7 }, { NULL, 0 }
 };
 
-static const char *action_names[] = { "accept", "tempfail", "reject" };
-
 const char *
 action_str(enum action a)
 {
-	return (unsigned)a < 3 ? action_names[a] : "?";
+	const struct word *w;
+
+	for (w = actions; w->word != NULL; w++)
+		if (w->value == (int)a)
+			return w->word;
+	return "?";
 }
 
 static const struct key *
@@ -405,43 +427,6 @@ set_sender(struct conf *c, const struct key *k, const char *v, char *err, size_t
 }
 
 static int
-set_method(struct conf *c, const struct key *k, const char *v, char *err, size_t errlen)
-{
-	if (!strcasecmp(v, "rcpt"))
-		*FIELD(c, k, enum smtp_method) = SMTP_METHOD_RCPT;
-	else if (!strcasecmp(v, "vrfy"))
-		*FIELD(c, k, enum smtp_method) = SMTP_METHOD_VRFY;
-	else
-		return fail(err, errlen, "want rcpt or vrfy, not %s", v);
-	return 0;
-}
-
-/* which ended probes stay counted against their client */
-static int
-set_client_counts(struct conf *c, const struct key *k, const char *v, char *err, size_t errlen)
-{
-	if (!strcasecmp(v, "failures"))
-		*FIELD(c, k, enum limit_count) = LIMIT_COUNT_FAILURES;
-	else if (!strcasecmp(v, "all"))
-		*FIELD(c, k, enum limit_count) = LIMIT_COUNT_ALL;
-	else
-		return fail(err, errlen, "want failures or all, not %s", v);
-	return 0;
-}
-
-static int
-set_mode(struct conf *c, const struct key *k, const char *v, char *err, size_t errlen)
-{
-	if (!strcasecmp(v, "enforce"))
-		*FIELD(c, k, int) = 0;
-	else if (!strcasecmp(v, "monitor"))
-		*FIELD(c, k, int) = 1;
-	else
-		return fail(err, errlen, "want enforce or monitor, not %s", v);
-	return 0;
-}
-
-static int
 set_header(struct conf *c, const struct key *k, const char *v, char *err, size_t errlen)
 {
 	const char *p;
@@ -486,18 +471,26 @@ set_facility(struct conf *c, const struct key *k, const char *v, char *err, size
 	return fail(err, errlen, "unknown syslog facility: %s", v);
 }
 
-/* Action.<verdict>: the row's field is that verdict's slot of action[] */
+/* set_word - a CT_WORD value: "want a, b or c, not v" when it is none of the row's words */
 static int
-set_action(struct conf *c, const struct key *k, const char *v, char *err, size_t errlen)
+set_word(struct conf *c, const struct key *k, const char *v, char *err, size_t errlen)
 {
-	int i;
+	const struct word *w;
+	size_t n = 0, len;
 
-	for (i = 0; i < 3; i++)
-		if (!strcasecmp(v, action_names[i])) {
-			*FIELD(c, k, enum action) = (enum action)i;
+	for (w = k->words; w->word != NULL; w++)
+		if (!strcasecmp(v, w->word)) {
+			*FIELD(c, k, int) = w->value;
 			return 0;
 		}
-	return fail(err, errlen, "want accept, tempfail or reject, not %s", v);
+	len = (size_t)snprintf(err, errlen, "want");
+	for (w = k->words; w->word != NULL; w++, n++)
+		if (len < errlen)
+			len += (size_t)snprintf(err + len, errlen - len, "%s%s",
+			    n == 0 ? " " : w[1].word == NULL ? " or " : ", ", w->word);
+	if (len < errlen)
+		snprintf(err + len, errlen - len, ", not %s", v);
+	return -1;
 }
 
 /* dur_text - seconds as the shortest duration word: 1s, 5m, 1h, 2d */
@@ -585,6 +578,8 @@ apply(struct conf *c, const struct key *k, const char *v, char *err, size_t errl
 		if (parse_size(v, FIELD(c, k, size_t)) < 0 || *FIELD(c, k, size_t) < (size_t)k->min)
 			return fail(err, errlen, "want a size like 512M (at least 1M), not %s", v);
 		return 0;
+	case CT_WORD:
+		return set_word(c, k, v, err, errlen);
 	case CT_SPECIAL:
 		return k->set(c, k, v, err, errlen);
 	}
@@ -596,7 +591,7 @@ static size_t
 type_size(enum ctype t)
 {
 	switch (t) {
-	case CT_BOOL: case CT_INT: case CT_OCTAL: case CT_MS_INT: return sizeof(int);
+	case CT_BOOL: case CT_INT: case CT_OCTAL: case CT_MS_INT: case CT_WORD: return sizeof(int);
 	case CT_SECONDS: return sizeof(long);
 	case CT_MS: return sizeof(msec_t);
 	case CT_SIZE: return sizeof(size_t);
@@ -617,7 +612,7 @@ conf_defaults(struct conf *c)
 	c->facility = LOG_MAIL;
 	for (k = keys; k->name != NULL; k++) {
 		if ((type_size(k->type) != 0 && k->size != type_size(k->type)) ||
-		    (k->type == CT_SPECIAL && k->set == NULL)) {
+		    (k->type == CT_SPECIAL && k->set == NULL) || (k->type == CT_WORD && k->words == NULL)) {
 			/* a row whose place does not fit its type is a programming error */
 			fprintf(stderr, "conf: table row %s does not fit its type\n", k->name);
 			abort();
