@@ -41,7 +41,7 @@
 #include "verdict.h"
 
 static void
-skip(struct probe_result *res, const char *address, const char *reason)
+skip(struct probe_result *res, const char *address, enum reason reason)
 {
 	result_set(res, address, VERDICT_SKIPPED, reason);
 }
@@ -123,14 +123,8 @@ decide_exempt(const struct conf *c, const struct decide_client *cl,
 	return 0;
 }
 
-static int
-reason_is(const char *reason, const char *token)
-{
-	return reason != NULL && strcmp(reason, token) == 0;
-}
-
 void
-decide_codes(enum action a, enum verdict v, const char *reason,
+decide_codes(enum action a, enum verdict v, enum reason reason,
 	     char code[4], char enhanced[16])
 {
 	const char *b, *e;
@@ -143,7 +137,7 @@ decide_codes(enum action a, enum verdict v, const char *reason,
 			e = "5.1.7";
 			break;
 		case VERDICT_BAD_DOMAIN:
-			e = reason_is(reason, R_NULL_MX) ? "5.7.27" : "5.1.8";
+			e = reason == R_NULL_MX ? "5.7.27" : "5.1.8";
 			break;
 		default:
 			e = "5.7.1";
@@ -152,13 +146,13 @@ decide_codes(enum action a, enum verdict v, const char *reason,
 	} else if (a == ACTION_TEMPFAIL) {
 		switch (v) {
 		case VERDICT_TEMPFAIL:
-			if (reason_is(reason, R_GREYLISTED) ||
-			    reason_is(reason, R_TEMP_REPLY) ||
-			    reason_is(reason, R_MAILBOX_FULL) ||
-			    reason_is(reason, R_SERVICE_CLOSING)) {
+			if (reason == R_GREYLISTED ||
+			    reason == R_TEMP_REPLY ||
+			    reason == R_MAILBOX_FULL ||
+			    reason == R_SERVICE_CLOSING) {
 				b = "450";
 				e = "4.1.7";
-			} else if (reason_is(reason, R_RATE_LIMITED)) {
+			} else if (reason == R_RATE_LIMITED) {
 				b = "451";
 				e = "4.7.1";
 			} else {
@@ -263,7 +257,8 @@ decide_reply(const struct conf *c, const char *sender, size_t len,
 	     const struct probe_result *r, struct decision *d)
 {
 	char who[DECIDE_SENDER_SHOW + 8], detail[REPLY_TEXT_MAX + 64];
-	char reason[sizeof(r->reason)], raw[DECIDE_TEXT_MAX + REPLY_TEXT_MAX + 64];
+	char raw[DECIDE_TEXT_MAX + REPLY_TEXT_MAX + 64];
+	const char *reason;
 	const char *vs;
 	enum verdict v;
 
@@ -276,7 +271,7 @@ decide_reply(const struct conf *c, const char *sender, size_t len,
 	if (v == VERDICT_SKIPPED)
 		d->action = ACTION_ACCEPT;
 	d->effective = c->monitor ? ACTION_ACCEPT : d->action;
-	util_sanitize(reason, sizeof(reason), r->reason, strnlen(r->reason, sizeof(r->reason)));
+	reason = reason_str(r->reason);	/* a constant token */
 	vs = verdict_str(v);
 
 	if (c->monitor) {
@@ -287,7 +282,7 @@ decide_reply(const struct conf *c, const char *sender, size_t len,
 	if (d->effective == ACTION_ACCEPT)
 		return;
 
-	decide_codes(d->effective, v, reason, d->code, d->enhanced);
+	decide_codes(d->effective, v, r->reason, d->code, d->enhanced);
 	shown_sender(who, sizeof(who), sender, len, r);
 	detail[0] = '\0';
 	if (c->reject_detail && r->code != 0) {

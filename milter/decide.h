@@ -63,7 +63,7 @@ void	decide_reply(const struct conf *c, const char *sender, size_t len,
  * under action a (REJECT or TEMPFAIL). Exposed for the tests and the
  * man page table.
  */
-void	decide_codes(enum action a, enum verdict v, const char *reason,
+void	decide_codes(enum action a, enum verdict v, enum reason reason,
 		     char code[4], char enhanced[16]);
 
 /*

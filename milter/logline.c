@@ -40,8 +40,8 @@ log_format_decision(char *buf, size_t size, const struct log_decision *d)
 	if (d->qid && *d->qid)
 		off = kv(buf, size, off, "qid", d->qid);
 	off = kv(buf, size, off, "verdict", verdict_str(r->verdict));
-	if (r->reason[0])
-		off = kv(buf, size, off, "reason", r->reason);
+	if (r->reason != R_NONE)
+		off = kv(buf, size, off, "reason", reason_str(r->reason));
 	if (d->action)
 		off = kv(buf, size, off, "action", d->action);
 	if (d->mode)

@@ -212,7 +212,7 @@ limit_client_give(struct limit_clients *t, const unsigned char key[LIMIT_CLIENT_
 int
 limit_client_free(enum limit_count counts, const struct probe_result *r)
 {
-	if (r->cached || r->verdict == VERDICT_ERROR || strcmp(r->reason, R_RATE_LIMITED) == 0)
+	if (r->cached || r->verdict == VERDICT_ERROR || r->reason == R_RATE_LIMITED)
 		return 1;
 	if (counts == LIMIT_COUNT_ALL)
 		return 0;

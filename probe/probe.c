@@ -90,10 +90,10 @@ probe_exit_class(enum verdict v)
 }
 
 static void
-set(struct probe_result *r, enum verdict v, const char *reason)
+set(struct probe_result *r, enum verdict v, enum reason reason)
 {
 	r->verdict = v;
-	util_strlcpy(r->reason, reason, sizeof(r->reason));
+	r->reason = reason;
 }
 
 static void
@@ -233,6 +233,11 @@ judge(const struct probe_conf *c, const struct smtp_outcome *o, int known_catcha
 		return 0;
 	case SMTP_NO_SMTPUTF8:
 		set(cur, VERDICT_UNKNOWN, R_SMTPUTF8_UNSUPPORTED);
+		return 1;
+	case SMTP_BAD_INPUT:
+		/* nothing was sent, and no other address would fare better: our error */
+		set(cur, VERDICT_ERROR, R_INTERNAL);
+		util_strlcpy(cur->text, o->err, sizeof(cur->text));
 		return 1;
 	case SMTP_HELO_REFUSED:
 		if (o->last.code < 500) {
@@ -511,7 +516,7 @@ done:
 
 /* addr_verdict - verdicts decided by parsing alone; returns 1 when decided */
 static int
-addr_verdict(enum addr_status st, const char *why, const struct addr *a,
+addr_verdict(enum addr_status st, const struct addr *a,
 	     const struct probe_conf *c, struct probe_result *res)
 {
 	switch (st) {
@@ -527,12 +532,8 @@ addr_verdict(enum addr_status st, const char *why, const struct addr *a,
 		set(res, VERDICT_UNKNOWN, R_TOO_LONG);
 		return 1;
 	case ADDR_BAD_DOMAIN:
-		if (why && strstr(why, "invalid"))
-			set(res, VERDICT_BAD_DOMAIN, R_INVALID_TLD);
-		else if (why && strstr(why, "IDN"))
-			set(res, VERDICT_BAD_DOMAIN, R_BAD_IDN);
-		else
-			set(res, VERDICT_BAD_DOMAIN, "bad-domain-name");
+		/* invalid-tld, bad-idn or bad-domain-name, as addr_parse says */
+		set(res, VERDICT_BAD_DOMAIN, a->reason);
 		return 1;
 	case ADDR_BAD_SYNTAX:
 	default:
@@ -573,7 +574,7 @@ run(const struct probe_conf *c, const char *address, size_t len,
 		util_sanitize(res->address, sizeof(res->address), address, len);
 	if (st != ADDR_OK)
 		trace_printf(t, "addr: %s: %s", addr_status_str(st), why ? why : "-");
-	if (addr_verdict(st, why, &a, c, res))
+	if (addr_verdict(st, &a, c, res))
 		goto out;
 	if (a.had_route)
 		trace_printf(t, "addr: source route dropped; verifying %s only", res->address);
@@ -597,7 +598,7 @@ run(const struct probe_conf *c, const char *address, size_t len,
 				util_strlcpy(res->address, addrbuf, sizeof(res->address));
 				res->cached = 1;
 				/* judged by the StrictNullSender in force now, not when the fact was stored */
-				if (strcmp(res->reason, R_NULL_SENDER_REFUSED) == 0)
+				if (res->reason == R_NULL_SENDER_REFUSED)
 					res->verdict = c->strict_null ? VERDICT_INVALID : VERDICT_UNKNOWN;
 				goto out;
 			}

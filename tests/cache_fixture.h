@@ -93,13 +93,13 @@ open_c(void)
 }
 
 static struct probe_result
-mk(enum verdict v, const char *reason, int code, const char *enh, const char *text)
+mk(enum verdict v, enum reason reason, int code, const char *enh, const char *text)
 {
 	struct probe_result r;
 
 	memset(&r, 0, sizeof(r));
 	r.verdict = v;
-	snprintf(r.reason, sizeof(r.reason), "%s", reason);
+	r.reason = reason;
 	r.code = code;
 	snprintf(r.enhanced, sizeof(r.enhanced), "%s", enh);
 	snprintf(r.text, sizeof(r.text), "%s", text);

@@ -681,6 +681,44 @@ START_TEST(test_roundtrip)
 }
 END_TEST
 
+/* the machine reason of each refusal: what the probe reports, never read from the text */
+START_TEST(test_reason)
+{
+	static const struct { const char *in; enum addr_status st; enum reason r; } rows[] = {
+		{ "u@example.org", ADDR_OK, R_NONE },
+		{ "<>", ADDR_NULL, R_NULL_SENDER },
+		{ "postmaster", ADDR_NO_DOMAIN, R_NO_DOMAIN },
+		{ "a b@example.org", ADDR_BAD_SYNTAX, R_BAD_SYNTAX },
+		{ "u@host.invalid", ADDR_BAD_DOMAIN, R_INVALID_TLD },
+		{ "u@xn--zz.example", ADDR_BAD_DOMAIN, R_BAD_IDN },
+		{ "u@-bad.example", ADDR_BAD_DOMAIN, R_BAD_DOMAIN_NAME },
+		{ "u@a..example", ADDR_BAD_DOMAIN, R_BAD_DOMAIN_NAME },
+		{ "u@example.123", ADDR_BAD_DOMAIN, R_BAD_DOMAIN_NAME },
+		{ "u@[300.1.1.1]", ADDR_BAD_DOMAIN, R_BAD_DOMAIN_NAME },
+		/* "invalid" in the text of a syntax error is not an invalid TLD */
+		{ "u@invalid\xff.example", ADDR_BAD_SYNTAX, R_BAD_SYNTAX },
+	};
+	struct addr a;
+	size_t i;
+
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		enum addr_status st = addr_parse(rows[i].in, strlen(rows[i].in), &a, NULL);
+
+		ck_assert_msg(st == rows[i].st && a.reason == rows[i].r,
+			      "%s: got %s/%s, want %s/%s", rows[i].in, addr_status_str(st),
+			      reason_str(a.reason), addr_status_str(rows[i].st), reason_str(rows[i].r));
+	}
+	/* too long: over ADDR_INPUT_MAX */
+	{
+		static char big[ADDR_INPUT_MAX + 10];
+
+		memset(big, 'a', sizeof(big) - 1);
+		ck_assert_int_eq(addr_parse(big, strlen(big), &a, NULL), ADDR_TOO_LONG);
+		ck_assert_int_eq(a.reason, R_TOO_LONG);
+	}
+}
+END_TEST
+
 Suite *
 make_suite(void)
 {
@@ -690,6 +728,7 @@ make_suite(void)
 	tc = tcase_create("parse");
 	tcase_add_loop_test(tc, test_parse, 0, NPCASES);
 	tcase_add_test(tc, test_parse_no_why);
+	tcase_add_test(tc, test_reason);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("lengths");

@@ -31,7 +31,7 @@
 
 static const struct {
 	enum verdict v;
-	const char *reason;
+	enum reason reason;
 	long	ttl;
 } lives[] = {
 	{ VERDICT_VALID, R_USER_OK, 30 * DAY },
@@ -65,7 +65,7 @@ END_TEST
 
 static const struct {
 	enum verdict v;
-	const char *reason;
+	enum reason reason;
 	unsigned fact;
 	long	ttl;
 } dfacts[] = {
@@ -90,15 +90,15 @@ START_TEST(test_domain_fact)
 	ck_assert_int_eq(cache_put_result(c, "a:u@dom.test", "dom.test", &r), CACHE_HIT);
 	fake_now = T0 + dfacts[_i].ttl - 1;
 	ck_assert_msg(cache_get_domain(c, "dom.test", &d) == CACHE_HIT,
-	    "%s: got no domain record, want facts 0x%x", dfacts[_i].reason, dfacts[_i].fact);
+	    "%s: got no domain record, want facts 0x%x", reason_str(dfacts[_i].reason), dfacts[_i].fact);
 	ck_assert_msg(d.facts == dfacts[_i].fact, "%s: got facts 0x%x, want 0x%x",
-	    dfacts[_i].reason, d.facts, dfacts[_i].fact);
-	ck_assert_str_eq(d.why.reason, dfacts[_i].reason);
+	    reason_str(dfacts[_i].reason), d.facts, dfacts[_i].fact);
+	ck_assert_str_eq(reason_str(d.why.reason), reason_str(dfacts[_i].reason));
 	ck_assert_int_eq(d.created, T0);
 	ck_assert_int_eq(d.expires, T0 + dfacts[_i].ttl);
 	fake_now = T0 + dfacts[_i].ttl;
 	ck_assert_msg(cache_get_domain(c, "dom.test", &d) == CACHE_MISS,
-	    "%s: got a hit at its ttl, want a miss", dfacts[_i].reason);
+	    "%s: got a hit at its ttl, want a miss", reason_str(dfacts[_i].reason));
 	cache_close(c);
 }
 END_TEST
@@ -135,7 +135,7 @@ END_TEST
 START_TEST(test_no_fact)
 {
 	/* conclusive and plain temporary answers are not domain facts */
-	static const struct { enum verdict v; const char *reason; } none[] = {
+	static const struct { enum verdict v; enum reason reason; } none[] = {
 		{ VERDICT_VALID, R_USER_OK }, { VERDICT_INVALID, R_USER_UNKNOWN },
 		{ VERDICT_TEMPFAIL, R_GREYLISTED }, { VERDICT_TEMPFAIL, R_NO_MAIL_HOST },
 		{ VERDICT_UNKNOWN, R_PRIVATE_TARGET },
@@ -149,7 +149,7 @@ START_TEST(test_no_fact)
 
 		cache_put_result(c, "a:u@nofact.test", "nofact.test", &r);
 		ck_assert_msg(cache_get_domain(c, "nofact.test", &d) == CACHE_MISS,
-		    "%s/%s: got facts 0x%x, want none", verdict_str(none[i].v), none[i].reason, d.facts);
+		    "%s/%s: got facts 0x%x, want none", verdict_str(none[i].v), reason_str(none[i].reason), d.facts);
 	}
 	cache_close(c);
 }
@@ -340,7 +340,7 @@ END_TEST
 /* results about us, not the address, are not stored */
 START_TEST(test_not_stored)
 {
-	static const struct { enum verdict v; const char *reason; } skip[] = {
+	static const struct { enum verdict v; enum reason reason; } skip[] = {
 		{ VERDICT_ERROR, R_INTERNAL }, { VERDICT_SKIPPED, R_NULL_SENDER },
 		{ VERDICT_TEMPFAIL, R_RATE_LIMITED }, { VERDICT_TEMPFAIL, R_BUDGET },
 		{ VERDICT_UNKNOWN, R_CACHED_DOMAIN },
@@ -356,7 +356,7 @@ START_TEST(test_not_stored)
 
 		ck_assert_int_eq(cache_put_result(c, "a:z@ns.test", "ns.test", &r), CACHE_MISS);
 		ck_assert_msg(cache_get_addr(c, "a:z@ns.test", &out, &stale) == CACHE_MISS,
-		    "%s/%s: got stored, want not stored", verdict_str(skip[i].v), skip[i].reason);
+		    "%s/%s: got stored, want not stored", verdict_str(skip[i].v), reason_str(skip[i].reason));
 		ck_assert_int_eq(cache_get_domain(c, "ns.test", &d), CACHE_MISS);
 	}
 	cache_close(c);
@@ -367,7 +367,8 @@ END_TEST
 START_TEST(test_roundtrip)
 {
 	struct cache *c = open_c();
-	struct probe_result r = mk(VERDICT_INVALID, "made-up-reason", 550, "5.1.1", ""), out;
+	/* a reason with no on-disk number: stored as its literal token */
+	struct probe_result r = mk(VERDICT_INVALID, R_BAD_DOMAIN_NAME, 550, "5.1.1", ""), out;
 	char longtext[300];
 	int stale;
 
@@ -383,7 +384,7 @@ START_TEST(test_roundtrip)
 	ck_assert_int_eq(cache_get_addr(c, "a:Rt@rt.test", &out, &stale), CACHE_HIT);
 	ck_assert_str_eq(out.address, "Rt@rt.test");
 	ck_assert_int_eq(out.verdict, VERDICT_INVALID);
-	ck_assert_str_eq(out.reason, "made-up-reason");
+	ck_assert_str_eq(reason_str(out.reason), "bad-domain-name");
 	ck_assert_int_eq(out.code, 550);
 	ck_assert_str_eq(out.enhanced, "5.1.1");
 	ck_assert_msg(strlen(out.text) == 128, "text: got %zu bytes, want 128", strlen(out.text));
@@ -395,11 +396,11 @@ START_TEST(test_roundtrip)
 	ck_assert_int_eq(out.cached, 1);
 
 	/* out-of-range fields are dropped, not stored */
-	r = mk(VERDICT_UNKNOWN, "Bad Reason!", 999, "9.9.9", "t");
+	r = mk(VERDICT_UNKNOWN, (enum reason)999, 999, "9.9.9", "t");
 	snprintf(r.ip, sizeof(r.ip), "not-an-ip");
 	ck_assert_int_eq(cache_put_result(c, "a:odd@rt.test", NULL, &r), CACHE_HIT);
 	ck_assert_int_eq(cache_get_addr(c, "a:odd@rt.test", &out, &stale), CACHE_HIT);
-	ck_assert_str_eq(out.reason, "");
+	ck_assert_str_eq(reason_str(out.reason), "");
 	ck_assert_int_eq(out.code, 0);
 	ck_assert_str_eq(out.enhanced, "");
 	ck_assert_str_eq(out.ip, "");

@@ -67,7 +67,7 @@ struct ex_case {
 	const char *auth;
 	const char *key1, *val1;	/* configuration tweaks */
 	const char *key2, *val2;
-	const char *want;		/* reason, or NULL: not exempt */
+	enum reason want;		/* reason, or R_NONE: not exempt */
 };
 
 #define REMOTE	"192.0.2.10"
@@ -84,51 +84,51 @@ static const struct ex_case ex_cases[] = {
 	{ "<a@b>>", NULL, NULL, NULL, NULL, NULL, NULL, R_LOCAL },
 	/* authenticated clients, SkipAuthenticated yes (default) / no */
 	{ "<u@example.org>", REMOTE, "alice", NULL, NULL, NULL, NULL, R_AUTHENTICATED },
-	{ "<u@example.org>", REMOTE, "alice", "SkipAuthenticated", "no", NULL, NULL, NULL },
-	{ "<u@example.org>", REMOTE, "", NULL, NULL, NULL, NULL, NULL },
+	{ "<u@example.org>", REMOTE, "alice", "SkipAuthenticated", "no", NULL, NULL, R_NONE },
+	{ "<u@example.org>", REMOTE, "", NULL, NULL, NULL, NULL, R_NONE },
 	/* TrustedNetworks: defaults 127.0.0.0/8 and ::1 */
 	{ "<u@example.org>", "127.0.0.1", NULL, NULL, NULL, NULL, NULL, R_TRUSTED_NETWORK },
 	{ "<u@example.org>", "127.9.8.7", NULL, NULL, NULL, NULL, NULL, R_TRUSTED_NETWORK },
 	{ "<u@example.org>", "::1", NULL, NULL, NULL, NULL, NULL, R_TRUSTED_NETWORK },
 	{ "<u@example.org>", "::ffff:127.0.0.1", NULL, NULL, NULL, NULL, NULL, R_TRUSTED_NETWORK },
-	{ "<u@example.org>", "::2", NULL, NULL, NULL, NULL, NULL, NULL },
-	{ "<u@example.org>", "128.0.0.1", NULL, NULL, NULL, NULL, NULL, NULL },
+	{ "<u@example.org>", "::2", NULL, NULL, NULL, NULL, NULL, R_NONE },
+	{ "<u@example.org>", "128.0.0.1", NULL, NULL, NULL, NULL, NULL, R_NONE },
 	/* configured networks replace the defaults */
 	{ "<u@example.org>", "198.51.100.77", NULL, TRUSTED_DOC, NULL, NULL, R_TRUSTED_NETWORK },
-	{ "<u@example.org>", "127.0.0.1", NULL, TRUSTED_DOC, NULL, NULL, NULL },
-	{ "<u@example.org>", "198.51.101.1", NULL, TRUSTED_DOC, NULL, NULL, NULL },
+	{ "<u@example.org>", "127.0.0.1", NULL, TRUSTED_DOC, NULL, NULL, R_NONE },
+	{ "<u@example.org>", "198.51.101.1", NULL, TRUSTED_DOC, NULL, NULL, R_NONE },
 	{ "<u@example.org>", "::ffff:198.51.100.9", NULL, TRUSTED_DOC, NULL, NULL, R_TRUSTED_NETWORK },
 	{ "<u@example.org>", "2001:db8:1::5", NULL, "TrustedNetworks", "2001:db8::/32", NULL, NULL, R_TRUSTED_NETWORK },
-	{ "<u@example.org>", "2001:db9::5", NULL, "TrustedNetworks", "2001:db8::/32", NULL, NULL, NULL },
+	{ "<u@example.org>", "2001:db9::5", NULL, "TrustedNetworks", "2001:db8::/32", NULL, NULL, R_NONE },
 	/* a trusted client's malformed sender is still none of our business */
 	{ "<a@b>>", "127.0.0.1", NULL, NULL, NULL, NULL, NULL, R_TRUSTED_NETWORK },
 	/* E13/D9: our own probe sender never triggers a probe */
 	{ "<verify@probe.example>", REMOTE, NULL, "ProbeSender", "verify@probe.example", NULL, NULL, R_PROBE_SENDER },
 	{ "<verify@PROBE.Example.>", REMOTE, NULL, "ProbeSender", "verify@probe.example", NULL, NULL, R_PROBE_SENDER },
 	{ "verify@probe.example", REMOTE, NULL, "ProbeSender", "<verify@probe.example>", NULL, NULL, R_PROBE_SENDER },
-	{ "<Verify@probe.example>", REMOTE, NULL, "ProbeSender", "verify@probe.example", NULL, NULL, NULL },
-	{ "<other@probe.example>", REMOTE, NULL, "ProbeSender", "verify@probe.example", NULL, NULL, NULL },
+	{ "<Verify@probe.example>", REMOTE, NULL, "ProbeSender", "verify@probe.example", NULL, NULL, R_NONE },
+	{ "<other@probe.example>", REMOTE, NULL, "ProbeSender", "verify@probe.example", NULL, NULL, R_NONE },
 	/* B11: the RetrySender too, alone or beside a ProbeSender */
 	{ "<retry@probe.example>", REMOTE, NULL, "RetrySender", "retry@probe.example", NULL, NULL, R_PROBE_SENDER },
 	{ "<retry@PROBE.example>", REMOTE, NULL, "ProbeSender", "verify@probe.example", "RetrySender", "<retry@probe.example>", R_PROBE_SENDER },
 	{ "<verify@probe.example>", REMOTE, NULL, "ProbeSender", "verify@probe.example", "RetrySender", "retry@probe.example", R_PROBE_SENDER },
-	{ "<Retry@probe.example>", REMOTE, NULL, "RetrySender", "retry@probe.example", NULL, NULL, NULL },
-	{ "<other@probe.example>", REMOTE, NULL, "RetrySender", "retry@probe.example", NULL, NULL, NULL },
+	{ "<Retry@probe.example>", REMOTE, NULL, "RetrySender", "retry@probe.example", NULL, NULL, R_NONE },
+	{ "<other@probe.example>", REMOTE, NULL, "RetrySender", "retry@probe.example", NULL, NULL, R_NONE },
 	/* ExemptDomains, in every sender form (E2) */
 	{ "<u@example.com>", REMOTE, NULL, "ExemptDomains", "example.com, *.corp.example", NULL, NULL, R_EXEMPT_DOMAIN },
 	{ "u@EXAMPLE.com", REMOTE, NULL, "ExemptDomains", "example.com, *.corp.example", NULL, NULL, R_EXEMPT_DOMAIN },
 	{ "Some Name <u@example.com>", REMOTE, NULL, "ExemptDomains", "example.com", NULL, NULL, R_EXEMPT_DOMAIN },
 	{ "<@relay.example,@r2.example:u@example.com>", REMOTE, NULL, "ExemptDomains", "example.com", NULL, NULL, R_EXEMPT_DOMAIN },
 	{ "<u@a.corp.example>", REMOTE, NULL, "ExemptDomains", "example.com, *.corp.example", NULL, NULL, R_EXEMPT_DOMAIN },
-	{ "<u@example.org>", REMOTE, NULL, "ExemptDomains", "example.com, *.corp.example", NULL, NULL, NULL },
-	{ "<u@notexample.com>", REMOTE, NULL, "ExemptDomains", "example.com", NULL, NULL, NULL },
+	{ "<u@example.org>", REMOTE, NULL, "ExemptDomains", "example.com, *.corp.example", NULL, NULL, R_NONE },
+	{ "<u@notexample.com>", REMOTE, NULL, "ExemptDomains", "example.com", NULL, NULL, R_NONE },
 	/* the route is dropped: an exempt domain in the route exempts nothing (C5) */
-	{ "<@example.com:u@example.org>", REMOTE, NULL, "ExemptDomains", "example.com", NULL, NULL, NULL },
+	{ "<@example.com:u@example.org>", REMOTE, NULL, "ExemptDomains", "example.com", NULL, NULL, R_NONE },
 	/* ordinary and malformed senders from a remote client: not exempt */
-	{ "<u@example.org>", REMOTE, NULL, NULL, NULL, NULL, NULL, NULL },
-	{ "<a@b>>", REMOTE, NULL, NULL, NULL, NULL, NULL, NULL },
-	{ "<a\r\nRSET@example.org>", REMOTE, NULL, NULL, NULL, NULL, NULL, NULL },
-	{ "<postmaster>", REMOTE, NULL, NULL, NULL, NULL, NULL, NULL },
+	{ "<u@example.org>", REMOTE, NULL, NULL, NULL, NULL, NULL, R_NONE },
+	{ "<a@b>>", REMOTE, NULL, NULL, NULL, NULL, NULL, R_NONE },
+	{ "<a\r\nRSET@example.org>", REMOTE, NULL, NULL, NULL, NULL, NULL, R_NONE },
+	{ "<postmaster>", REMOTE, NULL, NULL, NULL, NULL, NULL, R_NONE },
 };
 
 START_TEST(test_exempt)
@@ -147,17 +147,17 @@ START_TEST(test_exempt)
 	cl.auth_authen = t->auth;
 	memset(&res, 0x5a, sizeof(res));
 	got = decide_exempt(&C, &cl, t->sender, strlen(t->sender), &res);
-	if (t->want == NULL) {
+	if (t->want == R_NONE) {
 		ck_assert_msg(got == 0, "case %d %s from %s: got exempt (%s), want not exempt",
-			      _i, t->sender, t->client ? t->client : "local", res.reason);
+			      _i, t->sender, t->client ? t->client : "local", reason_str(res.reason));
 		return;
 	}
 	ck_assert_msg(got == 1, "case %d %s from %s: got not exempt, want %s",
-		      _i, t->sender, t->client ? t->client : "local", t->want);
+		      _i, t->sender, t->client ? t->client : "local", reason_str(t->want));
 	ck_assert_msg(res.verdict == VERDICT_SKIPPED, "case %d: got verdict %s, want skipped",
 		      _i, verdict_str(res.verdict));
-	ck_assert_msg(strcmp(res.reason, t->want) == 0, "case %d %s: got reason %s, want %s",
-		      _i, t->sender, res.reason, t->want);
+	ck_assert_msg(res.reason == t->want, "case %d %s: got reason %s, want %s",
+		      _i, t->sender, reason_str(res.reason), reason_str(t->want));
 	ck_assert_msg(res.code == 0 && res.mx[0] == '\0' && res.cached == 0,
 		      "case %d: skipped result carries probe data", _i);
 }
@@ -182,7 +182,7 @@ END_TEST
 struct code_case {
 	enum action a;
 	enum verdict v;
-	const char *reason;
+	enum reason reason;
 	const char *code, *enh;
 };
 
@@ -227,14 +227,14 @@ START_TEST(test_codes)
 	decide_codes(t->a, t->v, t->reason, code, enh);
 	ck_assert_msg(strcmp(code, t->code) == 0 && strcmp(enh, t->enh) == 0,
 		      "%s %s/%s: got %s %s, want %s %s", action_str(t->a),
-		      verdict_str(t->v), t->reason, code, enh, t->code, t->enh);
+		      verdict_str(t->v), reason_str(t->reason), code, enh, t->code, t->enh);
 }
 END_TEST
 
 /* E7: for every verdict and both refusing actions, the classes match */
 START_TEST(test_codes_match)
 {
-	static const char *reasons[] = { R_GREYLISTED, R_BUDGET, R_RATE_LIMITED, R_NULL_MX, R_NXDOMAIN, "", "zz" };
+	static const enum reason reasons[] = { R_GREYLISTED, R_BUDGET, R_RATE_LIMITED, R_NULL_MX, R_NXDOMAIN, R_NONE, R_OTHER };
 	enum action acts[] = { ACTION_REJECT, ACTION_TEMPFAIL };
 	char code[4], enh[16];
 	size_t r;
@@ -246,7 +246,7 @@ START_TEST(test_codes_match)
 				decide_codes(acts[a], (enum verdict)v, reasons[r], code, enh);
 				ck_assert_msg(strlen(code) == 3 && code[0] == enh[0] && enh[1] == '.',
 					      "%s %s/%s: got %s %s, want matching classes",
-					      action_str(acts[a]), verdict_str((enum verdict)v), reasons[r], code, enh);
+					      action_str(acts[a]), verdict_str((enum verdict)v), reason_str(reasons[r]), code, enh);
 				ck_assert_msg(code[0] == (acts[a] == ACTION_REJECT ? '5' : '4'),
 					      "%s: got %s", action_str(acts[a]), code);
 			}
@@ -256,12 +256,12 @@ END_TEST
 /* ---- replies ---- */
 
 static void
-result(struct probe_result *r, enum verdict v, const char *reason, const char *address,
+result(struct probe_result *r, enum verdict v, enum reason reason, const char *address,
        int code, const char *enh, const char *text)
 {
 	memset(r, 0, sizeof(*r));
 	r->verdict = v;
-	util_strlcpy(r->reason, reason, sizeof(r->reason));
+	r->reason = reason;
 	util_strlcpy(r->address, address, sizeof(r->address));
 	r->code = code;
 	util_strlcpy(r->enhanced, enh, sizeof(r->enhanced));
@@ -286,7 +286,7 @@ assert_setreply_safe(const char *s)
 
 struct reply_case {
 	enum verdict v;
-	const char *reason;
+	enum reason reason;
 	const char *monitor;		/* "yes" to set Mode monitor */
 	const char *detail;		/* RejectDetail */
 	enum action want_action;	/* configured (defaults) */
@@ -357,7 +357,7 @@ START_TEST(test_reply)
 		char want[128];
 
 		snprintf(want, sizeof(want), "verdict=%s reason=%s action=%s mode=monitor",
-			 verdict_str(t->v), t->reason, action_str(t->want_action));
+			 verdict_str(t->v), reason_str(t->reason), action_str(t->want_action));
 		ck_assert_msg(strcmp(d.header, want) == 0, "case %d: got header \"%s\", want \"%s\"", _i, d.header, want);
 	} else
 		ck_assert_msg(d.header[0] == '\0', "case %d: got header \"%s\" outside monitor mode", _i, d.header);

@@ -47,6 +47,7 @@
 #include "probe.h"
 #include "testns.h"
 #include "fake_fixture.h"
+#include "limit_fixture.h"
 
 #define SLACK_MS	300	/* a request may end this much after its budget */
 
@@ -102,12 +103,8 @@ setup(void)
 static void
 teardown(void)
 {
-	char cmd[128];
-
 	testns_stop(&ns);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-	if (tmpdir[0] != '\0' && system(cmd) != 0)
-		fprintf(stderr, "could not remove %s\n", tmpdir);
+	limit_fixture_rmdir(tmpdir);
 }
 
 /* ---- fake SMTP server (tests/fake_fixture.h), its transcript ---- */
@@ -120,69 +117,12 @@ teardown(void)
  */
 #define QUIT_EOF	"disconnect quit\n"
 
-static int
-connections(const char *t)
-{
-	int n = 0;
-	const char *p;
-
-	for (p = t; (p = strstr(p, " CONNECT ")) != NULL; p++)
-		n++;
-	return n;
-}
-
-/*
- * max_concurrent - the most connections open at once, from the order of
- * "N CONNECT" and "N CLOSE" lines in the transcript. fake_smtpd's own
- * STATS max_concurrent counts its child processes, which live a little
- * past the close (until the parent reaps them), so a client that
- * connects right after another one's session ended would count as a
- * second connection there.
- */
-static int
-max_concurrent(const char *t)
-{
-	const char *p = t;
-	int open = 0, max = 0;
-
-	while (*p != '\0') {
-		const char *sp = strchr(p, ' ');
-		const char *nl = strchr(p, '\n');
-
-		if (sp != NULL && (nl == NULL || sp < nl) && p[0] >= '0' && p[0] <= '9') {
-			if (strncmp(sp, " CONNECT ", 9) == 0 && ++open > max)
-				max = open;
-			else if (strncmp(sp, " CLOSE", 6) == 0)
-				open--;
-		}
-		if (nl == NULL)
-			break;
-		p = nl + 1;
-	}
-	return max;
-}
-
 /* ---- probe set-up ---- */
 
 static void
 conf_for(struct probe_conf *pc, const struct fake_smtpd *sv, struct cache *c)
 {
-	char spec[64], err[128];
-
-	probe_conf_init(pc);
-	snprintf(spec, sizeof(spec), "127.0.0.1:%d", ns.port);
-	ck_assert_msg(dns_conf_add_server(&pc->dns, spec, err, sizeof(err)) == 0, "%s", err);
-	pc->dns.timeout_ms = 1000;
-	pc->dns.retries = 1;
-	pc->port = sv != NULL ? sv->port : 9;
-	pc->allow_private = 1;
-	pc->catchall_check = 0;
-	snprintf(pc->helo, sizeof(pc->helo), "probe.lim.test");
-	pc->timeout_ms = 10000;
-	pc->connect_ms = 2000;
-	pc->greeting_ms = 5000;
-	pc->command_ms = 5000;
-	pc->cache = c;
+	limit_fixture_conf(pc, ns.port, sv != NULL ? sv->port : 9, "probe.lim.test", c);
 }
 
 static struct cache *
@@ -297,8 +237,8 @@ START_TEST(test_single_flight)
 	r = run_all(l, &pc, 50, "who", 0, "single.test", 5000);
 	for (i = 0; i < 50; i++) {
 		ck_assert_msg(r[i].res.verdict == VERDICT_VALID, "request %d: got %s/%s, want valid",
-		    i, verdict_str(r[i].res.verdict), r[i].res.reason);
-		ck_assert_str_eq(r[i].res.reason, r[0].res.reason);
+		    i, verdict_str(r[i].res.verdict), reason_str(r[i].res.reason));
+		ck_assert_str_eq(reason_str(r[i].res.reason), reason_str(r[0].res.reason));
 		ck_assert_int_eq(r[i].res.code, 250);
 		ck_assert_str_eq(r[i].res.address, "who@single.test");
 	}
@@ -337,15 +277,15 @@ START_TEST(test_joe_job)
 			worst = r[i].elapsed;
 		if (r[i].elapsed > 1500 + SLACK_MS)
 			late++;
-		if (r[i].res.verdict == VERDICT_TEMPFAIL && strcmp(r[i].res.reason, R_RATE_LIMITED) == 0)
+		if (r[i].res.verdict == VERDICT_TEMPFAIL && r[i].res.reason == R_RATE_LIMITED)
 			limited++;
-		else if (r[i].res.verdict == VERDICT_TEMPFAIL && strcmp(r[i].res.reason, R_BUDGET) == 0)
+		else if (r[i].res.verdict == VERDICT_TEMPFAIL && r[i].res.reason == R_BUDGET)
 			budget++;
 		else if (r[i].res.verdict == VERDICT_INVALID)
 			invalid++;
 		else
 			ck_abort_msg("request %d: got %s/%s, want tempfail or invalid", i,
-			    verdict_str(r[i].res.verdict), r[i].res.reason);
+			    verdict_str(r[i].res.verdict), reason_str(r[i].res.reason));
 	}
 	ck_assert_msg(late == 0, "%d requests ended after budget+%d ms (worst %lld ms)", late, SLACK_MS,
 	    (long long)worst);
@@ -381,8 +321,8 @@ START_TEST(test_budget)
 	t0 = util_now_ms();
 	limit_verdict(l, &pc, "late@budget.test", 16, 500, &res);
 	el = util_now_ms() - t0;
-	ck_assert_msg(res.verdict == VERDICT_TEMPFAIL && strcmp(res.reason, R_BUDGET) == 0,
-	    "got %s/%s, want tempfail/budget", verdict_str(res.verdict), res.reason);
+	ck_assert_msg(res.verdict == VERDICT_TEMPFAIL && res.reason == R_BUDGET,
+	    "got %s/%s, want tempfail/budget", verdict_str(res.verdict), reason_str(res.reason));
 	ck_assert_msg(el >= 450 && el <= 500 + SLACK_MS, "answered after %lld ms, want about 500",
 	    (long long)el);
 	ck_assert_int_eq(res.cached, 0);
@@ -394,8 +334,8 @@ START_TEST(test_budget)
 	limit_verdict(l, &pc, "late@budget.test", 16, 500, &res);
 	el = util_now_ms() - t0;
 	ck_assert_msg(res.cached == 1 && res.verdict == VERDICT_INVALID, "retry: got cached=%d %s/%s, "
-	    "want a cache hit with invalid", res.cached, verdict_str(res.verdict), res.reason);
-	ck_assert_str_eq(res.reason, R_USER_UNKNOWN);
+	    "want a cache hit with invalid", res.cached, verdict_str(res.verdict), reason_str(res.reason));
+	ck_assert_str_eq(reason_str(res.reason), reason_str(R_USER_UNKNOWN));
 	ck_assert_int_eq(res.code, 550);
 	ck_assert_str_eq(res.enhanced, "5.1.1");
 	ck_assert_msg(el < 50, "a cache hit took %lld ms", (long long)el);
@@ -434,7 +374,7 @@ START_TEST(test_stale_refresh)
 
 	memset(&ok, 0, sizeof(ok));
 	ok.verdict = VERDICT_VALID;
-	snprintf(ok.reason, sizeof(ok.reason), "%s", R_USER_OK);
+	ok.reason = R_USER_OK;
 	ok.code = 250;
 	fake_now = time(NULL) - 8 * 86400;
 	cache_set_clock(c, fake_clock);
@@ -506,7 +446,7 @@ START_TEST(test_at_once)
 	for (i = 0; i < 6; i++)
 		ck_assert_msg(r[i].res.verdict == VERDICT_VALID, "%s: %s%d: got %s/%s, want valid",
 		    caps[_i].what, caps[_i].domain, i + 1, verdict_str(r[i].res.verdict),
-		    r[i].res.reason);
+		    reason_str(r[i].res.reason));
 	limit_free(l, 5000);
 	t = fake_stop(&sv);
 	ck_assert_msg(max_concurrent(t) == caps[_i].at_once, "%s: got %d at once, want %d",
@@ -540,7 +480,7 @@ START_TEST(test_mx_rate)
 	for (i = 0; i < 5; i++) {
 		if (r[i].res.verdict == VERDICT_VALID)
 			ok++;
-		else if (r[i].res.verdict == VERDICT_TEMPFAIL && strcmp(r[i].res.reason, R_RATE_LIMITED) == 0)
+		else if (r[i].res.verdict == VERDICT_TEMPFAIL && r[i].res.reason == R_RATE_LIMITED)
 			limited++;
 	}
 	limit_free(l, 5000);
@@ -577,7 +517,7 @@ START_TEST(test_unprobed)
 	l = limit_new(NULL, NULL);
 	limit_verdict(l, &pc, unprobed[_i].addr, strlen(unprobed[_i].addr), 2000, &res);
 	ck_assert_msg(res.verdict == unprobed[_i].v, "%s: got %s/%s, want %s", unprobed[_i].addr,
-	    verdict_str(res.verdict), res.reason, verdict_str(unprobed[_i].v));
+	    verdict_str(res.verdict), reason_str(res.reason), verdict_str(unprobed[_i].v));
 	limit_free(l, 1000);
 	t = fake_stop(&sv);
 	ck_assert_int_eq(connections(t), 0);
@@ -601,7 +541,7 @@ START_TEST(test_free)
 	conf_for(&pc, &sv, c);
 	l = limit_new(NULL, c);
 	limit_verdict(l, &pc, "a@free.test", 11, 100, &res);
-	ck_assert_str_eq(res.reason, R_BUDGET);
+	ck_assert_str_eq(reason_str(res.reason), reason_str(R_BUDGET));
 	t0 = util_now_ms();
 	ck_assert_int_eq(limit_free(l, 5000), 0);
 	el = util_now_ms() - t0;
@@ -663,13 +603,16 @@ ask(struct limiter *l, const struct probe_conf *pc, const char *ip, const char *
 	return util_now_ms() - t0;
 }
 
+/* want(): any reason will do */
+#define ANY_REASON	R_COUNT
+
 static void
-want(const char *who, const struct probe_result *res, enum verdict v, const char *reason, int cached)
+want(const char *who, const struct probe_result *res, enum verdict v, enum reason reason, int cached)
 {
-	ck_assert_msg(res->verdict == v && (reason == NULL || strcmp(res->reason, reason) == 0) &&
+	ck_assert_msg(res->verdict == v && (reason == ANY_REASON || res->reason == reason) &&
 	    res->cached == cached, "%s: got %s/%s cached=%d, want %s/%s cached=%d", who,
-	    verdict_str(res->verdict), res->reason, res->cached, verdict_str(v),
-	    reason != NULL ? reason : "*", cached);
+	    verdict_str(res->verdict), reason_str(res->reason), res->cached, verdict_str(v),
+	    reason != ANY_REASON ? reason_str(reason) : "*", cached);
 }
 
 static int
@@ -791,18 +734,18 @@ START_TEST(test_client_groups)
 	lc.client_counts = LIMIT_COUNT_ALL;	/* valid senders stay counted too */
 	l = limit_new(&lc, NULL);
 	ask(l, &pc, client_pairs[_i].first, "a0@c2.test", 5000, &res);
-	want("a0 from the first", &res, VERDICT_VALID, NULL, 0);
+	want("a0 from the first", &res, VERDICT_VALID, ANY_REASON, 0);
 	ask(l, &pc, client_pairs[_i].first, "a1@c2.test", 5000, &res);
-	want("a1 from the first", &res, VERDICT_VALID, NULL, 0);
+	want("a1 from the first", &res, VERDICT_VALID, ANY_REASON, 0);
 	ask(l, &pc, client_pairs[_i].second, "a2@c2.test", 5000, &res);
 	if (client_pairs[_i].same)
-		ck_assert_msg(res.verdict == VERDICT_TEMPFAIL && strcmp(res.reason, R_RATE_LIMITED) == 0,
+		ck_assert_msg(res.verdict == VERDICT_TEMPFAIL && res.reason == R_RATE_LIMITED,
 		    "%s after %s: got %s/%s, want tempfail/rate-limited (one client)", client_pairs[_i].second,
-		    client_pairs[_i].first, verdict_str(res.verdict), res.reason);
+		    client_pairs[_i].first, verdict_str(res.verdict), reason_str(res.reason));
 	else
 		ck_assert_msg(res.verdict == VERDICT_VALID, "%s after %s: got %s/%s, want valid "
 		    "(another client)", client_pairs[_i].second, client_pairs[_i].first,
-		    verdict_str(res.verdict), res.reason);
+		    verdict_str(res.verdict), reason_str(res.reason));
 	limit_free(l, 5000);
 	t = fake_stop(&sv);
 	ck_assert_msg(connections(t) == (client_pairs[_i].same ? 2 : 3), "got %d connections, want %d",
@@ -833,9 +776,9 @@ START_TEST(test_client_followers)
 	r = run_all_from(l, &pc, client_sa("2001:db8:5:5::25", &ss), 8, "same", 0, "c3.test", 5000);
 	for (i = 0; i < 8; i++)
 		ck_assert_msg(r[i].res.verdict == VERDICT_VALID, "request %d: got %s/%s, want valid", i,
-		    verdict_str(r[i].res.verdict), r[i].res.reason);
+		    verdict_str(r[i].res.verdict), reason_str(r[i].res.reason));
 	ask(l, &pc, "2001:db8:5:5::26", "other@c3.test", 5000, &res);
-	want("a second sender from the same /64", &res, VERDICT_VALID, NULL, 0);
+	want("a second sender from the same /64", &res, VERDICT_VALID, ANY_REASON, 0);
 	ask(l, &pc, "2001:db8:5:5::27", "third@c3.test", 5000, &res);
 	want("a third sender from the same /64", &res, VERDICT_TEMPFAIL, R_RATE_LIMITED, 0);
 	limit_free(l, 5000);
@@ -872,9 +815,9 @@ START_TEST(test_client_refund)
 	ck_assert_msg(el >= 150, "s1 answered after %lld ms: it did not wait for a slot", (long long)el);
 	/* join s0's probe until it ends (a follower: free) */
 	ask(l, &pc, "198.51.100.1", "s0@c4.test", 5000, &res);
-	want("s0, joined", &res, VERDICT_VALID, NULL, 0);
+	want("s0, joined", &res, VERDICT_VALID, ANY_REASON, 0);
 	ask(l, &pc, "198.51.100.1", "s2@c4.test", 5000, &res);
-	want("s2, the second counted probe", &res, VERDICT_VALID, NULL, 0);
+	want("s2, the second counted probe", &res, VERDICT_VALID, ANY_REASON, 0);
 	ck_assert_int_eq(atomic_load(&nclient), 0);
 	el = ask(l, &pc, "198.51.100.1", "s3@c4.test", 5000, &res);
 	want("s3, past the rate", &res, VERDICT_TEMPFAIL, R_RATE_LIMITED, 0);

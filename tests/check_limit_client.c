@@ -47,6 +47,7 @@
 #include "probe.h"
 #include "testns.h"
 #include "fake_fixture.h"
+#include "limit_fixture.h"
 
 /* the server closes on QUIT without a 221, so CLOSE is logged before the client's EOF */
 #define QUIT_EOF	"disconnect quit\n"
@@ -114,33 +115,14 @@ setup_log(void)
 static void
 teardown(void)
 {
-	char cmd[128];
-
 	testns_stop(&ns);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-	if (tmpdir[0] != '\0' && system(cmd) != 0)
-		fprintf(stderr, "could not remove %s\n", tmpdir);
+	limit_fixture_rmdir(tmpdir);
 }
 
 static void
 conf_for(struct probe_conf *pc, int port, struct cache *c)
 {
-	char spec[64], err[128];
-
-	probe_conf_init(pc);
-	snprintf(spec, sizeof(spec), "127.0.0.1:%d", ns.port);
-	ck_assert_msg(dns_conf_add_server(&pc->dns, spec, err, sizeof(err)) == 0, "%s", err);
-	pc->dns.timeout_ms = 1000;
-	pc->dns.retries = 1;
-	pc->port = port;
-	pc->allow_private = 1;
-	pc->catchall_check = 0;
-	snprintf(pc->helo, sizeof(pc->helo), "probe.lim.test");
-	pc->timeout_ms = 10000;
-	pc->connect_ms = 2000;
-	pc->greeting_ms = 5000;
-	pc->command_ms = 5000;
-	pc->cache = c;
+	limit_fixture_conf(pc, ns.port, port, "probe.lim.test", c);
 }
 
 static struct cache *
@@ -154,17 +136,6 @@ cache_new(void)
 	c = cache_open(cachepath, &ttl, 0, CACHE_NOSYNC, err, sizeof(err));
 	ck_assert_msg(c != NULL, "cache_open: %s", err);
 	return c;
-}
-
-static int
-connections(const char *t)
-{
-	int n = 0;
-	const char *p;
-
-	for (p = t; (p = strstr(p, " CONNECT ")) != NULL; p++)
-		n++;
-	return n;
 }
 
 static int
@@ -218,15 +189,18 @@ ask(struct limiter *l, const struct probe_conf *pc, const char *ip, const char *
 static int
 limited(const struct probe_result *res)
 {
-	return res->verdict == VERDICT_TEMPFAIL && strcmp(res->reason, R_RATE_LIMITED) == 0;
+	return res->verdict == VERDICT_TEMPFAIL && res->reason == R_RATE_LIMITED;
 }
 
+/* want(): any reason will do */
+#define ANY_REASON	R_COUNT
+
 static void
-want(const char *who, const struct probe_result *res, enum verdict v, const char *reason)
+want(const char *who, const struct probe_result *res, enum verdict v, enum reason reason)
 {
-	ck_assert_msg(res->verdict == v && (reason == NULL || strcmp(res->reason, reason) == 0),
-	    "%s: got %s/%s, want %s/%s", who, verdict_str(res->verdict), res->reason,
-	    verdict_str(v), reason != NULL ? reason : "*");
+	ck_assert_msg(res->verdict == v && (reason == ANY_REASON || res->reason == reason),
+	    "%s: got %s/%s, want %s/%s", who, verdict_str(res->verdict), reason_str(res->reason),
+	    verdict_str(v), reason != ANY_REASON ? reason_str(reason) : "*");
 }
 
 /* ---- the rule ---- */
@@ -234,7 +208,7 @@ want(const char *who, const struct probe_result *res, enum verdict v, const char
 static const struct {
 	enum limit_count counts;
 	enum verdict v;
-	const char *reason;
+	enum reason reason;
 	int	code, cached, free;
 } rule[] = {
 	{ LIMIT_COUNT_FAILURES, VERDICT_VALID, R_USER_OK, 250, 0, 1 },
@@ -273,13 +247,13 @@ START_TEST(test_rule)
 
 	memset(&r, 0, sizeof(r));
 	r.verdict = rule[_i].v;
-	util_strlcpy(r.reason, rule[_i].reason, sizeof(r.reason));
+	r.reason = rule[_i].reason;
 	r.code = rule[_i].code;
 	r.cached = rule[_i].cached;
 	got = limit_client_free(rule[_i].counts, &r);
 	ck_assert_msg(got == rule[_i].free, "%s: %s/%s code %d%s: got %s, want %s",
 	    rule[_i].counts == LIMIT_COUNT_ALL ? "all" : "failures", verdict_str(r.verdict),
-	    r.reason, r.code, r.cached ? " (domain fact)" : "", got ? "free" : "charged",
+	    reason_str(r.reason), r.code, r.cached ? " (domain fact)" : "", got ? "free" : "charged",
 	    rule[_i].free ? "free" : "charged");
 }
 END_TEST
@@ -428,7 +402,7 @@ START_TEST(test_relay)
 			nlimited++;
 		else
 			ck_abort_msg("%s: got %s/%s, want valid or rate-limited", addr,
-			    verdict_str(res.verdict), res.reason);
+			    verdict_str(res.verdict), reason_str(res.reason));
 	}
 	limit_free(l, 5000);
 	t = fake_stop(&sv);
@@ -459,7 +433,7 @@ static const struct {
 	const char *domain;
 	int	catchall_check, with_cache, charged;
 	enum verdict v;
-	const char *reason;
+	enum reason reason;
 } kinds[] = {
 	{ "forge.test", 0, 0, 1, VERDICT_INVALID, R_USER_UNKNOWN },
 	{ "nx.test", 0, 0, 1, VERDICT_BAD_DOMAIN, R_NXDOMAIN },
@@ -626,7 +600,7 @@ burst(struct limiter *l, const struct probe_conf *pc, const char *prefix, enum v
 			probed++;
 		else if (!limited(&r[i].res))
 			ck_abort_msg("%s: got %s/%s, want %s or rate-limited", r[i].addr,
-			    verdict_str(r[i].res.verdict), r[i].res.reason, verdict_str(v));
+			    verdict_str(r[i].res.verdict), reason_str(r[i].res.reason), verdict_str(v));
 	}
 	return probed;
 }
@@ -702,7 +676,7 @@ START_TEST(test_background)
 	ask(l, &pc, "192.0.2.50", "s1@bg.test", 8000, &res);
 	want("s1 while s0 still runs", &res, VERDICT_TEMPFAIL, R_RATE_LIMITED);
 	ask(l, &pc, "192.0.2.51", "s0@bg.test", 8000, &res);
-	want("s0 joined from another client", &res, valid ? VERDICT_VALID : VERDICT_INVALID, NULL);
+	want("s0 joined from another client", &res, valid ? VERDICT_VALID : VERDICT_INVALID, ANY_REASON);
 	ask(l, &pc, "192.0.2.50", "s1@bg.test", 8000, &res);
 	if (valid)
 		want("s1 once s0 ended valid", &res, VERDICT_VALID, R_USER_OK);

@@ -34,6 +34,7 @@
 #include "probe.h"
 #include "testns.h"
 #include "fake_fixture.h"
+#include "limit_fixture.h"
 
 /* the server closes on QUIT without a 221: its CLOSE line comes before the client's next CONNECT */
 #define QUIT_EOF	"disconnect quit\n"
@@ -72,68 +73,14 @@ setup(void)
 static void
 teardown(void)
 {
-	char cmd[128];
-
 	testns_stop(&ns);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-	if (tmpdir[0] != '\0' && system(cmd) != 0)
-		fprintf(stderr, "could not remove %s\n", tmpdir);
-}
-
-static int
-connections(const char *t)
-{
-	int n = 0;
-	const char *p;
-
-	for (p = t; (p = strstr(p, " CONNECT ")) != NULL; p++)
-		n++;
-	return n;
-}
-
-/* the most connections open at once, from the order of CONNECT and CLOSE lines */
-static int
-max_concurrent(const char *t)
-{
-	const char *p = t;
-	int open = 0, max = 0;
-
-	while (*p != '\0') {
-		const char *sp = strchr(p, ' ');
-		const char *nl = strchr(p, '\n');
-
-		if (sp != NULL && (nl == NULL || sp < nl) && p[0] >= '0' && p[0] <= '9') {
-			if (strncmp(sp, " CONNECT ", 9) == 0 && ++open > max)
-				max = open;
-			else if (strncmp(sp, " CLOSE", 6) == 0)
-				open--;
-		}
-		if (nl == NULL)
-			break;
-		p = nl + 1;
-	}
-	return max;
+	limit_fixture_rmdir(tmpdir);
 }
 
 static void
 conf_for(struct probe_conf *pc, const struct fake_smtpd *sv, struct cache *c)
 {
-	char spec[64], err[128];
-
-	probe_conf_init(pc);
-	snprintf(spec, sizeof(spec), "127.0.0.1:%d", ns.port);
-	ck_assert_msg(dns_conf_add_server(&pc->dns, spec, err, sizeof(err)) == 0, "%s", err);
-	pc->dns.timeout_ms = 1000;
-	pc->dns.retries = 1;
-	pc->port = sv->port;
-	pc->allow_private = 1;
-	pc->catchall_check = 0;
-	snprintf(pc->helo, sizeof(pc->helo), "probe.wait.test");
-	pc->timeout_ms = 10000;
-	pc->connect_ms = 2000;
-	pc->greeting_ms = 5000;
-	pc->command_ms = 5000;
-	pc->cache = c;
+	limit_fixture_conf(pc, ns.port, sv->port, "probe.wait.test", c);
 }
 
 /* ---- many requests at once ---- */
@@ -226,7 +173,7 @@ START_TEST(test_wait_single_flight)
 	for (i = 0; i < 30; i++) {
 		ck_assert_msg(r[i].res.verdict == VERDICT_VALID && r[i].res.code == 250,
 		    "request %d: got %s/%s %d, want valid 250", i, verdict_str(r[i].res.verdict),
-		    r[i].res.reason, r[i].res.code);
+		    reason_str(r[i].res.reason), r[i].res.code);
 		ck_assert_int_eq(r[i].res.cached, 0);
 		ck_assert_str_eq(r[i].res.address, "who@one.test");
 	}
@@ -262,8 +209,8 @@ START_TEST(test_wait_queue)
 	r = run_all(l, &pc, 12, "q", 1, "queue.test", LIMIT_FOREVER);
 	for (i = 0; i < 12; i++)
 		ck_assert_msg(r[i].res.verdict == VERDICT_INVALID &&
-		    strcmp(r[i].res.reason, R_USER_UNKNOWN) == 0, "%s: got %s/%s, want invalid/%s",
-		    r[i].addr, verdict_str(r[i].res.verdict), r[i].res.reason, R_USER_UNKNOWN);
+		    r[i].res.reason == R_USER_UNKNOWN, "%s: got %s/%s, want invalid/%s",
+		    r[i].addr, verdict_str(r[i].res.verdict), reason_str(r[i].res.reason), reason_str(R_USER_UNKNOWN));
 	ck_assert_int_eq(limit_free(l, 5000), 0);
 	t = fake_stop(&sv);
 	ck_assert_int_eq(connections(t), 12);
@@ -295,7 +242,7 @@ START_TEST(test_wait_limit)
 		if (r[i].res.verdict == VERDICT_VALID)
 			valid++;
 		else if (r[i].res.verdict == VERDICT_TEMPFAIL &&
-		    strcmp(r[i].res.reason, R_RATE_LIMITED) == 0) {
+		    r[i].res.reason == R_RATE_LIMITED) {
 			limited++;
 			ck_assert_msg(r[i].res.elapsed_ms >= 150, "refused after %ld ms: it did not wait",
 			    r[i].res.elapsed_ms);
@@ -335,7 +282,7 @@ START_TEST(test_wait_mx_deadline)
 	r = run_all(l, &pc, 3, "u", 2, "mx", LIMIT_FOREVER);
 	for (i = 0; i < 3; i++)
 		ck_assert_msg(r[i].res.verdict == VERDICT_VALID, "%s: got %s/%s after %ld ms, want valid",
-		    r[i].addr, verdict_str(r[i].res.verdict), r[i].res.reason, r[i].res.elapsed_ms);
+		    r[i].addr, verdict_str(r[i].res.verdict), reason_str(r[i].res.reason), r[i].res.elapsed_ms);
 	ck_assert_int_eq(limit_free(l, 5000), 0);
 	t = fake_stop(&sv);
 	ck_assert_int_eq(connections(t), 3);
@@ -386,7 +333,7 @@ START_TEST(test_wait_stats)
 	join_all(r, th, _i == 0 ? 4 : 3);
 	for (i = 0; i < (_i == 0 ? 4 : 3); i++)
 		ck_assert_msg(r[i].res.verdict == VERDICT_VALID, "%s: got %s/%s, want valid", r[i].addr,
-		    verdict_str(r[i].res.verdict), r[i].res.reason);
+		    verdict_str(r[i].res.verdict), reason_str(r[i].res.reason));
 	limit_stats(l, &st);
 	ck_assert_msg(st.probing == 0 && st.waiting == 0, "after: %d probing, %d waiting",
 	    st.probing, st.waiting);
@@ -435,7 +382,7 @@ START_TEST(test_wait_cache)
 	ck_assert_msg(c != NULL, "cache_open: %s", err);
 	memset(&ok, 0, sizeof(ok));
 	ok.verdict = VERDICT_VALID;
-	snprintf(ok.reason, sizeof(ok.reason), "%s", R_USER_OK);
+	ok.reason = R_USER_OK;
 	ok.code = 250;
 	fake_now = time(NULL) - 8 * 86400;
 	cache_set_clock(c, fake_clock);

@@ -54,7 +54,7 @@ START_TEST(test_decision_line)
 
 	memset(&r, 0, sizeof(r));
 	r.verdict = VERDICT_INVALID;
-	strcpy(r.reason, "user-unknown");
+	r.reason = R_USER_UNKNOWN;
 	strcpy(r.mx, "mx1.example.org");
 	strcpy(r.ip, "192.0.2.1");
 	r.code = 550;
@@ -80,7 +80,7 @@ START_TEST(test_decision_line)
 
 	memset(&r, 0, sizeof(r));
 	r.verdict = VERDICT_SKIPPED;
-	strcpy(r.reason, "null-sender");
+	r.reason = R_NULL_SENDER;
 	d.sender = "";
 	d.client = NULL;
 	d.qid = NULL;

@@ -303,7 +303,7 @@ probe(const struct probe_conf *c, const char *address, struct probe_result *r)
 static const struct {
 	const char *address;
 	enum verdict want;
-	const char *reason;
+	enum reason reason;
 } bogus_rows[] = {
 	/* the other MX might be a real one: never a 5xx on that */
 	{ "u@bogmix.test", VERDICT_TEMPFAIL, R_SERVFAIL },
@@ -319,10 +319,10 @@ START_TEST(test_bogus_mix)
 	conf_local(&c, 0, 0);
 	probe(&c, bogus_rows[_i].address, &r);
 	ck_assert_msg(r.verdict == bogus_rows[_i].want &&
-	    strcmp(r.reason, bogus_rows[_i].reason) == 0,
+	    r.reason == bogus_rows[_i].reason,
 	    "%s: got %s (%s), want %s (%s)", bogus_rows[_i].address,
-	    verdict_str(r.verdict), r.reason, verdict_str(bogus_rows[_i].want),
-	    bogus_rows[_i].reason);
+	    verdict_str(r.verdict), reason_str(r.reason), verdict_str(bogus_rows[_i].want),
+	    reason_str(bogus_rows[_i].reason));
 }
 END_TEST
 
@@ -333,7 +333,7 @@ static const struct {
 	const char *ehlo;
 	const char *helo;
 	enum verdict want;
-	const char *reason;
+	enum reason reason;
 } helo_rows[] = {
 	{ "EHLO 450", "450 4.3.2 try later\r\n", NULL, VERDICT_TEMPFAIL, R_TEMP_REPLY },
 	{ "EHLO 451 multi-line", "451-4.3.0 local\r\n451 4.3.0 trouble\r\n", NULL,
@@ -359,10 +359,10 @@ START_TEST(test_helo_temp)
 	srv_stop(&s);
 	ck_assert_msg(s.conns == 1, "%s: got %d connections, want 1", helo_rows[_i].what, s.conns);
 	ck_assert_msg(r.verdict == helo_rows[_i].want &&
-	    strcmp(r.reason, helo_rows[_i].reason) == 0,
+	    r.reason == helo_rows[_i].reason,
 	    "%s: got %s (%s), want %s (%s)", helo_rows[_i].what,
-	    verdict_str(r.verdict), r.reason, verdict_str(helo_rows[_i].want),
-	    helo_rows[_i].reason);
+	    verdict_str(r.verdict), reason_str(r.reason), verdict_str(helo_rows[_i].want),
+	    reason_str(helo_rows[_i].reason));
 }
 END_TEST
 
@@ -398,10 +398,10 @@ START_TEST(test_rank_reply_over_network)
 	rmdir(dir);
 
 	ck_assert_msg(s.conns == 1, "got %d connections to MX2, want 1", s.conns);
-	ck_assert_msg(r.verdict == VERDICT_TEMPFAIL && strcmp(r.reason, R_TEMP_REPLY) == 0 &&
+	ck_assert_msg(r.verdict == VERDICT_TEMPFAIL && r.reason == R_TEMP_REPLY &&
 	    r.code == 451 && strcmp(r.ip, "127.0.0.1") == 0,
 	    "got %s (%s) %d from [%s], want tempfail (temp-reply) 451 from [127.0.0.1]",
-	    verdict_str(r.verdict), r.reason, r.code, r.ip);
+	    verdict_str(r.verdict), reason_str(r.reason), r.code, r.ip);
 	ck_assert_msg(st != CACHE_HIT || (dom.facts & FACT_UNREACHABLE) == 0,
 	    "rank.test cached as unreachable (facts 0x%x) although MX2 answered", dom.facts);
 }
@@ -417,7 +417,7 @@ static const struct {
 	const char *ehlo;
 	const char *rcpt, *rcpt2;	/* real RCPT, catch-all RCPT */
 	enum verdict want;
-	const char *reason;
+	enum reason reason;
 	int	catch_all;		/* result flag and the cached domain fact */
 	int	rcpts;			/* RCPT commands the server got */
 	int	group;			/* most lines in one read: 3 = MAIL and both RCPTs */
@@ -484,11 +484,11 @@ START_TEST(test_catchall_rcpt)
 	rmdir(dir);
 
 	ck_assert_msg(r.verdict == catchall_rows[_i].want &&
-	    strcmp(r.reason, catchall_rows[_i].reason) == 0 &&
+	    r.reason == catchall_rows[_i].reason &&
 	    r.catch_all == catchall_rows[_i].catch_all,
 	    "%s: got %s (%s) catch_all %d, want %s (%s) catch_all %d", catchall_rows[_i].what,
-	    verdict_str(r.verdict), r.reason, r.catch_all, verdict_str(catchall_rows[_i].want),
-	    catchall_rows[_i].reason, catchall_rows[_i].catch_all);
+	    verdict_str(r.verdict), reason_str(r.reason), r.catch_all, verdict_str(catchall_rows[_i].want),
+	    reason_str(catchall_rows[_i].reason), catchall_rows[_i].catch_all);
 	ck_assert_msg(rcpts_first == catchall_rows[_i].rcpts && s.max_group == catchall_rows[_i].group,
 	    "%s: the server got %d RCPTs, at most %d lines in one read; want %d, %d",
 	    catchall_rows[_i].what, rcpts_first, s.max_group, catchall_rows[_i].rcpts,
@@ -516,10 +516,10 @@ START_TEST(test_underscore_domain)
 	conf_local(&c, s.port, 1);
 	probe(&c, "u@Mail_GW.test", &r);
 	srv_stop(&s);
-	ck_assert_msg(r.verdict == VERDICT_INVALID && strcmp(r.reason, R_USER_UNKNOWN) == 0 &&
+	ck_assert_msg(r.verdict == VERDICT_INVALID && r.reason == R_USER_UNKNOWN &&
 	    s.conns == 1, "u@mail_gw.test: got %s (%s) after %d connections, "
 	    "want invalid (user-unknown) from the MX, 1 connection",
-	    verdict_str(r.verdict), r.reason, s.conns);
+	    verdict_str(r.verdict), reason_str(r.reason), s.conns);
 }
 END_TEST
 
@@ -637,7 +637,7 @@ static const struct {
 	int	greet_delay_ms;	/* the test's server greets this late */
 	const char *rcpt;	/* its RCPT reply */
 	enum verdict want;
-	const char *reason;
+	enum reason reason;
 	int	quiet_conns;	/* connections the quiet listener got; -1: not counted */
 	msec_t	min_ms;		/* the silent address got its whole share */
 } silent_rows[] = {
@@ -679,11 +679,11 @@ START_TEST(test_silent_first)
 	close(q);
 	if (filler >= 0)
 		close(filler);
-	ck_assert_msg(r.verdict == silent_rows[_i].want && strcmp(r.reason, silent_rows[_i].reason) == 0 &&
+	ck_assert_msg(r.verdict == silent_rows[_i].want && r.reason == silent_rows[_i].reason &&
 	    strcmp(r.ip, "127.0.0.1") == 0,
 	    "%s: got %s (%s) from [%s] after %lld ms, want %s (%s) from [127.0.0.1]",
-	    silent_rows[_i].address, verdict_str(r.verdict), r.reason, r.ip, (long long)ms,
-	    verdict_str(silent_rows[_i].want), silent_rows[_i].reason);
+	    silent_rows[_i].address, verdict_str(r.verdict), reason_str(r.reason), r.ip, (long long)ms,
+	    verdict_str(silent_rows[_i].want), reason_str(silent_rows[_i].reason));
 	ck_assert_msg(s.conns == 1, "%s: the answering server got %d connections, want 1",
 	    silent_rows[_i].address, s.conns);
 	if (silent_rows[_i].quiet_conns >= 0)

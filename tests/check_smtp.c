@@ -523,6 +523,62 @@ START_TEST(test_scenario)
 }
 END_TEST
 
+/*
+ * A command part holding CR or LF is refused with SMTP_BAD_INPUT
+ * before connecting, in every build (it was an assert): nothing is
+ * sent, the server never sees a connection.
+ */
+static const struct {
+	const char *name, *helo, *sender, *rcpt, *random_rcpt;
+} crlf_cases[] = {
+	{ "CRLF in HELO name", "probe.test\r\nMAIL FROM:<x@y>", "", RCPT, NULL },
+	{ "LF in sender", "probe.test", "a@b>\nRCPT TO:<c@d", RCPT, NULL },
+	{ "CR in recipient", "probe.test", "", "alice@x.test\rQUIT", NULL },
+	{ "LF in random recipient", "probe.test", "", RCPT, "zz@x.test\nDATA" },
+	{ "lone LF as the whole HELO name", "\n", SENDER, RCPT, RANDOM_RCPT },
+};
+
+START_TEST(test_crlf_refused)
+{
+	struct trace tr = { trace_collect, NULL };
+	struct smtp_params p;
+	struct smtp_outcome out;
+	struct sockaddr_in sin;
+	struct fake_smtpd sv;
+	char *t;
+
+	tracelen = 0;
+	tracebuf[0] = '\0';
+	fake_start(&sv, NULL, NULL, "rcpt * 250 Ok\n");
+	memset(&p, 0, sizeof(p));
+	p.helo = crlf_cases[_i].helo;
+	p.sender = crlf_cases[_i].sender;
+	p.rcpt = crlf_cases[_i].rcpt;
+	p.random_rcpt = crlf_cases[_i].random_rcpt;
+	p.method = SMTP_METHOD_RCPT;
+	p.connect_ms = p.greeting_ms = p.command_ms = 2000;
+	p.quit_ms = 500;
+	p.trace = &tr;
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons((uint16_t)sv.port);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+
+	smtp_probe(&p, (struct sockaddr *)&sin, util_now_ms() + 5000, &out);
+	usleep(100000);
+	t = fake_stop(&sv);
+	ck_assert_msg(out.status == SMTP_BAD_INPUT && out.stage == SMTP_ST_CONNECT,
+		      "%s: got %s at %s (err \"%s\"), want bad-input at connect", crlf_cases[_i].name,
+		      smtp_status_str(out.status), smtp_stage_str(out.stage), out.err);
+	ck_assert_msg(strstr(out.err, "CR or LF") != NULL && printable(out.err),
+		      "%s: err got \"%s\", want a printable CR or LF refusal", crlf_cases[_i].name, out.err);
+	check_expect(crlf_cases[_i].name, "-CONNECT", t);
+	ck_assert_msg(strstr(tracebuf, "smtp: connect") == NULL,
+		      "%s: trace shows a connect; got:\n%s", crlf_cases[_i].name, tracebuf);
+	free(t);
+}
+END_TEST
+
 /* A closed port: refused at once, no time-out. */
 START_TEST(test_connect_refused)
 {
@@ -966,7 +1022,7 @@ START_TEST(test_strings)
 {
 	int i;
 
-	for (i = SMTP_ANSWERED; i <= SMTP_NO_SMTPUTF8; i++)
+	for (i = SMTP_ANSWERED; i <= SMTP_BAD_INPUT; i++)
 		ck_assert_msg(strcmp(smtp_status_str((enum smtp_status)i), "?") != 0,
 			      "status %d has no name", i);
 	for (i = SMTP_ST_CONNECT; i <= SMTP_ST_QUIT; i++)
@@ -987,6 +1043,7 @@ make_suite(void)
 	tc = tcase_create("dialogue");
 	tcase_set_timeout(tc, 20);
 	tcase_add_loop_test(tc, test_scenario, 0, NSCENS);
+	tcase_add_loop_test(tc, test_crlf_refused, 0, (int)(sizeof(crlf_cases) / sizeof(crlf_cases[0])));
 	tcase_add_test(tc, test_connect_refused);
 	tcase_add_test(tc, test_ipv6);
 	tcase_add_test(tc, test_concurrent);

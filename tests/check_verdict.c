@@ -288,6 +288,51 @@ START_TEST(test_long_text)
 }
 END_TEST
 
+/* every reason has one token: [a-z0-9-], unique, and parses back to itself */
+START_TEST(test_reason_roundtrip)
+{
+	enum reason r = (enum reason)_i, back = R_COUNT;
+	const char *s = reason_str(r);
+	int j;
+
+	if (r == R_NONE) {
+		ck_assert_str_eq(s, "");
+	} else {
+		ck_assert_msg(s[0] != '\0' && strcmp(s, "?") != 0 && strlen(s) <= 31 &&
+			      strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789-") == strlen(s),
+			      "reason %d: got token \"%s\"", _i, s);
+		for (j = 1; j < R_COUNT; j++)
+			ck_assert_msg(j == _i || strcmp(reason_str((enum reason)j), s) != 0,
+				      "reasons %d and %d are both \"%s\"", _i, j, s);
+	}
+	ck_assert_msg(reason_parse(s, &back) == 0 && back == r,
+		      "reason %d \"%s\": parses back to %d", _i, s, (int)back);
+}
+END_TEST
+
+/* the spellings logs, JSON and old cache files use, and what is no reason */
+START_TEST(test_reason_names)
+{
+	static const struct { enum reason r; const char *s; } fixed[] = {
+		{ R_USER_OK, "user-ok" }, { R_USER_UNKNOWN, "user-unknown" },
+		{ R_NULL_SENDER_REFUSED, "null-sender-refused" }, { R_BAD_DOMAIN_NAME, "bad-domain-name" },
+		{ R_CACHED_DOMAIN, "domain-cached" }, { R_LOCAL, "local-submission" },
+		{ R_RCPT_SYNTAX, "rcpt-syntax" }, { R_INTERNAL, "internal" }, { R_OTHER, "other" },
+	};
+	enum reason r = R_USER_OK;
+	size_t i;
+
+	for (i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
+		ck_assert_str_eq(reason_str(fixed[i].r), fixed[i].s);
+	ck_assert_int_eq(reason_parse("made-up-reason", &r), -1);
+	ck_assert_int_eq(reason_parse("User-OK", &r), -1);
+	ck_assert_int_eq(reason_parse(NULL, &r), -1);
+	ck_assert_int_eq(r, R_USER_OK);		/* untouched on failure */
+	ck_assert_str_eq(reason_str(R_COUNT), "?");
+	ck_assert_str_eq(reason_str((enum reason)-1), "?");
+}
+END_TEST
+
 Suite *
 make_suite(void)
 {
@@ -309,6 +354,8 @@ make_suite(void)
 	tcase_add_loop_test(tc, test_verdict_roundtrip, 0, VERDICT_COUNT);
 	tcase_add_test(tc, test_verdict_parse_bad);
 	tcase_add_test(tc, test_class_names);
+	tcase_add_loop_test(tc, test_reason_roundtrip, 0, R_COUNT);
+	tcase_add_test(tc, test_reason_names);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -461,20 +461,20 @@ static unsigned
 facts_of(const struct probe_result *r)
 {
 	unsigned f = 0;
-	const char *why = r->reason;
+	enum reason why = r->reason;
 
 	if (r->verdict == VERDICT_CATCH_ALL || r->catch_all)
 		f |= FACT_CATCH_ALL;
-	if (strcmp(why, R_NULL_SENDER_REFUSED) == 0)
+	if (why == R_NULL_SENDER_REFUSED)
 		f |= FACT_REFUSES_NULL;
-	if (strcmp(why, R_GREETING_REFUSED) == 0 || strcmp(why, R_POLICY_BLOCK) == 0)
+	if (why == R_GREETING_REFUSED || why == R_POLICY_BLOCK)
 		f |= FACT_BLOCKS_US;
 	/* a temporary "no mail host" (nothing could be tried) is no fact */
-	if (r->verdict == VERDICT_BAD_DOMAIN && (strcmp(why, R_NO_MAIL_HOST) == 0 ||
-	    strcmp(why, R_NXDOMAIN) == 0 || strcmp(why, R_NULL_MX) == 0))
+	if (r->verdict == VERDICT_BAD_DOMAIN && (why == R_NO_MAIL_HOST ||
+	    why == R_NXDOMAIN || why == R_NULL_MX))
 		f |= FACT_NO_MAIL;
 	if (r->verdict == VERDICT_TEMPFAIL &&
-	    (strcmp(why, R_CONNECT_FAILED) == 0 || strcmp(why, R_TIMEOUT) == 0))
+	    (why == R_CONNECT_FAILED || why == R_TIMEOUT))
 		f |= FACT_UNREACHABLE;
 	return f;
 }
@@ -486,7 +486,7 @@ facts_cleared_by(const struct probe_result *r)
 	unsigned f = 0;
 
 	/* a strict (StrictNullSender) invalid is about <>, not about a mailbox */
-	if (strcmp(r->reason, R_NULL_SENDER_REFUSED) == 0)
+	if (r->reason == R_NULL_SENDER_REFUSED)
 		return 0;
 	if ((r->verdict == VERDICT_VALID && !r->catch_all) || r->verdict == VERDICT_INVALID)
 		f = FACT_REFUSES_NULL | FACT_BLOCKS_US | FACT_NO_MAIL | FACT_UNREACHABLE;
@@ -697,8 +697,8 @@ cache_put_result(struct cache *c, const char *key, const char *domain,
 	 * caller's budget, an internal error, an answer already taken
 	 * from domain facts. Storing them would only hide the address.
 	 */
-	if (strcmp(r->reason, R_RATE_LIMITED) == 0 || strcmp(r->reason, R_BUDGET) == 0 ||
-	    strcmp(r->reason, R_INTERNAL) == 0 || strcmp(r->reason, R_CACHED_DOMAIN) == 0)
+	if (r->reason == R_RATE_LIMITED || r->reason == R_BUDGET ||
+	    r->reason == R_INTERNAL || r->reason == R_CACHED_DOMAIN)
 		return CACHE_MISS;
 	memset(&p, 0, sizeof(p));
 	p.res = r;
@@ -707,7 +707,7 @@ cache_put_result(struct cache *c, const char *key, const char *domain,
 	 * as a domain fact, which the probe judges by the StrictNullSender
 	 * in force when it is read, so switching that off takes effect at once.
 	 */
-	if (strcmp(r->reason, R_NULL_SENDER_REFUSED) == 0)
+	if (r->reason == R_NULL_SENDER_REFUSED)
 		key = NULL;
 	if (key != NULL && key[0] != '\0' && strlen(key) <= c->maxkey) {
 		p.akey = key;
@@ -736,7 +736,7 @@ cache_put_domain(struct cache *c, const char *domain, unsigned facts,
 	    (dklen = domain_key(domain, dkey, sizeof(dkey))) < 0 || (unsigned)dklen > c->maxkey)
 		return CACHE_MISS;
 	if (why == NULL || !cache_rec_storable(why->verdict)) {
-		result_set(&none, NULL, VERDICT_UNKNOWN, "");
+		result_set(&none, NULL, VERDICT_UNKNOWN, R_NONE);
 		why = &none;
 	}
 	memset(&p, 0, sizeof(p));

@@ -71,7 +71,8 @@ struct rec {
 	time_t	created;
 	time_t	tried;
 	time_t	fact_time[NFACTS];	/* D records: when each set fact was learnt */
-	char	reason[32];
+	enum reason reason;
+	char	other[32];		/* R_OTHER: the literal token as read, kept on rewrite */
 	char	enhanced[16];
 	char	text[CACHE_TEXT_MAX + 1];
 	char	mx[256];
@@ -89,6 +90,7 @@ int	cache_rec_newer(const void *data, size_t len);
 void	cache_rec_from_result(struct rec *r, int type, const struct probe_result *pr, time_t t);
 void	cache_rec_to_result(struct probe_result *out, const struct rec *r, const char *key, size_t klen);
 int	cache_rec_storable(enum verdict v);
+int	cache_rec_reason_index(enum reason r);
 int	cache_rec_key_type(const MDB_val *k);
 uint32_t cache_rec_created(const void *data, size_t len);
 

@@ -7,11 +7,11 @@
  *	3 verdict, 4 flags, 5-6 SMTP code, 7-10 created (unsigned unix
  *	time); then, with F_TRIED, tried (the last refresh that did not
  *	replace the record); for D one u32 time per fact bit in bit order;
- *	then reason (u8 index into reasons[], or 0xff + u8 length +
+ *	then reason (u8 index into disk_reasons[], or 0xff + u8 length +
  *	token); enhanced code (0: none, 0x80|class<<5|subject + u8 detail
  *	when it packs, else u8 length + text); reply text, MX host (each
  *	u8 length + bytes); IP (u8 family 0/4/6 + 0/4/16 bytes); CRC-32 of
- *	all the bytes before it. The reasons[] table is append-only:
+ *	all the bytes before it. The disk_reasons[] table is append-only:
  *	changing an existing index needs a new version number.
  *
  *	Flags: bits 0-4 are catch_all (A, bit 0) or the FACT_* bits (D);
@@ -49,23 +49,56 @@
 #include "util.h"
 
 /*
- * Reason tokens by index. Append only (see RECORD FORMAT). Index 0 is
- * the empty reason.
+ * The on-disk reason numbers (the reason byte of a record). Append
+ * only (see RECORD FORMAT): a number, once written, means its reason
+ * for ever. A reason with no number here (rcpt-syntax,
+ * bad-domain-name) is written as a literal token, as it always has
+ * been, so older builds read it. Number 0 is the empty reason.
  */
-static const char *const reasons[] = {
-	"", R_USER_OK, R_USER_UNKNOWN, R_MAILBOX_FULL, R_GREYLISTED,
-	R_TEMP_REPLY, R_POLICY_BLOCK, R_NULL_SENDER_REFUSED,
-	R_GREETING_REFUSED, R_CATCH_ALL, R_NXDOMAIN, R_NULL_MX,
-	R_NO_MAIL_HOST, R_BOGUS_MX, R_INVALID_TLD, R_BAD_IDN, R_SERVFAIL,
-	R_DNS_TIMEOUT, R_TIMEOUT, R_CONNECT_FAILED, R_PROTOCOL_ERROR,
-	R_SERVICE_CLOSING, R_PRIVATE_TARGET, R_SELF_TARGET,
-	R_SMTPUTF8_UNSUPPORTED, R_TOO_LONG, R_NO_DOMAIN, R_BAD_SYNTAX,
-	R_ADDRESS_LITERAL, R_STARTTLS_REQUIRED, R_UNDETERMINED,
-	R_RATE_LIMITED, R_BUDGET, R_CACHED_DOMAIN, R_NULL_SENDER,
-	R_AUTHENTICATED, R_TRUSTED_NETWORK, R_EXEMPT_DOMAIN, R_LOCAL,
-	R_PROBE_SENDER, R_INTERNAL,
+static const enum reason disk_reasons[] = {
+	[0] = R_NONE,
+	[1] = R_USER_OK,
+	[2] = R_USER_UNKNOWN,
+	[3] = R_MAILBOX_FULL,
+	[4] = R_GREYLISTED,
+	[5] = R_TEMP_REPLY,
+	[6] = R_POLICY_BLOCK,
+	[7] = R_NULL_SENDER_REFUSED,
+	[8] = R_GREETING_REFUSED,
+	[9] = R_CATCH_ALL,
+	[10] = R_NXDOMAIN,
+	[11] = R_NULL_MX,
+	[12] = R_NO_MAIL_HOST,
+	[13] = R_BOGUS_MX,
+	[14] = R_INVALID_TLD,
+	[15] = R_BAD_IDN,
+	[16] = R_SERVFAIL,
+	[17] = R_DNS_TIMEOUT,
+	[18] = R_TIMEOUT,
+	[19] = R_CONNECT_FAILED,
+	[20] = R_PROTOCOL_ERROR,
+	[21] = R_SERVICE_CLOSING,
+	[22] = R_PRIVATE_TARGET,
+	[23] = R_SELF_TARGET,
+	[24] = R_SMTPUTF8_UNSUPPORTED,
+	[25] = R_TOO_LONG,
+	[26] = R_NO_DOMAIN,
+	[27] = R_BAD_SYNTAX,
+	[28] = R_ADDRESS_LITERAL,
+	[29] = R_STARTTLS_REQUIRED,
+	[30] = R_UNDETERMINED,
+	[31] = R_RATE_LIMITED,
+	[32] = R_BUDGET,
+	[33] = R_CACHED_DOMAIN,
+	[34] = R_NULL_SENDER,
+	[35] = R_AUTHENTICATED,
+	[36] = R_TRUSTED_NETWORK,
+	[37] = R_EXEMPT_DOMAIN,
+	[38] = R_LOCAL,
+	[39] = R_PROBE_SENDER,
+	[40] = R_INTERNAL,
 };
-#define NREASONS	(sizeof(reasons) / sizeof(reasons[0]))
+#define NREASONS	(sizeof(disk_reasons) / sizeof(disk_reasons[0]))
 
 static const char *const fact_names[NFACTS] = {
 	"catch-all", "refuses-null", "blocks-us", "no-mail", "unreachable",
@@ -155,6 +188,21 @@ cache_rec_storable(enum verdict v)
 	default:
 		return 0;
 	}
+}
+
+/*
+ * cache_rec_reason_index - the on-disk number of reason r, or
+ * REASON_LITERAL when it has none (written as its token)
+ */
+int
+cache_rec_reason_index(enum reason r)
+{
+	size_t i;
+
+	for (i = 0; i < NREASONS; i++)
+		if (disk_reasons[i] == r)
+			return (int)i;
+	return REASON_LITERAL;
 }
 
 /* a reason token: [a-z0-9-], 1..31 */
@@ -323,7 +371,8 @@ cache_rec_encode(const struct rec *r, const char *key, size_t klen,
 	unsigned char ipb[16], flags = (unsigned char)(r->flags & 0x1f);
 	char text[CACHE_TEXT_MAX + 1];
 	int fam = 0;
-	unsigned reason_ix = REASON_LITERAL;
+	int reason_ix;
+	const char *tok;
 
 	if (size < REC_MAX || tlen > CACHE_TEXT_MAX || mlen > 255)
 		return 0;
@@ -365,15 +414,15 @@ cache_rec_encode(const struct rec *r, const char *key, size_t klen,
 			}
 		}
 	}
-	for (i = 0; i < NREASONS; i++) {
-		if (strcmp(reasons[i], r->reason) == 0) {
-			reason_ix = (unsigned)i;
-			break;
-		}
-	}
+	reason_ix = cache_rec_reason_index(r->reason);
 	buf[off++] = (unsigned char)reason_ix;
-	if (reason_ix == REASON_LITERAL)
-		off = put_str(buf, off, size, r->reason, strlen(r->reason));
+	if (reason_ix == REASON_LITERAL) {
+		/* an unknown token read from disk goes back as it came */
+		tok = r->reason == R_OTHER && r->other[0] != '\0' ? r->other : reason_str(r->reason);
+		if (!token_ok(tok, strlen(tok)))
+			return 0;
+		off = put_str(buf, off, size, tok, strlen(tok));
+	}
 	if (off == 0 || (off = put_enhanced(buf, off, size, r->enhanced)) == 0 ||
 	    (off = put_str(buf, off, size, text, strlen(text))) == 0 ||
 	    (off = put_str(buf, off, size, r->mx, mlen)) == 0)
@@ -550,11 +599,20 @@ cache_rec_decode(const unsigned char *buf, size_t len, const char *key, size_t k
 	key_parts(key, klen, &addr, &alen, &dom, &dlen);
 	ix = buf[off++];
 	if (ix == REASON_LITERAL) {
-		if (get_str(buf, len, &off, r->reason, sizeof(r->reason), 31, 1) != 0 ||
-		    !token_ok(r->reason, strlen(r->reason)))
+		/*
+		 * A token of the name table, or one this build does not
+		 * know (another version's): R_OTHER, the token kept, the
+		 * record's verdict used as stored, never re-judged.
+		 */
+		if (get_str(buf, len, &off, r->other, sizeof(r->other), 31, 1) != 0 ||
+		    !token_ok(r->other, strlen(r->other)))
 			return -1;
+		if (reason_parse(r->other, &r->reason) != 0)
+			r->reason = R_OTHER;
+		else if (r->reason != R_OTHER)
+			r->other[0] = '\0';
 	} else if (ix < NREASONS)
-		memcpy(r->reason, reasons[ix], strlen(reasons[ix]) + 1);
+		r->reason = disk_reasons[ix];
 	else
 		return -1;
 	if (get_enhanced(buf, len, &off, r->enhanced, sizeof(r->enhanced)) != 0)
@@ -604,9 +662,8 @@ cache_rec_from_result(struct rec *r, int type, const struct probe_result *pr, ti
 	r->created = t;
 	if (type == REC_ADDR)
 		r->flags = pr->catch_all ? 1 : 0;
-	n = strnlen(pr->reason, sizeof(pr->reason));
-	if (token_ok(pr->reason, n))
-		memcpy(r->reason, pr->reason, n);
+	/* a value outside the table is stored as the empty reason */
+	r->reason = (unsigned)pr->reason < R_COUNT ? pr->reason : R_NONE;
 	r->code = pr->code >= 200 && pr->code <= 599 ? pr->code : 0;
 	n = strnlen(pr->enhanced, sizeof(pr->enhanced));
 	if (enhanced_ok(pr->enhanced, n))
@@ -628,7 +685,7 @@ cache_rec_to_result(struct probe_result *out, const struct rec *r, const char *k
 	if (klen > 2)
 		util_sanitize(out->address, sizeof(out->address), key + 2, klen - 2);
 	out->verdict = r->verdict;
-	memcpy(out->reason, r->reason, sizeof(out->reason));
+	out->reason = r->reason;
 	out->code = r->code;
 	memcpy(out->enhanced, r->enhanced, sizeof(out->enhanced));
 	util_strlcpy(out->text, r->text, sizeof(out->text));

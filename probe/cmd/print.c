@@ -23,7 +23,7 @@ void
 print_json_reply(FILE *fp, const struct probe_result *r)
 {
 	fputs(",\"reason\":", fp);
-	util_json_str(fp, r->reason);
+	util_json_str(fp, reason_str(r->reason));
 	fprintf(fp, ",\"code\":%d,\"enhanced\":", r->code);
 	util_json_str(fp, r->enhanced);
 	fputs(",\"text\":", fp);
@@ -38,7 +38,7 @@ print_json_reply(FILE *fp, const struct probe_result *r)
 void
 print_human(FILE *fp, const struct probe_result *r)
 {
-	fprintf(fp, "%s: %s (%s)", r->address, verdict_str(r->verdict), r->reason);
+	fprintf(fp, "%s: %s (%s)", r->address, verdict_str(r->verdict), reason_str(r->reason));
 	if (r->code)
 		fprintf(fp, " %d%s%s", r->code, r->enhanced[0] ? " " : "", r->enhanced);
 	if (r->mx[0])

@@ -464,7 +464,7 @@ print_line(const struct cache_entry *e, time_t now)
 		printf("%-10s  %-40s  %-22s  %-4s  %5s  %s\n", "domain", e->key + 2, facts, code, age, left);
 	} else
 		printf("%-10s  %-40s  %-22s  %-4s  %5s  %s\n", verdict_str(e->r.verdict), e->r.address,
-		    e->r.reason[0] ? e->r.reason : "-", code, age, left);
+		    e->r.reason != R_NONE ? reason_str(e->r.reason) : "-", code, age, left);
 }
 
 static int
@@ -543,7 +543,7 @@ show_domain(const struct cache_entry *d, time_t now, const char *indent)
 	printf("%sfacts:     %s\n", indent, facts);
 	printf("%slearnt:    %s (%s)\n", indent, ts, w1);
 	printf("%slasts:     %s\n", indent, w2);
-	printf("%sbecause:   %s (%s)", indent, verdict_str(d->r.verdict), d->r.reason[0] ? d->r.reason : "-");
+	printf("%sbecause:   %s (%s)", indent, verdict_str(d->r.verdict), d->r.reason != R_NONE ? reason_str(d->r.reason) : "-");
 	if (d->r.code) {
 		fputs(", ", stdout);
 		print_reply(stdout, &d->r);
@@ -606,7 +606,7 @@ cmd_get(struct ctx *x, int argc, char **argv)
 		stamp(ts2, sizeof(ts2), e.expires);
 		printf("address:   %s\n", r->address);
 		printf("verdict:   %s%s\n", verdict_str(r->verdict), e.expired ? " (expired: no longer used)" : "");
-		printf("reason:    %s\n", r->reason[0] ? r->reason : "-");
+		printf("reason:    %s\n", r->reason != R_NONE ? reason_str(r->reason) : "-");
 		if (r->code) {
 			fputs("reply:     ", stdout);
 			print_reply(stdout, r);

@@ -724,12 +724,41 @@ parse_domain(const char *p, const char *e, struct addr *out,
 	return ADDR_OK;
 }
 
-/* fail - clear *out, report why, return st */
+/*
+ * reason_of - the machine reason for status st refused because of why
+ * (one of the why_* constants above: compared by identity, not text)
+ */
+static enum reason
+reason_of(enum addr_status st, const char *why)
+{
+	switch (st) {
+	case ADDR_OK:
+		return R_NONE;
+	case ADDR_NULL:
+		return R_NULL_SENDER;
+	case ADDR_NO_DOMAIN:
+		return R_NO_DOMAIN;
+	case ADDR_TOO_LONG:
+		return R_TOO_LONG;
+	case ADDR_BAD_DOMAIN:
+		if (why == why_invalid_tld)
+			return R_INVALID_TLD;
+		if (why == why_idn)
+			return R_BAD_IDN;
+		return R_BAD_DOMAIN_NAME;
+	case ADDR_BAD_SYNTAX:
+	default:
+		return R_BAD_SYNTAX;
+	}
+}
+
+/* fail - clear *out, report why (text and machine reason), return st */
 static enum addr_status
 fail(struct addr *out, const char **whyp, const char *why,
      enum addr_status st)
 {
 	memset(out, 0, sizeof(*out));
+	out->reason = reason_of(st, why);
 	if (whyp != NULL)
 		*whyp = why;
 	return st;
@@ -792,6 +821,7 @@ addr_parse(const char *in, size_t len, struct addr *out, const char **whyp)
 		if (wire_len > ADDR_LOCAL_HARD_MAX)
 			return fail(out, whyp, why_local_long, ADDR_TOO_LONG);
 		out->long_local = wire_len > ADDR_LOCAL_MAX;
+		out->reason = R_NO_DOMAIN;
 		if (whyp != NULL)
 			*whyp = why_nodomain;
 		return ADDR_NO_DOMAIN;

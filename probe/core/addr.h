@@ -23,6 +23,8 @@
 
 #include <stddef.h>
 
+#include "verdict.h"
+
 #define ADDR_LOCAL_MAX		64	/* RFC 5321 4.5.3.1.1 */
 #define ADDR_LOCAL_HARD_MAX	255	/* longer: probe anyway up to here (D7) */
 #define ADDR_DOMAIN_MAX		255	/* RFC 5321 4.5.3.1.2 */
@@ -49,13 +51,17 @@ struct addr {
 	int	utf8_local;		/* local part holds UTF-8: needs SMTPUTF8 (C9) */
 	int	had_route;		/* a source route was dropped */
 	int	long_local;		/* local part over 64 octets (D7) */
+	enum reason reason;		/* why not ADDR_OK (the only field set then); R_NONE when ADDR_OK */
 };
 
 /*
  * addr_parse - parse one envelope address of len bytes (need not be
  * NUL-terminated). Fills *out (zeroed first). On failure *why (if not
  * NULL) points to a static constant reason ("control character",
- * "unbalanced quote", "label too long", ...). Never reads past len.
+ * "unbalanced quote", "label too long", ...) for people, and
+ * out->reason is the machine reason for the status: null-sender,
+ * no-domain, too-long, bad-syntax, or for ADDR_BAD_DOMAIN invalid-tld
+ * (.invalid), bad-idn, else bad-domain-name. Never reads past len.
  */
 enum addr_status addr_parse(const char *in, size_t len, struct addr *out,
 			    const char **why);

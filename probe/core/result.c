@@ -7,11 +7,11 @@
 #include "util.h"
 
 void
-result_set(struct probe_result *r, const char *address, enum verdict v, const char *reason)
+result_set(struct probe_result *r, const char *address, enum verdict v, enum reason reason)
 {
 	memset(r, 0, sizeof(*r));
 	if (address != NULL)
 		util_strlcpy(r->address, address, sizeof(r->address));
 	r->verdict = v;
-	util_strlcpy(r->reason, reason, sizeof(r->reason));
+	r->reason = reason;
 }

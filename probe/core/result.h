@@ -16,7 +16,7 @@
 struct probe_result {
 	char	address[PROBE_ADDR_MAX];	/* normalised (addr_format), or sanitised input when unparseable */
 	enum verdict verdict;
-	char	reason[32];		/* R_* token */
+	enum reason reason;
 	int	code;			/* deciding SMTP reply code, 0 if none */
 	char	enhanced[16];
 	char	text[REPLY_TEXT_MAX];	/* sanitised */
@@ -29,8 +29,8 @@ struct probe_result {
 
 /*
  * result_set - r from scratch: every field cleared, then the address
- * (NULL for none; cut to fit), the verdict and the reason token.
+ * (NULL for none; cut to fit), the verdict and the reason.
  */
-void	result_set(struct probe_result *r, const char *address, enum verdict v, const char *reason);
+void	result_set(struct probe_result *r, const char *address, enum verdict v, enum reason reason);
 
 #endif

@@ -88,6 +88,59 @@ static const char *const verdict_names[VERDICT_COUNT] = {
 	[VERDICT_ERROR] = "error",
 };
 
+/*
+ * The one table of reason names: logs, JSON, the cache's literal
+ * tokens and doc/sav-probe.1 (tests/manlint.sh reads this table) use
+ * these spellings. The cache's on-disk numbering is a separate,
+ * append-only table in cache_rec.c.
+ */
+static const char *const reason_names[R_COUNT] = {
+	[R_NONE] = "",
+	[R_USER_OK] = "user-ok",
+	[R_USER_UNKNOWN] = "user-unknown",
+	[R_MAILBOX_FULL] = "mailbox-full",
+	[R_GREYLISTED] = "greylisted",
+	[R_TEMP_REPLY] = "temp-reply",
+	[R_POLICY_BLOCK] = "policy-block",
+	[R_NULL_SENDER_REFUSED] = "null-sender-refused",
+	[R_GREETING_REFUSED] = "greeting-refused",
+	[R_CATCH_ALL] = "catch-all",
+	[R_NXDOMAIN] = "nxdomain",
+	[R_NULL_MX] = "null-mx",
+	[R_NO_MAIL_HOST] = "no-mail-host",
+	[R_BOGUS_MX] = "bogus-mx",
+	[R_INVALID_TLD] = "invalid-tld",
+	[R_BAD_IDN] = "bad-idn",
+	[R_BAD_DOMAIN_NAME] = "bad-domain-name",
+	[R_SERVFAIL] = "servfail",
+	[R_DNS_TIMEOUT] = "dns-timeout",
+	[R_TIMEOUT] = "timeout",
+	[R_CONNECT_FAILED] = "connect-failed",
+	[R_PROTOCOL_ERROR] = "protocol-error",
+	[R_SERVICE_CLOSING] = "service-closing",
+	[R_PRIVATE_TARGET] = "private-target",
+	[R_SELF_TARGET] = "self-target",
+	[R_SMTPUTF8_UNSUPPORTED] = "smtputf8-unsupported",
+	[R_TOO_LONG] = "too-long",
+	[R_RCPT_SYNTAX] = "rcpt-syntax",
+	[R_NO_DOMAIN] = "no-domain",
+	[R_BAD_SYNTAX] = "bad-syntax",
+	[R_ADDRESS_LITERAL] = "address-literal",
+	[R_STARTTLS_REQUIRED] = "starttls-required",
+	[R_UNDETERMINED] = "undetermined",
+	[R_RATE_LIMITED] = "rate-limited",
+	[R_BUDGET] = "budget",
+	[R_CACHED_DOMAIN] = "domain-cached",
+	[R_NULL_SENDER] = "null-sender",
+	[R_AUTHENTICATED] = "authenticated",
+	[R_TRUSTED_NETWORK] = "trusted-network",
+	[R_EXEMPT_DOMAIN] = "exempt-domain",
+	[R_LOCAL] = "local-submission",
+	[R_PROBE_SENDER] = "probe-sender",
+	[R_INTERNAL] = "internal",
+	[R_OTHER] = "other",
+};
+
 static const char *const rcpt_class_names[] = {
 	[RCPT_EXISTS] = "exists",
 	[RCPT_NO_MAILBOX] = "no-mailbox",
@@ -188,6 +241,31 @@ verdict_parse(const char *s, enum verdict *out)
 		if (strcasecmp(s, verdict_names[i]) == 0) {
 			if (out != NULL)
 				*out = (enum verdict)i;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+const char *
+reason_str(enum reason r)
+{
+	if ((unsigned)r >= R_COUNT || reason_names[r] == NULL)
+		return "?";
+	return reason_names[r];
+}
+
+int
+reason_parse(const char *s, enum reason *out)
+{
+	int i;
+
+	if (s == NULL)
+		return -1;
+	for (i = 0; i < R_COUNT; i++) {
+		if (reason_names[i] != NULL && strcmp(s, reason_names[i]) == 0) {
+			if (out != NULL)
+				*out = (enum reason)i;
 			return 0;
 		}
 	}

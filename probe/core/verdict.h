@@ -52,49 +52,65 @@ int	verdict_policy_wording(const char *text);
 const char *rcpt_class_str(enum rcpt_class c);
 
 /*
- * Reason tokens (DESIGN.md). Use these constants, never free text, so
- * logs, JSON and the cache agree.
+ * Reasons: why a verification ended as it did, one value per token.
+ * Logs, JSON and the cache use the names of reason_str() (verdict.c
+ * holds the one table), which are also the man page's spelling.
+ * R_NONE is the empty reason. R_OTHER is never produced
+ * here: it stands for a token read from the cache that this build
+ * does not know (written by another version); such a record keeps its
+ * stored verdict, as it always has.
  */
-#define R_USER_OK		"user-ok"
-#define R_USER_UNKNOWN		"user-unknown"
-#define R_MAILBOX_FULL		"mailbox-full"
-#define R_GREYLISTED		"greylisted"
-#define R_TEMP_REPLY		"temp-reply"
-#define R_POLICY_BLOCK		"policy-block"
-#define R_NULL_SENDER_REFUSED	"null-sender-refused"
-#define R_GREETING_REFUSED	"greeting-refused"
-#define R_CATCH_ALL		"catch-all"
-#define R_NXDOMAIN		"nxdomain"
-#define R_NULL_MX		"null-mx"
-#define R_NO_MAIL_HOST		"no-mail-host"
-#define R_BOGUS_MX		"bogus-mx"
-#define R_INVALID_TLD		"invalid-tld"
-#define R_BAD_IDN		"bad-idn"
-#define R_SERVFAIL		"servfail"
-#define R_DNS_TIMEOUT		"dns-timeout"
-#define R_TIMEOUT		"timeout"
-#define R_CONNECT_FAILED	"connect-failed"
-#define R_PROTOCOL_ERROR	"protocol-error"
-#define R_SERVICE_CLOSING	"service-closing"
-#define R_PRIVATE_TARGET	"private-target"
-#define R_SELF_TARGET		"self-target"
-#define R_SMTPUTF8_UNSUPPORTED	"smtputf8-unsupported"
-#define R_TOO_LONG		"too-long"
-#define R_RCPT_SYNTAX		"rcpt-syntax"
-#define R_NO_DOMAIN		"no-domain"
-#define R_BAD_SYNTAX		"bad-syntax"
-#define R_ADDRESS_LITERAL	"address-literal"
-#define R_STARTTLS_REQUIRED	"starttls-required"
-#define R_UNDETERMINED		"undetermined"
-#define R_RATE_LIMITED		"rate-limited"
-#define R_BUDGET		"budget"
-#define R_CACHED_DOMAIN		"domain-cached"
-#define R_NULL_SENDER		"null-sender"
-#define R_AUTHENTICATED		"authenticated"
-#define R_TRUSTED_NETWORK	"trusted-network"
-#define R_EXEMPT_DOMAIN		"exempt-domain"
-#define R_LOCAL			"local-submission"
-#define R_PROBE_SENDER		"probe-sender"
-#define R_INTERNAL		"internal"
+enum reason {
+	R_NONE,
+	R_USER_OK,
+	R_USER_UNKNOWN,
+	R_MAILBOX_FULL,
+	R_GREYLISTED,
+	R_TEMP_REPLY,
+	R_POLICY_BLOCK,
+	R_NULL_SENDER_REFUSED,
+	R_GREETING_REFUSED,
+	R_CATCH_ALL,
+	R_NXDOMAIN,
+	R_NULL_MX,
+	R_NO_MAIL_HOST,
+	R_BOGUS_MX,
+	R_INVALID_TLD,
+	R_BAD_IDN,
+	R_BAD_DOMAIN_NAME,
+	R_SERVFAIL,
+	R_DNS_TIMEOUT,
+	R_TIMEOUT,
+	R_CONNECT_FAILED,
+	R_PROTOCOL_ERROR,
+	R_SERVICE_CLOSING,
+	R_PRIVATE_TARGET,
+	R_SELF_TARGET,
+	R_SMTPUTF8_UNSUPPORTED,
+	R_TOO_LONG,
+	R_RCPT_SYNTAX,
+	R_NO_DOMAIN,
+	R_BAD_SYNTAX,
+	R_ADDRESS_LITERAL,
+	R_STARTTLS_REQUIRED,
+	R_UNDETERMINED,
+	R_RATE_LIMITED,
+	R_BUDGET,
+	R_CACHED_DOMAIN,
+	R_NULL_SENDER,
+	R_AUTHENTICATED,
+	R_TRUSTED_NETWORK,
+	R_EXEMPT_DOMAIN,
+	R_LOCAL,
+	R_PROBE_SENDER,
+	R_INTERNAL,
+	R_OTHER,
+	R_COUNT
+};
+
+/* reason_str - the token of r ("" for R_NONE, "?" out of range) */
+const char *reason_str(enum reason r);
+/* reason_parse - token -> reason (exact, lowercase); 0 on success, -1 when unknown */
+int	reason_parse(const char *s, enum reason *out);
 
 #endif

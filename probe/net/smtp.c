@@ -45,7 +45,6 @@
  * *out; no allocation, no global state; reentrant.
  */
 #include <arpa/inet.h>
-#include <assert.h>
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -151,10 +150,10 @@ smtp_has_crlf(const char *s)
 
 /*
  * smtp_build - all command lines from the parameters. Returns 0, or -1
- * with the reason in *why.
+ * with the reason in *why; *bad is set when a part holds CR or LF.
  */
 static int
-smtp_build(const struct smtp_params *p, struct smtp_lines *l, const char **why)
+smtp_build(const struct smtp_params *p, struct smtp_lines *l, const char **why, int *bad)
 {
 	const char *utf8 = p->need_smtputf8 ? " SMTPUTF8" : "";
 	const char *sender = p->sender != NULL ? p->sender : "";
@@ -165,9 +164,16 @@ smtp_build(const struct smtp_params *p, struct smtp_lines *l, const char **why)
 		*why = "missing HELO name or recipient";
 		return -1;
 	}
-	/* The caller validated these; a CR or LF here is a bug upstream. */
-	assert(!smtp_has_crlf(p->helo) && !smtp_has_crlf(sender) &&
-	       !smtp_has_crlf(p->rcpt) && !smtp_has_crlf(p->random_rcpt));
+	/*
+	 * The caller validated these; a CR or LF here is a bug upstream,
+	 * refused as such (SMTP_BAD_INPUT), whatever the build flags.
+	 */
+	if (smtp_has_crlf(p->helo) || smtp_has_crlf(sender) ||
+	    smtp_has_crlf(p->rcpt) || smtp_has_crlf(p->random_rcpt)) {
+		*why = "CR or LF in a command part";
+		*bad = 1;
+		return -1;
+	}
 	if (smtp_line(l->ehlo, sizeof(l->ehlo), why, "EHLO %s\r\n", p->helo) == 0 ||
 	    smtp_line(l->helo, sizeof(l->helo), why, "HELO %s\r\n", p->helo) == 0 ||
 	    smtp_line(l->mail, sizeof(l->mail), why, "MAIL FROM:<%s>%s\r\n",
@@ -592,6 +598,7 @@ smtp_probe(const struct smtp_params *p, const struct sockaddr *sa,
 	const char *why = NULL;
 	struct reply r;
 	msec_t t0, dl, reach_by;
+	int bad = 0;
 
 	memset(out, 0, sizeof(*out));
 	reply_init(&out->last);
@@ -606,7 +613,9 @@ smtp_probe(const struct smtp_params *p, const struct sockaddr *sa,
 	smtp_peer(sa, s.peer, sizeof(s.peer));
 
 	/* Refuse before connecting: nothing half-built goes on the wire (D7). */
-	if (smtp_build(p, &l, &why) != 0) {
+	if (smtp_build(p, &l, &why, &bad) != 0) {
+		if (bad)
+			out->status = SMTP_BAD_INPUT;
 		smtp_err(&s, "not probing %s: %s", s.peer, why);
 		return;
 	}
@@ -735,6 +744,7 @@ smtp_status_str(enum smtp_status s)
 	case SMTP_HELO_REFUSED:		return "helo-refused";
 	case SMTP_MAIL_REFUSED:		return "mail-refused";
 	case SMTP_NO_SMTPUTF8:		return "no-smtputf8";
+	case SMTP_BAD_INPUT:		return "bad-input";
 	}
 	return "?";
 }

@@ -68,6 +68,8 @@ enum smtp_status {
 	SMTP_HELO_REFUSED,	/* EHLO and HELO refused; last holds the reply */
 	SMTP_MAIL_REFUSED,	/* MAIL FROM got 4xx/5xx; last holds the reply */
 	SMTP_NO_SMTPUTF8,	/* address needs SMTPUTF8, server does not offer it; nothing sent past EHLO */
+	SMTP_BAD_INPUT,		/* a command part (HELO name, sender, recipient) holds CR or LF:
+				   refused before connecting, nothing sent; a bug upstream */
 };
 
 struct smtp_outcome {

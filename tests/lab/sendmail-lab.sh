@@ -110,6 +110,9 @@ define(\`confCW_FILE', \`-o $SM/local-host-names')dnl
 define(\`confDELIVERY_MODE', \`queue')dnl
 define(\`confDONT_BLAME_SENDMAIL', \`GroupWritableDirPathSafe')dnl
 define(\`confMILTER_LOG_LEVEL', \`9')dnl
+define(\`confREFUSE_LA', \`10000')dnl
+define(\`confQUEUE_LA', \`10000')dnl
+define(\`confDELAY_LA', \`0')dnl
 FEATURE(\`nocanonify')dnl
 FEATURE(\`no_default_msa')dnl
 FEATURE(\`accept_unresolvable_domains')dnl

@@ -75,7 +75,8 @@ struct hent {
 	const char *key;
 	enum verdict verdict;
 	int	code, catch_all;
-	const char *reason, *enhanced, *text, *mx, *ip;
+	enum reason reason;
+	const char *enhanced, *text, *mx, *ip;
 };
 
 struct htab {
@@ -117,7 +118,7 @@ h_get(const struct htab *t, const char *key, struct probe_result *out)
 		memset(out, 0, sizeof(*out));
 		util_strlcpy(out->address, key + 2, sizeof(out->address));
 		out->verdict = e->verdict;
-		util_strlcpy(out->reason, e->reason, sizeof(out->reason));
+		out->reason = e->reason;
 		out->code = e->code;
 		util_strlcpy(out->enhanced, e->enhanced, sizeof(out->enhanced));
 		util_strlcpy(out->text, e->text, sizeof(out->text));
@@ -173,27 +174,27 @@ make_entry(struct entry *e, size_t i)
 	snprintf(r->ip, sizeof(r->ip), "198.51.%u.%u", (unsigned)(rng() % 256), (unsigned)(rng() % 256));
 	if (kind < 75) {
 		r->verdict = VERDICT_VALID;
-		snprintf(r->reason, sizeof(r->reason), "%s", R_USER_OK);
+		r->reason = R_USER_OK;
 		r->code = 250;
 		snprintf(r->enhanced, sizeof(r->enhanced), "2.1.5");
 		snprintf(r->text, sizeof(r->text), "Ok");
 	} else if (kind < 90) {
 		r->verdict = VERDICT_INVALID;
-		snprintf(r->reason, sizeof(r->reason), "%s", R_USER_UNKNOWN);
+		r->reason = R_USER_UNKNOWN;
 		r->code = 550;
 		snprintf(r->enhanced, sizeof(r->enhanced), "5.1.1");
 		snprintf(r->text, sizeof(r->text), "<%.30s@%.50s>: Recipient address rejected: "
 		    "User unknown in virtual mailbox table", local, domain);
 	} else if (kind < 95) {
 		r->verdict = VERDICT_TEMPFAIL;
-		snprintf(r->reason, sizeof(r->reason), "%s", R_GREYLISTED);
+		r->reason = R_GREYLISTED;
 		r->code = 450;
 		snprintf(r->enhanced, sizeof(r->enhanced), "4.7.1");
 		snprintf(r->text, sizeof(r->text), "<%.30s@%.50s>: Recipient address rejected: "
 		    "Greylisted, see http://postgrey.schweikert.ch/help/%.50s.html", local, domain, domain);
 	} else {
 		r->verdict = VERDICT_CATCH_ALL;
-		snprintf(r->reason, sizeof(r->reason), "%s", R_CATCH_ALL);
+		r->reason = R_CATCH_ALL;
 		r->code = 250;
 		snprintf(r->enhanced, sizeof(r->enhanced), "2.1.5");
 		snprintf(r->text, sizeof(r->text), "Ok");

@@ -1,0 +1,192 @@
+/*
+ * check_cache_rec - the reason byte of the cache's record format
+ * (probe/cache/cache_rec.c): each reason's on-disk number is pinned
+ * here, so that a renumbering (which would make old files lie) fails;
+ * reasons without a number go to disk as their literal token; a literal
+ * token this build does not know decodes as R_OTHER with the stored
+ * verdict and goes back to disk unchanged; a number past the table is
+ * a miss, never another reason.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <check.h>
+
+#include "cache_int.h"
+
+#define KEY	"a:u@x.test"
+#define LIT	-2	/* no number: written as the literal token */
+
+/* the on-disk numbers of version 1: append only, never change one */
+static const int pinned[R_COUNT] = {
+	[R_NONE] = 0, [R_USER_OK] = 1, [R_USER_UNKNOWN] = 2, [R_MAILBOX_FULL] = 3,
+	[R_GREYLISTED] = 4, [R_TEMP_REPLY] = 5, [R_POLICY_BLOCK] = 6,
+	[R_NULL_SENDER_REFUSED] = 7, [R_GREETING_REFUSED] = 8, [R_CATCH_ALL] = 9,
+	[R_NXDOMAIN] = 10, [R_NULL_MX] = 11, [R_NO_MAIL_HOST] = 12, [R_BOGUS_MX] = 13,
+	[R_INVALID_TLD] = 14, [R_BAD_IDN] = 15, [R_SERVFAIL] = 16, [R_DNS_TIMEOUT] = 17,
+	[R_TIMEOUT] = 18, [R_CONNECT_FAILED] = 19, [R_PROTOCOL_ERROR] = 20,
+	[R_SERVICE_CLOSING] = 21, [R_PRIVATE_TARGET] = 22, [R_SELF_TARGET] = 23,
+	[R_SMTPUTF8_UNSUPPORTED] = 24, [R_TOO_LONG] = 25, [R_NO_DOMAIN] = 26,
+	[R_BAD_SYNTAX] = 27, [R_ADDRESS_LITERAL] = 28, [R_STARTTLS_REQUIRED] = 29,
+	[R_UNDETERMINED] = 30, [R_RATE_LIMITED] = 31, [R_BUDGET] = 32,
+	[R_CACHED_DOMAIN] = 33, [R_NULL_SENDER] = 34, [R_AUTHENTICATED] = 35,
+	[R_TRUSTED_NETWORK] = 36, [R_EXEMPT_DOMAIN] = 37, [R_LOCAL] = 38,
+	[R_PROBE_SENDER] = 39, [R_INTERNAL] = 40,
+	[R_RCPT_SYNTAX] = LIT, [R_BAD_DOMAIN_NAME] = LIT, [R_OTHER] = LIT,
+};
+
+/* CRC-32 (IEEE, as zlib), bit by bit: independent of the code under test */
+static uint32_t
+crc(const unsigned char *p, size_t n)
+{
+	uint32_t c = 0xffffffffu;
+	int k;
+
+	while (n-- > 0) {
+		c ^= *p++;
+		for (k = 0; k < 8; k++)
+			c = c & 1 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+	}
+	return c ^ 0xffffffffu;
+}
+
+static void
+recrc(unsigned char *buf, size_t len)
+{
+	uint32_t c = crc(buf, len - 4);
+
+	buf[len - 4] = c & 0xff;
+	buf[len - 3] = (c >> 8) & 0xff;
+	buf[len - 2] = (c >> 16) & 0xff;
+	buf[len - 1] = (c >> 24) & 0xff;
+}
+
+static void
+mkrec(struct rec *r, enum verdict v, enum reason why)
+{
+	memset(r, 0, sizeof(*r));
+	r->type = REC_ADDR;
+	r->verdict = v;
+	r->reason = why;
+	r->code = 550;
+	r->created = 1700000000;
+	snprintf(r->text, sizeof(r->text), "no");
+}
+
+START_TEST(test_pinned)
+{
+	enum reason why = (enum reason)_i;
+	unsigned char buf[REC_MAX];
+	struct rec r, back;
+	size_t len;
+	int want = pinned[why];
+
+	ck_assert_msg(want != 0 || why == R_NONE, "reason %s has no pinned disk number: add one "
+		      "(append to cache_rec.c's table, or LIT)", reason_str(why));
+	ck_assert_int_eq(cache_rec_reason_index(why), want == LIT ? REASON_LITERAL : want);
+	mkrec(&r, VERDICT_UNKNOWN, why);
+	len = cache_rec_encode(&r, KEY, strlen(KEY), buf, sizeof(buf));
+	ck_assert_msg(len > REC_HDR + 2, "%s: not encoded", reason_str(why));
+	if (want == LIT) {
+		const char *tok = reason_str(why);
+
+		ck_assert_msg(buf[REC_HDR] == REASON_LITERAL && buf[REC_HDR + 1] == strlen(tok) &&
+			      memcmp(buf + REC_HDR + 2, tok, strlen(tok)) == 0,
+			      "%s: got byte %u, want the literal token", tok, buf[REC_HDR]);
+	} else
+		ck_assert_msg(buf[REC_HDR] == want, "%s: on disk as %u, want %d",
+			      reason_str(why), buf[REC_HDR], want);
+	ck_assert_int_eq(cache_rec_decode(buf, len, KEY, strlen(KEY), &back), 0);
+	ck_assert_msg(back.reason == why, "%s: decoded as %s", reason_str(why), reason_str(back.reason));
+	ck_assert_int_eq(back.verdict, VERDICT_UNKNOWN);
+}
+END_TEST
+
+/*
+ * A literal token this build does not know (another version wrote it):
+ * a hit with the stored verdict and R_OTHER, never some other reason;
+ * rewritten (as a refresh does) it keeps its token.
+ */
+START_TEST(test_unknown_literal)
+{
+	unsigned char buf[REC_MAX], again[REC_MAX];
+	struct rec r, back;
+	struct probe_result out;
+	size_t len, len2;
+
+	mkrec(&r, VERDICT_INVALID, R_OTHER);
+	snprintf(r.other, sizeof(r.other), "made-up-reason");
+	len = cache_rec_encode(&r, KEY, strlen(KEY), buf, sizeof(buf));
+	ck_assert_uint_gt(len, 0);
+	ck_assert_int_eq(buf[REC_HDR], REASON_LITERAL);
+	ck_assert_int_eq(buf[REC_HDR + 1], 14);
+	ck_assert_int_eq(memcmp(buf + REC_HDR + 2, "made-up-reason", 14), 0);
+
+	ck_assert_int_eq(cache_rec_decode(buf, len, KEY, strlen(KEY), &back), 0);
+	ck_assert_int_eq(back.reason, R_OTHER);
+	ck_assert_int_eq(back.verdict, VERDICT_INVALID);
+	ck_assert_str_eq(back.other, "made-up-reason");
+	cache_rec_to_result(&out, &back, KEY, strlen(KEY));
+	ck_assert_int_eq(out.reason, R_OTHER);
+	ck_assert_int_eq(out.verdict, VERDICT_INVALID);
+
+	back.tried = 1700000100;
+	len2 = cache_rec_encode(&back, KEY, strlen(KEY), again, sizeof(again));
+	ck_assert_uint_eq(len2, len + 4);	/* + the tried time */
+	ck_assert_int_eq(again[REC_HDR + 4], REASON_LITERAL);
+	ck_assert_int_eq(memcmp(again + REC_HDR + 6, "made-up-reason", 14), 0);
+
+	/* a known token written as a literal (an older build) is that reason */
+	mkrec(&r, VERDICT_UNKNOWN, R_OTHER);
+	snprintf(r.other, sizeof(r.other), "user-unknown");
+	len = cache_rec_encode(&r, KEY, strlen(KEY), buf, sizeof(buf));
+	ck_assert_int_eq(cache_rec_decode(buf, len, KEY, strlen(KEY), &back), 0);
+	ck_assert_int_eq(back.reason, R_USER_UNKNOWN);
+	ck_assert_str_eq(back.other, "");
+}
+END_TEST
+
+/* numbers past the table, and bad literal tokens, are a miss */
+START_TEST(test_bad_reason_byte)
+{
+	static const unsigned bad[] = { 41, 42, 100, 0xfe };
+	unsigned char buf[REC_MAX];
+	struct rec r, back;
+	size_t len, i;
+
+	mkrec(&r, VERDICT_VALID, R_USER_OK);
+	len = cache_rec_encode(&r, KEY, strlen(KEY), buf, sizeof(buf));
+	ck_assert_int_eq(buf[REC_HDR], 1);
+	ck_assert_int_eq(cache_rec_decode(buf, len, KEY, strlen(KEY), &back), 0);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		buf[REC_HDR] = (unsigned char)bad[i];
+		recrc(buf, len);
+		ck_assert_msg(cache_rec_decode(buf, len, KEY, strlen(KEY), &back) == -1,
+			      "reason byte %u: got a record, want a miss", bad[i]);
+	}
+
+	mkrec(&r, VERDICT_VALID, R_OTHER);
+	snprintf(r.other, sizeof(r.other), "made-up");
+	len = cache_rec_encode(&r, KEY, strlen(KEY), buf, sizeof(buf));
+	buf[REC_HDR + 2] = 'M';		/* not [a-z0-9-] */
+	recrc(buf, len);
+	ck_assert_int_eq(cache_rec_decode(buf, len, KEY, strlen(KEY), &back), -1);
+}
+END_TEST
+
+Suite *
+make_suite(void)
+{
+	Suite *s = suite_create("cache_rec");
+	TCase *tc;
+
+	tc = tcase_create("reasons");
+	tcase_add_loop_test(tc, test_pinned, 0, R_COUNT);
+	tcase_add_test(tc, test_unknown_literal);
+	tcase_add_test(tc, test_bad_reason_byte);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+#include "check_main.h"
