@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # sav-milter - sender address verification milter
 #
 #   make            build sav-probe, sav-cache, sav-milter
@@ -81,7 +82,7 @@ ALL_OBJ	:= $(LIB_OBJ) $(MILTER_LIB_OBJ) $(call obj,$(SAV_PROBE_SRC) $(SAV_CACHE_
 	$(TOOL_NAMES:%=$(B)/tests/tools/%.o)
 
 .SECONDARY:
-.PHONY: all check unit unit-san lab manlint deps demo bench bench-probe bench-milter soak install uninstall clean
+.PHONY: all check unit unit-san lab manlint srclint deps demo bench bench-probe bench-milter soak install uninstall clean
 
 all: $(PROGS) $(TOOLS)
 
@@ -126,6 +127,7 @@ check: deps
 	$(MAKE) unit
 	$(MAKE) SAN=1 unit-san
 	$(MAKE) manlint
+	$(MAKE) srclint
 	$(MAKE) lab
 
 deps:
@@ -143,6 +145,9 @@ lab: all
 
 manlint:
 	@sh tests/manlint.sh
+
+srclint:
+	@sh tests/srclint.sh
 
 demo: deps
 	$(MAKE) all

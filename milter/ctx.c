@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * ctx - configuration snapshots and per-connection contexts. See ctx.h.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * ctx - the milter's state: the process-wide pieces (configuration
  * snapshot, limiter, cache) and the per-connection context attached

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * daemon - the start-up steps of sav-milter that touch the system as
  * root (see daemon.h): parse and prepare the listening socket, look up

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * daemon - sav-milter's start-up pieces that run as root before any
  * thread: the configuration with the -p override, the listening

@@ -1,8 +1,9 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * decide - exemptions, and verdict -> action, reply code, enhanced
  * code, reply text and monitor header. See decide.h.
  *
- * Reply codes (matching basic and enhanced classes, E7):
+ * Reply codes (matching basic and enhanced classes):
  *
  *   action reject:
  *	invalid, bad-syntax		550 5.1.7  bad sender mailbox
@@ -13,7 +14,7 @@
  *	tempfail: greylisted, temp-reply, mailbox-full, service-closing
  *					450 4.1.7  the sender's own server said
  *					"later"; Postfix's unverified-sender code
- *	tempfail: rate-limited		451 4.7.1  our own limits (D1)
+ *	tempfail: rate-limited		451 4.7.1  our own limits
  *	tempfail: anything else (DNS, time-outs, connect failures, budget)
  *					451 4.4.3  routing/directory trouble
  *	error				451 4.3.0  our own trouble
@@ -23,9 +24,10 @@
  *
  * Reply text: "Sender address <S> rejected: WHAT (REASON)" with S the
  * normalised address (sanitised, at most DECIDE_SENDER_SHOW bytes) and
- * REASON the machine token. WHAT is generic on purpose (D11); the
+ * REASON the machine token. WHAT is generic on purpose (outsiders must
+ * not learn from our replies whether third-party mailboxes exist); the
  * remote server's reply is appended only with RejectDetail yes. All of
- * it is printable ASCII and every '%' is doubled for libmilter (D12).
+ * it is printable ASCII and every '%' is doubled for libmilter.
  *
  * SECURITY: sender and remote text are hostile. Both pass through
  * util_sanitize before they are used; nothing here allocates.
@@ -60,13 +62,14 @@ same_address(const char *conf_addr, const struct addr *a)
 	if (addr_format(&ps, mine, sizeof(mine)) < 0 ||
 	    addr_format(a, theirs, sizeof(theirs)) < 0)
 		return 0;
-	/* addr_format lowercases the domain; the local part is compared as given (C6) */
+	/* addr_format lowercases the domain; the local part is compared as given */
 	return strcmp(mine, theirs) == 0;
 }
 
 /*
  * is_probe_sender - is the parsed sender one our probes use: ProbeSender,
- * or RetrySender (B11)? (E13)
+ * or RetrySender? Such a sender is never probed, so that a remote
+ * server's own check of our probe cannot start a loop of callbacks.
  */
 static int
 is_probe_sender(const struct conf *c, const struct addr *a)
@@ -209,7 +212,7 @@ decide_percent(char *dst, size_t size, const char *src)
 	return n;
 }
 
-/* what - the generic description of a verdict in a reply (D11) */
+/* what - the generic description of a verdict in a reply */
 static const char *
 what(enum action a, enum verdict v)
 {

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * decide - the milter's pure policy: which transactions are exempt
  * from probing, and what a verdict turns into (action, SMTP reply code,
@@ -32,7 +33,7 @@ struct decide_client {
  * checks, in order: null sender, local submission, authenticated
  * client (SkipAuthenticated), TrustedNetworks, our own ProbeSender,
  * ExemptDomains. The null sender is recognised before anything else, so
- * it never costs a DNS query or a cache lookup (E1). Returns 1 and
+ * it never costs a DNS query or a cache lookup. Returns 1 and
  * fills *res (verdict skipped, the reason token, the address) when
  * exempt, 0 otherwise (*res untouched).
  */
@@ -43,8 +44,8 @@ struct decision {
 	enum action action;		/* Action.<verdict> from the configuration */
 	enum action effective;		/* what the milter does: ACCEPT in monitor mode */
 	char	code[4];		/* "550", "451", ...; "" when effective is ACCEPT */
-	char	enhanced[16];		/* "5.1.7", ...; matches code's class (E7) */
-	char	text[DECIDE_TEXT_MAX];	/* printable ASCII, every '%' doubled (D12) */
+	char	enhanced[16];		/* "5.1.7", ...; matches code's class */
+	char	text[DECIDE_TEXT_MAX];	/* printable ASCII, every '%' doubled */
 	char	header[DECIDE_HEADER_MAX];	/* monitor header value, "" when not in monitor mode */
 };
 
@@ -52,7 +53,7 @@ struct decision {
  * decide_reply - turn a result into a decision. sender is the raw
  * envelope sender as received (len bytes); it is only shown, sanitised
  * and bounded, when r->address is empty. The remote server's text is
- * quoted only when RejectDetail is on (D11: by default an outsider
+ * quoted only when RejectDetail is on (by default an outsider
  * learns no more than the reply code).
  */
 void	decide_reply(const struct conf *c, const char *sender, size_t len,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * handlers - sav-milter's libmilter callbacks. Each one is thin: it
  * unpacks what the MTA sent, asks decide.c (exemptions) and the
@@ -11,7 +12,7 @@
  *   envfrom	one decision per MAIL FROM; in enforce mode an accepted
  *		sender ends our part in the message (SMFIS_ACCEPT)
  *   connect	the client address from hostaddr: {client_addr} is not
- *		sent by default by either MTA (E3); NULL means a local
+ *		sent by default by either MTA; NULL means a local
  *		submission
  *		(RSET and a second MAIL FROM on one connection each get
  *		their own decision)
@@ -101,7 +102,7 @@ sav_negotiate(SMFICTX *mctx, unsigned long f0, unsigned long f1,
 	*pf2 = 0;
 	*pf3 = 0;
 	/*
-	 * Both MTAs send {auth_authen} and i at MAIL by default (E3); ask
+	 * Both MTAs send {auth_authen} and i at MAIL by default; ask
 	 * explicitly anyway, where the MTA lets us, in case an
 	 * administrator trimmed milter_mail_macros.
 	 */
@@ -190,7 +191,7 @@ sav_envfrom(SMFICTX *mctx, char **argv)
 	cl.auth_authen = macro(mctx, "{auth_authen}");
 	if (!decide_exempt(c, &cl, sender, len, &res)) {
 		if (milter.limiter != NULL)
-			/* ClientProbeRate counts per SMTP client (D11) */
+			/* ClientProbeRate counts per SMTP client */
 			limit_verdict_client(milter.limiter, &c->probe, cl.sa, sender,
 					     len, c->probe_wait_ms, &res);
 		else

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * handlers - the libmilter callbacks (thin: unpack, decide, reply).
  */

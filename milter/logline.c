@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * logline - the milter's decision line (see logline.h): built here from
  * the result and the transaction's facts, written through the log sink
@@ -30,7 +31,7 @@ log_format_decision(char *buf, size_t size, const struct log_decision *d)
 	size_t off = 0;
 
 	buf[0] = '\0';
-	/* sender and client carry their brackets, as in DESIGN.md */
+	/* sender and client carry their brackets: sender=<...> client=[...] (sav-milter(8)) */
 	snprintf(tmp, sizeof(tmp), "<%s>", d->sender ? d->sender : "");
 	off = kv(buf, size, off, "sender", tmp);
 	if (d->client) {

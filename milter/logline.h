@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * logline - the milter's one key=value line per decision, in a fixed
  * key order, every value escaped by log_escape() so that a hostile

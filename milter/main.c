@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * sav-milter - the daemon's main(): options, then the start-up steps in
  * this order, and why:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * run - smfi_main in its own thread, the signal loop in the main
  * thread (see signals.c for how the signals are kept from libmilter).

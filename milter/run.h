@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * run - sav-milter's running phase: libmilter's smfi_main in a thread
  * of its own, and the main thread's loop that takes the signals:

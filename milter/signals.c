@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * signals - the self-pipe between signal handlers and the main loop
  * (see signals.h and run.c for why libmilter must not see the signals).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * signals - how sav-milter takes SIGHUP, SIGTERM and SIGINT away from
  * libmilter: block them before any thread starts (so every libmilter

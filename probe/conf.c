@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * conf - the configuration file: one table of keys (name, type,
  * default, where it goes), "Key value" lines, '#' comments. Every

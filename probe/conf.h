@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * conf - the configuration file (/etc/sav-milter.conf): OpenDKIM-style
  * "Key value" lines, '#' comments, one table of keys with types and

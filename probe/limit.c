@@ -1,6 +1,6 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * limit - probe coordination for the milter and sav-probe (DESIGN.md
- * "Limits and coordination", CASES.md D1, D2, D8, D11, E5): the one
+ * limit - probe coordination for the milter and sav-probe: the one
  * thread-safe entry point "give me a verdict for this address within
  * this budget".
  *
@@ -13,8 +13,8 @@
  *	   and re-probed in the background, if a slot is free at once).
  *	3. Single-flight: the flights table, keyed by the cache key, holds
  *	   the probe in progress for each address; a request that finds
- *	   one waits for its result instead of probing again (D2).
- *	3a. Per client (D11): a request that would start a new probe is
+ *	   one waits for its result instead of probing again.
+ *	3a. Per client: a request that would start a new probe is
  *	   charged to its SMTP client (IPv4 address, or IPv6 /64) for the
  *	   minute; with client_rate charges held, tempfail / rate-limited
  *	   at once, before any DNS. Cache hits (2) and followers (3) are
@@ -27,7 +27,7 @@
  *	   domain (at most per_domain at once) and a global slot (at most
  *	   max_probes), waiting within its budget; without a slot by then
  *	   it, and everyone waiting on its flight, gets tempfail /
- *	   rate-limited and nothing is probed (D1: a joe-job flood never
+ *	   rate-limited and nothing is probed (a joe-job flood never
  *	   becomes a flood of connections).
  *	5. The probe runs in a detached thread with a copy of the caller's
  *	   probe_conf whose target hooks are ours: before each connection
@@ -38,7 +38,7 @@
  *	   budgets, and probe_uncached writes the result to the cache.
  *	6. Each caller waits at most its budget_ms; past it, tempfail /
  *	   budget, while the probe goes on and fills the cache, so the
- *	   sender's retry is answered from there (E5).
+ *	   sender's retry is answered from there.
  *	7. When the probe ends, whether or not anyone still waits, the job
  *	   settles the leader's client charge (client_settle): given back
  *	   if the probe asked nobody and, by default, if the mailbox
@@ -587,7 +587,7 @@ mx_release(void *arg, const struct sockaddr *sa)
 	pthread_mutex_unlock(&l->mu);
 }
 
-/* ---- per-client probe rate (D11) ---- */
+/* ---- per-client probe rate ---- */
 
 /* the table of charges is limit_client.c; here, when they are taken and settled */
 
@@ -824,16 +824,16 @@ limit_verdict_client(struct limiter *l, const struct probe_conf *pc,
 	pthread_mutex_lock(&l->mu);
 	l->callers++;
 	if ((f = flight_find(l, key, h)) != NULL)
-		f->refs++;		/* D2: someone is probing it already */
+		f->refs++;		/* someone is probing it already */
 	else if (per_client && limit_client_take(&l->clients, ckey, l->lc.client_rate,
 	    l->lc.client_counts, &window) != 0)
-		limited = 1;		/* D11: this client's new probes are used up */
+		limited = 1;		/* this client's new probes are used up */
 	else if ((f = flight_new(l, key, h)) != NULL) {
 		f->refs++;
 		if (slots_take(l, a.domain, deadline) != 0) {
 			struct probe_result r;
 
-			/* D1: no slot within the budget: nothing is probed */
+			/* no slot within the budget: nothing is probed */
 			result_set(&r, norm, VERDICT_TEMPFAIL, R_RATE_LIMITED);
 			flight_finish(l, f, &r);
 			if (per_client)

@@ -1,6 +1,6 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * limit - probe coordination for the milter and for sav-probe (DESIGN.md
- * "Limits and coordination"): the single thread-safe entry point "give
+ * limit - probe coordination for the milter and for sav-probe: the single thread-safe entry point "give
  * me a verdict for this address within this budget" (limit_verdict*),
  * and its waiting form for the command line (limit_verdict_wait).
  *
@@ -15,7 +15,7 @@
  *    it, while the probe goes on in a background thread up to the
  *    probe's own timeout and writes the cache;
  *  - per SMTP client (limit_verdict_client; IPv6 clients by /64): at
- *    most client_rate (60) charged probes per minute (CASES.md D11: no
+ *    most client_rate (60) charged probes per minute (no
  *    oracle for outsiders); past it, tempfail / rate-limited at once,
  *    no DNS, no connection. A probe is charged when it starts and,
  *    with client_counts LIMIT_COUNT_FAILURES (the default), given back

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * limit_client - the limiter's per-SMTP-client charge table, what
  * ClientProbeRate counts (limit.c says when charges are taken and

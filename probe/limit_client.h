@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * limit_client.h - the limiter's per-SMTP-client charge table (what
  * ClientProbeRate counts): limit.c and limit_client.c. Not a contract

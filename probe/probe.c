@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * probe - one address verification, start to finish:
  *
@@ -5,12 +6,12 @@
  *   -> target filter (target) -> one SMTP dialogue per address in MX
  *   order (smtp) -> verdict (verdict) -> cache.
  *
- * The first definite answer from any MX decides (B20); timeouts,
+ * The first definite answer from any MX decides; timeouts,
  * refusals, 4xx and protocol errors move on to the next address, and
  * only when every address failed does the probe settle on tempfail (or
- * unknown when every MX refused us outright, B9). Uncertainty never
+ * unknown when every MX refused us outright). Uncertainty never
  * becomes invalid, with one opt-in exception: StrictNullSender makes a
- * standing refusal of MAIL FROM:<> invalid, as Exim's callout (B11).
+ * standing refusal of MAIL FROM:<> invalid, as Exim's callout.
  * RetrySender asks a server that refused <> once more with that sender.
  *
  * The one deadline is shared between the addresses (share.c): before
@@ -138,7 +139,7 @@ remember(struct pending *p, int rank, const struct probe_result *r)
  * Which pending outcome explains the probe best. A reply from a server
  * (4xx, 421, garbage) outranks a failure to reach one (time-out,
  * refused connection): the reason of the result decides which domain
- * fact the cache records, and "unreachable" (D3: no new connection to
+ * fact the cache records, and "unreachable" (no new connection to
  * the domain for hours) must mean that no MX answered at all. An
  * address skipped by our own per-MX limit outranks a network failure
  * too: it was never tried.
@@ -183,18 +184,18 @@ judge(const struct probe_conf *c, const struct smtp_outcome *o, int known_catcha
 			set(cur, VERDICT_INVALID, R_USER_UNKNOWN);
 			return 1;
 		case RCPT_MAILBOX_FULL:
-			/* B19: the mailbox exists */
+			/* the mailbox exists */
 			set(cur, VERDICT_VALID, R_MAILBOX_FULL);
 			return 1;
 		case RCPT_POLICY:
-			/* B17: 530 (5.7.0) is "must issue STARTTLS first"; we speak no TLS */
+			/* 530 (5.7.0) is "must issue STARTTLS first"; we speak no TLS */
 			if (o->last.code == 530)
 				set(cur, VERDICT_UNKNOWN, R_STARTTLS_REQUIRED);
 			else
 				set(cur, VERDICT_UNKNOWN, R_POLICY_BLOCK);
 			return 1;
 		case RCPT_SYNTAX:
-			/* D7: the server refuses our RCPT's syntax or length: proves nothing */
+			/* the server refuses our RCPT's syntax or length: proves nothing */
 			set(cur, VERDICT_UNKNOWN, strcasestr(o->last.text, "too long") ? R_TOO_LONG : R_RCPT_SYNTAX);
 			return 1;
 		case RCPT_TEMP:
@@ -216,7 +217,7 @@ judge(const struct probe_conf *c, const struct smtp_outcome *o, int known_catcha
 		set_reply(cur, &o->last);
 		if (o->last.code >= 500) {
 			/*
-			 * B11: a refusal of our configured ProbeSender is policy;
+			 * a refusal of our configured ProbeSender is policy;
 			 * a refusal of <> (or, after that, of RetrySender too)
 			 * stands as "refuses <>": unknown, or with
 			 * StrictNullSender invalid, as Exim's callout fails.
@@ -241,7 +242,7 @@ judge(const struct probe_conf *c, const struct smtp_outcome *o, int known_catcha
 		return 1;
 	case SMTP_HELO_REFUSED:
 		if (o->last.code < 500) {
-			/* EHLO/HELO 4xx: "not now" from this host (B8), not a refusal of us */
+			/* EHLO/HELO 4xx: "not now" from this host, not a refusal of us */
 			set_reply(cur, &o->last);
 			set(cur, VERDICT_TEMPFAIL, is_greylist(&o->last) ? R_GREYLISTED : R_TEMP_REPLY);
 			remember(pend, RANK_TEMP, cur);
@@ -450,7 +451,7 @@ probe_smtp(const struct probe_conf *c, const struct addr *a, unsigned facts,
 			    sp.sender[0] == '\0' && c->retry_sender[0] != '\0' &&
 			    util_left_ms(deadline, 0) > 0) {
 				/*
-				 * B11: this server refuses <>; ask the same address
+				 * this server refuses <>; ask the same address
 				 * once more as RetrySender and judge that instead.
 				 * Still under the per-MX gate taken above.
 				 */
@@ -475,7 +476,7 @@ probe_smtp(const struct probe_conf *c, const struct addr *a, unsigned facts,
 				return;
 			}
 			/*
-			 * D8, as Postfix's smtp_mx_session_limit: sessions that got
+			 * A cap on sessions, as Postfix's smtp_mx_session_limit: sessions that got
 			 * through the handshake and still gave no definite answer
 			 * (4xx, time-outs mid-dialogue) stop the probe after
 			 * MaxSessions; failed connects and refused greetings do not
@@ -496,9 +497,9 @@ done:
 	}
 	if (refused > 0 && tried == 0 && rate == 0) {
 		/*
-		 * D4: an MX that points only at loopback/unspecified/multicast
+		 * an MX that points only at loopback/unspecified/multicast
 		 * is bogus. Only when every MX host is known: another host
-		 * whose lookup failed might be a real one (A2: any SERVFAIL
+		 * whose lookup failed might be a real one (any SERVFAIL
 		 * among them is TEMP), and uncertainty is never a 5xx.
 		 */
 		if (unresolved > 0)
@@ -541,7 +542,7 @@ addr_verdict(enum addr_status st, const struct addr *a,
 		return 1;
 	}
 	if (a->is_literal) {
-		/* C11: no DNS; never probe a literal, but a bogus one is bogus */
+		/* no DNS; never probe a literal, but a bogus one is bogus */
 		struct sockaddr_storage ss;
 
 		sa_pton(a->literal, 0, &ss);
@@ -590,7 +591,7 @@ run(const struct probe_conf *c, const char *address, size_t len,
 			facts = dom.facts;
 			trace_printf(t, "cache: domain %s facts 0x%x", a.domain, facts);
 			if (facts & (FACT_REFUSES_NULL | FACT_BLOCKS_US | FACT_NO_MAIL | FACT_UNREACHABLE)) {
-				/* D3: do not contact the domain again until the fact expires */
+				/* do not contact the domain again until the fact expires */
 				char addrbuf[PROBE_ADDR_MAX];
 
 				util_strlcpy(addrbuf, res->address, sizeof(addrbuf));

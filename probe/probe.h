@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * probe - one address verification: parse, (cache,) DNS, target
  * filter, SMTP per MX address in order, verdict (, cache). The only
@@ -23,12 +24,12 @@ struct probe_conf {
 	int	allow_private;		/* AllowPrivateTargets */
 	char	helo[256];		/* HeloName, default: this host's FQDN */
 	char	sender[320];		/* ProbeSender path content, "" = <> */
-	char	retry_sender[320];	/* RetrySender: MAIL FROM after <> got 5xx (B11), "" = no retry */
-	int	strict_null;		/* StrictNullSender: a standing <> refusal is invalid (B11, Exim) */
+	char	retry_sender[320];	/* RetrySender: MAIL FROM after <> got 5xx, "" = no retry */
+	int	strict_null;		/* StrictNullSender: a standing <> refusal is invalid (as Exim's callout) */
 	int	catchall_check;		/* 1 unless --no-catchall */
 	enum smtp_method method;	/* rcpt | vrfy */
 	int	max_targets;		/* MaxTargets, 5 */
-	int	max_sessions;		/* MaxSessions, 2: completed handshakes without an answer (D8) */
+	int	max_sessions;		/* MaxSessions, 2: completed handshakes without an answer */
 	msec_t	timeout_ms;		/* ProbeTimeout: whole probe incl. DNS, 60 s */
 	msec_t	connect_ms;		/* 10 s */
 	msec_t	greeting_ms;		/* 20 s */
@@ -48,7 +49,7 @@ struct probe_conf {
 };
 
 
-/* probe_conf_init - defaults as DESIGN.md (helo from gethostname) */
+/* probe_conf_init - the defaults of sav-milter.conf(5) (helo from gethostname) */
 void	probe_conf_init(struct probe_conf *c);
 
 /*

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * share - split the one probe deadline between the addresses still to
  * try (see share.h).

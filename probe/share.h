@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * share - how the one probe deadline (ProbeTimeout, sav-probe
  * --timeout) is shared between the mail server addresses a probe may

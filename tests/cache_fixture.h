@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * cache_fixture.h - what the cache suites share (check_cache.c,
  * check_cache_files.c, check_cache_crash.c): every test runs in its own

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * check_addr - table tests for probe/core/addr.c.
  *
@@ -7,7 +8,7 @@
  * display (UTF-8) domain. On failure addr_parse() clears *out, so the
  * rows for refused input expect empty parts and no flags.
  *
- * Length boundaries (C10, D7) are built at run time in a second
+ * Length boundaries are built at run time in a second
  * table; addr_format, addr_cache_key and addr_random_local have their
  * own test cases.
  */
@@ -46,7 +47,7 @@ struct pcase {
 #define IDN(in, l, d, du, fl)	{ S(in), ADDR_OK, l, d, fl, "ok", NULL, du }
 
 static const struct pcase pcases[] = {
-	/* null sender and empty input (C1) */
+	/* null sender and empty input */
 	NUL_(""),
 	NUL_("<>"),
 	NUL_(" <>"),
@@ -55,7 +56,7 @@ static const struct pcase pcases[] = {
 	NUL_("   "),
 	NUL_("<> (bounce)"),
 
-	/* plain forms, case kept in the local part, domain lowered (C6) */
+	/* plain forms, case kept in the local part, domain lowered */
 	OKR("<u@example.test>", "u", "example.test", 0),
 	OKR("u@example.test", "u", "example.test", 0),
 	OKR("  <u@example.test>  ", "u", "example.test", 0),
@@ -70,7 +71,7 @@ static const struct pcase pcases[] = {
 	OKR("a..b@example.test", "a..b", "example.test", 0),
 	OKR(".a@example.test", ".a", "example.test", 0),
 	OKR("a.@example.test", "a.", "example.test", 0),
-	/* C12: a leading '-' is only a character here */
+	/* a leading '-' is only a character here */
 	OKR("-oQ@example.test", "-oQ", "example.test", 0),
 	OKR("--help@example.test", "--help", "example.test", 0),
 	/* no special-casing of .test, .example, localhost */
@@ -80,12 +81,12 @@ static const struct pcase pcases[] = {
 	OKR("u@ab--cd.test", "u", "ab--cd.test", 0),
 	OKR("u@1.2.3.example", "u", "1.2.3.example", 0),
 
-	/* unqualified (C8) */
+	/* unqualified */
 	{ S("<postmaster>"), ADDR_NO_DOMAIN, "postmaster", "", 0, "no domain", NULL, NULL },
 	{ S("Postmaster"), ADDR_NO_DOMAIN, "Postmaster", "", 0, "no domain", NULL, NULL },
 	{ S("\"post master\""), ADDR_NO_DOMAIN, "\"post master\"", "", F_QUOTED, "no domain", NULL, NULL },
 
-	/* source routes (C5): dropped, never kept */
+	/* source routes: dropped, never kept */
 	OKR("<@a.test,@b.test:u@c.test>", "u", "c.test", F_ROUTE),
 	OKR("<@a.test:u@c.test>", "u", "c.test", F_ROUTE),
 	OKR("@a.test:u@c.test", "u", "c.test", F_ROUTE),
@@ -97,7 +98,7 @@ static const struct pcase pcases[] = {
 	BAD("<@a.test;u@c.test>", ADDR_BAD_SYNTAX, "bad source route"),
 	BAD("<@a.test:>", ADDR_BAD_SYNTAX, "empty local part"),
 
-	/* quoted local parts (C2) */
+	/* quoted local parts */
 	OKR("\"john doe\"@example.test", "\"john doe\"", "example.test", F_QUOTED),
 	OKR("<\"a@b\"@example.test>", "\"a@b\"", "example.test", F_QUOTED),
 	OKR("\"a@b\"@example.test", "\"a@b\"", "example.test", F_QUOTED),
@@ -120,7 +121,7 @@ static const struct pcase pcases[] = {
 	BAD("a\"b\"@example.test", ADDR_BAD_SYNTAX, "special character in local part"),
 	BAD("\"a\\\xc3\xa9\"@example.test", ADDR_BAD_SYNTAX, "bad quoted pair"),
 
-	/* display names and comments (C8) */
+	/* display names and comments */
 	OKR("Name <u@example.test>", "u", "example.test", 0),
 	OKR("\"Quoted Name\" <u@example.test>", "u", "example.test", 0),
 	OKR("\"Q <x@y.test>\" <u@example.test>", "u", "example.test", 0),
@@ -140,7 +141,7 @@ static const struct pcase pcases[] = {
 	BAD("(only a comment)", ADDR_BAD_SYNTAX, "empty address"),
 	BAD("<u@example.test (c)>", ADDR_BAD_SYNTAX, "special character in domain"),
 
-	/* unbalanced brackets, stray @ (C4) */
+	/* unbalanced brackets, stray @ */
 	BAD("<a@b.test>>", ADDR_BAD_SYNTAX, "unbalanced angle bracket"),
 	BAD("<a@b.test", ADDR_BAD_SYNTAX, "unbalanced angle bracket"),
 	BAD("a@b.test>", ADDR_BAD_SYNTAX, "unbalanced angle bracket"),
@@ -165,7 +166,7 @@ static const struct pcase pcases[] = {
 	BAD("<a<b@example.test>", ADDR_BAD_SYNTAX, "special character in local part"),
 	BAD("u@exa,mple.test", ADDR_BAD_SYNTAX, "special character in domain"),
 
-	/* control characters anywhere, inside quotes too (C3, D6) */
+	/* control characters anywhere, inside quotes too */
 	BAD("u@example.test\n", ADDR_BAD_SYNTAX, "control character"),
 	BAD("u@exam\rple.test", ADDR_BAD_SYNTAX, "control character"),
 	BAD("u\x7f@example.test", ADDR_BAD_SYNTAX, "control character"),
@@ -183,7 +184,7 @@ static const struct pcase pcases[] = {
 	BAD("<a@b.test>\r\nRSET", ADDR_BAD_SYNTAX, "control character"),
 	BAD("a@b.test\nMAIL FROM:<>", ADDR_BAD_SYNTAX, "control character"),
 
-	/* 8-bit: only well-formed UTF-8 (C9) */
+	/* 8-bit: only well-formed UTF-8 */
 	BAD("j\xf6rg@example.test", ADDR_BAD_SYNTAX, "invalid utf-8"),
 	BAD("u@\xff.test", ADDR_BAD_SYNTAX, "invalid utf-8"),
 	BAD("\xc0\xaf@example.test", ADDR_BAD_SYNTAX, "invalid utf-8"),
@@ -232,7 +233,7 @@ static const struct pcase pcases[] = {
 	BAD("u@\xe2\x98\x83.test", ADDR_BAD_DOMAIN, "bad IDN"),
 	BAD("u@a\xe2\x80\x8d" "b.test", ADDR_BAD_DOMAIN, "bad IDN"),
 
-	/* address literals (C11) */
+	/* address literals */
 	LIT("u@[192.0.2.1]", "[192.0.2.1]", "192.0.2.1"),
 	LIT("<u@[IPv6:2001:db8::1]>", "[IPv6:2001:db8::1]", "2001:db8::1"),
 	LIT("u@[ipv6:2001:DB8:0:0:0:0:0:1]", "[IPv6:2001:db8::1]", "2001:db8::1"),
@@ -318,7 +319,7 @@ START_TEST(test_parse_no_why)
 END_TEST
 
 /*
- * Length boundaries (C10, D7). The local part is llen copies of 'a'
+ * Length boundaries. The local part is llen copies of 'a'
  * (or a quoted string of qlen chars with a space, wire length
  * qlen + 2); the domain is a dotted run of 'b' labels of at most
  * label_max octets ending in ".test", dlen octets in all, or a single

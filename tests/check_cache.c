@@ -1,7 +1,8 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * check_cache - the LMDB verdict cache (probe/cache*.c), CASES.md F:
+ * check_cache - the LMDB verdict cache (probe/cache*.c):
  * what is kept and for how long. Groups: lifetimes (every TTL,
- * F1/F4), the write rules (F2/F3/F11), the record checks (F7: every
+ * judged at read time), the write rules, the record checks (every
  * byte of a record flipped is a miss), maintenance (purge, sweep,
  * iterate, delete) and threads of one process.
  *
@@ -80,7 +81,7 @@ static const struct {
 	{ VERDICT_TEMPFAIL, R_TIMEOUT, FACT_UNREACHABLE, 3 * HOUR },
 };
 
-/* F11: inconclusive results become domain facts, each with its lifetime */
+/* inconclusive results become domain facts, each with its lifetime */
 START_TEST(test_domain_fact)
 {
 	struct cache *c = open_c();
@@ -104,7 +105,7 @@ START_TEST(test_domain_fact)
 END_TEST
 
 /*
- * F11: a refused <> lives only as a domain fact, never as an address
+ * a refused <> lives only as a domain fact, never as an address
  * verdict, also when StrictNullSender made it invalid; and a strict
  * invalid clears no other fact (it is about <>, not about a mailbox).
  */
@@ -196,7 +197,7 @@ START_TEST(test_fact_merge_clear)
 }
 END_TEST
 
-/* F4: a created time in the future is expired */
+/* a created time in the future is expired */
 START_TEST(test_future)
 {
 	struct cache *c = open_c();
@@ -217,7 +218,7 @@ START_TEST(test_future)
 }
 END_TEST
 
-/* F4: the TTL in force at read time counts, not the one at write time */
+/* the TTL in force at read time counts, not the one at write time */
 START_TEST(test_ttl_at_read)
 {
 	struct cache_ttl ttl;
@@ -239,7 +240,7 @@ START_TEST(test_ttl_at_read)
 }
 END_TEST
 
-/* F1: valid past the refresh age is served, marked stale */
+/* valid past the refresh age is served, marked stale */
 START_TEST(test_stale)
 {
 	struct cache *c = open_c();
@@ -272,7 +273,7 @@ START_TEST(test_stale)
 }
 END_TEST
 
-/* F3: nothing but "valid" replaces a valid entry in force */
+/* nothing but "valid" replaces a valid entry in force */
 static const enum verdict clobber[] = {
 	VERDICT_TEMPFAIL, VERDICT_UNKNOWN, VERDICT_CATCH_ALL, VERDICT_INVALID, VERDICT_BAD_DOMAIN,
 	VERDICT_ERROR, VERDICT_SKIPPED,
@@ -306,7 +307,7 @@ START_TEST(test_no_clobber)
 }
 END_TEST
 
-/* F2: tempfail is stored as tempfail only and never replaces a verdict in force */
+/* tempfail is stored as tempfail only and never replaces a verdict in force */
 START_TEST(test_tempfail)
 {
 	struct cache *c = open_c();
@@ -452,7 +453,7 @@ START_TEST(test_compact)
 }
 END_TEST
 
-/* ---- the records on disk (F7): raw LMDB access with the cache closed ---- */
+/* ---- the records on disk: raw LMDB access with the cache closed ---- */
 
 static MDB_env *
 raw_open(void)

@@ -1,9 +1,10 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * check_cache_crash - the verdict cache (probe/cache*.c) when writers
- * die or run side by side, CASES.md F: crash safety (F5: SIGKILL
+ * die or run side by side: crash safety (SIGKILL
  * during a write storm, 50 times; the file must need no repair and
  * hold no torn record) and several processes plus the sav-cache
- * command writing at once (F6).
+ * command writing at once.
  *
  * Shares tests/cache_fixture.h with check_cache.c: every test runs in
  * its own temporary directory under /tmp with an injected clock, and
@@ -28,7 +29,7 @@
 #include "log.h"
 #include "cache_fixture.h"
 
-/* ---- crash safety (F5) ---- */
+/* ---- crash safety ---- */
 
 /*
  * The writer stores "a:w<k>@crash.test" with text "w<k> seq <s>" so a
@@ -80,12 +81,20 @@ crash_cb(const struct cache_entry *e, void *arg)
 		cc->bad++;
 		return 0;
 	}
-	if (!e->domain) {
+	/*
+	 * Only the writer's records can be checked against their key; the
+	 * one fill() left is another's (it stays when the writer was
+	 * killed before it purged or overwrote anything, as on a loaded
+	 * machine) and is not a torn record.
+	 */
+	if (!e->domain && strncmp(e->key, "a:user", 6) != 0) {
 		if (sscanf(e->key, "a:w%d@crash.test", &k) != 1)
 			cc->mismatch++;
-		snprintf(want, sizeof(want), "w%d seq ", k);
-		if (strncmp(e->r.text, want, strlen(want)) != 0)
-			cc->mismatch++;
+		else {
+			snprintf(want, sizeof(want), "w%d seq ", k);
+			if (strncmp(e->r.text, want, strlen(want)) != 0)
+				cc->mismatch++;
+		}
 	}
 	return 0;
 }
@@ -124,7 +133,7 @@ START_TEST(test_crash)
 }
 END_TEST
 
-/* ---- several processes and the command (F6) ---- */
+/* ---- several processes and the command ---- */
 
 #define MP_N	4000
 

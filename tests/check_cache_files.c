@@ -1,9 +1,10 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * check_cache_files - the verdict cache's file (probe/cache/cache_env.c, and
- * the write failures of probe/cache/cache.c), CASES.md F: symbolic links,
+ * the write failures of probe/cache/cache.c): symbolic links,
  * modes, one open per process, a read-only open of a missing file,
- * random, truncated and corrupt files moved aside and recreated (F12),
- * a full map (F9), a full disk (F8), a read-only handle and a
+ * random, truncated and corrupt files moved aside and recreated,
+ * a full map, a full disk, a read-only handle and a
  * read-only file system.
  *
  * Shares tests/cache_fixture.h with check_cache.c: every test runs in
@@ -199,7 +200,7 @@ full_key(char *key, size_t size, int i, int scatter)
 	snprintf(key, size, "a:mapfull-user-%06d@full.test", scatter ? (i * 7919) % 100003 : i);
 }
 
-/* F9: a full map purges the expired, then the oldest, and writes go on */
+/* a full map purges the expired, then the oldest, and writes go on */
 START_TEST(test_map_full)
 {
 	struct cache *c = open_at(path, 1024 * 1024, CACHE_NOSYNC);
@@ -227,7 +228,7 @@ START_TEST(test_map_full)
 }
 END_TEST
 
-/* F8: a full disk: one warning, verdicts and reads go on */
+/* a full disk: one warning, verdicts and reads go on */
 START_TEST(test_disk_full)
 {
 	struct cache *c = open_c();
@@ -262,7 +263,7 @@ START_TEST(test_disk_full)
 END_TEST
 
 /*
- * F8: a read-only file system: the cache answers from what it has,
+ * a read-only file system: the cache answers from what it has,
  * stores nothing, one warning. Needs root for a private mount
  * namespace with a read-only bind mount; without it the test says so
  * and checks nothing.

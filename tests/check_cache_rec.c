@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * check_cache_rec - the reason byte of the cache's record format
  * (probe/cache/cache_rec.c): each reason's on-disk number is pinned

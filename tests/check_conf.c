@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * check_conf - the configuration file: every error names file, line and
  * key; typed values; lists and list files; trusted networks and exempt

@@ -1,9 +1,10 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * check_decide - the milter's pure policy (milter/decide.c): every
  * exemption and its reason, every verdict under every action to basic
- * code / enhanced code (classes must match, E7), the reply text (sender
+ * code / enhanced code (classes must match), the reply text (sender
  * named, reason token, remote text only with RejectDetail, '%'
- * doubled, printable only: D11, D12), and monitor mode.
+ * doubled, printable only), and monitor mode.
  *
  * decide.c is compiled into this suite directly: it needs no libmilter,
  * only conf/addr/util from libsav.
@@ -74,12 +75,12 @@ struct ex_case {
 #define TRUSTED_DOC "TrustedNetworks", "198.51.100.0/24"
 
 static const struct ex_case ex_cases[] = {
-	/* E1: the null sender, whoever sends it, before anything else */
+	/* the null sender, whoever sends it, before anything else */
 	{ "<>", REMOTE, NULL, NULL, NULL, NULL, NULL, R_NULL_SENDER },
 	{ "", REMOTE, NULL, NULL, NULL, NULL, NULL, R_NULL_SENDER },
 	{ "<>", NULL, NULL, NULL, NULL, NULL, NULL, R_NULL_SENDER },
 	{ "<>", REMOTE, "alice", NULL, NULL, NULL, NULL, R_NULL_SENDER },
-	/* E3/E11: no client address = local submission */
+	/* no client address = local submission */
 	{ "<u@example.org>", NULL, NULL, NULL, NULL, NULL, NULL, R_LOCAL },
 	{ "<a@b>>", NULL, NULL, NULL, NULL, NULL, NULL, R_LOCAL },
 	/* authenticated clients, SkipAuthenticated yes (default) / no */
@@ -102,19 +103,19 @@ static const struct ex_case ex_cases[] = {
 	{ "<u@example.org>", "2001:db9::5", NULL, "TrustedNetworks", "2001:db8::/32", NULL, NULL, R_NONE },
 	/* a trusted client's malformed sender is still none of our business */
 	{ "<a@b>>", "127.0.0.1", NULL, NULL, NULL, NULL, NULL, R_TRUSTED_NETWORK },
-	/* E13/D9: our own probe sender never triggers a probe */
+	/* our own probe sender never triggers a probe */
 	{ "<verify@probe.example>", REMOTE, NULL, "ProbeSender", "verify@probe.example", NULL, NULL, R_PROBE_SENDER },
 	{ "<verify@PROBE.Example.>", REMOTE, NULL, "ProbeSender", "verify@probe.example", NULL, NULL, R_PROBE_SENDER },
 	{ "verify@probe.example", REMOTE, NULL, "ProbeSender", "<verify@probe.example>", NULL, NULL, R_PROBE_SENDER },
 	{ "<Verify@probe.example>", REMOTE, NULL, "ProbeSender", "verify@probe.example", NULL, NULL, R_NONE },
 	{ "<other@probe.example>", REMOTE, NULL, "ProbeSender", "verify@probe.example", NULL, NULL, R_NONE },
-	/* B11: the RetrySender too, alone or beside a ProbeSender */
+	/* the RetrySender too, alone or beside a ProbeSender */
 	{ "<retry@probe.example>", REMOTE, NULL, "RetrySender", "retry@probe.example", NULL, NULL, R_PROBE_SENDER },
 	{ "<retry@PROBE.example>", REMOTE, NULL, "ProbeSender", "verify@probe.example", "RetrySender", "<retry@probe.example>", R_PROBE_SENDER },
 	{ "<verify@probe.example>", REMOTE, NULL, "ProbeSender", "verify@probe.example", "RetrySender", "retry@probe.example", R_PROBE_SENDER },
 	{ "<Retry@probe.example>", REMOTE, NULL, "RetrySender", "retry@probe.example", NULL, NULL, R_NONE },
 	{ "<other@probe.example>", REMOTE, NULL, "RetrySender", "retry@probe.example", NULL, NULL, R_NONE },
-	/* ExemptDomains, in every sender form (E2) */
+	/* ExemptDomains, in every sender form */
 	{ "<u@example.com>", REMOTE, NULL, "ExemptDomains", "example.com, *.corp.example", NULL, NULL, R_EXEMPT_DOMAIN },
 	{ "u@EXAMPLE.com", REMOTE, NULL, "ExemptDomains", "example.com, *.corp.example", NULL, NULL, R_EXEMPT_DOMAIN },
 	{ "Some Name <u@example.com>", REMOTE, NULL, "ExemptDomains", "example.com", NULL, NULL, R_EXEMPT_DOMAIN },
@@ -122,7 +123,7 @@ static const struct ex_case ex_cases[] = {
 	{ "<u@a.corp.example>", REMOTE, NULL, "ExemptDomains", "example.com, *.corp.example", NULL, NULL, R_EXEMPT_DOMAIN },
 	{ "<u@example.org>", REMOTE, NULL, "ExemptDomains", "example.com, *.corp.example", NULL, NULL, R_NONE },
 	{ "<u@notexample.com>", REMOTE, NULL, "ExemptDomains", "example.com", NULL, NULL, R_NONE },
-	/* the route is dropped: an exempt domain in the route exempts nothing (C5) */
+	/* the route is dropped: an exempt domain in the route exempts nothing */
 	{ "<@example.com:u@example.org>", REMOTE, NULL, "ExemptDomains", "example.com", NULL, NULL, R_NONE },
 	/* ordinary and malformed senders from a remote client: not exempt */
 	{ "<u@example.org>", REMOTE, NULL, NULL, NULL, NULL, NULL, R_NONE },
@@ -231,7 +232,7 @@ START_TEST(test_codes)
 }
 END_TEST
 
-/* E7: for every verdict and both refusing actions, the classes match */
+/* for every verdict and both refusing actions, the classes match */
 START_TEST(test_codes_match)
 {
 	static const enum reason reasons[] = { R_GREYLISTED, R_BUDGET, R_RATE_LIMITED, R_NULL_MX, R_NXDOMAIN, R_NONE, R_OTHER };
@@ -388,7 +389,7 @@ START_TEST(test_reply_configured_actions)
 }
 END_TEST
 
-/* D12: hostile remote text and senders never reach smfi_setreply raw */
+/* hostile remote text and senders never reach smfi_setreply raw */
 START_TEST(test_reply_hostile)
 {
 	struct probe_result r;
@@ -427,7 +428,7 @@ START_TEST(test_reply_hostile)
 }
 END_TEST
 
-/* the remote text stays out of the reply by default (D11) */
+/* the remote text stays out of the reply by default */
 START_TEST(test_reply_no_detail_by_default)
 {
 	struct probe_result r;

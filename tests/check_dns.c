@@ -1,8 +1,9 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * check_dns - dns_lookup_mx() against a real fake authoritative server
  * (ldns-testns on 127.0.0.1, tests/testns.h), plus the dns_conf helpers.
  *
- * CASES.md A1-A9, A12, D8: MX order and equal-preference shuffle, null
+ * MX order and equal-preference shuffle, null
  * MX, NXDOMAIN, NODATA -> implicit MX, no address anywhere -> NOHOST,
  * SERVFAIL -> TEMPFAIL without an A fallback, silence -> TIMEOUT inside
  * the deadline, numeric exchange, address cap, bad exchange names, CNAME
@@ -93,7 +94,7 @@ static const char zone[] =
 	    "tempmx.test. IN MX 10 sfhost.mixmx.test.\n"
 	    "tempmx.test. IN MX 20 gone1.deadmx.test.\n")
 
-	/* numeric exchange (A8) */
+	/* numeric exchange */
 	E("numeric.test", "MX", "NOERROR", "numeric.test. IN MX 10 127.0.0.1.\n")
 
 	/* twelve A records */
@@ -263,7 +264,7 @@ START_TEST(test_mx_order)
 	    "trace lacks the MX line:\n%s", b.text);
 	ck_assert_msg(strstr(b.text, "dns: A mx1.two.test -> 127.0.0.11\n") != NULL,
 	    "trace lacks the A line:\n%s", b.text);
-	/* trailing dot and case do not matter (A13) */
+	/* trailing dot and case do not matter */
 	st = lookup("Two.TEST.", &mx, &b);
 	ST(st, DNS_OK, &b);
 	want_host(&mx, 0, "mx1.two.test", 10, "127.0.0.11", &b);

@@ -1,10 +1,11 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * check_limit - probe coordination (probe/limit.c) on the real stack:
  * limit_verdict -> probe_uncached -> dns (ldns-testns on 127.0.0.1,
  * tests/testns.h) -> smtp (fake_smtpd on 127.0.0.1, which records
  * every connection and the most it had open at once) -> cache.
  *
- * Cases (CASES.md D1, D2, D8, E5, F1):
+ * Cases:
  *  - single-flight: 50 threads ask for one unknown address at once:
  *    one connection, 50 equal verdicts;
  *  - joe-job: 300 distinct addresses at one domain whose server is
@@ -17,7 +18,7 @@
  *  - per-MX-IP concurrency and rate, global limit;
  *  - what cannot be probed never reaches DNS or SMTP;
  *  - limit_free waits for background probes, or leaves them to finish;
- *  - per-client probe rate (D11): a client past client_rate gets
+ *  - per-client probe rate: a client past client_rate gets
  *    tempfail/rate-limited with no probe (no connection, no DNS), others
  *    are not affected, cache hits and single-flight followers are free,
  *    the window starts afresh after a minute (an injected clock), IPv6
@@ -216,7 +217,7 @@ run_all(struct limiter *l, const struct probe_conf *pc, int n, const char *local
 	return run_all_from(l, pc, NULL, n, local, numbered, domain, budget);
 }
 
-/* D2: one probe for many requests */
+/* one probe for many requests */
 START_TEST(test_single_flight)
 {
 	struct fake_smtpd sv;
@@ -254,7 +255,7 @@ START_TEST(test_single_flight)
 }
 END_TEST
 
-/* D1: a joe-job at one domain never floods it, and nobody waits past the budget */
+/* a joe-job at one domain never floods it, and nobody waits past the budget */
 START_TEST(test_joe_job)
 {
 	struct fake_smtpd sv;
@@ -303,7 +304,7 @@ START_TEST(test_joe_job)
 }
 END_TEST
 
-/* E5: tempfail/budget in time; the probe finishes and fills the cache */
+/* tempfail/budget in time; the probe finishes and fills the cache */
 START_TEST(test_budget)
 {
 	struct fake_smtpd sv;
@@ -355,7 +356,7 @@ fake_clock(void)
 	return fake_now;
 }
 
-/* F1/F3: a stale valid entry answers at once and is re-probed in the background */
+/* a stale valid entry answers at once and is re-probed in the background */
 static const char *const refresh_scripts[] = {
 	"rcpt * 250 2.1.5 Ok\n",			/* the refresh confirms */
 	"rcpt * 450 4.7.1 Try again later\n",		/* the refresh fails */
@@ -406,7 +407,7 @@ START_TEST(test_stale_refresh)
 END_TEST
 
 /*
- * D8: at most per_mx connections at once to one MX IP, from many
+ * at most per_mx connections at once to one MX IP, from many
  * domains; at most max_probes at once over all domains. Six requests
  * for u@<domain>1.test .. u@<domain>6.test (one MX, 127.0.0.1), each
  * probe held 300 ms: all valid, six connections, never more than the
@@ -458,7 +459,7 @@ START_TEST(test_at_once)
 }
 END_TEST
 
-/* D8: at most mx_rate new connections per minute to one MX IP */
+/* at most mx_rate new connections per minute to one MX IP */
 START_TEST(test_mx_rate)
 {
 	struct fake_smtpd sv;
@@ -563,7 +564,7 @@ START_TEST(test_free)
 }
 END_TEST
 
-/* ---- per-client probe rate (D11) ---- */
+/* ---- per-client probe rate ---- */
 
 static _Atomic msec_t fake_ms;
 

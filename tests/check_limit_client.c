@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * check_limit_client - what ClientProbeRate charges (probe/limit_client.c
  * and the job completion path of probe/limit.c): a probe is charged to

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * check_limit_wait - the limiter's waiting form for the command line
  * (limit_verdict_wait, limit_stats in probe/limit.c) on the real stack:

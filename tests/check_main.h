@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * check_main.h - shared main() for the Check suites: each suite file
  * defines `Suite *make_suite(void)` and includes this at the end.

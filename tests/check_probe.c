@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * check_probe - probe_address() end to end against a fake DNS server
  * (ldns-testns, tests/testns.h) and a small scripted SMTP server that
@@ -6,12 +7,12 @@
  * never become a rejection and a reachable MX must not be recorded as
  * unreachable.
  *
- *	bogus MX beside a host whose lookup failed	tempfail, not bad-domain (D4, A2)
+ *	bogus MX beside a host whose lookup failed	tempfail, not bad-domain
  *	bogus MX beside an NXDOMAIN host		bad-domain bogus-mx (control)
- *	EHLO or HELO 4xx				tempfail (B8), not "blocks us"
- *	EHLO and HELO 5xx				unknown greeting-refused (B9, control)
+ *	EHLO or HELO 4xx				tempfail, not "blocks us"
+ *	EHLO and HELO 5xx				unknown greeting-refused (the control case)
  *	MX1 refuses the connection, MX2 answers 451	temp-reply, and no
- *							"unreachable" domain fact (D3)
+ *							"unreachable" domain fact
  *	the deadline shared between addresses		share_compute() table
  *	MX1 accepts and never greets, or drops our	MX2 still asked within
  *	SYN, at stage time-outs longer than the		the deadline: its verdict
@@ -298,7 +299,7 @@ probe(const struct probe_conf *c, const char *address, struct probe_result *r)
 	probe_address(c, address, strlen(address), r, NULL);
 }
 
-/* ---- D4/A2: a bogus MX is bad-domain only when every MX is known ---- */
+/* ---- a bogus MX is bad-domain only when every MX is known ---- */
 
 static const struct {
 	const char *address;
@@ -326,7 +327,7 @@ START_TEST(test_bogus_mix)
 }
 END_TEST
 
-/* ---- B8: EHLO/HELO 4xx is "later", not "refused" ---- */
+/* ---- EHLO/HELO 4xx is "later", not "refused" ---- */
 
 static const struct {
 	const char *what;
@@ -366,7 +367,7 @@ START_TEST(test_helo_temp)
 }
 END_TEST
 
-/* ---- D3: a server that answered outranks one that could not be reached ---- */
+/* ---- a server that answered outranks one that could not be reached ---- */
 
 START_TEST(test_rank_reply_over_network)
 {
@@ -768,7 +769,7 @@ START_TEST(test_cli_many_addresses)
 
 	argv[0] = NULL;
 	for (i = 0; i < N; i++) {
-		/* .invalid: decided without DNS or network (A11) */
+		/* .invalid: decided without DNS or network */
 		snprintf(addr[i], sizeof(addr[i]), "u%d@x.invalid", i);
 		argv[i + 1] = addr[i];
 	}

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * check_reply - the SMTP reply parser (probe/core/reply.c).
  *
@@ -5,7 +6,7 @@
  * the last must give REPLY_MORE, the last gives the wanted status),
  * then generated cases for the caps (line length, line count, bytes,
  * retained text), then reply_parse_enhanced on its own. Every case
- * also checks that the retained text is printable ASCII (CASES.md D12).
+ * also checks that the retained text is printable ASCII.
  */
 #include <stdio.h>
 #include <string.h>
@@ -324,7 +325,7 @@ START_TEST(test_lines_endless)
 	enum reply_status st = REPLY_MORE;
 	int i;
 
-	/* a 250- reply that never ends (CASES.md B5) */
+	/* a 250- reply that never ends */
 	reply_init(&r);
 	for (i = 0; i < 100000 && st == REPLY_MORE; i++)
 		st = reply_feed(&r, "250-PIPELINING", 14);

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * check_smtp - the probe dialogue (probe/net/smtp.c) against the scripted
  * fake_smtpd on 127.0.0.1, and netio's line reader on a socketpair.
@@ -73,29 +74,29 @@ struct scen {
 };
 
 static const struct scen scens[] = {
-	/* B1: the ordinary case, pipelined */
+	/* the ordinary case, pipelined */
 	{ "valid 250", "rcpt alice@x.test 250 2.1.5 Ok\n", 0, 0, 0, 0, 0,
 	  SMTP_ANSWERED, SMTP_ST_RCPT, 250, "2.1.5", 0, 0, 0, 0,
 	  { "=1 C: MAIL FROM:<>", "=1 C: RCPT TO:<alice@x.test>", "+PIPELINED 2",
 	    "+C: EHLO probe.test", "+C: QUIT", "-EARLY", "=1 CONNECT" },
 	  "S: 250 2.1.5 Ok" },
-	/* B2 */
+	/* a mailbox-level 5xx comes back as it is */
 	{ "user unknown 550 5.1.1", "", 0, 0, 0, 0, 0,
 	  SMTP_ANSWERED, SMTP_ST_RCPT, 550, "5.1.1", 0, 0, 0, 0,
 	  { "=1 C: MAIL FROM:<>", "=1 C: RCPT TO:", "+C: QUIT", "-EARLY" }, NULL },
-	/* B3 */
+	/* greylisting: 4xx at RCPT */
 	{ "greylisted 450", "rcpt default 450 4.7.1 Greylisted, try again later\n",
 	  0, 0, 0, 0, 0, SMTP_ANSWERED, SMTP_ST_RCPT, 450, "4.7.1", 0, 0, 0, 0,
 	  { "=1 C: RCPT TO:<alice@x.test>", "+C: QUIT" }, NULL },
-	/* B19 */
+	/* a full mailbox answers 552 at RCPT */
 	{ "mailbox full 552", "rcpt alice@x.test 552 5.2.2 Mailbox full\n",
 	  0, 0, 0, 0, 0, SMTP_ANSWERED, SMTP_ST_RCPT, 552, "5.2.2", 0, 0, 0, 0,
 	  { "=1 C: RCPT TO:" }, NULL },
-	/* B18: a policy refusal comes back as it is; verdict.c judges it */
+	/* a policy refusal comes back as it is; verdict.c judges it */
 	{ "policy 554 5.7.1", "rcpt * 554 5.7.1 Client host blocked using zen.spamhaus.org\n",
 	  0, 0, 0, 0, 0, SMTP_ANSWERED, SMTP_ST_RCPT, 554, "5.7.1", 0, 0, 0, 0,
 	  { "=1 C: RCPT TO:" }, NULL },
-	/* B12: catch-all */
+	/* catch-all */
 	{ "catch-all random RCPT", "rcpt * 250 2.1.5 Ok\n", F_RANDOM, 0, 0, 0, 0,
 	  SMTP_ANSWERED, SMTP_ST_RANDOM, 250, NULL, 250, 0, 0, 0,
 	  { "=2 C: RCPT TO:", "=1 C: RCPT TO:<alice@x.test>",
@@ -175,7 +176,7 @@ static const struct scen scens[] = {
 	  "rcpt alice@x.test 250 2.1.5 Ok\nrcpt default 550 5.1.1 no|550 5.1.1 again\n",
 	  F_RANDOM, 0, 0, 0, 0, SMTP_ANSWERED, SMTP_ST_RANDOM, 250, NULL, 0, 0, 0, 0,
 	  { "=1 PIPELINED 3", "-C: QUIT" }, "unexpected data after random RCPT reply" },
-	/* B10 */
+	/* EHLO refused with 5xx: fall back to HELO */
 	{ "EHLO 502 -> HELO", "ehlo 502 5.5.2 Error: command not recognized\n"
 	  "rcpt alice@x.test 250 Ok\n", 0, 0, 0, 0, 0,
 	  SMTP_ANSWERED, SMTP_ST_RCPT, 250, NULL, 0, 0, 0, 0,
@@ -188,14 +189,14 @@ static const struct scen scens[] = {
 	{ "EHLO 4xx -> helo refused, no HELO", "ehlo 451 4.3.0 later\n",
 	  0, 0, 0, 0, 0, SMTP_HELO_REFUSED, SMTP_ST_EHLO, 451, NULL, 0, 0, 0, 0,
 	  { "-C: HELO", "-C: MAIL", "+C: QUIT" }, NULL },
-	/* B9 */
+	/* 5xx greeting: nothing more is said but QUIT */
 	{ "5xx greeting", "banner 554 5.7.1 no SMTP service here\n", 0, 0, 0, 0, 0,
 	  SMTP_GREETING_PERM, SMTP_ST_GREETING, 554, "5.7.1", 0, 0, 0, 0,
 	  { "-C: EHLO", "-C: MAIL", "+C: QUIT" }, NULL },
 	{ "4xx greeting", "banner 450 4.3.2 busy, come back later\n", 0, 0, 0, 0, 0,
 	  SMTP_GREETING_TEMP, SMTP_ST_GREETING, 450, NULL, 0, 0, 0, 0,
 	  { "-C: EHLO", "+C: QUIT" }, NULL },
-	/* B8: 421 at every stage */
+	/* 421 at every stage */
 	{ "421 at greeting", "421-at greeting\n", 0, 0, 0, 0, 0,
 	  SMTP_CLOSED, SMTP_ST_GREETING, 421, NULL, 0, 0, 0, 0,
 	  { "-C: EHLO", "-C: QUIT" }, "421" },
@@ -212,14 +213,14 @@ static const struct scen scens[] = {
 	  "rcpt alice@x.test 250 Ok\nrcpt default 421 4.7.0 bye now\n", F_RANDOM,
 	  0, 0, 0, 0, SMTP_ANSWERED, SMTP_ST_RANDOM, 250, NULL, 0, 0, 0, 0,
 	  { "=2 C: RCPT" }, NULL },
-	/* B8: never greets; bounded by greeting_ms, and we never speak first */
+	/* never greets; bounded by greeting_ms, and we never speak first */
 	{ "never greets", "banner none\n", 0, 0, 600, 0, 0,
 	  SMTP_TIMEOUT, SMTP_ST_GREETING, 0, NULL, 0, 0, 550, 1500,
 	  { "-C:", "-EARLY", "+1 CLOSE" }, "smtp: timeout waiting for greeting" },
 	{ "never greets, overall deadline first", "banner none\n", 0, 700, 5000, 0, 0,
 	  SMTP_TIMEOUT, SMTP_ST_GREETING, 0, NULL, 0, 0, 650, 1500,
 	  { "-C:", "-EARLY" }, NULL },
-	/* D8: one byte every 200 ms cannot stretch the deadline */
+	/* one byte every 200 ms cannot stretch the deadline */
 	{ "trickle bounded by the deadline", "trickle 1 200\n", 0, 1200, 5000, 5000, 0,
 	  SMTP_TIMEOUT, SMTP_ST_GREETING, 0, NULL, 0, 0, 1100, 1700,
 	  { "-C:", "-EARLY" }, "timeout waiting for greeting" },
@@ -236,14 +237,14 @@ static const struct scen scens[] = {
 	{ "slow RCPT past command_ms", "delay rcpt 3000\n", 0, 0, 0, 500, 0,
 	  SMTP_TIMEOUT, SMTP_ST_RCPT, -1, NULL, 0, 0, 450, 1500,
 	  { "=1 C: RCPT" }, "timeout waiting for RCPT reply" },
-	/* B5 */
+	/* a reply line too long to hold is a protocol error */
 	{ "giant line", "giant-line 70000\n", 0, 0, 0, 0, 0,
 	  SMTP_PROTOCOL_ERROR, SMTP_ST_EHLO, -1, NULL, 0, 0, 0, 0,
 	  { "-C: MAIL", "+[giant line" }, "line longer than" },
 	{ "endless multi-line", "endless-multiline ehlo 2000000\n", 0, 0, 0, 0, 0,
 	  SMTP_PROTOCOL_ERROR, SMTP_ST_EHLO, -1, NULL, 0, 0, 0, 0,
 	  { "-C: MAIL", "+[endless:" }, NULL },
-	/* B7 */
+	/* a non-SMTP banner is a protocol error */
 	{ "SSH banner", "garbage SSH-2.0-OpenSSH_9.2p1 Debian-2\n", 0, 0, 0, 0, 0,
 	  SMTP_PROTOCOL_ERROR, SMTP_ST_GREETING, -1, NULL, 0, 0, 0, 0,
 	  { "-C: EHLO", "-C: QUIT" }, NULL },
@@ -262,7 +263,7 @@ static const struct scen scens[] = {
 	{ "data after the greeting", "banner 220 fake.test|220 again\n", 0, 0, 0, 0, 0,
 	  SMTP_PROTOCOL_ERROR, SMTP_ST_GREETING, -1, NULL, 0, 0, 0, 0,
 	  { "-C: EHLO" }, "unexpected data after greeting" },
-	/* B8: FIN or RST mid-dialogue */
+	/* FIN or RST mid-dialogue */
 	{ "disconnect mid-reply at RCPT", "disconnect-after rcpt\n", 0, 0, 0, 0, 0,
 	  SMTP_CLOSED, SMTP_ST_RCPT, -1, NULL, 0, 0, 0, 0,
 	  { "+S: 550-partial", "-C: QUIT" }, "in the middle of" },
@@ -275,11 +276,11 @@ static const struct scen scens[] = {
 	{ "reset at MAIL", "reset-at mail\n", 0, 0, 0, 0, 0,
 	  SMTP_CLOSED, SMTP_ST_MAIL, -1, NULL, 0, 0, 0, 0,
 	  { "+CLOSE reset" }, NULL },
-	/* B6 */
+	/* replies ending in bare LF are read */
 	{ "bare LF replies", "bare-lf\nbanner-multi 2\nrcpt alice@x.test 250 2.1.5 Ok\n",
 	  F_RANDOM, 0, 0, 0, 0, SMTP_ANSWERED, SMTP_ST_RANDOM, 250, "2.1.5", 550, 0, 0, 0,
 	  { "=2 C: RCPT" }, NULL },
-	/* B11 */
+	/* MAIL FROM:<> refused: no RCPT counts */
 	{ "MAIL <> refused (pipelined)", "mail <> 550 5.7.1 Null sender not accepted\n"
 	  "rcpt * 503 5.5.1 need MAIL\n", 0, 0, 0, 0, 0,
 	  SMTP_MAIL_REFUSED, SMTP_ST_MAIL, 550, "5.7.1", 0, 0, 0, 0,
@@ -294,7 +295,7 @@ static const struct scen scens[] = {
 	{ "configured probe sender", "mail <> 550 no\nrcpt * 250 Ok\n", F_SENDER,
 	  0, 0, 0, 0, SMTP_ANSWERED, SMTP_ST_RCPT, 250, NULL, 0, 0, 0, 0,
 	  { "=1 C: MAIL FROM:<probe@sav.test>" }, NULL },
-	/* C9 */
+	/* a UTF-8 address is sent only to a server that offers SMTPUTF8 */
 	{ "SMTPUTF8 needed and offered",
 	  "ehlo 250-fake.test|250-PIPELINING|250 SMTPUTF8\nrcpt * 250 Ok\n",
 	  F_UTF8, 0, 0, 0, 0, SMTP_ANSWERED, SMTP_ST_RCPT, 250, NULL, 0, 0, 0, 0,
@@ -305,7 +306,7 @@ static const struct scen scens[] = {
 	{ "SMTPUTF8 needed, HELO server", "ehlo 502 no\nrcpt * 250 Ok\n",
 	  F_UTF8, 0, 0, 0, 0, SMTP_NO_SMTPUTF8, SMTP_ST_HELO, 250, NULL, 0, 0, 0, 0,
 	  { "-C: MAIL" }, NULL },
-	/* B14: VRFY */
+	/* VRFY */
 	{ "VRFY 502 falls back to RCPT", "rcpt alice@x.test 250 Ok\n", F_VRFY,
 	  0, 0, 0, 0, SMTP_ANSWERED, SMTP_ST_RCPT, 250, NULL, 0, 0, 0, 0,
 	  { "=1 C: VRFY <alice@x.test>", "=1 C: MAIL", "=1 C: RCPT" }, NULL },
@@ -321,15 +322,15 @@ static const struct scen scens[] = {
 	{ "VRFY catch-all check", "vrfy * 250 2.1.5 Ok\n", F_VRFY | F_RANDOM,
 	  0, 0, 0, 0, SMTP_ANSWERED, SMTP_ST_RANDOM, 250, NULL, 250, 1, 0, 0,
 	  { "=2 C: VRFY", "+C: VRFY <zz9rnd7q@x.test>", "-C: MAIL" }, NULL },
-	/* B1: the 221 is not required */
+	/* the 221 is not required */
 	{ "QUIT not answered", "quit none\nrcpt * 250 Ok\n", 0, 0, 0, 0, 300,
 	  SMTP_ANSWERED, SMTP_ST_RCPT, 250, NULL, 0, 0, 250, 1200,
 	  { "+C: QUIT", "-S: 221" }, "no reply to QUIT" },
-	/* D7: never send a line over 512 octets */
+	/* never send a line over 512 octets */
 	{ "RCPT line over 512 octets", "rcpt * 250 Ok\n", F_LONGRCPT | F_NOCONNECT,
 	  0, 0, 0, 0, SMTP_PROTOCOL_ERROR, SMTP_ST_CONNECT, 0, NULL, 0, 0, 0, 0,
 	  { "-CONNECT" }, "512 octets" },
-	/* D12 */
+	/* hostile remote text is sanitised before anyone sees it */
 	{ "hostile reply text is sanitised",
 	  "rcpt * 550 5.1.1 \\x1b[31m%n%s\\x07\\xc3\\xa9 evil\n", F_PRINTABLE,
 	  0, 0, 0, 0, SMTP_ANSWERED, SMTP_ST_RCPT, 550, "5.1.1", 0, 0, 0, 0,
@@ -513,7 +514,7 @@ START_TEST(test_scenario)
 	if (sc->trace != NULL)
 		ck_assert_msg(strstr(tracebuf, sc->trace) != NULL,
 			      "%s: trace lacks \"%s\"; got:\n%s", sc->name, sc->trace, tracebuf);
-	/* never a raw control character in the trace (D12) */
+	/* never a raw control character in the trace */
 	for (i = 0; i < (int)tracelen; i++)
 		ck_assert_msg(tracebuf[i] == '\n' ||
 			      ((unsigned char)tracebuf[i] >= 0x20 && (unsigned char)tracebuf[i] < 0x7f),

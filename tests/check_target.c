@@ -1,6 +1,7 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * check_target - target_classify() over every refused range at both
- * edges, IPv6 forms and IPv4 embedded in IPv6 (CASES.md D4, A8, A11);
+ * edges, IPv6 forms and IPv4 embedded in IPv6;
  * target_check() against this host's own addresses.
  *
  * Addresses here are data only: nothing in this suite sends a packet.

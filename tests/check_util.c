@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * check_util - the shared helpers: the sanitiser every remote text goes
  * through, bounded copies, durations, the JSON string writer.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * check_verdict - verdict names and RCPT reply classification
  * (probe/core/verdict.c).
@@ -7,7 +8,7 @@
  * edges of the precedence written at the top of verdict.c, tested in
  * both directions: a mailbox code beats weak policy wording, strong
  * blocklist wording beats a mailbox code, and wording inside an echoed
- * address counts for nothing (CASES.md B2, B3, B17, B18, B19, D7).
+ * address counts for nothing.
  */
 #include <string.h>
 
@@ -23,14 +24,14 @@ struct vcase {
 };
 
 static const struct vcase rows[] = {
-	/* B1: 2xx exists */
+	/* 2xx exists */
 	{ 250, "2.1.5", "Ok", RCPT_EXISTS },
 	{ 251, "", "User not local; will forward to <u@elsewhere.test>", RCPT_EXISTS },
 	{ 220, "", "", RCPT_EXISTS },
-	/* B14: 252 proves nothing */
+	/* 252 proves nothing */
 	{ 252, "2.0.0", "Cannot VRFY user, but will accept message", RCPT_OTHER },
 
-	/* B2: mailbox-level 5xx */
+	/* mailbox-level 5xx */
 	{ 550, "5.1.1", "<nobody@example.test>: Recipient address rejected: "
 	    "User unknown in virtual mailbox table", RCPT_NO_MAILBOX },
 	{ 550, "5.1.1", "<nobody@example.test>: Recipient address rejected: "
@@ -80,7 +81,7 @@ static const struct vcase rows[] = {
 	/* "rbl" only as a word */
 	{ 550, "", "garbled recipient, no such user", RCPT_NO_MAILBOX },
 
-	/* B18: policy 5xx */
+	/* policy 5xx */
 	{ 554, "5.7.1", "Service unavailable; Client host [192.0.2.1] blocked "
 	    "using zen.spamhaus.org; https://www.spamhaus.org/query/ip/192.0.2.1", RCPT_POLICY },
 	{ 550, "5.7.1", "Relaying denied", RCPT_POLICY },
@@ -106,11 +107,11 @@ static const struct vcase rows[] = {
 	{ 554, "", "Relaying prohibited", RCPT_POLICY },
 	/* a mailbox code still wins over the plain word */
 	{ 550, "5.1.1", "User unknown (sender notified)", RCPT_NO_MAILBOX },
-	/* B17: STARTTLS required */
+	/* STARTTLS required */
 	{ 530, "5.7.0", "Must issue a STARTTLS command first", RCPT_POLICY },
 	{ 530, "", "Must issue a STARTTLS command first", RCPT_POLICY },
 
-	/* B19: mailbox full means it exists */
+	/* mailbox full means it exists */
 	{ 552, "5.2.2", "Mailbox full", RCPT_MAILBOX_FULL },
 	{ 452, "4.2.2", "Over quota", RCPT_MAILBOX_FULL },
 	{ 552, "", "Requested mail action aborted: exceeded storage allocation", RCPT_MAILBOX_FULL },
@@ -126,7 +127,7 @@ static const struct vcase rows[] = {
 	{ 452, "", "Too many recipients", RCPT_TEMP },
 	{ 452, "4.3.1", "Insufficient system storage", RCPT_TEMP },
 
-	/* B3: 4xx is temporary, greylisting included */
+	/* 4xx is temporary, greylisting included */
 	{ 450, "4.7.1", "<u@example.test>: Recipient address rejected: Greylisted", RCPT_TEMP },
 	{ 451, "4.7.1", "Please try again later", RCPT_TEMP },
 	{ 450, "4.1.1", "<nobody@example.test>: Recipient address rejected: "
@@ -135,7 +136,7 @@ static const struct vcase rows[] = {
 	{ 451, "", "Temporary local problem - please try later", RCPT_TEMP },
 	{ 450, "", "Mailbox unavailable", RCPT_TEMP },
 
-	/* D7: our command refused for its syntax or length */
+	/* our command refused for its syntax or length */
 	{ 501, "5.1.3", "Bad recipient address syntax", RCPT_SYNTAX },
 	{ 553, "5.1.3", "Bad recipient address syntax", RCPT_SYNTAX },
 	{ 550, "5.1.3", "Invalid address", RCPT_SYNTAX },

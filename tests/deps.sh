@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-2-Clause
 # deps.sh - make sure the Debian packages the build and the tests need
 # are installed. As root: installs what is missing (noninteractive;
 # Postfix preseeded to "No configuration" so it sets nothing up).

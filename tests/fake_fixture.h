@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * fake_fixture.h - run tests/tools/fake_smtpd (the scripted SMTP server)
  * for a test: check_smtp.c, check_limit.c. Header-only, like testns.h:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * limit_fixture.h - what the limiter suites (check_limit, check_limit_wait,
  * check_limit_client) share: reading fake_smtpd transcripts, a probe

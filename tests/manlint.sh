@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-2-Clause
 # manlint.sh - check the manual pages and what an administrator installs
 # (make manlint; make check runs it).
 #

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-2-Clause
 # run-units.sh - run each Check suite; print one total line at the end.
 pass=0; fail=0; failed=""
 for t in "$@"; do

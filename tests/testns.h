@@ -1,6 +1,7 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * testns.h - run ldns-testns (ldnsutils) as a fake DNS server for a test
- * (LAB.md 5a). Header-only: static functions, include it from one test
+ * on loopback. Header-only: static functions, include it from one test
  * file.
  *
  *	struct testns ns;

@@ -1,8 +1,9 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * cache - the on-disk verdict cache: one LMDB file shared by the
  * milter's threads, several milter processes and the sav-cache
  * command. This file: the look-ups, the write rules and the lifetimes.
- * See cache.h and DESIGN.md "Cache"; the rules are CASES.md section F.
+ * The rules are stated in cache.h (cache_put_result) and at the code.
  *
  * The module is four files: cache.c (look-ups, the write rules),
  * cache_env.c (open and close: path checks, repair, one open per file
@@ -34,7 +35,7 @@
  *	warning. Verdicts never depend on the cache working.
  *
  * EXPIRY
- *	Judged at read time from created and the TTLs in force now (F4);
+ *	Judged at read time from created and the TTLs in force now;
  *	a created time in the future is expired. A valid record older than
  *	ttl.refresh is served with *stale = 1, unless a refresh was tried
  *	within the last ttl.tempfail (at least a minute), so a domain whose
@@ -97,7 +98,7 @@ cache_int_ttl(const struct cache *c, int type, enum verdict v)
 	return t > 0 ? (size_t)t : 0;
 }
 
-/* is a record created at t (with ttl) expired at time n? (F4) */
+/* is a record created at t (with ttl) expired at time n? */
 int
 cache_int_expired(time_t t, size_t ttl, time_t n)
 {
@@ -120,8 +121,7 @@ cache_int_refresh_retry(const struct cache *c)
  * tempfail) without asking again; a day of that for a DNS or MX outage
  * of minutes would do more harm than the probes it saves, and it would
  * outlive the bad-domain verdicts themselves (Exim:
- * callout_domain_negative_expire 3 h; CASES.md F "domain-negative
- * 3h").
+ * callout_domain_negative_expire 3 h).
  */
 size_t
 cache_int_ttl_fact(const struct cache *c, int i)
@@ -456,7 +456,7 @@ put_rec(struct cache *c, MDB_txn *txn, const char *key, size_t klen, const struc
 	return mdb_put(txn, c->dbi, &k, &v, 0);
 }
 
-/* domain facts an inconclusive result establishes (F11) */
+/* domain facts an inconclusive result establishes */
 static unsigned
 facts_of(const struct probe_result *r)
 {
@@ -543,7 +543,8 @@ apply_domain(struct cache *c, MDB_txn *txn, const char *dkey, size_t dklen,
 	return rc;
 }
 
-/* the address half of cache_put_result: the rules F2, F3 */
+/* the address half of cache_put_result: a valid entry in force yields only
+ * to a fresh valid; tempfail never replaces a verdict in force */
 static int
 apply_addr(struct cache *c, MDB_txn *txn, const char *key, size_t klen,
 	   const struct probe_result *pr, time_t n, int *wrote)
@@ -558,7 +559,7 @@ apply_addr(struct cache *c, MDB_txn *txn, const char *key, size_t klen,
 	    !cache_int_expired(old.created, cache_int_ttl(c, REC_ADDR, old.verdict), n);
 	if (pr->verdict != VERDICT_VALID && live_old && old.verdict == VERDICT_VALID) {
 		/*
-		 * F3: nothing but a fresh "valid" replaces a valid entry
+		 * nothing but a fresh "valid" replaces a valid entry
 		 * still in force (Postfix verify.c: "don't allow a failed
 		 * probe to clobber an OK address"). Note the attempt so a
 		 * failing refresh is not retried on every message.
@@ -569,7 +570,7 @@ apply_addr(struct cache *c, MDB_txn *txn, const char *key, size_t klen,
 			*wrote = 1;
 		return rc;
 	}
-	/* F2: tempfail never replaces a verdict in force; stored as tempfail only */
+	/* tempfail never replaces a verdict in force; stored as tempfail only */
 	if (pr->verdict == VERDICT_TEMPFAIL && live_old && old.verdict != VERDICT_TEMPFAIL)
 		return 0;
 	cache_rec_from_result(&r, REC_ADDR, pr, n);
@@ -622,7 +623,7 @@ run_plan(struct cache *c, struct wplan *p, int check_room)
 	/*
 	 * The time is taken once the write lock is held: a record another
 	 * process committed while we waited for it must not look created
-	 * in the future (F4), or the sweep would delete it.
+	 * in the future, or the sweep would delete it.
 	 */
 	n = cache_int_now(c);
 	if (check_room && need_room(c, txn)) {
@@ -703,7 +704,7 @@ cache_put_result(struct cache *c, const char *key, const char *domain,
 	memset(&p, 0, sizeof(p));
 	p.res = r;
 	/*
-	 * A refused <> says nothing about the address (F11): it lives only
+	 * A refused <> says nothing about the address: it lives only
 	 * as a domain fact, which the probe judges by the StrictNullSender
 	 * in force when it is read, so switching that off takes effect at once.
 	 */

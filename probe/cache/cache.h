@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * cache - the on-disk verdict cache (LMDB, one file, MDB_NOSUBDIR),
  * shared by the milter's threads, several processes and the commands.
@@ -6,7 +7,8 @@
  * verdicts, "d:<domain>" for domain facts. Values: a small versioned,
  * checked record; a record that fails its checks is a miss. Expiry is
  * judged at read time from the stored created time and the TTLs in
- * force now (F4); a created time in the future is expired.
+ * force now, so a lowered TTL applies to existing entries; a created
+ * time in the future is expired.
  *
  * One struct cache per process (never open the same file twice in one
  * process); every call runs its own short transaction and copies data
@@ -74,18 +76,21 @@ enum cache_status cache_get_addr(struct cache *c, const char *key,
 				 struct probe_result *out, int *stale);
 
 /*
- * cache_put_result - store a fresh probe result under key, applying the
- * rules: tempfail never overwrites a stored verdict and is stored only
- * as tempfail (F2); a failed or temporary refresh never clobbers an
- * unexpired valid entry (F3); error and skipped are not stored.
- * Inconclusive results that are about the domain (catch-all, <>
- * refused, policy block, unreachable) also update domain facts (F11).
- * (As built: nothing but a fresh valid result replaces a valid entry
- * in force, an invalid one included, as Postfix's verify does; results
- * about us rather than the address - rate-limited, budget, internal,
- * domain-cached - are not stored; a definite answer about a mailbox
- * clears the domain facts it disproves; no-mail and unreachable facts
- * last at most ttl.invalid. See cache.c.)
+ * cache_put_result - store a fresh probe result under key, applying
+ * these rules:
+ *  - nothing but a fresh valid result replaces a valid entry in force
+ *    (an invalid one included, as Postfix's verify does: a failed or
+ *    temporary refresh never turns a known-good address bad);
+ *  - tempfail never overwrites a stored verdict in force and is stored
+ *    only as tempfail, never as a negative verdict;
+ *  - results about us rather than the address (rate-limited, budget,
+ *    internal, domain-cached) and error and skipped are not stored;
+ *  - inconclusive results that are about the domain (catch-all, <>
+ *    refused, policy block, unreachable) also update domain facts; a
+ *    refused <> says nothing about the address and is stored only as
+ *    a domain fact; a definite answer about a mailbox clears the
+ *    domain facts it disproves; no-mail and unreachable facts last at
+ *    most ttl.invalid.
  */
 enum cache_status cache_put_result(struct cache *c, const char *key,
 				   const char *domain,

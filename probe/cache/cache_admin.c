@@ -1,6 +1,7 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * cache_admin - the slow half of the verdict cache: purge (expired and
- * malformed records, or all), eviction when the map is full (F9), and
+ * malformed records, or all), eviction when the map is full, and
  * the commands' view (iterate, get one record whatever its state,
  * delete by key or by domain, statistics). See cache.c for the rules.
  *
@@ -105,7 +106,7 @@ pred_purge(struct cache *c, const MDB_val *k, const MDB_val *v, void *arg)
 	/*
 	 * The clock is read for each record, inside the write transaction:
 	 * a record committed by another process after a purge began is
-	 * never "from the future" to it (F4 would make it expired).
+	 * never "from the future" to it (a created time in the future reads as expired).
 	 */
 	return cache_int_purgeable(c, k, v, a->all ? 0 : cache_int_now(c), a->all);
 }
@@ -175,7 +176,7 @@ cmp_u32(const void *a, const void *b)
 }
 
 /*
- * cache_admin_make_room - a full map (F9): purge the expired, then
+ * cache_admin_make_room - a full map: purge the expired, then
  * evict the oldest EVICT_PCT percent by created time (an exact count:
  * records created in the same second as the cut go only as far as the
  * count needs). Sets room_mark (see need_room in cache.c). Returns 0

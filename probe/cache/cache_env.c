@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * cache_env - opening and closing the verdict cache: the LMDB
  * environment of one file (MDB_NOSUBDIR) and its "-lock" file, the

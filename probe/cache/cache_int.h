@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * cache_int.h - what the four files of the cache module share:
  * cache.c, cache_env.c, cache_rec.c, cache_admin.c. Not a contract

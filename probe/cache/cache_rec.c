@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * cache_rec - the on-disk record format of the verdict cache: encode,
  * and decode with every check (see cache.c for the module).

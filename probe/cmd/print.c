@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * print - the result as sav-probe and sav-cache show it (print.h):
  * written once for both commands so that their JSON members and their

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * print - how sav-probe and sav-cache show a result: the JSON members
  * they share and the pieces of the human form. Every string goes

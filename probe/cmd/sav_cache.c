@@ -1,6 +1,7 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * sav-cache - inspect and maintain the sav-milter verdict cache
- * (DESIGN.md "Commands"; the cache itself is cache.c).
+ * (see sav-cache(8); the cache itself is probe/cache/cache.c).
  *
  *   sav-cache [-c CONF | -f FILE] list [--verdict V] [--domain D] [--all] [--json]
  *   sav-cache [-c CONF | -f FILE] get ADDRESS|DOMAIN

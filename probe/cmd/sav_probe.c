@@ -1,12 +1,13 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * sav-probe - verify envelope addresses from the command line with the
- * same probe the milter uses (DESIGN.md "Commands").
+ * same probe the milter uses (see sav-probe(1)).
  *
  *   sav-probe [options] ADDRESS...
  *   sav-probe [options] -f FILE|-
  *
  * Arguments are never handed to a subprocess or a shell. An argument
- * that holds '@' is an address even when it starts with '-' (C12);
+ * that holds '@' is an address even when it starts with '-';
  * "--" ends the options.
  *
  * Every address, of a list or of the arguments, goes through one

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * addr - envelope address parsing and re-serialising.
  *
@@ -5,31 +6,31 @@
  *	addr_parse() turns one envelope address, as the MTA, the command
  *	line or a list file gave it, into a struct addr whose parts can
  *	be put on the wire safely: addr_format() builds "local@domain"
- *	from those parts, never from the input (D6).
+ *	from those parts, never from the input.
  *
  *	The parse runs in fixed stages, and the first stage that fails
  *	decides the status:
  *
  *	1. Bytes. Input longer than ADDR_INPUT_MAX, any control
  *	   character (< 0x20, 0x7f, the C1 range U+0080-U+009F), CR, LF
- *	   or NUL anywhere (inside quotes and comments too, C3), or bytes
+ *	   or NUL anywhere (inside quotes and comments too), or bytes
  *	   that are not well-formed UTF-8 (overlongs, surrogates, beyond
  *	   U+10FFFF): ADDR_BAD_SYNTAX. Nothing later sees such bytes.
  *	2. Balance. Quotes and RFC 822 comments must close; a
  *	   backslash quotes the next byte inside both.
  *	3. Form. Leading and trailing spaces are ignored. Empty input or
  *	   "<>" is the null sender. A display name (atoms, quoted strings,
- *	   comments) followed by "<path>" takes the path (C8); otherwise
+ *	   comments) followed by "<path>" takes the path; otherwise
  *	   the whole input is an addr-spec, optionally surrounded by
  *	   comments ("u@d (c)"). Anything else before or after is
  *	   ADDR_BAD_SYNTAX ("<a@b>>", "<a@b", "a@b <c@d>").
  *	4. Path. A source route "@a,@b:" is checked for shape and dropped
- *	   (C5): its hosts are never copied anywhere. The local part is
+ *	   and dropped: its hosts are never copied anywhere. The local part is
  *	   either a quoted string (split at the '@' after the closing
- *	   quote, C2) or a run of atext and dots kept byte for byte, even
+ *	   quote) or a run of atext and dots kept byte for byte, even
  *	   "a..b", ".a" and "a." which exist in the wild. An unquoted
  *	   special, an empty local part or a second '@' is ADDR_BAD_SYNTAX.
- *	   No domain at all ("<postmaster>") is ADDR_NO_DOMAIN (C8).
+ *	   No domain at all ("<postmaster>") is ADDR_NO_DOMAIN.
  *	5. Domain. An address literal must be [a.b.c.d] or [IPv6:...]
  *	   and pass inet_pton(); it is re-written from inet_ntop(). A name
  *	   is lowercased (ASCII), one trailing dot dropped, and, when it
@@ -45,7 +46,7 @@
  *	6. Lengths, on the wire form. A local part of 65 to
  *	   ADDR_LOCAL_HARD_MAX octets is probed anyway and flagged
  *	   long_local; longer, or a "RCPT TO:<path>\r\n" line over 512
- *	   octets, is ADDR_TOO_LONG (D7). Nothing is ever truncated.
+ *	   octets, is ADDR_TOO_LONG. Nothing is ever truncated.
  *
  *	Results: on ADDR_OK *out holds the parts; on ADDR_NO_DOMAIN only
  *	the local part (and flags); on ADDR_NULL and every refusal *out is
@@ -56,7 +57,7 @@
  *	Re-serialising: a quoted local part whose content is a valid
  *	dot-atom is sent unquoted ("john"@d -> john@d); any other quoted
  *	content is sent as a canonical Quoted-string that escapes only
- *	'"' and '\'. Local part case is kept (C6).
+ *	'"' and '\'. Local part case is kept.
  *
  * MEMORY AND THREADS
  *	No state, no locks. The only allocation is libidn2's result
@@ -780,7 +781,7 @@ addr_parse(const char *in, size_t len, struct addr *out, const char **whyp)
 	if ((why = check_bytes((const unsigned char *)in, len)) != NULL)
 		return fail(out, whyp, why, ADDR_BAD_SYNTAX);
 	/*
-	 * Clean but longer than any usable address: too long (D7: never a
+	 * Clean but longer than any usable address: too long (never a
 	 * probe, never a 5xx on length alone), not bad syntax.
 	 */
 	if (len > ADDR_INPUT_MAX)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * addr - envelope address parsing and re-serialising.
  *
@@ -9,7 +10,7 @@
  * Accepted forms: "<>", "<u@d>", "u@d", "<@a,@b:u@d>" (route dropped,
  * never contacted), quoted local parts ("john doe"@d, "a@b"@d,
  * "a\"b"@d), a display-name form "Name <u@d>" and a trailing RFC 822
- * comment "u@d (c)" (C8), IP literals u@[192.0.2.1] / u@[IPv6:...].
+ * comment "u@d (c)", IP literals u@[192.0.2.1] / u@[IPv6:...].
  * The domain is lowercased, a trailing dot dropped, converted to an
  * A-label with libidn2 (IDNA2008, non-transitional: ß and ς kept).
  * Any control character (< 0x20, 0x7f), CR, LF or NUL anywhere,
@@ -26,7 +27,7 @@
 #include "verdict.h"
 
 #define ADDR_LOCAL_MAX		64	/* RFC 5321 4.5.3.1.1 */
-#define ADDR_LOCAL_HARD_MAX	255	/* longer: probe anyway up to here (D7) */
+#define ADDR_LOCAL_HARD_MAX	255	/* longer: probe anyway up to here */
 #define ADDR_DOMAIN_MAX		255	/* RFC 5321 4.5.3.1.2 */
 #define ADDR_PATH_MAX		256	/* RFC 5321 4.5.3.1.3, including <> */
 #define ADDR_LINE_MAX		512	/* RFC 5321 command line incl. CRLF */
@@ -35,10 +36,10 @@
 enum addr_status {
 	ADDR_OK,		/* a probe-able mailbox */
 	ADDR_NULL,		/* the null sender <> */
-	ADDR_NO_DOMAIN,		/* unqualified: <postmaster> (C8: unknown) */
+	ADDR_NO_DOMAIN,		/* unqualified: <postmaster> (unknown) */
 	ADDR_BAD_SYNTAX,	/* unparseable, control chars, bad quoting, bad UTF-8 */
 	ADDR_BAD_DOMAIN,	/* empty label, label > 63, domain > 255, bad IDN, .invalid */
-	ADDR_TOO_LONG,		/* RCPT line would exceed 512 octets, or input over ADDR_INPUT_MAX (D7: unknown, no probe) */
+	ADDR_TOO_LONG,		/* RCPT line would exceed 512 octets, or input over ADDR_INPUT_MAX (unknown, no probe) */
 };
 
 struct addr {
@@ -48,9 +49,9 @@ struct addr {
 	char	literal[46];		/* IP text of an address literal, "" otherwise */
 	int	is_literal;		/* domain is an address literal */
 	int	quoted;			/* local part is sent as a quoted-string */
-	int	utf8_local;		/* local part holds UTF-8: needs SMTPUTF8 (C9) */
+	int	utf8_local;		/* local part holds UTF-8: needs SMTPUTF8 */
 	int	had_route;		/* a source route was dropped */
-	int	long_local;		/* local part over 64 octets (D7) */
+	int	long_local;		/* local part over 64 octets */
 	enum reason reason;		/* why not ADDR_OK (the only field set then); R_NONE when ADDR_OK */
 };
 
@@ -74,7 +75,7 @@ int	addr_format(const struct addr *a, char *buf, size_t size);
 
 /*
  * addr_cache_key - the cache key "a:<local>@<a-label domain>": local
- * part as given (case kept, C6/F10), domain case-folded A-label.
+ * part as given (case kept), domain case-folded A-label.
  * Returns the length, or -1 when it does not fit.
  */
 int	addr_cache_key(const struct addr *a, char *buf, size_t size);

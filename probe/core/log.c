@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * log - the log sink (syslog and/or stderr, plus a hook for tests) and
  * the escaping of key=value values. The milter's decision line is built

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * log - the log sink: syslog and/or stderr, one line per call, and the
  * escaping of values for key=value lines (the milter's decision line is

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * reply - pure parser for SMTP replies, fed one line at a time.
  *
@@ -8,7 +9,7 @@
  *	line), '-' (more lines follow) or nothing (a bare "250" is a last
  *	line). Everything else - a code out of range, "2500", "220x", a
  *	leading space, SSH or HTTP banners, binary bytes in the code - is
- *	a protocol error and never looks like a 2xx (CASES.md B7).
+ *	a protocol error and never looks like a 2xx.
  *
  *	The first line fixes the code; a later line with another code is
  *	an error. An RFC 3463 enhanced code at the start of the first
@@ -19,7 +20,7 @@
  *	one sentence.
  *
  *	r->text is the sanitised text of all lines (util_sanitize:
- *	printable ASCII only, CASES.md D12), each trimmed of blanks and
+ *	printable ASCII only), each trimmed of blanks and
  *	joined by single spaces. It is capped at REPLY_TEXT_MAX; when more
  *	text arrives than fits it ends in "..." so the cut is visible.
  *	Capping the text is not an error.
@@ -34,7 +35,7 @@
  *	A line longer than REPLY_LINE_MAX (after the CR is removed), more
  *	than REPLY_LINES_MAX lines, or more than REPLY_BYTES_MAX bytes in
  *	total (bytes as fed, CR included, terminators excluded) is an
- *	error (CASES.md B5). Nothing is allocated; struct reply never
+ *	error. Nothing is allocated; struct reply never
  *	grows.
  *
  * DIAGNOSTICS

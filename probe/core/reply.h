@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * reply - pure parser for SMTP replies, one line at a time.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * result - building the one result type (result.h). Reentrant; no state.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * result - what one verification found: the one result type that the
  * probe, the cache, the limiter, the milter and the commands pass

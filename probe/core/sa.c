@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * sa - numeric IP addresses between text, octets and struct sockaddr.
  * See sa.h. Reentrant; no state; no name resolution.

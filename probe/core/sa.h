@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * sa - numeric IP addresses between text, raw octets and struct
  * sockaddr: the one place that calls inet_ntop and inet_pton. Only

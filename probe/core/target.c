@@ -1,6 +1,7 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * target - which resolved IP addresses a probe may connect to (CASES.md
- * D4, A8, A11).
+ * target - which resolved IP addresses a probe may connect to:
+ * never loopback, private, link-local, multicast or our own by default.
  *
  * target_classify() is a pure function of the address. It refuses, by
  * default, everything a mail exchanger on the public Internet can never

@@ -1,5 +1,6 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * target - which resolved IP addresses a probe may connect to (D4).
+ * target - which resolved IP addresses a probe may connect to.
  *
  * target_classify() is pure. Refused by default: loopback, unspecified,
  * private (RFC 1918, fc00::/7), link-local (169.254/16, fe80::/10),
@@ -32,7 +33,7 @@ enum target_class target_classify(const struct sockaddr *sa);
 
 /*
  * target_is_bogus - loopback, unspecified, multicast or broadcast: an
- * MX that resolves only to these is a bogus MX (bad-domain, D4).
+ * MX that resolves only to these is a bogus MX (bad-domain).
  */
 int	target_is_bogus(enum target_class c);
 

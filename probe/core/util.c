@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * util - monotonic clock, deadlines, trace sink, text sanitiser.
  * See util.h. Reentrant; no state.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * util - small shared helpers: monotonic clock, deadlines, the trace
  * sink used by -v, and the one text sanitiser every piece of remote

@@ -1,16 +1,18 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * verdict - verdict names, and what one RCPT (or VRFY) reply says
  * about a mailbox.
  *
  * DESCRIPTION
- *	verdict_str()/verdict_parse() map the DESIGN.md vocabulary.
+ *	verdict_str()/verdict_parse() map the verdict names of
+ *	JSON, logs and the man pages (valid, invalid, ...).
  *	verdict_classify_rcpt() turns (basic code, enhanced code, text)
  *	into an rcpt_class. It is pure: no I/O, no state, no allocation.
  *
  * PRECEDENCE (first rule that matches wins)
  *	 1. code outside 200..599                        -> OTHER
  *	 2. 2xx -> EXISTS, except 252 ("cannot VRFY user, but will
- *	    accept", CASES.md B14) -> OTHER; 3xx -> OTHER
+ *	    accept") -> OTHER; 3xx -> OTHER
  *	 3. The enhanced code counts only when it is well formed and its
  *	    class equals the code's first digit; otherwise it is absent.
  *	 4. enhanced x.2.2 (mailbox full)                -> MAILBOX_FULL
@@ -28,7 +30,7 @@
  *	    (Exchange RecipientNotFound), 5.2.1 (disabled)
  *	                 -> POLICY if STRONG wording, else NO_MAILBOX
  *	12. 501/553 with syntax wording ("syntax", "too long", ...)
- *	                                                 -> SYNTAX (D7)
+ *	                                                 -> SYNTAX
  *	13. any policy wording (verdict_policy_wording: blocklists,
  *	    relay, policy, "prohibit", "sender", ...)    -> POLICY
  *	14. 550/551/553 with no enhanced code            -> NO_MAILBOX

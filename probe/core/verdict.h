@@ -1,5 +1,6 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * verdict - the one vocabulary of outcomes (DESIGN.md "Verdicts"), and
+ * verdict - the one vocabulary of outcomes (the verdicts of sav-probe(1)), and
  * the pure classification of SMTP replies into what they say about a
  * mailbox. No I/O.
  *
@@ -36,7 +37,7 @@ enum rcpt_class {
 	RCPT_MAILBOX_FULL,	/* 552, 452, x.2.2: exists */
 	RCPT_POLICY,		/* 5xx policy: 5.7.x, blocklist/relay wording, anything else permanent not about the mailbox */
 	RCPT_TEMP,		/* 4xx other than mailbox full (greylisting included) */
-	RCPT_SYNTAX,		/* 501/553 "path too long"/syntax refusals of our command (D7): unknown */
+	RCPT_SYNTAX,		/* 501/553 "path too long"/syntax refusals of our command: unknown */
 	RCPT_OTHER,		/* 5xx that proves nothing (500, 502, 503, 504, 554 without mailbox wording) */
 };
 
@@ -52,7 +53,8 @@ int	verdict_policy_wording(const char *text);
 const char *rcpt_class_str(enum rcpt_class c);
 
 /*
- * Reasons: why a verification ended as it did, one value per token.
+ * Reasons: why a verification ended as it did, one value per token
+ * (listed in sav-probe(1)).
  * Logs, JSON and the cache use the names of reason_str() (verdict.c
  * holds the one table), which are also the man page's spelling.
  * R_NONE is the empty reason. R_OTHER is never produced

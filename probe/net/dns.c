@@ -1,6 +1,6 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * dns - MX and address lookup with ldns (DESIGN.md "The probe" 2,
- * CASES.md A1-A13, D8).
+ * dns - MX and address lookup with ldns: the probe's first step.
  *
  * dns_lookup_mx() turns a domain into an ordered list of mail hosts with
  * their addresses:
@@ -23,8 +23,8 @@
  * text); anything else is skipped with a trace line, as if it did not
  * exist. An exchange that is a numeric IP string ("127.0.0.1.", RFC
  * 1035 3.3.9 says it must not be) is used as that address, so that the
- * target filter refuses it rather than a resolver maybe resolving it
- * (CASES.md A8). Records are accepted only from the answer section,
+ * target filter refuses it rather than a resolver maybe resolving it.
+ * Records are accepted only from the answer section,
  * owned by the query name or by the end of a CNAME chain starting there
  * (at most DNS_CNAME_MAX links; the recursive server does the chasing).
  * A reply whose ID or question does not match the query is a bad reply.

@@ -1,5 +1,6 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * dns - MX and address lookup with ldns (DESIGN.md "The probe" 2).
+ * dns - MX and address lookup with ldns: the probe's first step.
  *
  * Each call builds its own ldns_resolver from the immutable dns_conf
  * (ldns resolvers are not thread-safe), so calls may run concurrently.
@@ -7,7 +8,7 @@
  * DNS answers are checked (hostname syntax, length) before use; the
  * answer data is untrusted.
  *
- * Semantics (CASES.md A):
+ * Semantics:
  *  - MX NOERROR with records: sorted by preference, equal preferences
  *    shuffled (RFC 5321 5.1); a null MX ("0 .", alone or mixed with
  *    others) -> DNS_NULLMX.
@@ -18,7 +19,7 @@
  *    error -> DNS_TIMEOUT. Never a fallback to A on an error.
  *  - For each host (at most DNS_MX_MAX), A and AAAA (at most
  *    DNS_ADDR_MAX addresses per host). An exchange that is itself an IP
- *    string ("127.0.0.1.") is used as that address (A8) so the target
+ *    string ("127.0.0.1.") is used as that address so the target
  *    filter can judge it.
  *  - No host with any address: DNS_NOHOST when every host lookup was
  *    NXDOMAIN/NODATA, DNS_TEMPFAIL/DNS_TIMEOUT when any of them failed.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * netio - connect and line I/O on one TCP socket under a deadline.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * netio - connect and line I/O on one TCP socket under a deadline.
  * No SMTP knowledge. Non-blocking sockets and poll(); each call is

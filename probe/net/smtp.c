@@ -1,28 +1,29 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * smtp - one probe dialogue with one IP address (see smtp.h and
- * DESIGN.md "The probe" 4).
+ * smtp - one probe dialogue with one IP address (see smtp.h): the
+ * probe's last step, after DNS and the target filter.
  *
  * The dialogue, as a person would type it:
  *
  *	connect			connect_ms
  *	<- 220 greeting		greeting_ms; read to the final line, never
- *				speak before it (B8: no banner -> time-out)
- *	-> EHLO helo		command_ms; 5xx -> HELO helo (B10)
- *	[need SMTPUTF8 and not offered -> QUIT, SMTP_NO_SMTPUTF8 (C9)]
+ *				speak before it (no banner -> time-out)
+ *	-> EHLO helo		command_ms; 5xx -> HELO helo
+ *	[need SMTPUTF8 and not offered -> QUIT, SMTP_NO_SMTPUTF8]
  *	[VRFY method: -> VRFY <rcpt>; 250/251/550/551/553 decide,
- *	 anything else falls back to MAIL/RCPT (B14)]
- *	-> MAIL FROM:<sender>	non-2xx -> SMTP_MAIL_REFUSED (B11)
+ *	 anything else falls back to MAIL/RCPT]
+ *	-> MAIL FROM:<sender>	non-2xx -> SMTP_MAIL_REFUSED
  *	-> RCPT TO:<rcpt>
- *	[random_rcpt -> RCPT TO:<random> (B12)]
+ *	[random_rcpt -> RCPT TO:<random>]
  *				with PIPELINING, MAIL and both RCPTs go in
  *				one write and their replies are read in
  *				order; without it, one command at a time and
  *				the random RCPT only after a 2xx to the real
- *	-> QUIT			quit_ms; the 221 is not required (B1)
+ *	-> QUIT			quit_ms; the 221 is not required
  *
  * Every step's deadline is the smaller of its own time-out and the
  * overall deadline, and netio passes poll() only the time left, so a
- * trickling server cannot stretch the dialogue (D8). When the caller
+ * trickling server cannot stretch the dialogue. When the caller
  * gives this address a share of the probe's time (reach_ms,
  * session_ms; the rule is in share.c), two more bounds apply: the
  * connect and the wait for the first greeting line end reach_ms after
@@ -30,15 +31,15 @@
  * the SYN) leaves time for the next one, and the whole dialogue ends
  * session_ms after it; the rest of a multi-line greeting may then take
  * the full greeting time-out. A 421 at any
- * stage, EOF or a reset is SMTP_CLOSED (B8). A malformed reply, an
+ * stage, EOF or a reset is SMTP_CLOSED. A malformed reply, an
  * overlong line, a multi-line reply over the caps (reply.c) or data
  * the server sends when no reply is due is SMTP_PROTOCOL_ERROR and
- * never counts as a 2xx (B5, B7).
+ * never counts as a 2xx.
  *
  * SECURITY: every command line is built here with snprintf from the
  * caller's already validated parts; a part holding CR or LF, or a line
  * over 512 octets (RFC 5321 4.5.3.1.4), is refused before connecting
- * (D6, D7). Nothing the server says is ever echoed back. Server text
+ *. Nothing the server says is ever echoed back. Server text
  * reaches the trace and out->err only through util_sanitize().
  *
  * Memory and threads: everything lives on the caller's stack and in
@@ -132,7 +133,7 @@ smtp_line(char *buf, size_t size, const char **why, const char *fmt, ...)
 		buf[0] = '\0';
 		return 0;
 	}
-	/* Only the final CRLF may be a line terminator (D6). */
+	/* Only the final CRLF may be a line terminator. */
 	if (len < 2 || memchr(buf, '\r', (size_t)len - 2) != NULL ||
 	    memchr(buf, '\n', (size_t)len - 2) != NULL) {
 		*why = "CR or LF in a command argument";
@@ -319,7 +320,7 @@ smtp_read(struct smtp_sess *s, struct reply *r, enum smtp_stage stage,
 
 /*
  * smtp_no_trailing - a server that sends more than the one reply due
- * is broken or not speaking SMTP (B7): protocol error.
+ * is broken or not speaking SMTP: protocol error.
  */
 static enum smtp_status
 smtp_no_trailing(struct smtp_sess *s, enum smtp_stage stage)
@@ -332,7 +333,7 @@ smtp_no_trailing(struct smtp_sess *s, enum smtp_stage stage)
 
 /*
  * smtp_cmd - send one command and read its reply. A 421 reply becomes
- * SMTP_CLOSED (B8), with the reply kept in *r.
+ * SMTP_CLOSED, with the reply kept in *r.
  */
 static enum smtp_status
 smtp_cmd(struct smtp_sess *s, const char *line, enum smtp_stage stage,
@@ -444,7 +445,7 @@ smtp_vrfy(struct smtp_sess *s, const struct smtp_lines *l)
 	case 250: case 251: case 550: case 551: case 553:
 		break;
 	default:
-		/* 252 "cannot verify", 502 disabled, 4xx...: ask with RCPT (B14) */
+		/* 252 "cannot verify", 502 disabled, 4xx...: ask with RCPT */
 		trace_printf(s->p->trace, "smtp: VRFY inconclusive (%d), using RCPT",
 			     r.code);
 		return 0;
@@ -612,7 +613,7 @@ smtp_probe(const struct smtp_params *p, const struct sockaddr *sa,
 	netio_init(&s.n);
 	smtp_peer(sa, s.peer, sizeof(s.peer));
 
-	/* Refuse before connecting: nothing half-built goes on the wire (D7). */
+	/* Refuse before connecting: nothing half-built goes on the wire. */
 	if (smtp_build(p, &l, &why, &bad) != 0) {
 		if (bad)
 			out->status = SMTP_BAD_INPUT;
@@ -642,7 +643,7 @@ smtp_probe(const struct smtp_params *p, const struct sockaddr *sa,
 		return;
 	}
 
-	/* Greeting: read to the final line before saying anything (B8). */
+	/* Greeting: read to the final line before saying anything. */
 	out->stage = SMTP_ST_GREETING;
 	s.first_by = reach_by;
 	st = smtp_read(&s, &r, SMTP_ST_GREETING, p->greeting_ms);
@@ -669,7 +670,7 @@ smtp_probe(const struct smtp_params *p, const struct sockaddr *sa,
 		smtp_quit(&s, 0);
 		goto done;
 	case 5:
-		out->status = SMTP_GREETING_PERM;	/* B9 */
+		out->status = SMTP_GREETING_PERM;	/* the caller tries the next MX */
 		smtp_quit(&s, 0);
 		goto done;
 	default:
@@ -678,7 +679,7 @@ smtp_probe(const struct smtp_params *p, const struct sockaddr *sa,
 		goto done;
 	}
 
-	/* EHLO, HELO on 5xx (B10). */
+	/* EHLO, HELO on 5xx. */
 	st = smtp_cmd(&s, l.ehlo, SMTP_ST_EHLO, &r);
 	if (st != SMTP_ANSWERED) {
 		out->status = st;
@@ -711,7 +712,7 @@ smtp_probe(const struct smtp_params *p, const struct sockaddr *sa,
 		goto done;
 	}
 
-	/* C9: never send a UTF-8 address to a server that did not ask for it. */
+	/* Never send a UTF-8 address to a server that did not offer SMTPUTF8. */
 	if (p->need_smtputf8 && (out->ext & REPLY_EXT_SMTPUTF8) == 0) {
 		out->status = SMTP_NO_SMTPUTF8;
 		smtp_err(&s, "address needs SMTPUTF8, not offered by %s", s.peer);

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * smtp - one probe dialogue with one IP address, as a person would do
  * it with telnet: wait for the final greeting line (never speak first),
@@ -12,11 +13,11 @@
  * Every command line is built here from already validated parts
  * (addr_format output, a helo name checked at start-up); nothing from
  * the server is ever echoed back. A 421 at any stage, EOF or reset
- * mid-dialogue is SMTP_CLOSED (treated like 451 for that host, B8).
+ * mid-dialogue is SMTP_CLOSED (treated like 451 for that host).
  *
  * With method VRFY, "VRFY <rcpt>" is tried first after EHLO; 250/251
  * and mailbox-level 5xx decide; 252, 502 and anything else fall back to
- * the RCPT path (B14).
+ * the RCPT path.
  *
  * The transcript goes to trace as "C: ..." and "S: ..." lines
  * (sanitised).
@@ -35,7 +36,7 @@ struct smtp_params {
 	const char *sender;		/* MAIL FROM path content, "" for <> */
 	const char *rcpt;		/* "local@domain" (addr_format) */
 	const char *random_rcpt;	/* NULL: no catch-all check */
-	int	need_smtputf8;		/* address needs SMTPUTF8 (C9) */
+	int	need_smtputf8;		/* address needs SMTPUTF8 */
 	enum smtp_method method;
 	msec_t	connect_ms;		/* per-step time-outs, each also bounded by the deadline */
 	msec_t	greeting_ms;
@@ -64,7 +65,7 @@ enum smtp_status {
 	SMTP_PROTOCOL_ERROR,	/* garbage, bad code, overlong line, cap exceeded */
 	SMTP_CLOSED,		/* EOF/reset mid-dialogue or 421 */
 	SMTP_GREETING_TEMP,	/* 4xx greeting */
-	SMTP_GREETING_PERM,	/* 5xx greeting (B9) */
+	SMTP_GREETING_PERM,	/* 5xx greeting */
 	SMTP_HELO_REFUSED,	/* EHLO and HELO refused; last holds the reply */
 	SMTP_MAIL_REFUSED,	/* MAIL FROM got 4xx/5xx; last holds the reply */
 	SMTP_NO_SMTPUTF8,	/* address needs SMTPUTF8, server does not offer it; nothing sent past EHLO */

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-2-Clause
 # bench-milter.sh - what sav-milter costs behind a real Postfix front MTA
 # (`make bench-milter`; a benchmark, not a test: it prints figures and
 # ratios measured in one run, it asserts nothing about speed).

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-2-Clause
 # bench-probe.sh - first contact in round trips: how long sav-probe's
 # SMTP dialogue takes to reach each verdict when the MX is a round trip
 # away, before and after the catch-all RCPT was pipelined (`make

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-2-Clause
 # demo.sh - `make demo`: sav-milter end to end in a private, loopback-only
 # network namespace, in well under two minutes:
 #

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # lib.sh - shared functions for the sav-milter integration lab (bash).
 #
 # Source it from a bash script:
@@ -7,11 +8,11 @@
 #	lab_init probe		# temp dir, EXIT trap that kills and stops everything
 #	lab_dns_start "$LAB_DIR/dns.data"
 #	lab_postfix_mx mx1 127.0.0.2 example.test alice bob
-#	lab_is "$(some command)" "want" "B1 something"
+#	lab_is "$(some command)" "want" "smtp: something"
 #	lab_summary		# "lab: N passed, M failed", non-zero on failure
 #
 # Everything the lab starts runs inside a network namespace that has only
-# `lo` up (LAB.md 4c): nothing can leave the machine, and ports 25 and 53
+# `lo` up: nothing can leave the machine, and ports 25 and 53
 # are free. lab_isolate creates the namespace (unique name), writes
 # /etc/netns/<name>/resolv.conf so that programs that read resolv.conf ask
 # the lab's DNS on 127.0.0.1, runs the script inside with LAB_NETNS set,
@@ -516,7 +517,7 @@ lab_postfix_set()
 }
 
 # lab_postfix_mx NAME IP DOMAIN [USER...] - a "remote MX" Postfix for
-# DOMAIN on IP:25 (LAB.md 4). Mailboxes (virtual, texthash): each USER
+# DOMAIN on IP:25. Mailboxes (virtual, texthash): each USER
 # (default: alice bob), plus these fault users:
 #   grey@DOMAIN     450 4.7.1 greylisted (check_recipient_access)
 #   full@DOMAIN     552 5.2.2 mailbox full
@@ -700,7 +701,7 @@ lab_conns_total()
 }
 
 # ---------------------------------------------------------------------
-# Tarpits (perl from perl-base; for hosts that must eat time, D8)
+# Tarpits (perl from perl-base; for hosts that must eat time)
 
 # lab_tarpit NAME PORT MODE - listen on 0.0.0.0:PORT (every 127/8
 # address; use a port no other server uses). MODE:

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-2-Clause
 # milter-lab.sh - sav-milter at the milter protocol level, driven by
 # miltertest (tests/milter/*.lua) inside a loopback-only namespace with
 # the world of milter-lib.sh (fake DNS, a real Postfix MX, fake servers).
@@ -75,9 +76,9 @@ done <<<"$mtout"
 lab_ge "$nmt" 30 "miltertest reported every case"
 lab_is "$mtrc" 0 "miltertest exit status"
 lab_is "$(lab_dns_queries_since relay.test)$(lab_dns_queries_since r2.test)" 00 \
-	"C5 the source route's hosts are never looked up"
+	"address: the source route's hosts are never looked up"
 lab_is "$(lab_dns_queries_since nullmx.test A)$(lab_dns_queries_since nxdomain.test A)" 00 \
-	"A1/A6 no address lookups for NXDOMAIN and null MX domains"
+	"dns: no address lookups for NXDOMAIN and null MX domains"
 
 # --- SIGTERM ---------------------------------------------------------------
 

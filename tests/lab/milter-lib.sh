@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # milter-lib.sh - the milter lab's shared world and helpers (bash).
 # Sourced after lib.sh by milter-lab.sh, postfix-lab.sh, sendmail-lab.sh
 # and demo.sh; not a test itself (run.sh runs only *-lab.sh).

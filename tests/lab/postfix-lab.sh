@@ -1,11 +1,12 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-2-Clause
 # postfix-lab.sh - sav-milter end to end behind a real Postfix front MTA
 # (smtpd_milters on the milter's unix socket, mode 0660 group postfix),
 # probing a real Postfix remote MX and fake servers, driven by swaks,
 # all inside a loopback-only namespace (milter-lib.sh's world).
 #
-# For every verdict class, with milter_protocol 6 and 2 (E9): the SMTP
-# reply swaks saw (basic and enhanced code, E7) and the milter's
+# For every verdict class, with milter_protocol 6 and 2: the SMTP
+# reply swaks saw (basic and enhanced code) and the milter's
 # decision line. Then:
 #   - the budget: a sender whose server answers after 4 s, with
 #     ProbeWait 2 s, gets 451 4.4.3 (reason budget); once the probe has
@@ -13,11 +14,11 @@
 #     from the cache;
 #   - monitor mode: an invalid sender is accepted and the queued message
 #     carries the X-SAV-Verdict header;
-#   - local submission through non_smtpd_milters is never refused (E11);
+#   - local submission through non_smtpd_milters is never refused;
 #   - the milter killed mid-transaction: Postfix applies
 #     milter_default_action = tempfail, the client gets 451 4.7.1; a
 #     restart removes the stale socket and mail flows again;
-#   - D11 ClientProbeRate 3: the 4th new sender from one client within
+#   - per-client rate: ClientProbeRate 3: the 4th new sender from one client within
 #     the minute gets 451 4.7.1 (reason rate-limited) and is never
 #     probed; a cached sender is still answered; another client is not
 #     affected.
@@ -33,7 +34,7 @@ mlab_world
 CONF=$LAB_DIR/sav-milter.conf
 SOCK=$LAB_DIR/milter/sav.sock
 # every transaction comes from MLAB_CLIENT_IP, with far more than 30 new
-# senders a minute: no per-client limit until its own section (D11)
+# senders a minute: no per-client limit until its own section
 mlab_milter_conf "$CONF" "ClientProbeRate 0"
 mlab_milter_start "$CONF"
 
@@ -82,7 +83,7 @@ run_cases()
 	case_ grey@example.test "450 4\\.1\\.7 .*\\(greylisted\\)" tempfail tempfail greylisted "$tag"
 	case_ u@servfail.test "451 4\\.4\\.3 " tempfail tempfail servfail "$tag"
 	case_ "<>" "250 " skipped accept null-sender "$tag"
-	# the remote text stays out of the reply by default (D11)
+	# the remote text stays out of the reply by default
 	local got
 	got=$(mlab_swaks nobody@example.test)
 	lab_check "$tag reject text is generic: no remote text" "$got" "~\\(user-unknown\\)$"
@@ -101,10 +102,10 @@ lab_like "$(grep 'milter-reject: MAIL from' "$(lab_postfix_log front)" | grep -F
 got=$(mlab_swaks 'a@b@example.test')
 line=$(mlab_decision 'a@b@example.test')
 if [ -n "$line" ]; then
-	lab_check "C4 a@b@c: refused 550 5.1.7 by the milter" "$got" "~^550 5\\.1\\.7" \
+	lab_check "address: a@b@c: refused 550 5.1.7 by the milter" "$got" "~^550 5\\.1\\.7" \
 		"$(mlab_field "$line" verdict)" bad-syntax
 else
-	lab_check "C4 a@b@c: refused by Postfix before the milter" "$got" "~^5"
+	lab_check "address: a@b@c: refused by Postfix before the milter" "$got" "~^5"
 fi
 
 # --- concurrency and SIGHUP -------------------------------------------------------
@@ -175,16 +176,16 @@ cp "$CONF.enforce" "$CONF"
 kill -HUP "$MLAB_MILTER_PID"
 mlab_wait_count "$LAB_DIR/milter.log" 'configuration reloaded' $((n + 2)) || lab_diag "no reload seen"
 
-# --- E11 local submission through non_smtpd_milters --------------------------------
+# --- local submission through non_smtpd_milters --------------------------------
 printf 'Subject: local\n\nhello\n' | sendmail -C "$FRONT/conf" -f nobody@nxdomain.test hold@dest.test
 lab_wait_file "$LAB_DIR/milter.log" 'sender=<nobody@nxdomain.test> ' 100
 line=$(mlab_decision nobody@nxdomain.test)
-lab_check "E11 local submission (localhost [127.0.0.1] to non_smtpd_milters) is skipped, never refused" \
+lab_check "milter: local submission (localhost [127.0.0.1] to non_smtpd_milters) is skipped, never refused" \
 	"$(mlab_field "$line" verdict)" skipped "$(mlab_field "$line" reason)" trusted-network \
 	"$(mlab_field "$line" action)" accept "$(mlab_field "$line" client)" "[127.0.0.1]"
 postsuper -c "$FRONT/conf" -d ALL >/dev/null 2>&1
 
-# --- the milter killed mid-transaction (E6) -------------------------------------------
+# --- the milter killed mid-transaction -------------------------------------------
 # a probe that takes longer than the kill: the milter dies while Postfix waits
 mlab_swaks killed@slow.test >"$LAB_DIR/killed.out" &
 swpid=$!
@@ -201,7 +202,7 @@ mv "$LAB_DIR/milter.log" "$LAB_DIR/milter.log.1"
 mlab_milter_start "$CONF"
 lab_like "$(mlab_swaks alice@example.test)" "^250 " "restarted over the stale socket: mail flows again"
 
-# --- D11 per-client probe rate ---------------------------------------------------------
+# --- per-client probe rate ---------------------------------------------------------
 # ClientProbeRate 3 (a restart: limits do not change on SIGHUP); fresh
 # senders, so each one is a probe of the Postfix MX
 mlab_milter_stop
@@ -217,31 +218,31 @@ for i in 1 2 3; do
 	[ "$(mlab_field "$line" cache)" = miss ] && good=$((good + 1))
 done
 lab_wait_file "$MXLOG" 'rate3@example\.test' 50 || lab_diag "the MX never logged rate3@example.test"
-lab_check "D11 ClientProbeRate 3: three new unknown senders from one client are probed and refused" \
+lab_check "client rate: ClientProbeRate 3: three new unknown senders from one client are probed and refused" \
 	"$good" 6 "$(grep -c 'RCPT from.*<rate[123]@example\.test>' "$MXLOG")" 3
 got=$(mlab_swaks nobody@example.test)
 line=$(mlab_decision nobody@example.test)
-lab_check "D11 at the limit, a cached sender is still answered (550 5.1.7, cache=hit)" \
+lab_check "client rate: at the limit, a cached sender is still answered (550 5.1.7, cache=hit)" \
 	"$got" "~^550 5\\.1\\.7 " "$(mlab_field "$line" cache)" hit
 lab_dns_mark
 t0=$(lab_now_ms)
 got=$(mlab_swaks rate4@example.test)
 ms=$(( $(lab_now_ms) - t0 ))
 line=$(mlab_decision rate4@example.test)
-lab_check "D11 the 4th new sender from the client gets 451 4.7.1, reason=rate-limited" \
+lab_check "client rate: the 4th new sender from the client gets 451 4.7.1, reason=rate-limited" \
 	"$got" "~^451 4\\.7\\.1 .*\\(rate-limited\\)" "$(mlab_field "$line" verdict)" tempfail \
 	"$(mlab_field "$line" reason)" rate-limited "$(mlab_field "$line" action)" tempfail \
 	"$(mlab_field "$line" client)" "[$MLAB_CLIENT_IP]"
 lab_diag "rate-limited answer after $ms ms (the whole SMTP transaction)"
 # a probe, had one started, would have asked DNS for example.test by now
 sleep 0.5
-lab_check "D11 the refused sender was never probed: no DNS query for its domain, nothing at the MX" \
+lab_check "client rate: the refused sender was never probed: no DNS query for its domain, nothing at the MX" \
 	"$(lab_dns_queries_since example.test)" 0 "$(grep -c 'rate4@example\.test' "$MXLOG")" 0
 lab_is "$(grep -cF "limit: client $MLAB_CLIENT_IP: 3 of the 3 probes it started within a minute found no valid sender" \
-	"$LAB_DIR/milter.log")" 1 "D11 the milter logs the client's limit once"
+	"$LAB_DIR/milter.log")" 1 "client rate: the milter logs the client's limit once"
 got=$(MLAB_CLIENT_IP=127.0.0.10 mlab_swaks rate4@example.test)
 line=$(mlab_decision rate4@example.test)
-lab_check "D11 another client is not affected: the same sender is probed and refused (550 5.1.7)" \
+lab_check "client rate: another client is not affected: the same sender is probed and refused (550 5.1.7)" \
 	"$got" "~^550 5\\.1\\.7 " "$(mlab_field "$line" reason)" user-unknown \
 	"$(mlab_field "$line" client)" "[127.0.0.10]"
 

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-2-Clause
 # postfix-rate-lab.sh - ClientProbeRate behind a real Postfix front MTA:
 # what one SMTP client may make sav-milter probe, with a real Postfix as
 # the senders' MX, driven by swaks, inside a loopback-only namespace.

@@ -1,6 +1,7 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-2-Clause
 # probe-lab.sh - sav-probe against hostile and ordinary DNS and SMTP
-# servers (CASES.md A-D), inside a loopback-only network namespace.
+# servers, inside a loopback-only network namespace.
 #
 # The world:
 #   ldns-testns on 127.0.0.1:53 with one zone per case (below);
@@ -11,13 +12,15 @@
 #   "guard", a fake_smtpd that accepts everything on addresses that must
 #     never be contacted (127.0.0.1, 10.99.0.1, the A records of domains
 #     whose MX must not be used);
-#   perl tarpits on ports 2600 (silent) and 2601 (blackhole) for D8.
+#   perl tarpits on ports 2600 (silent) and 2601 (blackhole) for the resource-cap
+#   scenarios (at most 5 addresses, 2 sessions, one deadline).
 #
 # Each scenario runs `sav-probe --json --resolver 127.0.0.1 ...` and
 # checks the verdict (and reason, code, exit status where meaningful),
 # then what went on the wire: the fake servers' transcripts, Postfix's
-# maillog, and the DNS server's query log. Scenario names start with the
-# CASES.md id.
+# maillog, and the DNS server's query log. Scenario names start with
+# their area: dns, smtp, address, injection, length, target filter,
+# limits, cache, domain fact.
 
 . "$(dirname "$0")/lib.sh"
 lab_isolate "$0" "$@"
@@ -121,7 +124,7 @@ mx1 loop.test 127.0.0.1
 lab_dns_mx mapped.test "10 mx.mapped.test."
 lab_dns_rcode mx.mapped.test A NODATA
 lab_dns_aaaa mx.mapped.test ::ffff:127.0.0.1
-# D8: 50 MX hosts with 20 addresses each, all on the tarpit ports
+# 50 MX hosts with 20 addresses each, all on the tarpit ports
 for dom in silent50.test blackhole50.test; do
 	mxs=()
 	for i in $(seq 50); do
@@ -183,7 +186,7 @@ ehlo 250-fake.test|250 8BITMIME
 mail <> 550 5.7.1 Null sender refused
 rcpt * 250 2.1.5 Ok
 EOF
-# B11 RetrySender: <> refused, the retry sender accepted / refused too
+# RetrySender: <> refused, the retry sender accepted / refused too
 lab_fake_start nullretry 127.0.0.48:25 <<'EOF'
 ehlo 250-fake.test|250 8BITMIME
 mail <> 550 5.7.1 Null sender refused
@@ -285,50 +288,50 @@ expect()
 }
 
 # ---------------------------------------------------------------------
-# A. DNS
+# DNS
 
 sp u@nx.test
-expect "A1 NXDOMAIN: bad-domain, no SMTP connection, no address lookup" \
+expect "dns: NXDOMAIN: bad-domain, no SMTP connection, no address lookup" \
 	"$V" bad-domain "$R" nxdomain "$RC" 1 "$(nconn)" 0 \
 	"$(lab_dns_queries_since nx.test A)" 0
 
 sp u@nodata.test
-expect "A2 MX NODATA: implicit MX, the domain's A record is probed" \
+expect "dns: MX NODATA: implicit MX, the domain's A record is probed" \
 	"$V" valid "$RC" 0 "$(lab_fake_conns implicit)" 1 \
 	"$(lab_fake_cmds implicit '^RCPT TO:' | head -1)" "RCPT TO:<u@nodata.test>"
 
 sp u@nothing.test
-expect "A2 NODATA for MX, A and AAAA: bad-domain, no connection" \
+expect "dns: NODATA for MX, A and AAAA: bad-domain, no connection" \
 	"$V" bad-domain "$R" no-mail-host "$RC" 1 "$(nconn)" 0
 
 sp u@mxnx.test
-expect "A2 every MX host NXDOMAIN: bad-domain" \
+expect "dns: every MX host NXDOMAIN: bad-domain" \
 	"$V" bad-domain "$R" no-mail-host "$(nconn)" 0
 
 sp u@hostsf.test
-expect "A2 SERVFAIL on the MX host's address lookup: tempfail, no fallback to the domain's A" \
+expect "dns: SERVFAIL on the MX host's address lookup: tempfail, no fallback to the domain's A" \
 	"$V" tempfail "$RC" 2 "$(nconn)" 0
 
 sp u@servfail.test
-expect "A3 MX SERVFAIL: tempfail, no fallback to the A record, no connection" \
+expect "dns: MX SERVFAIL: tempfail, no fallback to the A record, no connection" \
 	"$V" tempfail "$R" servfail "$RC" 2 "$(nconn)" 0 \
 	"$(lab_dns_queries_since servfail.test A)" 0
 
 sp --timeout 3 u@timeout.test
-expect "A4 DNS time-out: tempfail within --timeout 3" \
+expect "dns: DNS time-out: tempfail within --timeout 3" \
 	"$V" tempfail "$R" dns-timeout "$RC" 2 "$MS" "<=4000" "$(nconn)" 0
 
 sp u@nullmx.test
-expect "A6 null MX alone: bad-domain null-mx, no connection, no A lookup" \
+expect "dns: null MX alone: bad-domain null-mx, no connection, no A lookup" \
 	"$V" bad-domain "$R" null-mx "$RC" 1 "$(nconn)" 0 \
 	"$(lab_dns_queries_since nullmx.test A)" 0
 
 sp u@nullmix.test
-expect "A6 null MX mixed with a real MX: still null-mx, no connection" \
+expect "dns: null MX mixed with a real MX: still null-mx, no connection" \
 	"$V" bad-domain "$R" null-mx "$(nconn)" 0
 
 PRIV='' sp u@numeric.test
-expect "A8 MX '127.0.0.1.' without --allow-private: bogus MX, 127.0.0.1 never contacted" \
+expect "dns: MX '127.0.0.1.' without --allow-private: bogus MX, 127.0.0.1 never contacted" \
 	"$V" bad-domain "$R" bogus-mx "$RC" 1 "$(nconn)" 0
 
 first_a=0 first_b=0 bad=0
@@ -345,60 +348,60 @@ for i in $(seq 20); do
 		bad=$((bad + 1))
 	fi
 done
-lab_diag "A9 first contact over 20 runs: a=$first_a b=$first_b"
-expect "A9 equal preference: both MX hosts get first contact over 20 runs, one connection each run" \
+lab_diag "dns: first contact over 20 runs: a=$first_a b=$first_b"
+expect "dns: equal preference: both MX hosts get first contact over 20 runs, one connection each run" \
 	"$first_a" ">=1" "$first_b" ">=1" "$bad" 0
 
 for i in 1 2 3 4 5; do
 	sp u@prio.test
 done
-expect "A9 lower preference number first: 5 runs, all to pref 10, none to pref 20" \
+expect "dns: lower preference number first: 5 runs, all to pref 10, none to pref 20" \
 	"$V" valid "$(lab_fake_conns prlo)" 5 "$(lab_fake_conns prhi)" 0
 
 sp u@bücher.test
-expect "A10 IDN bücher.test: A-label in DNS and in RCPT" \
+expect "dns: IDN bücher.test: A-label in DNS and in RCPT" \
 	"$V" valid "$(lab_dns_queries_since xn--bcher-kva.test MX)" ">=1" \
 	"$(lab_fake_cmds idn '^RCPT TO:<u@' | tail -1)" "RCPT TO:<u@xn--bcher-kva.test>"
 
 sp u@straße.test
-expect "A10 straße.test: IDNA2008 xn--strae-oqa, never strasse.test" \
+expect "dns: straße.test: IDNA2008 xn--strae-oqa, never strasse.test" \
 	"$V" valid "$(lab_dns_queries_since xn--strae-oqa.test MX)" ">=1" \
 	"$(lab_dns_queries_since strasse.test)" 0 "$(lab_fake_conns guard)" 0 \
 	"$(lab_fake_cmds idn '^RCPT TO:<u@' | tail -1)" "RCPT TO:<u@xn--strae-oqa.test>"
 
 sp u@☃.test
-expect "A10 invalid IDN (U+2603): bad-domain, no DNS query, no connection" \
+expect "dns: invalid IDN (U+2603): bad-domain, no DNS query, no connection" \
 	"$V" bad-domain "$R" bad-idn "$RC" 1 "$(ndns)" 0 "$(nconn)" 0
 
 sp u@host.invalid
-expect "A11 .invalid: bad-domain without any DNS query" \
+expect "dns: .invalid: bad-domain without any DNS query" \
 	"$V" bad-domain "$R" invalid-tld "$RC" 1 "$(ndns)" 0 "$(nconn)" 0
 
 pf0=$(lab_postfix_connects pf)
 sp alice@PF.TEST.
-expect "A13 trailing dot and upper case: alice@PF.TEST. is alice@pf.test" \
+expect "dns: trailing dot and upper case: alice@PF.TEST. is alice@pf.test" \
 	"$V" valid "$(lab_json_str "$J" address)" alice@pf.test \
 	"$(lab_dns_queries_since pf.test MX)" ">=1" "$(( $(lab_postfix_connects pf) - pf0 ))" 1
 
 sp u@foo..test
-expect "A13 empty label: bad-domain, no DNS query" \
+expect "dns: empty label: bad-domain, no DNS query" \
 	"$V" bad-domain "$RC" 1 "$(ndns)" 0 "$(nconn)" 0
 
 sp "u@$(printf 'a%.0s' $(seq 64)).test"
-expect "A13 label of 64 octets: bad-domain, no DNS query" \
+expect "dns: label of 64 octets: bad-domain, no DNS query" \
 	"$V" bad-domain "$RC" 1 "$(ndns)" 0 "$(nconn)" 0
 
 # ---------------------------------------------------------------------
-# B. SMTP dialogue, real Postfix
+# SMTP dialogue, real Postfix
 
 pf0=$(lab_postfix_connects pf)
 sp alice@pf.test
-expect "B1 Postfix 250: valid, one connection" \
+expect "smtp: Postfix 250: valid, one connection" \
 	"$V" valid "$R" user-ok "$CODE" 250 "$RC" 0 "$CATCH" false \
 	"$(( $(lab_postfix_connects pf) - pf0 ))" 1
 
 sp nobody@pf.test
-expect "B2 Postfix 550 5.1.1: invalid user-unknown" \
+expect "smtp: Postfix 550 5.1.1: invalid user-unknown" \
 	"$V" invalid "$R" user-unknown "$CODE" 550 "$ENH" 5.1.1 "$RC" 1
 
 # Postfix offers PIPELINING: the random RCPT went in the same group as
@@ -421,82 +424,82 @@ expect "Postfix: the catch-all RCPT was pipelined after alice's and nobody's, ac
 	"$(grep -c 'improper command pipelining' "$(lab_postfix_log pf)")" 0
 
 sp grey@pf.test
-expect "B3 Postfix 450 4.7.1 greylisting: tempfail greylisted" \
+expect "smtp: Postfix 450 4.7.1 greylisting: tempfail greylisted" \
 	"$V" tempfail "$R" greylisted "$CODE" 450 "$RC" 2
 
 sp full@pf.test
-expect "B19 Postfix 552 5.2.2 mailbox full: valid (the mailbox exists)" \
+expect "smtp: Postfix 552 5.2.2 mailbox full: valid (the mailbox exists)" \
 	"$V" valid "$R" mailbox-full "$CODE" 552 "$RC" 0
 
 sp blocked@pf.test
-expect "B18 Postfix 550 5.7.1 policy: unknown policy-block" \
+expect "smtp: Postfix 550 5.7.1 policy: unknown policy-block" \
 	"$V" unknown "$R" policy-block "$CODE" 550 "$ENH" 5.7.1 "$RC" 2
 
 grep -q 'to=<grey@pf.test>' "$(lab_postfix_log pf)"
-expect "B3 Postfix logged the probe's RCPT for grey@pf.test" "$?" 0
+expect "smtp: Postfix logged the probe's RCPT for grey@pf.test" "$?" 0
 
 # ---------------------------------------------------------------------
-# B. SMTP dialogue, hostile and odd servers
+# SMTP dialogue, hostile and odd servers
 
 sp u@spamhaus.test
-expect "B18 550 with blocklist wording, no enhanced code: unknown policy-block" \
+expect "smtp: 550 with blocklist wording, no enhanced code: unknown policy-block" \
 	"$V" unknown "$R" policy-block "$CODE" 550 "$RC" 2
 
 sp u@bigline.test
-expect "B5 64 KiB greeting line: tempfail protocol-error" \
+expect "smtp: 64 KiB greeting line: tempfail protocol-error" \
 	"$V" tempfail "$R" protocol-error "$RC" 2 "$(lab_fake_conns bigline)" 1
 
 sp --timeout 10 u@endless.test
 endless=$(sed -n 's/.*S: \[endless: [0-9]* lines, \([0-9]*\) bytes\].*/\1/p' "$LAB_DIR/endless.tr" | tail -1)
-lab_diag "B5 endless reply: the client read at most ${endless:-?} bytes, ${MS} ms"
-expect "B5 endless 250- reply to EHLO: tempfail protocol-error, client hung up early" \
+lab_diag "smtp: endless reply: the client read at most ${endless:-?} bytes, ${MS} ms"
+expect "smtp: endless 250- reply to EHLO: tempfail protocol-error, client hung up early" \
 	"$V" tempfail "$R" protocol-error "$MS" "<=5000" "${endless:-0}" "<=10000000"
 
 sp u@barelf.test
-expect "B6 replies ending in bare LF: accepted, valid" \
+expect "smtp: replies ending in bare LF: accepted, valid" \
 	"$V" valid "$R" user-ok "$RC" 0 \
 	"$(lab_fake_ncmds barelf '^RCPT TO:<u@barelf.test>$')" 1
 
 sp u@garbage.test
-expect "B7 SSH banner: tempfail protocol-error, never valid" \
+expect "smtp: SSH banner: tempfail protocol-error, never valid" \
 	"$V" tempfail "$R" protocol-error "$RC" 2 "$(lab_fake_ncmds garbage '^(MAIL|RCPT)')" 0
 
 sp u@binary.test
 esc=$(printf '%s' "$J" | tr -d '\n' | LC_ALL=C grep -c $'[\x01-\x1f\x7f-\xff]')
-expect "B7 binary garbage banner: tempfail protocol-error, JSON holds no raw control bytes" \
+expect "smtp: binary garbage banner: tempfail protocol-error, JSON holds no raw control bytes" \
 	"$V" tempfail "$R" protocol-error "$esc" 0
 
 sp --timeout 3 u@silent.test
-expect "B8 server never greets: tempfail within --timeout 3, never spoke first" \
+expect "smtp: server never greets: tempfail within --timeout 3, never spoke first" \
 	"$V" tempfail "$R" timeout "$MS" "<=4000" "$(grep -c ' EARLY ' "$LAB_DIR/silent.tr")" 0
 
 sp u@c421.test
-expect "B8 421 greeting: tempfail" "$V" tempfail "$RC" 2
+expect "smtp: 421 greeting: tempfail" "$V" tempfail "$RC" 2
 
 sp u@midcut.test
-expect "B8 FIN in the middle of the EHLO reply: tempfail" "$V" tempfail "$RC" 2
+expect "smtp: FIN in the middle of the EHLO reply: tempfail" "$V" tempfail "$RC" 2
 
 sp u@reset.test
-expect "B8 TCP reset at RCPT: tempfail" "$V" tempfail "$RC" 2
+expect "smtp: TCP reset at RCPT: tempfail" "$V" tempfail "$RC" 2
 
 sp u@g554.test
-expect "B9 554 greeting on every MX: unknown greeting-refused, both tried" \
+expect "smtp: 554 greeting on every MX: unknown greeting-refused, both tried" \
 	"$V" unknown "$R" greeting-refused "$RC" 2 \
 	"$(lab_fake_conns g554a)" 1 "$(lab_fake_conns g554b)" 1
 
 sp u@ehlo502.test
-expect "B10 EHLO 502: HELO fallback, valid" \
+expect "smtp: EHLO 502: HELO fallback, valid" \
 	"$V" valid "$(lab_fake_ncmds ehlo502 '^HELO ')" 1
 
 sp u@nullref.test
-expect "B11 MAIL FROM:<> refused (no PIPELINING): unknown null-sender-refused, no RCPT sent" \
+expect "smtp: MAIL FROM:<> refused (no PIPELINING): unknown null-sender-refused, no RCPT sent" \
 	"$V" unknown "$R" null-sender-refused "$RC" 2 \
 	"$(lab_fake_ncmds nullref '^RCPT')" 0
 
 short_conf "$LAB_DIR/b11r.conf" b11r
 echo "RetrySender <retry@probe.test>" >>"$LAB_DIR/b11r.conf"
 sp -c "$LAB_DIR/b11r.conf" u@nullretry.test
-expect "B11 RetrySender: <> refused, the retry sender's dialogue decides: valid" \
+expect "smtp: RetrySender: <> refused, the retry sender's dialogue decides: valid" \
 	"$V" valid "$R" user-ok "$RC" 0 "$(lab_fake_conns nullretry)" 2 \
 	"$(lab_fake_ncmds nullretry '^MAIL FROM:<>$')" 1 \
 	"$(lab_fake_ncmds nullretry '^MAIL FROM:<retry@probe.test>$')" 1 \
@@ -504,7 +507,7 @@ expect "B11 RetrySender: <> refused, the retry sender's dialogue decides: valid"
 	"$(grep -c 'probe: <> refused; retrying with <retry@probe.test>' "$SP_ERR")" 1
 
 sp -c "$LAB_DIR/b11r.conf" u@nullboth.test
-expect "B11 RetrySender refused too: unknown null-sender-refused, no RCPT sent" \
+expect "smtp: RetrySender refused too: unknown null-sender-refused, no RCPT sent" \
 	"$V" unknown "$R" null-sender-refused "$RC" 2 "$(lab_fake_conns nullboth)" 2 \
 	"$(lab_fake_ncmds nullboth '^MAIL FROM:<>$')" 1 \
 	"$(lab_fake_ncmds nullboth '^MAIL FROM:<retry@probe.test>$')" 1 \
@@ -514,12 +517,12 @@ short_conf "$LAB_DIR/b11s.conf" b11s
 echo "StrictNullSender yes" >>"$LAB_DIR/b11s.conf"
 n0=$(lab_fake_conns nullref)
 sp -c "$LAB_DIR/b11s.conf" u@nullref.test
-expect "B11 StrictNullSender yes, <> refused: invalid null-sender-refused (exit 1), no retry" \
+expect "smtp: StrictNullSender yes, <> refused: invalid null-sender-refused (exit 1), no retry" \
 	"$V" invalid "$R" null-sender-refused "$RC" 1 "$CODE" 550 \
 	"$(( $(lab_fake_conns nullref) - n0 ))" 1
 
 sp u@catchall.test
-expect "B12 catch-all server: catch-all verdict, a second random RCPT was sent" \
+expect "smtp: catch-all server: catch-all verdict, a second random RCPT was sent" \
 	"$V" catch-all "$CATCH" true "$RC" 2 \
 	"$(lab_fake_ncmds catchall '^RCPT TO:<u@catchall.test>$')" 1 \
 	"$(lab_fake_ncmds catchall '^RCPT TO:<[^u][^>]*@catchall.test>$')" 1
@@ -539,113 +542,113 @@ expect "550 without PIPELINING: invalid, no random RCPT" \
 	"$(grep -c ' PIPELINED ' "$LAB_DIR/stepnone.tr")" 0
 
 sp u@b20a.test
-expect "B20 MX1 451 at RCPT, MX2 550 5.1.1: invalid" \
+expect "smtp: MX1 451 at RCPT, MX2 550 5.1.1: invalid" \
 	"$V" invalid "$R" user-unknown "$RC" 1 \
 	"$(lab_fake_ncmds b20t '^RCPT TO:<u@b20a.test>')" 1 "$(lab_fake_ncmds b20n '^RCPT TO:<u@b20a.test>')" 1
 
 sp u@b20b.test
-expect "B20 MX1 421 greeting, MX2 250: valid" \
+expect "smtp: MX1 421 greeting, MX2 250: valid" \
 	"$V" valid "$RC" 0 "$(lab_fake_conns b20c421)" 1 "$(lab_fake_conns b20ok)" 1
 
 sp u@b20c.test
-expect "B20 MX1 refuses the connection, MX2 550 5.1.1: invalid" \
+expect "smtp: MX1 refuses the connection, MX2 550 5.1.1: invalid" \
 	"$V" invalid "$R" user-unknown "$(lab_fake_ncmds b20n '^RCPT TO:<u@b20c.test>')" 1
 
 short_conf "$LAB_DIR/b20d.conf" b20d
 sp -c "$LAB_DIR/b20d.conf" --timeout 10 u@b20d.test
-expect "B20 MX1 never greets (GreetingTimeout 1s), MX2 550 5.1.1: invalid" \
+expect "smtp: MX1 never greets (GreetingTimeout 1s), MX2 550 5.1.1: invalid" \
 	"$V" invalid "$R" user-unknown "$MS" "<=4000" "$(lab_fake_conns b20sil)" 1 \
 	"$(lab_fake_ncmds b20n '^RCPT TO:<u@b20d.test>')" 1
 
 # ---------------------------------------------------------------------
-# C. Address syntax (what goes on the wire)
+# Address syntax (what goes on the wire)
 
 q0=$(lab_fake_ncmds quoted '^RCPT')
 for local in '"john doe"' '"a@b"' '"a>b"' '"a\"b"'; do
 	sp --no-catchall "$local@quoted.test"
 	want="RCPT TO:<${local//\\/\\\\}@quoted.test>"	# the transcript doubles '\'
 	got=$(lab_fake_cmds quoted '^RCPT' | tail -1)
-	expect "C2 quoted local part $local: valid, RCPT line exactly $want" \
+	expect "address: quoted local part $local: valid, RCPT line exactly $want" \
 		"$V" valid "$got" "$want"
 done
-expect "C2 one RCPT per quoted address, nothing else" \
+expect "address: one RCPT per quoted address, nothing else" \
 	"$(( $(lab_fake_ncmds quoted '^RCPT') - q0 ))" 4
 
 printf '"a\rRSET"@quoted.test\n' >"$LAB_DIR/c3cr.list"
 sp -f "$LAB_DIR/c3cr.list"
-expect "C3 CR inside quotes (list file): bad-syntax, no DNS, no connection" \
+expect "address: CR inside quotes (list file): bad-syntax, no DNS, no connection" \
 	"$V" bad-syntax "$RC" 1 "$(ndns)" 0 "$(nconn)" 0
 
 printf 'a\0b@quoted.test\n' >"$LAB_DIR/c3nul.list"
 sp -f "$LAB_DIR/c3nul.list"
-expect "C3 NUL in the local part (list file): bad-syntax, no connection" \
+expect "address: NUL in the local part (list file): bad-syntax, no connection" \
 	"$V" bad-syntax "$RC" 1 "$(nconn)" 0
 
 printf 'a\x1bb@quoted.test\n' >"$LAB_DIR/c3esc.list"
 sp -f "$LAB_DIR/c3esc.list"
-expect "C3 ESC in the local part (list file): bad-syntax, no connection" \
+expect "address: ESC in the local part (list file): bad-syntax, no connection" \
 	"$V" bad-syntax "$RC" 1 "$(nconn)" 0
 
 sp $'a@quoted.test>\r\nRCPT TO:<x@quoted.test>\r\nDATA'
-expect "D6 'a@b>CRLF RCPT TO:<x@y> CRLF DATA' as one argument: bad-syntax, no connection" \
+expect "injection: 'a@b>CRLF RCPT TO:<x@y> CRLF DATA' as one argument: bad-syntax, no connection" \
 	"$V" bad-syntax "$RC" 1 "$(ndns)" 0 "$(nconn)" 0
 
 sp $'"a\r\nRSET"@quoted.test'
-expect "D6 CRLF inside quotes as one argument: bad-syntax, no connection" \
+expect "injection: CRLF inside quotes as one argument: bad-syntax, no connection" \
 	"$V" bad-syntax "$RC" 1 "$(nconn)" 0
 
 m0=$(lab_fake_ncmds quoted '^MAIL') r0=$(lab_fake_ncmds quoted '^RCPT')
 sp --no-catchall '"a>RCPT TO:<v@quoted.test>"@quoted.test'
-expect "D6 command text inside a quoted local part: exactly one MAIL and one RCPT, re-serialised" \
+expect "injection: command text inside a quoted local part: exactly one MAIL and one RCPT, re-serialised" \
 	"$V" valid "$(( $(lab_fake_ncmds quoted '^MAIL') - m0 ))" 1 \
 	"$(( $(lab_fake_ncmds quoted '^RCPT') - r0 ))" 1 \
 	"$(lab_fake_cmds quoted '^RCPT' | tail -1)" 'RCPT TO:<"a>RCPT TO:<v@quoted.test>"@quoted.test>'
 
 sp '<@r1.test,@r2.test:u@route.test>'
-expect "C5 source route: only route.test looked up and contacted, route never sent" \
+expect "address: source route: only route.test looked up and contacted, route never sent" \
 	"$V" valid "$(lab_dns_queries_since r1.test)" 0 "$(lab_dns_queries_since r2.test)" 0 \
 	"$(lab_dns_queries_since mx.r1.test)" 0 "$(lab_fake_conns guard)" 0 \
 	"$(lab_fake_cmds route '^RCPT TO:<u@' | tail -1)" "RCPT TO:<u@route.test>"
 
 sp --no-catchall -u@quoted.test
-expect "C12 an address that starts with '-' is an address, not an option" \
+expect "address: an address that starts with '-' is an address, not an option" \
 	"$V" valid "$(lab_fake_cmds quoted '^RCPT' | tail -1)" "RCPT TO:<-u@quoted.test>"
 
 # ---------------------------------------------------------------------
-# D. Abuse and security
+# Abuse and security
 
 l65=$(printf 'a%.0s' $(seq 65))
 sp --no-catchall "$l65@quoted.test"
-expect "D7 local part of 65 octets: probed anyway, never truncated" \
+expect "length: local part of 65 octets: probed anyway, never truncated" \
 	"$V" valid "$(lab_fake_cmds quoted '^RCPT' | tail -1)" "RCPT TO:<$l65@quoted.test>"
 
 l255=$(printf 'b%.0s' $(seq 255))
 d250=$(printf 'c%.0s' $(seq 60)).$(printf 'd%.0s' $(seq 60)).$(printf 'e%.0s' $(seq 60)).$(printf 'f%.0s' $(seq 60)).test
 sp "$l255@$d250"
-expect "D7 RCPT line over 512 octets: unknown too-long, no DNS, no connection" \
+expect "length: RCPT line over 512 octets: unknown too-long, no DNS, no connection" \
 	"$V" unknown "$R" too-long "$RC" 2 "$(ndns)" 0 "$(nconn)" 0
 
 d260=$(printf 'g%.0s' $(seq 60)).$d250
 sp "u@$d260"
-expect "D7 domain over 255 octets: bad-domain, no DNS, no connection" \
+expect "length: domain over 255 octets: bad-domain, no DNS, no connection" \
 	"$V" bad-domain "$RC" 1 "$(ndns)" 0 "$(nconn)" 0
 
 PRIV='' sp u@priv.test
-expect "D4 private MX address (10.99.0.1) without --allow-private: unknown private-target, no connection" \
+expect "target filter: private MX address (10.99.0.1) without --allow-private: unknown private-target, no connection" \
 	"$V" unknown "$R" private-target "$RC" 2 "$(nconn)" 0
 
 PRIV='' sp u@loop.test
-expect "D4 MX that resolves only to 127.0.0.1: bad-domain bogus-mx, no connection" \
+expect "target filter: MX that resolves only to 127.0.0.1: bad-domain bogus-mx, no connection" \
 	"$V" bad-domain "$R" bogus-mx "$RC" 1 "$(nconn)" 0
 
 PRIV='' sp u@mapped.test
-expect "D4 MX with only AAAA ::ffff:127.0.0.1: bad-domain bogus-mx, no connection" \
+expect "target filter: MX with only AAAA ::ffff:127.0.0.1: bad-domain bogus-mx, no connection" \
 	"$V" bad-domain "$R" bogus-mx "$(nconn)" 0
 
 short_conf "$LAB_DIR/d8a.conf" d8a
 sp -c "$LAB_DIR/d8a.conf" --port 2600 --timeout 20 u@silent50.test
-lab_diag "D8 silent: $(lab_tarpit_hits tarpit) addresses tried, ${MS} ms"
-expect "D8 50 MX x 20 A, all silent: tempfail, at most 5 addresses tried, bounded time" \
+lab_diag "limits: silent: $(lab_tarpit_hits tarpit) addresses tried, ${MS} ms"
+expect "limits: 50 MX x 20 A, all silent: tempfail, at most 5 addresses tried, bounded time" \
 	"$V" tempfail "$RC" 2 "$(lab_tarpit_hits tarpit)" "<=5" "$(lab_tarpit_hits tarpit)" ">=1" \
 	"$MS" "<=8000"
 
@@ -653,22 +656,22 @@ short_conf "$LAB_DIR/d8b.conf" d8b
 lab_synwatch_start synwatch 2601
 sp -c "$LAB_DIR/d8b.conf" --port 2601 --timeout 20 u@blackhole50.test
 lab_synwatch_stop
-lab_diag "D8 blackhole: $(lab_synwatch_hits synwatch) addresses tried, ${MS} ms"
-expect "D8 50 MX x 20 A, all blackholed (SYN dropped): tempfail, at most 5 addresses, bounded time" \
+lab_diag "limits: blackhole: $(lab_synwatch_hits synwatch) addresses tried, ${MS} ms"
+expect "limits: 50 MX x 20 A, all blackholed (SYN dropped): tempfail, at most 5 addresses, bounded time" \
 	"$V" tempfail "$RC" 2 "$(lab_synwatch_hits synwatch)" "<=5" "$(lab_synwatch_hits synwatch)" ">=1" \
 	"$MS" "<=8000"
 
 sp u@sess.test
-expect "D8 three MX hosts that all answer 451: at most 2 sessions (MaxSessions), tempfail" \
+expect "limits: three MX hosts that all answer 451: at most 2 sessions (MaxSessions), tempfail" \
 	"$V" tempfail "$R" temp-reply "$RC" 2 "$(lab_fake_conns sess1)" 1 "$(lab_fake_conns sess2)" 1 \
 	"$(lab_fake_conns sess3)" 0
 
 sp --timeout 3 u@trickle.test
-expect "D8 server trickling 1 byte a second: tempfail within --timeout 3" \
+expect "limits: server trickling 1 byte a second: tempfail within --timeout 3" \
 	"$V" tempfail "$RC" 2 "$MS" "<=4000"
 
 # ---------------------------------------------------------------------
-# F. The verdict cache through sav-probe --cache (issue 3; CASES D3, F11)
+# The verdict cache through sav-probe --cache
 
 CACHE=$LAB_DIR/cache.mdb
 SAVCACHE=${SAVCACHE:-$LAB_BUILD/sav-cache}
@@ -687,7 +690,7 @@ expect "F --cache: an invalid verdict is answered from the cache too (exit 1)" \
 	"$(( $(lab_postfix_connects pf) - pf0 ))" 2
 sp --cache "$CACHE" grey@pf.test
 sp --cache "$CACHE" grey@pf.test
-expect "F2 --cache: a greylisted tempfail is cached as tempfail only, never as invalid" \
+expect "cache: --cache: a greylisted tempfail is cached as tempfail only, never as invalid" \
 	"$V" tempfail "$R" greylisted "$(lab_json_num "$J" cached)" true "$RC" 2
 G=$("$SAVCACHE" -f "$CACHE" get nobody@pf.test 2>&1)
 lab_check "F sav-cache get shows the stored verdict, its reply and its expiry" \
@@ -695,11 +698,11 @@ lab_check "F sav-cache get shows the stored verdict, its reply and its expiry" \
 n0=$(lab_fake_conns nullref)
 sp --cache "$CACHE" first@nullref.test
 sp --cache "$CACHE" second@nullref.test
-expect "D3 a domain that refused <> is not contacted again for another address" \
+expect "domain fact: a domain that refused <> is not contacted again for another address" \
 	"$V" unknown "$R" null-sender-refused "$(lab_json_num "$J" cached)" true \
 	"$(( $(lab_fake_conns nullref) - n0 ))" 1
 sp -c "$LAB_DIR/b11s.conf" --cache "$CACHE" third@nullref.test
-expect "B11 the cached <> refusal is judged by the StrictNullSender in force now (yes: invalid), no connection" \
+expect "smtp: the cached <> refusal is judged by the StrictNullSender in force now (yes: invalid), no connection" \
 	"$V" invalid "$R" null-sender-refused "$RC" 1 "$(lab_json_num "$J" cached)" true \
 	"$(( $(lab_fake_conns nullref) - n0 ))" 1
 

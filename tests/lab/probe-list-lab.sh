@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-2-Clause
 # probe-list-lab.sh - `sav-probe -f LIST -j N` (and several addresses
 # on the command line) keeps the milter's limits: one limiter for every
 # worker, so a list never opens more connections than the milter would.

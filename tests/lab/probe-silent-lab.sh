@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-2-Clause
 # probe-silent-lab.sh - one probe deadline shared between MX addresses:
 # a first MX that accepts and never greets, or drops our SYN, must leave
 # time for the next one, with sav-probe --timeout and with sav-milter's

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-2-Clause
 # run.sh - the integration lab (`make lab`, last step of `make check`).
 #
 # Runs every tests/lab/*-lab.sh in name order. Each script puts itself

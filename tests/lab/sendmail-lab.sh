@@ -1,11 +1,12 @@
 #!/bin/bash
-# sendmail-lab.sh - sav-milter end to end behind Sendmail (CASES E3/E5/E6),
+# SPDX-License-Identifier: BSD-2-Clause
+# sendmail-lab.sh - sav-milter end to end behind Sendmail,
 # with the same core cases as postfix-lab.sh: the SMTP reply swaks saw
 # and the milter's decision line.
 #
 # Sendmail is not installed: Debian's packages (sendmail-bin,
 # sendmail-base, sendmail-cf, m4, libwrap0) are fetched with apt-get
-# download and unpacked with dpkg -x (LAB.md 7) into
+# download and unpacked with dpkg -x into
 # /var/cache/sav-lab/sendmail-<version>, kept across runs. The daemon
 # runs inside the lab's loopback-only namespace, in a private UTS
 # namespace with a fully qualified host name (Sendmail looks its own

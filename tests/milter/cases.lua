@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: BSD-2-Clause
 -- cases.lua - protocol-level cases for sav-milter, run by
 -- tests/lab/milter-lab.sh with miltertest inside the lab namespace
 -- (the world of milter-lib.sh: fake DNS, a Postfix MX, fake servers).
@@ -126,7 +127,7 @@ end
 -- macros, esmtp args, reply, verdict, reason, action, extra fields }
 local cases = {
 	-- exemptions (each verdict=skipped with its reason)
-	{ "E1 null sender is skipped", REMOTE, "<>", "<>", nil, nil, A, "skipped", "null-sender", "accept" },
+	{ "milter: null sender is skipped", REMOTE, "<>", "<>", nil, nil, A, "skipped", "null-sender", "accept" },
 	{ "local submission (no client address) is skipped", "unspec", "<local@example.test>", "<local@example.test>",
 	  nil, nil, A, "skipped", "local-submission", "accept", { client = false } },
 	{ "authenticated client is skipped", REMOTE, "<auth@example.test>", "<auth@example.test>",
@@ -135,7 +136,7 @@ local cases = {
 	  nil, nil, A, "skipped", "trusted-network", "accept", { client = "[127.0.0.1]" } },
 	{ "a loopback client outside TrustedNetworks is probed", "127.0.0.9", "<bob@catchall.test>", "<bob@catchall.test>",
 	  nil, nil, A, "catch-all", nil, "accept", { client = "[127.0.0.9]" } },
-	{ "E13 our own ProbeSender is skipped", REMOTE, "<verify@probe.lab.test>", "<verify@probe.lab.test>",
+	{ "milter: our own ProbeSender is skipped", REMOTE, "<verify@probe.lab.test>", "<verify@probe.lab.test>",
 	  nil, nil, A, "skipped", "probe-sender", "accept" },
 	{ "ExemptDomains sender is skipped", REMOTE, "<someone@exempt.test>", "<someone@exempt.test>",
 	  nil, nil, A, "skipped", "exempt-domain", "accept" },
@@ -146,34 +147,34 @@ local cases = {
 	  nil, nil, Y, "invalid", "user-unknown", "reject", { code = "550", dsn = "5.1.1", cache = "miss" } },
 	{ "invalid sender again: answered from the cache", REMOTE, "<nobody@example.test>", "<nobody@example.test>",
 	  nil, nil, Y, "invalid", "user-unknown", "reject", { cache = "hit" } },
-	{ "A1 NXDOMAIN sender domain is refused", REMOTE, "<u@nxdomain.test>", "<u@nxdomain.test>",
+	{ "dns: NXDOMAIN sender domain is refused", REMOTE, "<u@nxdomain.test>", "<u@nxdomain.test>",
 	  nil, nil, Y, "bad-domain", "nxdomain", "reject" },
-	{ "A6 null MX sender domain is refused", REMOTE, "<u@nullmx.test>", "<u@nullmx.test>",
+	{ "dns: null MX sender domain is refused", REMOTE, "<u@nullmx.test>", "<u@nullmx.test>",
 	  nil, nil, Y, "bad-domain", "null-mx", "reject" },
-	{ "C4 malformed sender is refused", REMOTE, "<a@b>>", "<a@b>>",
+	{ "address: malformed sender is refused", REMOTE, "<a@b>>", "<a@b>>",
 	  nil, nil, Y, "bad-syntax", nil, "reject" },
-	{ "B12 catch-all domain continues", REMOTE, "<anyone@catchall.test>", "<anyone@catchall.test>",
+	{ "smtp: catch-all domain continues", REMOTE, "<anyone@catchall.test>", "<anyone@catchall.test>",
 	  nil, nil, A, "catch-all", nil, "accept" },
-	{ "B18 policy refusal is unknown and continues", REMOTE, "<someone@policy.test>", "<someone@policy.test>",
+	{ "smtp: policy refusal is unknown and continues", REMOTE, "<someone@policy.test>", "<someone@policy.test>",
 	  nil, nil, A, "unknown", "policy-block", "accept", { code = "550", dsn = "5.7.1" } },
-	{ "B3 greylisted sender is tempfailed", REMOTE, "<grey@example.test>", "<grey@example.test>",
+	{ "smtp: greylisted sender is tempfailed", REMOTE, "<grey@example.test>", "<grey@example.test>",
 	  nil, nil, Y, "tempfail", "greylisted", "tempfail", { code = "450" } },
-	{ "A3 SERVFAIL sender domain is tempfailed", REMOTE, "<u@servfail.test>", "<u@servfail.test>",
+	{ "dns: SERVFAIL sender domain is tempfailed", REMOTE, "<u@servfail.test>", "<u@servfail.test>",
 	  nil, nil, Y, "tempfail", "servfail", "tempfail" },
-	{ "B19 mailbox full is not refused", REMOTE, "<full@example.test>", "<full@example.test>",
+	{ "smtp: mailbox full is not refused", REMOTE, "<full@example.test>", "<full@example.test>",
 	  nil, nil, A, nil, "mailbox-full", "accept", { code = "552" } },
-	-- E2 sender forms, ESMTP parameters, queue id
-	{ "E2 unbracketed sender", REMOTE, "bob@example.test", "<bob@example.test>",
+	-- sender forms, ESMTP parameters, queue id
+	{ "milter: unbracketed sender", REMOTE, "bob@example.test", "<bob@example.test>",
 	  nil, nil, A, "valid", nil, "accept" },
-	{ "C5 source route is dropped", REMOTE, "<@relay.test,@r2.test:alice@example.test>",
+	{ "address: source route is dropped", REMOTE, "<@relay.test,@r2.test:alice@example.test>",
 	  "<@relay.test,@r2.test:alice@example.test>", nil, nil, A, "valid", nil, "accept" },
-	{ "C8 display-name form", REMOTE, "Bob Example <bob@example.test>", "\"<Bob",
+	{ "address: display-name form", REMOTE, "Bob Example <bob@example.test>", "\"<Bob",
 	  nil, nil, A, "valid", nil, "accept" },
-	{ "E2 ESMTP parameters in argv[1..] are ignored", REMOTE, "<Alice@Example.TEST>", "<Alice@Example.TEST>",
+	{ "milter: ESMTP parameters in argv[1..] are ignored", REMOTE, "<Alice@Example.TEST>", "<Alice@Example.TEST>",
 	  nil, { "SIZE=1000", "BODY=8BITMIME" }, A, "valid", nil, "accept" },
 	{ "queue id from macro i is logged", REMOTE, "<qid@catchall.test>", "<qid@catchall.test>",
 	  { "i", "4QTESTQID" }, nil, A, "catch-all", nil, "accept", { qid = "4QTESTQID" } },
-	{ "D6 CR/LF injection in the sender is refused and logged on one line", REMOTE,
+	{ "injection: CR/LF injection in the sender is refused and logged on one line", REMOTE,
 	  "<a\r\nRSET@example.test>", "\"<a\\x0d\\x0aRSET@example.test>\"", nil, nil, Y, "bad-syntax", nil, "reject" },
 }
 
@@ -189,7 +190,7 @@ local function run_cases()
 	for _, l in ipairs(loglines()) do
 		if string.sub(l, 1, 4) == "RSET" then forged = forged + 1 end
 	end
-	if forged == 0 then ok("D6 no forged log line") else not_ok("D6 no forged log line", "got " .. forged .. " lines starting RSET") end
+	if forged == 0 then ok("injection: no forged log line") else not_ok("injection: no forged log line", "got " .. forged .. " lines starting RSET") end
 end
 
 -- several transactions on one connection each get their own verdict

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # check.awk - the soak test's judge (tests/soak/soak.sh): every decision
 # the milter logged, every milter reply the Postfix front logged and
 # every SMTP reply smtp_load saw, against the truth.

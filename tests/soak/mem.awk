@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # mem.awk - the soak test's memory and descriptor verdict
 # (tests/soak/soak.sh). Input: the samples file, one line a sample
 #   ELAPSED KIND PID UPTIME VmRSS RssAnon RssFile FDS THREADS

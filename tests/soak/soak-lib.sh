@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # soak-lib.sh - the soak test's world, sender pools, milter life cycle
 # and samplers (bash). Sourced by tests/soak/soak.sh after
 # tests/lab/lib.sh and tests/lab/milter-lib.sh; not a test itself.

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: BSD-2-Clause
 # soak.sh - `make soak`: a long run of sav-milter behind a real Postfix
 # front MTA, under faults, with every decision checked against the
 # truth. Not part of `make check` (it takes SOAK_S seconds, default

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * bench_cache - how fast and how big the verdict cache is (make bench;
  * not a test: it prints figures, it does not judge them, except for a

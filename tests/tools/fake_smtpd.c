@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * fake_smtpd - a small scriptable SMTP server for the unit tests and
  * the integration lab. It plays well-behaved, odd and hostile servers:

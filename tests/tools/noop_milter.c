@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * noop_milter - a do-nothing libmilter filter, the baseline that
  * `make bench-milter` measures sav-milter against.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * rtt_relay - a TCP relay on loopback that puts a round trip between a
  * client and a server, for `make bench-probe` (tests/bench/bench-probe.sh)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * smtp_load - a small SMTP load generator for the lab's benchmarks and
  * soak runs (Postfix's smtp-source sends from one sender only; this one

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * conn - one fake_smtpd connection, served in the child process the
  * parent forked for it: read command lines, answer each as the script

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * fake_smtpd.h - what the files of fake_smtpd share: the script as
  * parsed (struct script) and the few helpers of the main file. Used by

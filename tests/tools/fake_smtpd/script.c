@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * script - fake_smtpd's script parser: a script file (the language is
  * described at the top of tests/tools/fake_smtpd.c, SCRIPT) into a
