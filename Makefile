@@ -48,8 +48,9 @@ B	:= build
 endif
 
 # --- what each program is made of ---------------------------------------
-CORE_SRC := probe/core/util.c probe/core/verdict.c probe/core/reply.c \
-	probe/core/addr.c probe/core/target.c probe/core/log.c
+CORE_SRC := probe/core/util.c probe/core/sa.c probe/core/verdict.c probe/core/reply.c \
+	probe/core/addr.c probe/core/target.c probe/core/log.c \
+	probe/core/result.c
 NET_SRC	:= probe/net/netio.c probe/net/dns.c probe/net/smtp.c
 CACHE_SRC := probe/cache/cache_rec.c probe/cache/cache_env.c \
 	probe/cache/cache.c probe/cache/cache_evict.c probe/cache/cache_admin.c
@@ -57,8 +58,8 @@ PROBE_SRC := probe/share.c probe/learn.c probe/probe.c probe/limit_client.c prob
 	probe/conf.c
 LIB_SRC	:= $(CORE_SRC) $(NET_SRC) $(CACHE_SRC) $(PROBE_SRC)
 LIB	:= $(B)/libsav.a
-SAV_PROBE_SRC := probe/cmd/sav_probe.c
-SAV_CACHE_SRC := probe/cmd/sav_cache.c
+SAV_PROBE_SRC := probe/cmd/sav_probe.c probe/cmd/print.c
+SAV_CACHE_SRC := probe/cmd/sav_cache.c probe/cmd/print.c
 # the milter without its main(): the unit suites link it too
 MILTER_LIB_SRC := milter/ctx.c milter/decide.c milter/logline.c milter/handlers.c \
 	milter/daemon.c milter/signals.c milter/run.c

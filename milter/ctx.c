@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "ctx.h"
+#include "sa.h"
 #include "util.h"
 
 struct milter milter;
@@ -102,13 +103,11 @@ ctx_new(const struct sockaddr *sa)
 	x->snap = snap_acquire();
 	if (sa != NULL && sa->sa_family == AF_INET) {
 		memcpy(&x->client, sa, sizeof(struct sockaddr_in));
-		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr,
-			  x->client_ip, sizeof(x->client_ip));
+		sa_ntop(sa, x->client_ip, sizeof(x->client_ip));
 		x->have_client = 1;
 	} else if (sa != NULL && sa->sa_family == AF_INET6) {
 		memcpy(&x->client, sa, sizeof(struct sockaddr_in6));
-		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr,
-			  x->client_ip, sizeof(x->client_ip));
+		sa_ntop(sa, x->client_ip, sizeof(x->client_ip));
 		x->have_client = 1;
 	}
 	atomic_fetch_add(&sessions, 1);

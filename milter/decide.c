@@ -45,10 +45,7 @@
 static void
 skip(struct probe_result *res, const char *address, enum reason reason)
 {
-	memset(res, 0, sizeof(*res));
-	res->verdict = VERDICT_SKIPPED;
-	res->reason = reason;
-	util_strlcpy(res->address, address, sizeof(res->address));
+	result_set(res, address, VERDICT_SKIPPED, reason);
 }
 
 /*

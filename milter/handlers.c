@@ -200,11 +200,8 @@ sav_envfrom(SMFICTX *mctx, char **argv)
 				/* ClientProbeRate counts per SMTP client */
 				limit_verdict_parsed(milter.limiter, &c->probe, cl.sa, &a,
 						     c->probe_wait_ms, &res);
-		} else {
-			memset(&res, 0, sizeof(res));
-			res.verdict = VERDICT_ERROR;
-			res.reason = R_INTERNAL;
-		}
+		} else
+			result_set(&res, NULL, VERDICT_ERROR, R_INTERNAL);
 	}
 	decide_reply(c, sender, len, &res, &d);
 

@@ -16,8 +16,8 @@
  *     progress get a short grace period.
  * SIGHUP re-reads the configuration and installs it only if it loads
  * cleanly; each connection keeps the snapshot it started with (ctx.c),
- * so nothing is dropped. Socket, UserID, PidFile, CacheFile, CacheSize,
- * the limits and SyslogFacility need a restart (a warning says so).
+ * so nothing is dropped. The restart-only keys (conf.c's table marks
+ * them) need a restart; a warning names those whose value changed.
  */
 #include <errno.h>
 #include <poll.h>
@@ -67,8 +67,8 @@ static void
 reload(const char *path, int explicit, const char *socket_override)
 {
 	struct snap *s, *cur;
-	char err[1024];
-	const struct conf *o, *n;
+	char err[1024], changed[512];
+	size_t nchanged;
 
 	if ((s = snap_new()) == NULL) {
 		log_msg(LOG_ERR, "reload: out of memory; keeping the running configuration");
@@ -80,16 +80,10 @@ reload(const char *path, int explicit, const char *socket_override)
 		return;
 	}
 	cur = snap_acquire();
-	o = &cur->conf;
-	n = &s->conf;
-	if (strcmp(o->socket, n->socket) != 0 || strcmp(o->user, n->user) != 0 ||
-	    strcmp(o->pidfile, n->pidfile) != 0 || strcmp(o->cachefile, n->cachefile) != 0 ||
-	    o->cache_size != n->cache_size || o->socket_mode != n->socket_mode ||
-	    strcmp(o->socket_group, n->socket_group) != 0 ||
-	    memcmp(&o->limits, &n->limits, sizeof(o->limits)) != 0 ||
-	    o->facility != n->facility)
-		log_msg(LOG_WARNING, "reload: Socket, SocketMode, SocketGroup, UserID, PidFile, "
-			"CacheFile, CacheSize, limits and SyslogFacility change only on restart");
+	nchanged = conf_restart_changes(&cur->conf, &s->conf, changed, sizeof(changed));
+	if (nchanged > 0)
+		log_msg(LOG_WARNING, "reload: %s change%s only on restart", changed,
+			nchanged == 1 ? "s" : "");
 	snap_release(cur);
 	s->conf.probe.cache = milter.cache;
 	snap_install(s);

@@ -25,74 +25,129 @@
 
 #include "addr.h"
 #include "conf.h"
+#include "sa.h"
 
 enum ctype {
-	CT_STRING, CT_PATH, CT_BOOL, CT_DURATION, CT_INT, CT_OCTAL, CT_SIZE,
-	CT_SPECIAL,
+	CT_STRING,	/* char[]: any text that fits */
+	CT_PATH,	/* char[]: "" or an absolute path */
+	CT_SOCKET,	/* char[]: "" or unix:/path, local:, inet:port@host, inet6:port@host */
+	CT_BOOL,	/* int: yes/no */
+	CT_SECONDS,	/* long: a duration, in seconds */
+	CT_MS,		/* msec_t: a duration of min..max seconds, kept in milliseconds */
+	CT_MS_INT,	/* int: the same */
+	CT_INT,		/* int: min..max */
+	CT_OCTAL,	/* int: a file mode, min..max */
+	CT_SIZE,	/* size_t: bytes (k, M, G), at least min */
+	CT_WORD,	/* int or enum: one of the row's words, stored as its value */
+	CT_SPECIAL,	/* set() parses and stores it */
 };
+
+#define KF_REPEAT	1	/* may appear more than once; the file's first line replaces the default */
+#define KF_EMPTY	2	/* an empty value is allowed */
+#define KF_RESTART	4	/* restart-only: a reload keeps the running value and warns */
+
+/* a word a CT_WORD key takes, and what it stores */
+struct word {
+	const char *word;
+	int	value;
+};
+
+struct key;
+typedef int key_set(struct conf *, const struct key *, const char *, char *, size_t);
 
 struct key {
 	const char *name;
 	enum ctype type;
 	const char *def;	/* default as text, applied by conf_defaults; NULL: none */
-	int	repeat;		/* may appear more than once */
+	size_t	off, size;	/* its field in struct conf (also what a reload compares); 0, 0: none */
+	long	min, max;	/* CT_INT, CT_MS, CT_MS_INT, CT_OCTAL, CT_SIZE: bounds */
+	const char *want;	/* CT_INT: the whole "want ..." text, when the generic one does not fit */
+	const struct word *words;	/* CT_WORD: the words it takes, { NULL } last */
+	key_set	*set;		/* CT_SPECIAL: parses and stores the value; NULL value: clear (KF_REPEAT) */
+	unsigned flags;		/* KF_* */
 };
 
-/* The table: every key, its type and default. etc/sav-milter.conf mirrors it. */
+/* AT(field) - where a key goes: its offset and size in struct conf */
+#define AT(f)	.off = offsetof(struct conf, f), .size = sizeof(((struct conf *)0)->f)
+#define NUM_MAX	100000	/* the largest number any CT_INT key takes */
+
+static key_set set_resolver, set_helo, set_sender, set_header, set_nets, set_exempt, set_facility;
+
+static const struct word methods[] = {
+	{ "rcpt", SMTP_METHOD_RCPT }, { "vrfy", SMTP_METHOD_VRFY }, { NULL, 0 }
+};
+/* which ended probes stay counted against their client */
+static const struct word client_counts[] = {
+	{ "failures", LIMIT_COUNT_FAILURES }, { "all", LIMIT_COUNT_ALL }, { NULL, 0 }
+};
+static const struct word modes[] = { { "enforce", 0 }, { "monitor", 1 }, { NULL, 0 } };
+static const struct word actions[] = {
+	{ "accept", ACTION_ACCEPT }, { "tempfail", ACTION_TEMPFAIL }, { "reject", ACTION_REJECT }, { NULL, 0 }
+};
+
+/*
+ * The table: one row per key, with its type, default, place, bounds and
+ * flags; loading, defaults and the reload warning all read it.
+ * etc/sav-milter.conf and doc/sav-milter.conf.5 mirror it (manlint.sh
+ * reads the name and the default from each row, so a row stays on one
+ * line with the name and the default as its first two strings).
+ */
 static const struct key keys[] = {
-	{ "Socket",		CT_STRING,	"unix:/run/sav-milter/sav-milter.sock", 0 },
-	{ "SocketMode",		CT_OCTAL,	"0660", 0 },
-	{ "SocketGroup",	CT_STRING,	"", 0 },
-	{ "UserID",		CT_STRING,	"", 0 },
-	{ "PidFile",		CT_PATH,	"", 0 },
-	{ "CacheFile",		CT_PATH,	"/var/lib/sav-milter/cache.mdb", 0 },
-	{ "CacheSize",		CT_SIZE,	"512M", 0 },
-	{ "CacheTTL.valid",	CT_DURATION,	"30d", 0 },
-	{ "CacheTTL.refresh",	CT_DURATION,	"7d", 0 },
-	{ "CacheTTL.invalid",	CT_DURATION,	"3h", 0 },
-	{ "CacheTTL.tempfail",	CT_DURATION,	"5m", 0 },
-	{ "CacheTTL.domain",	CT_DURATION,	"1d", 0 },
-	{ "CacheTTL.unknown",	CT_DURATION,	"1h", 0 },
-	{ "Resolver",		CT_SPECIAL,	NULL, 1 },
-	{ "DNSTimeout",		CT_DURATION,	"3s", 0 },
-	{ "ProbePort",		CT_INT,		"25", 0 },
-	{ "AllowPrivateTargets", CT_BOOL,	"no", 0 },
-	{ "HeloName",		CT_SPECIAL,	NULL, 0 },
-	{ "ProbeSender",	CT_SPECIAL,	NULL, 0 },
-	{ "RetrySender",	CT_SPECIAL,	NULL, 0 },
-	{ "StrictNullSender",	CT_BOOL,	"no", 0 },
-	{ "ProbeMethod",	CT_SPECIAL,	"rcpt", 0 },
-	{ "CatchAllCheck",	CT_BOOL,	"yes", 0 },
-	{ "MaxTargets",		CT_INT,		"5", 0 },
-	{ "MaxSessions",	CT_INT,		"2", 0 },
-	{ "ProbeWait",		CT_DURATION,	"8s", 0 },
-	{ "ProbeTimeout",	CT_DURATION,	"60s", 0 },
-	{ "ConnectTimeout",	CT_DURATION,	"10s", 0 },
-	{ "GreetingTimeout",	CT_DURATION,	"20s", 0 },
-	{ "CommandTimeout",	CT_DURATION,	"20s", 0 },
-	{ "MaxProbes",		CT_INT,		"100", 0 },
-	{ "DomainConcurrency",	CT_INT,		"2", 0 },
-	{ "MXConcurrency",	CT_INT,		"10", 0 },
-	{ "MXRate",		CT_INT,		"60", 0 },
-	{ "ClientProbeRate",	CT_INT,		"60", 0 },
-	{ "ClientProbeRateCounts", CT_SPECIAL,	"failures", 0 },
-	{ "Mode",		CT_SPECIAL,	"enforce", 0 },
-	{ "MonitorHeader",	CT_SPECIAL,	"X-SAV-Verdict", 0 },
-	{ "TrustedNetworks",	CT_SPECIAL,	"127.0.0.0/8, ::1/128", 0 },
-	{ "SkipAuthenticated",	CT_BOOL,	"yes", 0 },
-	{ "ExemptDomains",	CT_SPECIAL,	"", 0 },
-	{ "Action.valid",	CT_SPECIAL,	"accept", 0 },
-	{ "Action.invalid",	CT_SPECIAL,	"reject", 0 },
-	{ "Action.bad-domain",	CT_SPECIAL,	"reject", 0 },
-	{ "Action.bad-syntax",	CT_SPECIAL,	"reject", 0 },
-	{ "Action.catch-all",	CT_SPECIAL,	"accept", 0 },
-	{ "Action.unknown",	CT_SPECIAL,	"accept", 0 },
-	{ "Action.tempfail",	CT_SPECIAL,	"tempfail", 0 },
-	{ "Action.error",	CT_SPECIAL,	"tempfail", 0 },
-	{ "RejectDetail",	CT_BOOL,	"no", 0 },
-	{ "SyslogFacility",	CT_SPECIAL,	"mail", 0 },
-	{ "LogSkipped",		CT_BOOL,	"yes", 0 },
-	{ NULL, 0, NULL, 0 }
+	{ "Socket",		CT_SOCKET,	"unix:/run/sav-milter/sav-milter.sock", AT(socket), .flags = KF_RESTART },
+	{ "SocketMode",		CT_OCTAL,	"0660", AT(socket_mode), .min = 0, .max = 0777, .flags = KF_RESTART },
+	{ "SocketGroup",	CT_STRING,	"", AT(socket_group), .flags = KF_EMPTY | KF_RESTART },
+	{ "UserID",		CT_STRING,	"", AT(user), .flags = KF_EMPTY | KF_RESTART },
+	{ "PidFile",		CT_PATH,	"", AT(pidfile), .flags = KF_EMPTY | KF_RESTART },
+	{ "CacheFile",		CT_PATH,	"/var/lib/sav-milter/cache.mdb", AT(cachefile), .flags = KF_EMPTY | KF_RESTART },
+	{ "CacheSize",		CT_SIZE,	"512M", AT(cache_size), .min = 1 << 20, .flags = KF_RESTART },
+	{ "CacheTTL.valid",	CT_SECONDS,	"30d", AT(ttl.valid) },
+	{ "CacheTTL.refresh",	CT_SECONDS,	"7d", AT(ttl.refresh) },
+	{ "CacheTTL.invalid",	CT_SECONDS,	"3h", AT(ttl.invalid) },
+	{ "CacheTTL.tempfail",	CT_SECONDS,	"5m", AT(ttl.tempfail) },
+	{ "CacheTTL.domain",	CT_SECONDS,	"1d", AT(ttl.domain) },
+	{ "CacheTTL.unknown",	CT_SECONDS,	"1h", AT(ttl.unknown) },
+	{ "Resolver",		CT_SPECIAL,	NULL, AT(probe.dns.server), .set = set_resolver, .flags = KF_REPEAT },
+	{ "DNSTimeout",		CT_MS_INT,	"3s", AT(probe.dns.timeout_ms), .min = 1, .max = 3600 },
+	{ "ProbePort",		CT_INT,		"25", AT(probe.port), .min = 1, .max = 65535, .want = "a port 1-65535" },
+	{ "AllowPrivateTargets", CT_BOOL,	"no", AT(probe.allow_private) },
+	{ "HeloName",		CT_SPECIAL,	NULL, AT(probe.helo), .set = set_helo },
+	{ "ProbeSender",	CT_SPECIAL,	NULL, AT(probe.sender), .set = set_sender },
+	{ "RetrySender",	CT_SPECIAL,	NULL, AT(probe.retry_sender), .set = set_sender },
+	{ "StrictNullSender",	CT_BOOL,	"no", AT(probe.strict_null) },
+	{ "ProbeMethod",	CT_WORD,	"rcpt", AT(probe.method), .words = methods },
+	{ "CatchAllCheck",	CT_BOOL,	"yes", AT(probe.catchall_check) },
+	{ "MaxTargets",		CT_INT,		"5", AT(probe.max_targets), .min = 1, .max = 50 },
+	{ "MaxSessions",	CT_INT,		"2", AT(probe.max_sessions), .min = 1, .max = 50 },
+	{ "ProbeWait",		CT_MS,		"8s", AT(probe_wait_ms), .min = 1, .max = 3600 },
+	{ "ProbeTimeout",	CT_MS,		"60s", AT(probe.timeout_ms), .min = 1, .max = 3600 },
+	{ "ConnectTimeout",	CT_MS,		"10s", AT(probe.connect_ms), .min = 1, .max = 3600 },
+	{ "GreetingTimeout",	CT_MS,		"20s", AT(probe.greeting_ms), .min = 1, .max = 3600 },
+	{ "CommandTimeout",	CT_MS,		"20s", AT(probe.command_ms), .min = 1, .max = 3600 },
+	{ "MaxProbes",		CT_INT,		"100", AT(limits.max_probes), .min = 1, .max = NUM_MAX, .flags = KF_RESTART },
+	{ "DomainConcurrency",	CT_INT,		"2", AT(limits.per_domain), .min = 1, .max = NUM_MAX, .flags = KF_RESTART },
+	{ "MXConcurrency",	CT_INT,		"10", AT(limits.per_mx), .min = 1, .max = NUM_MAX, .flags = KF_RESTART },
+	/* the limiter keeps a ring of MXRate times per MX address */
+	{ "MXRate",		CT_INT,		"60", AT(limits.mx_rate), .min = 1, .max = 1000, .flags = KF_RESTART },
+	/* 0 switches the per-client limit off */
+	{ "ClientProbeRate",	CT_INT,		"60", AT(limits.client_rate), .min = 0, .max = NUM_MAX, .want = "a number from 0 (off) to 100000", .flags = KF_RESTART },
+	{ "ClientProbeRateCounts", CT_WORD,	"failures", AT(limits.client_counts), .words = client_counts, .flags = KF_RESTART },
+	{ "Mode",		CT_WORD,	"enforce", AT(monitor), .words = modes },
+	{ "MonitorHeader",	CT_SPECIAL,	"X-SAV-Verdict", AT(header), .set = set_header },
+	{ "TrustedNetworks",	CT_SPECIAL,	"127.0.0.0/8, ::1/128", AT(nets), .set = set_nets, .flags = KF_EMPTY },
+	{ "SkipAuthenticated",	CT_BOOL,	"yes", AT(skip_auth) },
+	{ "ExemptDomains",	CT_SPECIAL,	"", .set = set_exempt, .flags = KF_EMPTY },
+	{ "Action.valid",	CT_WORD,	"accept", AT(action[VERDICT_VALID]), .words = actions },
+	{ "Action.invalid",	CT_WORD,	"reject", AT(action[VERDICT_INVALID]), .words = actions },
+	{ "Action.bad-domain",	CT_WORD,	"reject", AT(action[VERDICT_BAD_DOMAIN]), .words = actions },
+	{ "Action.bad-syntax",	CT_WORD,	"reject", AT(action[VERDICT_BAD_SYNTAX]), .words = actions },
+	{ "Action.catch-all",	CT_WORD,	"accept", AT(action[VERDICT_CATCH_ALL]), .words = actions },
+	{ "Action.unknown",	CT_WORD,	"accept", AT(action[VERDICT_UNKNOWN]), .words = actions },
+	{ "Action.tempfail",	CT_WORD,	"tempfail", AT(action[VERDICT_TEMPFAIL]), .words = actions },
+	{ "Action.error",	CT_WORD,	"tempfail", AT(action[VERDICT_ERROR]), .words = actions },
+	{ "RejectDetail",	CT_BOOL,	"no", AT(reject_detail) },
+	{ "SyslogFacility",	CT_SPECIAL,	"mail", AT(facility), .set = set_facility, .flags = KF_RESTART },
+	{ "LogSkipped",		CT_BOOL,	"yes", AT(log_skipped) },
+	{ NULL, 0, NULL, .flags = 0 }
 };
 
 static const struct {
@@ -105,12 +160,15 @@ static const struct {
 	{ "local6", LOG_LOCAL6 }, { "local7", LOG_LOCAL7 }, { NULL, 0 }
 };
 
-static const char *action_names[] = { "accept", "tempfail", "reject" };
-
 const char *
 action_str(enum action a)
 {
-	return (unsigned)a < 3 ? action_names[a] : "?";
+	const struct word *w;
+
+	for (w = actions; w->word != NULL; w++)
+		if (w->value == (int)a)
+			return w->word;
+	return "?";
 }
 
 static const struct key *
@@ -228,14 +286,9 @@ parse_net(const char *item, struct conf_net *n)
 	if (slash)
 		*slash++ = '\0';
 	memset(n, 0, sizeof(*n));
-	if (inet_pton(AF_INET, buf, n->addr) == 1) {
-		n->family = AF_INET;
-		max = 32;
-	} else if (inet_pton(AF_INET6, buf, n->addr) == 1) {
-		n->family = AF_INET6;
-		max = 128;
-	} else
+	if ((n->family = ip_pton(buf, n->addr)) == 0)
 		return -1;
+	max = n->family == AF_INET ? 32 : 128;
 	if (slash == NULL)
 		prefix = max;
 	else if (parse_int(slash, 0, max, &prefix) < 0)
@@ -331,213 +384,188 @@ add_exempt(struct conf *c, const char *item, char *err, size_t errlen)
 	return 0;
 }
 
+/* FIELD(c, k, type) - the place of key k in c */
+#define FIELD(c, k, type)	((type *)(void *)((char *)(c) + (k)->off))
+
 static int
-set_special(struct conf *c, const struct key *k, const char *v, char *err, size_t errlen)
+set_resolver(struct conf *c, const struct key *k, const char *v, char *err, size_t errlen)
 {
-	const char *n = k->name;
+	if (v == NULL) {
+		c->probe.dns.nservers = 0;
+		return 0;
+	}
+	return dns_conf_add_server(&c->probe.dns, v, err, errlen);
+}
+
+static int
+set_helo(struct conf *c, const struct key *k, const char *v, char *err, size_t errlen)
+{
+	if (!is_hostname(v))
+		return fail(err, errlen, "not a host name: %s", v);
+	util_strlcpy(FIELD(c, k, char), v, k->size);
+	return 0;
+}
+
+/* ProbeSender, RetrySender: RetrySender <> is "no retry": MAIL FROM:<> was what got refused */
+static int
+set_sender(struct conf *c, const struct key *k, const char *v, char *err, size_t errlen)
+{
+	char *dst = FIELD(c, k, char);
+	struct addr a, *parsed = dst == c->probe.sender ? &c->sender_addr : &c->retry_addr;
+	const char *why = NULL;
+
+	switch (addr_parse(v, strlen(v), &a, &why)) {
+	case ADDR_NULL:
+		dst[0] = '\0';
+		memset(parsed, 0, sizeof(*parsed));
+		return 0;
+	case ADDR_OK:
+		if (addr_format(&a, dst, k->size) < 0)
+			return fail(err, errlen, "%s", "address too long");
+		/* kept parsed: the milter compares every sender with it */
+		*parsed = a;
+		return 0;
+	default:
+		return fail(err, errlen, "not a usable address (%s)", why ? why : "syntax");
+	}
+}
+
+static int
+set_header(struct conf *c, const struct key *k, const char *v, char *err, size_t errlen)
+{
+	const char *p;
+
+	if (*v == '\0' || strlen(v) >= k->size)
+		return fail(err, errlen, "bad header name: %s", v);
+	for (p = v; *p; p++)
+		if (*p <= 32 || *p >= 127 || *p == ':')
+			return fail(err, errlen, "bad header name: %s", v);
+	util_strlcpy(FIELD(c, k, char), v, k->size);
+	return 0;
+}
+
+static int
+set_nets(struct conf *c, const struct key *k, const char *v, char *err, size_t errlen)
+{
+	c->nnets = 0;
+	return for_each_item(v, add_net, c, err, errlen);
+}
+
+static int
+set_exempt(struct conf *c, const struct key *k, const char *v, char *err, size_t errlen)
+{
 	int i;
 
-	if (!strcmp(n, "Resolver"))
-		return dns_conf_add_server(&c->probe.dns, v, err, errlen);
-	if (!strcmp(n, "HeloName")) {
-		if (!is_hostname(v))
-			return fail(err, errlen, "not a host name: %s", v);
-		util_strlcpy(c->probe.helo, v, sizeof(c->probe.helo));
-		return 0;
-	}
-	if (!strcmp(n, "ProbeSender") || !strcmp(n, "RetrySender")) {
-		/* RetrySender <> is "no retry": MAIL FROM:<> was what got refused */
-		int probe = !strcmp(n, "ProbeSender");
-		char *dst = probe ? c->probe.sender : c->probe.retry_sender;
-		size_t size = probe ? sizeof(c->probe.sender) : sizeof(c->probe.retry_sender);
-		struct addr a, *parsed = probe ? &c->sender_addr : &c->retry_addr;
-		const char *why = NULL;
+	for (i = 0; i < c->nexempt; i++)
+		free(c->exempt[i]);
+	c->nexempt = 0;
+	return for_each_item(v, add_exempt, c, err, errlen);
+}
 
-		switch (addr_parse(v, strlen(v), &a, &why)) {
-		case ADDR_NULL:
-			dst[0] = '\0';
-			memset(parsed, 0, sizeof(*parsed));
+static int
+set_facility(struct conf *c, const struct key *k, const char *v, char *err, size_t errlen)
+{
+	int i;
+
+	for (i = 0; facilities[i].name; i++)
+		if (!strcasecmp(facilities[i].name, v)) {
+			*FIELD(c, k, int) = facilities[i].facility;
 			return 0;
-		case ADDR_OK:
-			if (addr_format(&a, dst, size) < 0)
-				return fail(err, errlen, "%s", "address too long");
-			/* kept parsed: the milter compares every sender with it */
-			*parsed = a;
-			return 0;
-		default:
-			return fail(err, errlen, "not a usable address (%s)", why ? why : "syntax");
 		}
-	}
-	if (!strcmp(n, "ProbeMethod")) {
-		if (!strcasecmp(v, "rcpt"))
-			c->probe.method = SMTP_METHOD_RCPT;
-		else if (!strcasecmp(v, "vrfy"))
-			c->probe.method = SMTP_METHOD_VRFY;
-		else
-			return fail(err, errlen, "want rcpt or vrfy, not %s", v);
-		return 0;
-	}
-	if (!strcmp(n, "ClientProbeRateCounts")) {
-		/* which ended probes stay counted against their client */
-		if (!strcasecmp(v, "failures"))
-			c->limits.client_counts = LIMIT_COUNT_FAILURES;
-		else if (!strcasecmp(v, "all"))
-			c->limits.client_counts = LIMIT_COUNT_ALL;
-		else
-			return fail(err, errlen, "want failures or all, not %s", v);
-		return 0;
-	}
-	if (!strcmp(n, "Mode")) {
-		if (!strcasecmp(v, "enforce"))
-			c->monitor = 0;
-		else if (!strcasecmp(v, "monitor"))
-			c->monitor = 1;
-		else
-			return fail(err, errlen, "want enforce or monitor, not %s", v);
-		return 0;
-	}
-	if (!strcmp(n, "MonitorHeader")) {
-		const char *p;
+	return fail(err, errlen, "unknown syslog facility: %s", v);
+}
 
-		if (*v == '\0' || strlen(v) >= sizeof(c->header))
-			return fail(err, errlen, "bad header name: %s", v);
-		for (p = v; *p; p++)
-			if (*p <= 32 || *p >= 127 || *p == ':')
-				return fail(err, errlen, "bad header name: %s", v);
-		util_strlcpy(c->header, v, sizeof(c->header));
-		return 0;
-	}
-	if (!strcmp(n, "TrustedNetworks")) {
-		c->nnets = 0;
-		return for_each_item(v, add_net, c, err, errlen);
-	}
-	if (!strcmp(n, "ExemptDomains")) {
-		for (i = 0; i < c->nexempt; i++)
-			free(c->exempt[i]);
-		c->nexempt = 0;
-		return for_each_item(v, add_exempt, c, err, errlen);
-	}
-	if (!strcmp(n, "SyslogFacility")) {
-		for (i = 0; facilities[i].name; i++)
-			if (!strcasecmp(facilities[i].name, v)) {
-				c->facility = facilities[i].facility;
-				return 0;
-			}
-		return fail(err, errlen, "unknown syslog facility: %s", v);
-	}
-	if (!strncmp(n, "Action.", 7)) {
-		enum verdict vd;
-		int a = -1;
+/* set_word - a CT_WORD value: "want a, b or c, not v" when it is none of the row's words */
+static int
+set_word(struct conf *c, const struct key *k, const char *v, char *err, size_t errlen)
+{
+	const struct word *w;
+	size_t n = 0, len;
 
-		if (verdict_parse(n + 7, &vd) < 0)
-			return fail(err, errlen, "%s", "unknown verdict");
-		for (i = 0; i < 3; i++)
-			if (!strcasecmp(v, action_names[i]))
-				a = i;
-		if (a < 0)
-			return fail(err, errlen, "want accept, tempfail or reject, not %s", v);
-		c->action[vd] = (enum action)a;
-		return 0;
-	}
-	return fail(err, errlen, "%s", "internal: unhandled key");
+	for (w = k->words; w->word != NULL; w++)
+		if (!strcasecmp(v, w->word)) {
+			*FIELD(c, k, int) = w->value;
+			return 0;
+		}
+	len = (size_t)snprintf(err, errlen, "want");
+	for (w = k->words; w->word != NULL; w++, n++)
+		if (len < errlen)
+			len += (size_t)snprintf(err + len, errlen - len, "%s%s",
+			    n == 0 ? " " : w[1].word == NULL ? " or " : ", ", w->word);
+	if (len < errlen)
+		snprintf(err + len, errlen - len, ", not %s", v);
+	return -1;
+}
+
+/* dur_text - seconds as the shortest duration word: 1s, 5m, 1h, 2d */
+static void
+dur_text(char *buf, size_t size, long s)
+{
+	if (s > 0 && s % 86400 == 0)
+		snprintf(buf, size, "%ldd", s / 86400);
+	else if (s > 0 && s % 3600 == 0)
+		snprintf(buf, size, "%ldh", s / 3600);
+	else if (s > 0 && s % 60 == 0)
+		snprintf(buf, size, "%ldm", s / 60);
+	else
+		snprintf(buf, size, "%lds", s);
 }
 
 /* apply - the typed value of one key into its place in struct conf */
 static int
 apply(struct conf *c, const struct key *k, const char *v, char *err, size_t errlen)
 {
-	const char *n = k->name;
+	char lo[24], hi[24];
 	long num, secs;
 	int b;
 
 	switch (k->type) {
 	case CT_STRING:
-	case CT_PATH: {
-		char *dst;
-		size_t size;
-
-		if (!strcmp(n, "Socket")) { dst = c->socket; size = sizeof(c->socket); }
-		else if (!strcmp(n, "SocketGroup")) { dst = c->socket_group; size = sizeof(c->socket_group); }
-		else if (!strcmp(n, "UserID")) { dst = c->user; size = sizeof(c->user); }
-		else if (!strcmp(n, "PidFile")) { dst = c->pidfile; size = sizeof(c->pidfile); }
-		else if (!strcmp(n, "CacheFile")) { dst = c->cachefile; size = sizeof(c->cachefile); }
-		else return fail(err, errlen, "%s", "internal: unhandled key");
+	case CT_PATH:
+	case CT_SOCKET:
 		if (k->type == CT_PATH && *v != '\0' && *v != '/')
 			return fail(err, errlen, "want an absolute path, not %s", v);
-		if (!strcmp(n, "Socket") && *v != '\0' && strncmp(v, "unix:", 5) && strncmp(v, "local:", 6) &&
+		if (k->type == CT_SOCKET && *v != '\0' && strncmp(v, "unix:", 5) && strncmp(v, "local:", 6) &&
 		    strncmp(v, "inet:", 5) && strncmp(v, "inet6:", 6))
 			return fail(err, errlen, "want unix:/path, inet:port@host or inet6:port@host, not %s", v);
-		if (util_strlcpy(dst, v, size) >= size)
+		if (util_strlcpy(FIELD(c, k, char), v, k->size) >= k->size)
 			return fail(err, errlen, "%s", "value too long");
 		return 0;
-	}
 	case CT_BOOL:
 		if (parse_bool(v, &b) < 0)
 			return fail(err, errlen, "want yes or no, not %s", v);
-		if (!strcmp(n, "AllowPrivateTargets")) c->probe.allow_private = b;
-		else if (!strcmp(n, "CatchAllCheck")) c->probe.catchall_check = b;
-		else if (!strcmp(n, "StrictNullSender")) c->probe.strict_null = b;
-		else if (!strcmp(n, "SkipAuthenticated")) c->skip_auth = b;
-		else if (!strcmp(n, "RejectDetail")) c->reject_detail = b;
-		else if (!strcmp(n, "LogSkipped")) c->log_skipped = b;
-		else return fail(err, errlen, "%s", "internal: unhandled key");
+		*FIELD(c, k, int) = b;
 		return 0;
-	case CT_DURATION:
+	case CT_SECONDS:
+	case CT_MS:
+	case CT_MS_INT:
 		if ((secs = util_parse_duration(v)) < 0)
 			return fail(err, errlen, "want a duration (30, 30s, 5m, 3h, 7d), not %s", v);
-		if (!strncmp(n, "CacheTTL.", 9)) {
-			if (!strcmp(n, "CacheTTL.valid")) c->ttl.valid = secs;
-			else if (!strcmp(n, "CacheTTL.refresh")) c->ttl.refresh = secs;
-			else if (!strcmp(n, "CacheTTL.invalid")) c->ttl.invalid = secs;
-			else if (!strcmp(n, "CacheTTL.tempfail")) c->ttl.tempfail = secs;
-			else if (!strcmp(n, "CacheTTL.domain")) c->ttl.domain = secs;
-			else c->ttl.unknown = secs;
+		if (k->type == CT_SECONDS) {
+			*FIELD(c, k, long) = secs;
 			return 0;
 		}
-		if (secs == 0 || secs > 3600)
-			return fail(err, errlen, "want between 1s and 1h, not %s", v);
-		if (!strcmp(n, "DNSTimeout")) c->probe.dns.timeout_ms = (int)(secs * 1000);
-		else if (!strcmp(n, "ProbeWait")) c->probe_wait_ms = secs * 1000;
-		else if (!strcmp(n, "ProbeTimeout")) c->probe.timeout_ms = secs * 1000;
-		else if (!strcmp(n, "ConnectTimeout")) c->probe.connect_ms = secs * 1000;
-		else if (!strcmp(n, "GreetingTimeout")) c->probe.greeting_ms = secs * 1000;
-		else if (!strcmp(n, "CommandTimeout")) c->probe.command_ms = secs * 1000;
-		else return fail(err, errlen, "%s", "internal: unhandled key");
+		if (secs < k->min || secs > k->max) {
+			dur_text(lo, sizeof(lo), k->min);
+			dur_text(hi, sizeof(hi), k->max);
+			return fail(err, errlen, "want between %s and %s, not %s", lo, hi, v);
+		}
+		if (k->type == CT_MS)
+			*FIELD(c, k, msec_t) = secs * 1000;
+		else
+			*FIELD(c, k, int) = (int)(secs * 1000);
 		return 0;
 	case CT_INT:
-		if (!strcmp(n, "ProbePort")) {
-			if (parse_int(v, 1, 65535, &num) < 0)
-				return fail(err, errlen, "want a port 1-65535, not %s", v);
-			c->probe.port = (int)num;
-			return 0;
+		if (k->want != NULL) {
+			if (parse_int(v, k->min, k->max, &num) < 0)
+				return fail(err, errlen, "want %s, not %s", k->want, v);
+		} else {
+			if (parse_int(v, k->min, NUM_MAX, &num) < 0)
+				return fail(err, errlen, "want a number from %ld, not %s", k->min, v);
+			if (num > k->max)
+				return fail(err, errlen, "want at most %ld, not %s", k->max, v);
 		}
-		if (!strcmp(n, "ClientProbeRate")) {
-			/* 0 switches the per-client limit off */
-			if (parse_int(v, 0, 100000, &num) < 0)
-				return fail(err, errlen, "want a number from 0 (off) to 100000, not %s", v);
-			c->limits.client_rate = (int)num;
-			return 0;
-		}
-		if (parse_int(v, 1, 100000, &num) < 0)
-			return fail(err, errlen, "want a number from 1, not %s", v);
-		if (!strcmp(n, "MaxTargets")) {
-			if (num > 50)
-				return fail(err, errlen, "want at most 50, not %s", v);
-			c->probe.max_targets = (int)num;
-		} else if (!strcmp(n, "MaxSessions")) {
-			if (num > 50)
-				return fail(err, errlen, "want at most 50, not %s", v);
-			c->probe.max_sessions = (int)num;
-		} else if (!strcmp(n, "MaxProbes")) c->limits.max_probes = (int)num;
-		else if (!strcmp(n, "DomainConcurrency")) c->limits.per_domain = (int)num;
-		else if (!strcmp(n, "MXConcurrency")) c->limits.per_mx = (int)num;
-		else if (!strcmp(n, "MXRate")) {
-			/* the limiter keeps a ring of MXRate times per MX address */
-			if (num > 1000)
-				return fail(err, errlen, "want at most 1000, not %s", v);
-			c->limits.mx_rate = (int)num;
-		}
-		else return fail(err, errlen, "%s", "internal: unhandled key");
+		*FIELD(c, k, int) = (int)num;
 		return 0;
 	case CT_OCTAL: {
 		char *end;
@@ -545,19 +573,34 @@ apply(struct conf *c, const struct key *k, const char *v, char *err, size_t errl
 
 		errno = 0;
 		m = strtol(v, &end, 8);
-		if (errno || *end != '\0' || *v == '\0' || m < 0 || m > 0777)
+		if (errno || *end != '\0' || *v == '\0' || m < k->min || m > k->max)
 			return fail(err, errlen, "want an octal mode like 0660, not %s", v);
-		c->socket_mode = (int)m;
+		*FIELD(c, k, int) = (int)m;
 		return 0;
 	}
 	case CT_SIZE:
-		if (parse_size(v, &c->cache_size) < 0 || c->cache_size < (1u << 20))
+		if (parse_size(v, FIELD(c, k, size_t)) < 0 || *FIELD(c, k, size_t) < (size_t)k->min)
 			return fail(err, errlen, "want a size like 512M (at least 1M), not %s", v);
 		return 0;
+	case CT_WORD:
+		return set_word(c, k, v, err, errlen);
 	case CT_SPECIAL:
-		return set_special(c, k, v, err, errlen);
+		return k->set(c, k, v, err, errlen);
 	}
 	return -1;
+}
+
+/* type_size - the size of the field a key of type t fills; 0: any (CT_SPECIAL, strings) */
+static size_t
+type_size(enum ctype t)
+{
+	switch (t) {
+	case CT_BOOL: case CT_INT: case CT_OCTAL: case CT_MS_INT: case CT_WORD: return sizeof(int);
+	case CT_SECONDS: return sizeof(long);
+	case CT_MS: return sizeof(msec_t);
+	case CT_SIZE: return sizeof(size_t);
+	default: return 0;
+	}
 }
 
 void
@@ -571,12 +614,19 @@ conf_defaults(struct conf *c)
 	cache_ttl_defaults(&c->ttl);
 	limit_conf_defaults(&c->limits);
 	c->facility = LOG_MAIL;
-	for (k = keys; k->name != NULL; k++)
+	for (k = keys; k->name != NULL; k++) {
+		if ((type_size(k->type) != 0 && k->size != type_size(k->type)) ||
+		    (k->type == CT_SPECIAL && k->set == NULL) || (k->type == CT_WORD && k->words == NULL)) {
+			/* a row whose place does not fit its type is a programming error */
+			fprintf(stderr, "conf: table row %s does not fit its type\n", k->name);
+			abort();
+		}
 		if (k->def != NULL && apply(c, k, k->def, err, sizeof(err)) < 0) {
 			/* a broken built-in default is a programming error */
 			fprintf(stderr, "conf: default for %s: %s\n", k->name, err);
 			abort();
 		}
+	}
 }
 
 int
@@ -602,7 +652,7 @@ conf_load(struct conf *c, const char *path, char *err, size_t errlen)
 	unsigned char seen[sizeof(keys) / sizeof(keys[0])];
 	char line[4096], why[600];
 	FILE *fp;
-	int lineno = 0, resolvers = 0;
+	int lineno = 0;
 
 	conf_defaults(c);
 	memset(seen, 0, sizeof(seen));
@@ -651,19 +701,18 @@ conf_load(struct conf *c, const char *path, char *err, size_t errlen)
 			snprintf(err, errlen, "%s:%d: %s: unknown key", path, lineno, key);
 			goto bad;
 		}
-		if (seen[k - keys] && !k->repeat) {
+		if (seen[k - keys] && !(k->flags & KF_REPEAT)) {
 			snprintf(err, errlen, "%s:%d: %s: given twice", path, lineno, k->name);
 			goto bad;
 		}
-		seen[k - keys] = 1;
-		if (*val == '\0' && strcmp(k->name, "ExemptDomains") && strcmp(k->name, "PidFile") &&
-		    strcmp(k->name, "CacheFile") && strcmp(k->name, "UserID") && strcmp(k->name, "SocketGroup") &&
-		    strcmp(k->name, "TrustedNetworks")) {
+		if (*val == '\0' && !(k->flags & KF_EMPTY)) {
 			snprintf(err, errlen, "%s:%d: %s: missing value", path, lineno, k->name);
 			goto bad;
 		}
-		if (!strcmp(k->name, "Resolver") && resolvers++ == 0)
-			c->probe.dns.nservers = 0;
+		/* a repeatable key's first line in the file replaces its default */
+		if ((k->flags & KF_REPEAT) && !seen[k - keys])
+			k->set(c, k, NULL, why, sizeof(why));
+		seen[k - keys] = 1;
 		if (apply(c, k, val, why, sizeof(why)) < 0) {
 			snprintf(err, errlen, "%s:%d: %s: %s", path, lineno, k->name, why);
 			goto bad;
@@ -689,6 +738,36 @@ bad:
 	fclose(fp);
 	conf_free(c);
 	return -1;
+}
+
+size_t
+conf_restart_changes(const struct conf *o, const struct conf *n, char *buf, size_t size)
+{
+	const struct key *k;
+	size_t count = 0, len = 0;
+
+	if (size > 0)
+		buf[0] = '\0';
+	for (k = keys; k->name != NULL; k++) {
+		const char *a = (const char *)o + k->off, *b = (const char *)n + k->off;
+		int same;
+
+		if (!(k->flags & KF_RESTART))
+			continue;
+		if (k->type == CT_STRING || k->type == CT_PATH || k->type == CT_SOCKET)
+			same = strncmp(a, b, k->size) == 0;
+		else
+			same = memcmp(a, b, k->size) == 0;
+		if (same)
+			continue;
+		if (len < size) {
+			int r = snprintf(buf + len, size - len, "%s%s", count ? ", " : "", k->name);
+
+			len = r < 0 ? size : len + (size_t)r;
+		}
+		count++;
+	}
+	return count;
 }
 
 void

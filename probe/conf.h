@@ -70,6 +70,14 @@ int	conf_set(struct conf *c, const char *key, const char *value, char *err, size
 
 void	conf_free(struct conf *c);
 
+/*
+ * conf_restart_changes - the restart-only keys (the table's KF_RESTART
+ * rows) whose value differs between o and n, as "Socket, MXRate" in
+ * buf (cut to size, always NUL-terminated when size > 0). Returns how
+ * many differ; 0: a reload may install n without a warning.
+ */
+size_t	conf_restart_changes(const struct conf *o, const struct conf *n, char *buf, size_t size);
+
 /* conf_trusted - is the address inside TrustedNetworks? */
 int	conf_trusted(const struct conf *c, const struct sockaddr *sa);
 

@@ -107,6 +107,7 @@
 #include "limit.h"
 #include "limit_client.h"
 #include "log.h"
+#include "sa.h"
 
 #define FLIGHT_BUCKETS	1024
 #define DOM_BUCKETS	1024
@@ -246,15 +247,6 @@ cond_init_mono(pthread_cond_t *cv)
 		rc = pthread_cond_init(cv, &a);
 	pthread_condattr_destroy(&a);
 	return rc == 0 ? 0 : -1;
-}
-
-static void
-set_result(struct probe_result *r, const char *address, enum verdict v, enum reason reason)
-{
-	memset(r, 0, sizeof(*r));
-	util_strlcpy(r->address, address, sizeof(r->address));
-	r->verdict = v;
-	r->reason = reason;
 }
 
 /* ---- the flights table (single-flight) ---- */
@@ -503,17 +495,13 @@ mx_get(struct limiter *l, int family, const unsigned char addr[16], int create)
 static void
 mx_waited(struct job *j, const struct sockaddr *sa, int rc, msec_t spent, msec_t *deadline)
 {
-	const void *a = sa->sa_family == AF_INET ?
-	    (const void *)&((const struct sockaddr_in *)sa)->sin_addr :
-	    (const void *)&((const struct sockaddr_in6 *)sa)->sin6_addr;
 	char ip[INET6_ADDRSTRLEN];
 
 	if (j->w.left != LIMIT_FOREVER)
 		j->w.left = spent < j->w.left ? j->w.left - spent : 0;
 	if (rc == 0)
 		*deadline += spent;
-	if (inet_ntop(sa->sa_family, a, ip, sizeof(ip)) == NULL)
-		util_strlcpy(ip, "?", sizeof(ip));
+	sa_ntop(sa, ip, sizeof(ip));
 	trace_printf(&j->w.t, "limit: %s %lld ms for a connection slot at %s (MXConcurrency %d, "
 	    "MXRate %d)", rc == 0 ? "waited" : "gave up after", (long long)spent, ip,
 	    j->l->lc.per_mx, j->l->lc.mx_rate);
@@ -782,7 +770,7 @@ refresh(struct limiter *l, const struct probe_conf *pc, const struct addr *a, co
 		if ((f = flight_new(l, key, h)) == NULL)
 			slots_give(l, domain);
 		else if (job_start(l, f, pc, a, norm) != 0) {
-			set_result(&r, "", VERDICT_ERROR, R_INTERNAL);
+			result_set(&r, "", VERDICT_ERROR, R_INTERNAL);
 			f->refs++;
 			flight_finish(l, f, &r);
 			flight_put(f);
@@ -861,7 +849,7 @@ limit_verdict_parsed(struct limiter *l, const struct probe_conf *pc,
 			struct probe_result r;
 
 			/* no slot within the budget: nothing is probed */
-			set_result(&r, norm, VERDICT_TEMPFAIL, R_RATE_LIMITED);
+			result_set(&r, norm, VERDICT_TEMPFAIL, R_RATE_LIMITED);
 			flight_finish(l, f, &r);
 			if (per_client)
 				limit_client_give(&l->clients, ckey, window, 1);
@@ -876,7 +864,7 @@ limit_verdict_parsed(struct limiter *l, const struct probe_conf *pc,
 				struct probe_result r;
 
 				f->charged = 0;
-				set_result(&r, norm, VERDICT_ERROR, R_INTERNAL);
+				result_set(&r, norm, VERDICT_ERROR, R_INTERNAL);
 				flight_finish(l, f, &r);
 				if (per_client)
 					limit_client_give(&l->clients, ckey, window, 1);
@@ -885,9 +873,9 @@ limit_verdict_parsed(struct limiter *l, const struct probe_conf *pc,
 	} else if (per_client)
 		limit_client_give(&l->clients, ckey, window, 1);
 	if (limited)
-		set_result(res, norm, VERDICT_TEMPFAIL, R_RATE_LIMITED);
+		result_set(res, norm, VERDICT_TEMPFAIL, R_RATE_LIMITED);
 	else if (f == NULL)
-		set_result(res, norm, VERDICT_ERROR, R_INTERNAL);
+		result_set(res, norm, VERDICT_ERROR, R_INTERNAL);
 	else {
 		while (!f->done)
 			if (wait_until(&f->cv, &l->mu, deadline) == ETIMEDOUT)
@@ -896,7 +884,7 @@ limit_verdict_parsed(struct limiter *l, const struct probe_conf *pc,
 			*res = f->res;
 			res->cached = 0;
 		} else
-			set_result(res, norm, VERDICT_TEMPFAIL, R_BUDGET);
+			result_set(res, norm, VERDICT_TEMPFAIL, R_BUDGET);
 		flight_put(f);
 	}
 	l->callers--;
@@ -985,7 +973,7 @@ limit_verdict_wait(struct limiter *l, const struct probe_conf *pc, const char *a
 		f->refs++;
 		if (slots_take(l, a.domain, until) != 0) {
 			/* the wait limit passed (or the limiter is closing): nothing is probed */
-			set_result(&r, norm, VERDICT_TEMPFAIL, R_RATE_LIMITED);
+			result_set(&r, norm, VERDICT_TEMPFAIL, R_RATE_LIMITED);
 			flight_finish(l, f, &r);
 		} else {
 			msec_t now = util_now_ms();
@@ -993,13 +981,13 @@ limit_verdict_wait(struct limiter *l, const struct probe_conf *pc, const char *a
 			w.queued = now - start;
 			w.left = until == NO_DEADLINE ? LIMIT_FOREVER : until > now ? until - now : 0;
 			if (job_launch(l, f, pc, &a, norm, &w) != 0) {
-				set_result(&r, norm, VERDICT_ERROR, R_INTERNAL);
+				result_set(&r, norm, VERDICT_ERROR, R_INTERNAL);
 				flight_finish(l, f, &r);
 			}
 		}
 	}
 	if (f == NULL)
-		set_result(res, norm, VERDICT_ERROR, R_INTERNAL);
+		result_set(res, norm, VERDICT_ERROR, R_INTERNAL);
 	else {
 		/* no budget: the probe ends by its own (moved) deadline */
 		while (!f->done)

@@ -42,6 +42,7 @@
 
 #include "limit_client.h"
 #include "log.h"
+#include "sa.h"
 
 #define WINDOW_MS	60000
 
@@ -100,14 +101,11 @@ client_str(const unsigned char key[LIMIT_CLIENT_KEY], char *buf, size_t size)
 	memset(a, 0, sizeof(a));
 	if (key[0] == 4) {
 		memcpy(a, key + 1, 4);
-		if (inet_ntop(AF_INET, a, buf, (socklen_t)size) == NULL)
-			util_strlcpy(buf, "?", size);
+		ip_ntop(AF_INET, a, buf, size);
 		return;
 	}
 	memcpy(a, key + 1, 8);
-	if (inet_ntop(AF_INET6, a, buf, (socklen_t)size) == NULL)
-		util_strlcpy(buf, "?", size);
-	else if (strlen(buf) + 4 < size)
+	if (ip_ntop(AF_INET6, a, buf, size) == 0 && strlen(buf) + 4 < size)
 		strcat(buf, "/64");
 }
 

@@ -38,6 +38,7 @@
 #include "learn.h"
 #include "probe.h"
 #include "share.h"
+#include "sa.h"
 #include "target.h"
 
 static void
@@ -106,17 +107,6 @@ set_reply(struct probe_result *r, const struct reply *rp)
 	r->code = rp->code;
 	util_strlcpy(r->enhanced, rp->enhanced, sizeof(r->enhanced));
 	util_strlcpy(r->text, rp->text, sizeof(r->text));
-}
-
-static void
-sa_text(const struct sockaddr *sa, char *buf, size_t size)
-{
-	const void *a = sa->sa_family == AF_INET ?
-	    (const void *)&((const struct sockaddr_in *)sa)->sin_addr :
-	    (const void *)&((const struct sockaddr_in6 *)sa)->sin6_addr;
-
-	if (inet_ntop(sa->sa_family, a, buf, (socklen_t)size) == NULL)
-		util_strlcpy(buf, "?", size);
 }
 
 static void
@@ -421,7 +411,7 @@ probe_smtp(const struct probe_conf *c, const struct addr *a, unsigned facts,
 			struct probe_result cur = *res;
 			char ip[48];
 
-			sa_text((struct sockaddr *)ss, ip, sizeof(ip));
+			sa_ntop((struct sockaddr *)ss, ip, sizeof(ip));
 			if (tc != TARGET_PUBLIC && !c->allow_private) {
 				trace_printf(t, "probe: refusing %s (%s) for %s: %s", ip, host->name,
 					     a->domain, target_class_str(tc));
@@ -561,11 +551,7 @@ literal_verdict(const struct addr *a, const struct probe_conf *c, struct probe_r
 {
 	struct sockaddr_storage ss;
 
-	memset(&ss, 0, sizeof(ss));
-	if (inet_pton(AF_INET, a->literal, &((struct sockaddr_in *)&ss)->sin_addr) == 1)
-		ss.ss_family = AF_INET;
-	else if (inet_pton(AF_INET6, a->literal, &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1)
-		ss.ss_family = AF_INET6;
+	sa_pton(a->literal, 0, &ss);
 	if (ss.ss_family != 0 && !c->allow_private &&
 	    target_is_bogus(target_classify((struct sockaddr *)&ss)))
 		set(res, VERDICT_BAD_DOMAIN, R_BOGUS_MX);

@@ -239,6 +239,60 @@ START_TEST(test_trusted)
 }
 END_TEST
 
+/*
+ * A reload warns about exactly the restart-only keys whose value
+ * changed: each row is the file before and after, and the names the
+ * warning must list ("" for none).
+ */
+static const struct {
+	const char *before, *after, *want;
+} restart[] = {
+	{ "", "", "" },
+	{ "ProbeTimeout 30s\nMode monitor\n", "ProbeTimeout 40s\n", "" },
+	{ "", "MXRate 30\n", "MXRate" },
+	{ "MXRate 30\n", "MXRate 30\n", "" },
+	{ "", "MXRate 60\n", "" },			/* the default, written out */
+	{ "", "Socket inet:8891@127.0.0.1\nSyslogFacility local3\n", "Socket, SyslogFacility" },
+	{ "Socket unix:/run/sav-milter/a-much-longer-socket-name.sock\n", "Socket unix:/run/x\n", "Socket" },
+	{ "Socket unix:/run/x\n", "Socket unix:/run/x\nTrustedNetworks 10.0.0.0/8\n", "" },
+	{ "", "SocketMode 0600\nSocketGroup mail\nUserID milter\nPidFile /run/p.pid\n",
+	  "SocketMode, SocketGroup, UserID, PidFile" },
+	{ "", "CacheFile \nCacheSize 64M\n", "CacheFile, CacheSize" },
+	{ "", "MaxProbes 5\nDomainConcurrency 1\nMXConcurrency 3\nClientProbeRate 0\n"
+	  "ClientProbeRateCounts all\n",
+	  "MaxProbes, DomainConcurrency, MXConcurrency, ClientProbeRate, ClientProbeRateCounts" },
+	{ "", "CacheTTL.valid 20d\nAction.invalid tempfail\nHeloName mx.example\nLogSkipped no\n", "" },
+};
+
+START_TEST(test_restart_changes)
+{
+	struct conf o, n;
+	char err[800], buf[512], small[8];
+	size_t count, want = 0;
+	const char *p;
+
+	write_file(path, restart[_i].before);
+	ck_assert_msg(conf_load(&o, path, err, sizeof(err)) == 0, "row %d: %s", _i, err);
+	write_file(path, restart[_i].after);
+	ck_assert_msg(conf_load(&n, path, err, sizeof(err)) == 0, "row %d: %s", _i, err);
+	count = conf_restart_changes(&o, &n, buf, sizeof(buf));
+	ck_assert_msg(strcmp(buf, restart[_i].want) == 0, "row %d: got \"%s\", want \"%s\"",
+	    _i, buf, restart[_i].want);
+	if (restart[_i].want[0] != '\0')
+		for (want = 1, p = restart[_i].want; (p = strchr(p, ',')) != NULL; p++)
+			want++;
+	ck_assert_uint_eq(count, want);
+	/* the same count into a buffer too small, cut but terminated */
+	ck_assert_uint_eq(conf_restart_changes(&o, &n, small, sizeof(small)), want);
+	ck_assert_uint_lt(strlen(small), sizeof(small));
+	ck_assert_int_eq(strncmp(small, restart[_i].want, strlen(small)), 0);
+	/* and nothing in the other direction that was not in this one */
+	ck_assert_uint_eq(conf_restart_changes(&n, &o, buf, sizeof(buf)), want);
+	conf_free(&o);
+	conf_free(&n);
+}
+END_TEST
+
 START_TEST(test_missing_file)
 {
 	struct conf c;
@@ -261,6 +315,7 @@ make_suite(void)
 	tcase_add_test(tc, test_good);
 	tcase_add_loop_test(tc, test_trusted, 0, sizeof(nets) / sizeof(nets[0]));
 	tcase_add_test(tc, test_missing_file);
+	tcase_add_loop_test(tc, test_restart_changes, 0, sizeof(restart) / sizeof(restart[0]));
 	suite_add_tcase(s, tc);
 	return s;
 }

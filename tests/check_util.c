@@ -8,6 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include "sa.h"
 #include "util.h"
 
 static const struct {
@@ -118,6 +122,50 @@ START_TEST(test_deadline)
 }
 END_TEST
 
+/* numeric text -> sockaddr -> text comes back the same; anything else is refused */
+static const struct {
+	const char *in;
+	int	af;
+	const char *out;
+} ips[] = {
+	{ "192.0.2.1", AF_INET, "192.0.2.1" },
+	{ "2001:db8::1", AF_INET6, "2001:db8::1" },
+	{ "2001:DB8:0:0::1", AF_INET6, "2001:db8::1" },
+	{ "::ffff:192.0.2.1", AF_INET6, "::ffff:192.0.2.1" },
+	{ "192.0.2", 0, "?" },
+	{ "192.0.2.256", 0, "?" },
+	{ "example.org", 0, "?" },
+	{ "", 0, "?" },
+	{ "1.2.3.4 ", 0, "?" },
+};
+
+START_TEST(test_sa)
+{
+	struct sockaddr_storage ss;
+	unsigned char b[16];
+	char buf[64];
+	int rc;
+
+	ck_assert_int_eq(ip_pton(ips[_i].in, b), ips[_i].af);
+	rc = sa_pton(ips[_i].in, 2525, &ss);
+	ck_assert_int_eq(rc, ips[_i].af ? 0 : -1);
+	ck_assert_int_eq(ss.ss_family, ips[_i].af);
+	ck_assert_int_eq(sa_ntop((struct sockaddr *)&ss, buf, sizeof(buf)), rc);
+	ck_assert_str_eq(buf, ips[_i].out);
+	if (ips[_i].af == AF_INET)
+		ck_assert_int_eq(ntohs(((struct sockaddr_in *)&ss)->sin_port), 2525);
+	if (ips[_i].af == AF_INET6)
+		ck_assert_int_eq(ntohs(((struct sockaddr_in6 *)&ss)->sin6_port), 2525);
+	if (ips[_i].af != 0) {
+		ck_assert_int_eq(ip_ntop(ips[_i].af, b, buf, sizeof(buf)), 0);
+		ck_assert_str_eq(buf, ips[_i].out);
+		/* a buffer too small gives "?", never a cut address */
+		ck_assert_int_eq(ip_ntop(ips[_i].af, b, buf, 4), -1);
+		ck_assert_str_eq(buf, "?");
+	}
+}
+END_TEST
+
 Suite *
 make_suite(void)
 {
@@ -130,6 +178,7 @@ make_suite(void)
 	tcase_add_loop_test(tc, test_duration, 0, sizeof(dur) / sizeof(dur[0]));
 	tcase_add_loop_test(tc, test_json, 0, sizeof(js) / sizeof(js[0]));
 	tcase_add_test(tc, test_deadline);
+	tcase_add_loop_test(tc, test_sa, 0, sizeof(ips) / sizeof(ips[0]));
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -657,8 +657,7 @@ cache_put_domain(struct cache *c, const char *domain, unsigned facts,
 	    (dklen = domain_key(domain, dkey, sizeof(dkey))) < 0 || (unsigned)dklen > c->maxkey)
 		return CACHE_MISS;
 	if (why == NULL || !cache_rec_storable(why->verdict)) {
-		memset(&none, 0, sizeof(none));
-		none.verdict = VERDICT_UNKNOWN;
+		result_set(&none, NULL, VERDICT_UNKNOWN, R_NONE);
 		why = &none;
 	}
 	memset(&p, 0, sizeof(p));

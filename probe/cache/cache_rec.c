@@ -46,6 +46,7 @@
 #include <string.h>
 
 #include "cache_int.h"
+#include "sa.h"
 #include "util.h"
 
 /*
@@ -428,10 +429,9 @@ cache_rec_encode(const struct rec *r, const char *key, size_t klen,
 	    (off = put_str(buf, off, size, r->mx, mlen)) == 0)
 		return 0;
 	if (r->ip[0] != '\0') {
-		if (inet_pton(AF_INET, r->ip, ipb) == 1)
-			fam = 4;
-		else if (inet_pton(AF_INET6, r->ip, ipb) == 1)
-			fam = 6;
+		int af = ip_pton(r->ip, ipb);
+
+		fam = af == AF_INET ? 4 : af == AF_INET6 ? 6 : 0;
 	}
 	if (off + 1 + 16 + 4 > size)
 		return 0;
@@ -641,7 +641,7 @@ cache_rec_decode(const unsigned char *buf, size_t len, const char *key, size_t k
 		size_t n = fam == 4 ? 4 : 16;
 
 		if (off + n > len ||
-		    inet_ntop(fam == 4 ? AF_INET : AF_INET6, buf + off, r->ip, sizeof(r->ip)) == NULL)
+		    ip_ntop(fam == 4 ? AF_INET : AF_INET6, buf + off, r->ip, sizeof(r->ip)) < 0)
 			return -1;
 		off += n;
 	} else if (fam != 0)

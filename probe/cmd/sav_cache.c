@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sysexits.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -37,14 +38,11 @@
 #include "cache.h"
 #include "conf.h"
 #include "log.h"
+#include "print.h"
 #include "util.h"
 
-#define EX_OK_		0
-#define EX_NOTFOUND_	1
-#define EX_USAGE_	64
-#define EX_NOINPUT_	66
-#define EX_IOERR_	74
-#define EX_CONFIG_	78
+/* get, del: not in the cache; the other statuses are <sysexits.h>'s */
+#define EXIT_NOTFOUND	1
 
 #define DEFAULT_CONF	"/etc/sav-milter.conf"
 
@@ -164,7 +162,7 @@ usage_error(const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputs("\n(sav-cache --help for usage)\n", stderr);
-	return EX_USAGE_;
+	return EX_USAGE;
 }
 
 /* ---- words for times ---- */
@@ -277,7 +275,7 @@ static int
 open_status(int e)
 {
 	return e == ENOENT || e == EACCES || e == EPERM || e == ENOTDIR || e == ELOOP ||
-	    e == EISDIR ? EX_NOINPUT_ : EX_IOERR_;
+	    e == EISDIR ? EX_NOINPUT : EX_IOERR;
 }
 
 static int
@@ -302,7 +300,7 @@ open_cache(struct ctx *x, int rdonly)
 	if (access(path, R_OK) != 0) {
 		e = errno;
 		fprintf(stderr, "sav-cache: %s: cannot read: %s\n", path, strerror(e));
-		return EX_NOINPUT_;
+		return EX_NOINPUT;
 	}
 	/*
 	 * Check the file read-only first, also before writing: a damaged
@@ -327,7 +325,7 @@ open_cache(struct ctx *x, int rdonly)
 		return open_status(e);
 	}
 	if (rdonly)
-		return EX_OK_;
+		return EX_OK;
 	cache_close(x->cache);
 	x->cache = cache_open(path, &ttl, x->have_conf ? x->conf.cache_size : 0, 0, err, sizeof(err));
 	if (x->cache == NULL) {
@@ -337,9 +335,9 @@ open_cache(struct ctx *x, int rdonly)
 	}
 	if (cache_readonly(x->cache)) {
 		fprintf(stderr, "sav-cache: %s: read-only, cannot change it\n", path);
-		return EX_IOERR_;
+		return EX_IOERR;
 	}
-	return EX_OK_;
+	return EX_OK;
 }
 
 /*
@@ -428,25 +426,14 @@ print_json(const struct cache_entry *e, time_t now)
 		util_json_str(stdout, e->key + 2);
 		fputs(",\"facts\":", stdout);
 		json_facts(stdout, e->facts);
+		print_json_reply(stdout, r);
 	} else {
-		fputs(",\"type\":\"address\",\"address\":", stdout);
-		util_json_str(stdout, r->address);
-		fputs(",\"verdict\":", stdout);
-		util_json_str(stdout, verdict_str(r->verdict));
+		fputs(",\"type\":\"address\",", stdout);
+		print_json_result(stdout, r);
 	}
-	fputs(",\"reason\":", stdout);
-	util_json_str(stdout, reason_str(r->reason));
-	printf(",\"code\":%d,\"enhanced\":", r->code);
-	util_json_str(stdout, r->enhanced);
-	fputs(",\"text\":", stdout);
-	util_json_str(stdout, r->text);
-	fputs(",\"mx\":", stdout);
-	util_json_str(stdout, r->mx);
-	fputs(",\"ip\":", stdout);
-	util_json_str(stdout, r->ip);
-	printf(",\"catch_all\":%s,\"created\":%lld,\"expires\":%lld,\"age\":%lld,"
+	printf(",\"created\":%lld,\"expires\":%lld,\"age\":%lld,"
 	    "\"expired\":%s,\"stale\":%s}\n",
-	    r->catch_all ? "true" : "false", (long long)e->created, (long long)e->expires,
+	    (long long)e->created, (long long)e->expires,
 	    (long long)(now - e->created), e->expired ? "true" : "false",
 	    e->stale ? "true" : "false");
 }
@@ -531,16 +518,16 @@ cmd_list(struct ctx *x, int argc, char **argv)
 		} else
 			return usage_error("list: unknown argument \"%s\"", argv[i]);
 	}
-	if ((rc = open_cache(x, 1)) != EX_OK_)
+	if ((rc = open_cache(x, 1)) != EX_OK)
 		return rc;
 	o.now = time(NULL);
 	if (cache_iterate(x->cache, NULL, list_one, &o) != 0) {
 		fprintf(stderr, "sav-cache: reading the cache failed\n");
-		return EX_IOERR_;
+		return EX_IOERR;
 	}
 	if (!o.json && o.nlisted == 0)
 		fprintf(stderr, "sav-cache: no records%s\n", o.all ? "" : " in force (--all shows expired ones)");
-	return EX_OK_;
+	return EX_OK;
 }
 
 /* ---- get ---- */
@@ -558,11 +545,14 @@ show_domain(const struct cache_entry *d, time_t now, const char *indent)
 	printf("%slearnt:    %s (%s)\n", indent, ts, w1);
 	printf("%slasts:     %s\n", indent, w2);
 	printf("%sbecause:   %s (%s)", indent, verdict_str(d->r.verdict), d->r.reason != R_NONE ? reason_str(d->r.reason) : "-");
-	if (d->r.code)
-		printf(", %d%s%s%s%s", d->r.code, d->r.enhanced[0] ? " " : "", d->r.enhanced,
-		    d->r.text[0] ? " " : "", d->r.text);
-	if (d->r.mx[0])
-		printf(" from %s%s%s%s", d->r.mx, d->r.ip[0] ? " [" : "", d->r.ip, d->r.ip[0] ? "]" : "");
+	if (d->r.code) {
+		fputs(", ", stdout);
+		print_reply(stdout, &d->r);
+	}
+	if (d->r.mx[0]) {
+		fputs(" from ", stdout);
+		print_mx(stdout, &d->r);
+	}
 	putchar('\n');
 }
 
@@ -584,20 +574,20 @@ cmd_get(struct ctx *x, int argc, char **argv)
 	arg = argv[i];
 	if ((rc = key_for(arg, key, sizeof(key), dom, sizeof(dom))) != 0)
 		return rc;
-	if ((rc = open_cache(x, 1)) != EX_OK_)
+	if ((rc = open_cache(x, 1)) != EX_OK)
 		return rc;
 	now = time(NULL);
 	st = cache_get_entry(x->cache, key, &e);
 	if (st == CACHE_ERR) {
 		fprintf(stderr, "sav-cache: reading the cache failed\n");
-		return EX_IOERR_;
+		return EX_IOERR;
 	}
 	if (key[0] == 'a' && dom[0] != '\0' &&
 	    (size_t)snprintf(dkey, sizeof(dkey), "d:%s", dom) < sizeof(dkey))
 		dst = cache_get_entry(x->cache, dkey, &d);
 	if (st == CACHE_MISS && dst != CACHE_HIT) {
 		fprintf(stderr, "sav-cache: %s: not in the cache\n", key + 2);
-		return EX_NOTFOUND_;
+		return EXIT_NOTFOUND;
 	}
 	if (st == CACHE_MISS)
 		printf("%s: no address record\n", key + 2);
@@ -618,11 +608,16 @@ cmd_get(struct ctx *x, int argc, char **argv)
 		printf("address:   %s\n", r->address);
 		printf("verdict:   %s%s\n", verdict_str(r->verdict), e.expired ? " (expired: no longer used)" : "");
 		printf("reason:    %s\n", r->reason != R_NONE ? reason_str(r->reason) : "-");
-		if (r->code)
-			printf("reply:     %d%s%s%s%s\n", r->code, r->enhanced[0] ? " " : "", r->enhanced,
-			    r->text[0] ? " " : "", r->text);
-		if (r->mx[0])
-			printf("mx:        %s%s%s%s\n", r->mx, r->ip[0] ? " [" : "", r->ip, r->ip[0] ? "]" : "");
+		if (r->code) {
+			fputs("reply:     ", stdout);
+			print_reply(stdout, r);
+			putchar('\n');
+		}
+		if (r->mx[0]) {
+			fputs("mx:        ", stdout);
+			print_mx(stdout, r);
+			putchar('\n');
+		}
 		if (r->catch_all)
 			printf("catch-all: yes (the server accepts any recipient)\n");
 		printf("stored:    %s (%s)\n", ts1, w1);
@@ -639,7 +634,7 @@ cmd_get(struct ctx *x, int argc, char **argv)
 		printf("domain %s:\n", dom);
 		show_domain(&d, now, "  ");
 	}
-	return EX_OK_;
+	return EX_OK;
 }
 
 /* ---- del, purge ---- */
@@ -666,28 +661,28 @@ cmd_del(struct ctx *x, int argc, char **argv)
 		return rc;
 	if (!bydomain && key[0] == 'd' && strncmp(argv[i], "d:", 2) != 0)
 		return usage_error("del: %s is a domain: use del --domain %s", argv[i], argv[i]);
-	if ((rc = open_cache(x, 0)) != EX_OK_)
+	if ((rc = open_cache(x, 0)) != EX_OK)
 		return rc;
 	if (bydomain) {
 		n = cache_del_domain(x->cache, dom);
 		if (n < 0) {
 			fprintf(stderr, "sav-cache: deleting failed\n");
-			return EX_IOERR_;
+			return EX_IOERR;
 		}
 		printf("deleted %ld record%s of %s\n", n, n == 1 ? "" : "s", dom);
-		return n > 0 ? EX_OK_ : EX_NOTFOUND_;
+		return n > 0 ? EX_OK : EXIT_NOTFOUND;
 	}
 	st = cache_del(x->cache, key);
 	if (st == CACHE_ERR) {
 		fprintf(stderr, "sav-cache: deleting failed\n");
-		return EX_IOERR_;
+		return EX_IOERR;
 	}
 	if (st == CACHE_MISS) {
 		fprintf(stderr, "sav-cache: %s: not in the cache\n", key + 2);
-		return EX_NOTFOUND_;
+		return EXIT_NOTFOUND;
 	}
 	printf("deleted %s\n", key + 2);
-	return EX_OK_;
+	return EX_OK;
 }
 
 static int
@@ -700,15 +695,15 @@ cmd_purge(struct ctx *x, int argc, char **argv)
 		all = 1;
 	else if (argc != 1)
 		return usage_error("purge: unknown argument \"%s\"", argv[1]);
-	if ((rc = open_cache(x, 0)) != EX_OK_)
+	if ((rc = open_cache(x, 0)) != EX_OK)
 		return rc;
 	n = cache_purge(x->cache, all);
 	if (n < 0) {
 		fprintf(stderr, "sav-cache: purging failed\n");
-		return EX_IOERR_;
+		return EX_IOERR;
 	}
 	printf("purged %ld %srecord%s\n", n, all ? "" : "expired or damaged ", n == 1 ? "" : "s");
-	return EX_OK_;
+	return EX_OK;
 }
 
 /* ---- stats ---- */
@@ -740,11 +735,11 @@ cmd_stats(struct ctx *x, int argc, char **argv)
 		json = 1;
 	else if (argc != 1)
 		return usage_error("stats: unknown argument \"%s\"", argv[1]);
-	if ((rc = open_cache(x, 1)) != EX_OK_)
+	if ((rc = open_cache(x, 1)) != EX_OK)
 		return rc;
 	if (cache_stats(x->cache, &s) != 0) {
 		fprintf(stderr, "sav-cache: reading the cache failed\n");
-		return EX_IOERR_;
+		return EX_IOERR;
 	}
 	now = time(NULL);
 	for (v = 0; v < VERDICT_COUNT; v++)
@@ -764,7 +759,7 @@ cmd_stats(struct ctx *x, int argc, char **argv)
 			printf("%s\"%s\":%ld", i ? "," : "", cache_fact_str(1u << i), s.by_fact[i]);
 		printf("},\"expired\":%ld,\"damaged\":%ld,\"oldest\":%lld,\"newest\":%lld}\n",
 		    s.expired, s.malformed, (long long)s.oldest, (long long)s.newest);
-		return EX_OK_;
+		return EX_OK;
 	}
 	human(a, sizeof(a), s.file_size);
 	human(b, sizeof(b), s.used);
@@ -793,7 +788,7 @@ cmd_stats(struct ctx *x, int argc, char **argv)
 		ago(w, sizeof(w), s.newest, now);
 		printf("newest:     %s (%s)\n", ts, w);
 	}
-	return EX_OK_;
+	return EX_OK;
 }
 
 int
@@ -811,7 +806,7 @@ main(int argc, char **argv)
 
 		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
 			fputs(help_text, stdout);
-			return EX_OK_;
+			return EX_OK;
 		}
 		if (strcmp(a, "-c") == 0 || strcmp(a, "-f") == 0) {
 			if (i + 1 >= argc)
@@ -844,13 +839,13 @@ main(int argc, char **argv)
 		}
 		if (conf_load(&x.conf, conffile, err, sizeof(err)) < 0) {
 			fprintf(stderr, "sav-cache: %s\n", err);
-			return EX_CONFIG_;
+			return EX_CONFIG;
 		}
 		x.have_conf = 1;
 		if (x.conf.cachefile[0] == '\0') {
 			fprintf(stderr, "sav-cache: %s: CacheFile is not set: there is no cache\n", conffile);
 			conf_free(&x.conf);
-			return EX_CONFIG_;
+			return EX_CONFIG;
 		}
 	} else if (x.file[0] == '\0')
 		return usage_error("-f: empty file name");
@@ -869,16 +864,16 @@ main(int argc, char **argv)
 		rc = cmd_stats(&x, argc, argv);
 	else if (strcmp(cmd, "help") == 0) {
 		fputs(help_text, stdout);
-		rc = EX_OK_;
+		rc = EX_OK;
 	} else
 		rc = usage_error("unknown command \"%s\"", cmd);
 	if (x.cache != NULL)
 		cache_close(x.cache);
 	if (x.have_conf)
 		conf_free(&x.conf);
-	if (fflush(stdout) != 0 && rc == EX_OK_) {
+	if (fflush(stdout) != 0 && rc == EX_OK) {
 		fprintf(stderr, "sav-cache: writing the output failed\n");
-		rc = EX_IOERR_;
+		rc = EX_IOERR;
 	}
 	return rc;
 }

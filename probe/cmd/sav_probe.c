@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sysexits.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -33,10 +34,9 @@
 #include "conf.h"
 #include "limit.h"
 #include "log.h"
+#include "print.h"
 #include "probe.h"
 
-#define EX_USAGE_	64
-#define EX_CONFIG_	78
 #define LIST_LINE_MAX	2048
 #define WAIT_MAX	86400	/* --wait: seconds */
 #define BAR_TICK_S	1	/* the progress bar is drawn again this often */
@@ -85,39 +85,10 @@ static int bar_on;		/* a progress bar is drawn on stderr (a terminal) */
 static void
 print_json(FILE *fp, const struct probe_result *r)
 {
-	fputs("{\"address\":", fp);
-	util_json_str(fp, r->address);
-	fputs(",\"verdict\":", fp);
-	util_json_str(fp, verdict_str(r->verdict));
-	fputs(",\"reason\":", fp);
-	util_json_str(fp, reason_str(r->reason));
-	fprintf(fp, ",\"code\":%d,\"enhanced\":", r->code);
-	util_json_str(fp, r->enhanced);
-	fputs(",\"text\":", fp);
-	util_json_str(fp, r->text);
-	fputs(",\"mx\":", fp);
-	util_json_str(fp, r->mx);
-	fputs(",\"ip\":", fp);
-	util_json_str(fp, r->ip);
-	fprintf(fp, ",\"catch_all\":%s,\"cached\":%s,\"elapsed_ms\":%ld}\n",
-		r->catch_all ? "true" : "false", r->cached ? "true" : "false", r->elapsed_ms);
-}
-
-static void
-print_human(FILE *fp, const struct probe_result *r)
-{
-	fprintf(fp, "%s: %s (%s)", r->address, verdict_str(r->verdict), reason_str(r->reason));
-	if (r->code)
-		fprintf(fp, " %d%s%s", r->code, r->enhanced[0] ? " " : "", r->enhanced);
-	if (r->mx[0])
-		fprintf(fp, " mx=%s", r->mx);
-	if (r->ip[0])
-		fprintf(fp, " [%s]", r->ip);
-	if (r->cached)
-		fputs(" cached", fp);
-	fprintf(fp, " %ldms\n", r->elapsed_ms);
-	if (r->text[0] && r->verdict != VERDICT_VALID)
-		fprintf(fp, "  remote said: %s\n", r->text);
+	fputc('{', fp);
+	print_json_result(fp, r);
+	fprintf(fp, ",\"cached\":%s,\"elapsed_ms\":%ld}\n",
+		r->cached ? "true" : "false", r->elapsed_ms);
 }
 
 static void
@@ -316,7 +287,7 @@ run_list(struct opts *o)
 		l.fp = stdin;
 	else if ((l.fp = fopen(o->listfile, "r")) == NULL) {
 		fprintf(stderr, "sav-probe: %s: %s\n", o->listfile, strerror(errno));
-		return EX_USAGE_;
+		return EX_USAGE;
 	} else
 		l.total = count_lines(o->listfile);
 	l.bar = isatty(STDERR_FILENO) && !o->verbose;
@@ -358,7 +329,7 @@ usage_error(const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fprintf(stderr, "\n(sav-probe --help for usage)\n");
-	return EX_USAGE_;
+	return EX_USAGE;
 }
 
 static int
@@ -388,7 +359,7 @@ main(int argc, char **argv)
 	/* every argument may be an address: the table must hold argc of them */
 	if (argc > (int)(sizeof(addrs_buf) / sizeof(addrs_buf[0]))) {
 		if ((addrs = calloc((size_t)argc, sizeof(*addrs))) == NULL)
-			return EX_CONFIG_;
+			return EX_CONFIG;
 	}
 
 	for (i = 1; i < argc; i++) {
@@ -470,7 +441,7 @@ main(int argc, char **argv)
 	if (conffile != NULL) {
 		if (conf_load(&o.conf, conffile, err, sizeof(err)) < 0) {
 			fprintf(stderr, "sav-probe: %s\n", err);
-			return EX_CONFIG_;
+			return EX_CONFIG;
 		}
 	} else {
 		conf_defaults(&o.conf);
@@ -481,7 +452,7 @@ main(int argc, char **argv)
 	for (i = 0; i < nsets; i++)
 		if (conf_set(&o.conf, sets[i][0], sets[i][1], err, sizeof(err)) < 0) {
 			fprintf(stderr, "sav-probe: %s\n", err);
-			return EX_USAGE_;
+			return EX_USAGE;
 		}
 	if (timeout > 0) {
 		msec_t ms = timeout * 1000;

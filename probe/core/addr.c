@@ -89,6 +89,8 @@
 #include <idn2.h>
 
 #include "addr.h"
+#include "sa.h"
+#include "util.h"
 
 #define RCPT_OVERHEAD	(sizeof("RCPT TO:<") - 1 + sizeof(">\r\n") - 1)
 #define LABEL_MAX	63
@@ -127,19 +129,11 @@ static const char why_literal[] = "bad address literal";
 static const char why_local_long[] = "local part too long";
 static const char why_line_long[] = "command line too long";
 
-/* is_alnum - ASCII letter or digit, locale-free */
-static int
-is_alnum(unsigned char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	    (c >= '0' && c <= '9');
-}
-
 /* is_atext - RFC 5322 atext, plus UTF-8 bytes (RFC 6531; validated earlier) */
 static int
 is_atext(unsigned char c)
 {
-	if (is_alnum(c) || c >= 0x80)
+	if (util_is_alnum(c) || c >= 0x80)
 		return 1;
 	return c != '\0' && strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL;
 }
@@ -375,7 +369,7 @@ skip_route(const char *p, const char *e, const char **out)
 				return why_route;
 			p++;
 		} else {
-			while (p < e && (is_alnum((unsigned char)*p) ||
+			while (p < e && (util_is_alnum((unsigned char)*p) ||
 			    (unsigned char)*p >= 0x80 || *p == '-' ||
 			    *p == '.' || *p == '_'))
 				p++;
@@ -543,8 +537,7 @@ parse_literal(const char *p, const char *e, struct addr *out,
 	}
 	memcpy(text, body, n);
 	text[n] = '\0';
-	if (inet_pton(af, text, bin) != 1 ||
-	    inet_ntop(af, bin, ip, sizeof(ip)) == NULL) {
+	if (ip_pton(text, bin) != af || ip_ntop(af, bin, ip, sizeof(ip)) < 0) {
 		*why = why_literal;
 		return ADDR_BAD_DOMAIN;
 	}
@@ -578,7 +571,7 @@ check_name(const char *d)
 	for (label = d;; label = p + 1) {
 		digits = 1;
 		for (p = label; *p != '\0' && *p != '.'; p++) {
-			if (!is_alnum((unsigned char)*p) && *p != '-' &&
+			if (!util_is_alnum((unsigned char)*p) && *p != '-' &&
 			    *p != '_')
 				return why_domain_char;
 			if (*p < '0' || *p > '9')

@@ -28,4 +28,10 @@ struct probe_result {
 	long	elapsed_ms;
 };
 
+/*
+ * result_set - r from scratch: every field cleared, then the address
+ * (NULL for none; cut to fit), the verdict and the reason.
+ */
+void	result_set(struct probe_result *r, const char *address, enum verdict v, enum reason reason);
+
 #endif

@@ -58,6 +58,14 @@ size_t	util_strlcpy(char *dst, const char *src, size_t size);
 #include <stdio.h>
 void	util_json_str(FILE *fp, const char *s);
 
+/* util_is_alnum - ASCII letter or digit, whatever the locale (c: a char's value or an unsigned char) */
+static inline int
+util_is_alnum(int c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	    (c >= '0' && c <= '9');
+}
+
 /* util_parse_duration - "30", "30s", "5m", "3h", "7d" -> seconds; -1 on error */
 long	util_parse_duration(const char *s);
 

@@ -73,6 +73,7 @@
 #include <strings.h>
 
 #include "reply.h"
+#include "util.h"
 #include "verdict.h"
 
 #define WORD_SCAN_MAX	1024	/* text examined for wording */
@@ -281,14 +282,6 @@ rcpt_class_str(enum rcpt_class c)
 	return rcpt_class_names[c];
 }
 
-/* is_alnum - ASCII letter or digit, locale-free */
-static int
-is_alnum(char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	    (c >= '0' && c <= '9');
-}
-
 /*
  * fold - copy text into buf lower-cased, with what may echo the probed
  * address blanked out: every <...> span (a '>' inside a quoted string
@@ -351,8 +344,8 @@ has_word(const char *folded, const struct word *w)
 
 		while ((p = strstr(p, w->s)) != NULL) {
 			if (!w->word ||
-			    ((p == folded || !is_alnum(p[-1])) &&
-			    !is_alnum(p[len])))
+			    ((p == folded || !util_is_alnum(p[-1])) &&
+			    !util_is_alnum(p[len])))
 				return 1;
 			p++;
 		}

@@ -64,6 +64,7 @@
 
 #include "util.h"
 #include "dns.h"
+#include "sa.h"
 
 #define DNS_CNAME_MAX	10	/* CNAME links followed in an answer */
 #define DNS_TRY_MIN_MS	100	/* below this, give up retries */
@@ -188,9 +189,8 @@ dname_text(const ldns_rdf *rdf, char *buf, size_t size)
 {
 	const uint8_t *p;
 	size_t len, pos = 0, n = 0, labels = 0;
-	int bad = 0;
-	struct in_addr a4;
-	struct in6_addr a6;
+	int bad = 0, af;
+	unsigned char ipb[16];
 
 	buf[0] = '\0';
 	if (rdf == NULL || ldns_rdf_get_type(rdf) != LDNS_RDF_TYPE_DNAME)
@@ -229,10 +229,10 @@ dname_text(const ldns_rdf *rdf, char *buf, size_t size)
 		return NAME_ROOT;
 	if (bad)
 		return NAME_BAD;
-	if (inet_pton(AF_INET, buf, &a4) == 1)
+	af = ip_pton(buf, ipb);
+	if (af == AF_INET)
 		return NAME_IP4;
-	if (labels == 1 && strchr(buf, ':') != NULL &&
-	    inet_pton(AF_INET6, buf, &a6) == 1)
+	if (labels == 1 && strchr(buf, ':') != NULL && af == AF_INET6)
 		return NAME_IP6;
 	return host_syntax(buf, n) ? NAME_HOST : NAME_BAD;
 }
@@ -519,24 +519,6 @@ addr_add(struct dns_host *h, const struct sockaddr_storage *ss)
 	return 0;
 }
 
-/* ss_from - build a port-0 sockaddr from 4 or 16 address octets */
-static void
-ss_from(struct sockaddr_storage *ss, int af, const void *a)
-{
-	memset(ss, 0, sizeof(*ss));
-	if (af == AF_INET) {
-		struct sockaddr_in *sin = (struct sockaddr_in *)ss;
-
-		sin->sin_family = AF_INET;
-		memcpy(&sin->sin_addr, a, 4);
-	} else {
-		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
-
-		sin6->sin6_family = AF_INET6;
-		memcpy(&sin6->sin6_addr, a, 16);
-	}
-}
-
 /*
  * lookup_addrs - A or AAAA for h->name, appended to h->addr (up to
  * DNS_ADDR_MAX, duplicates dropped). Returns the query outcome.
@@ -580,7 +562,7 @@ lookup_addrs(struct ctx *x, struct dns_host *h, ldns_rr_type type)
 		if (rd == NULL || ldns_rdf_get_type(rd) != rt ||
 		    ldns_rdf_size(rd) != want)
 			continue;
-		ss_from(&ss, af, ldns_rdf_data(rd));
+		sa_from_ip(&ss, af, ldns_rdf_data(rd), 0);
 		if (addr_add(h, &ss) != 0) {
 			capped++;
 			continue;
@@ -588,7 +570,7 @@ lookup_addrs(struct ctx *x, struct dns_host *h, ldns_rr_type type)
 		if (h->naddr == before)
 			continue;		/* duplicate */
 		used++;
-		inet_ntop(af, ldns_rdf_data(rd), ip, sizeof(ip));
+		ip_ntop(af, ldns_rdf_data(rd), ip, sizeof(ip));
 		if (len >= 0 && (size_t)len < sizeof(line))
 			len += snprintf(line + len, sizeof(line) - (size_t)len,
 			    "%s%s", used > 1 ? " " : "", ip);
@@ -709,8 +691,6 @@ mx_hosts(struct ctx *x, const char *domain, ldns_rr_list *mx,
 	for (i = 0; i < nc && out->nhost < DNS_MX_MAX; i++) {
 		const ldns_rr *rr = ldns_rr_list_rr(mx, c[i].idx);
 		struct dns_host *h = &out->host[out->nhost];
-		struct in_addr a4;
-		struct in6_addr a6;
 		struct sockaddr_storage ss;
 		enum name_kind kind;
 		int dup = 0;
@@ -729,12 +709,7 @@ mx_hosts(struct ctx *x, const char *domain, ldns_rr_list *mx,
 		util_strlcpy(h->name, name, sizeof(h->name));
 		h->pref = c[i].pref;
 		h->status = DNS_HOST_NODATA;	/* until resolved */
-		if (kind == NAME_IP4 && inet_pton(AF_INET, name, &a4) == 1) {
-			ss_from(&ss, AF_INET, &a4);
-			addr_add(h, &ss);
-			h->status = DNS_HOST_OK;
-		} else if (kind == NAME_IP6 && inet_pton(AF_INET6, name, &a6) == 1) {
-			ss_from(&ss, AF_INET6, &a6);
+		if ((kind == NAME_IP4 || kind == NAME_IP6) && sa_pton(name, 0, &ss) == 0) {
 			addr_add(h, &ss);
 			h->status = DNS_HOST_OK;
 		}
@@ -945,15 +920,7 @@ dns_conf_add_server(struct dns_conf *c, const char *spec, char *err,
 		if (errno != 0 || *end != '\0' || pnum < 1 || pnum > 65535)
 			goto bad;
 	}
-	memset(&ss, 0, sizeof(ss));
-	if (inet_pton(AF_INET, host, &((struct sockaddr_in *)&ss)->sin_addr) == 1) {
-		ss.ss_family = AF_INET;
-		((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)pnum);
-	} else if (inet_pton(AF_INET6, host,
-	    &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1) {
-		ss.ss_family = AF_INET6;
-		((struct sockaddr_in6 *)&ss)->sin6_port = htons((uint16_t)pnum);
-	} else
+	if (sa_pton(host, (int)pnum, &ss) < 0)
 		goto bad;
 	/* ldns uses one port for all servers of a resolver */
 	if (c->nservers > 0 && port_of(&c->server[0]) != port_of(&ss)) {

@@ -55,6 +55,7 @@
 #include "netio.h"
 #include "reply.h"
 #include "smtp.h"
+#include "sa.h"
 
 #define SMTP_LINE_MAX	512	/* RFC 5321 4.5.3.1.4, CRLF included */
 #define SMTP_QUIT_MS	1000	/* default wait for the 221 */
@@ -201,19 +202,14 @@ smtp_peer(const struct sockaddr *sa, char *buf, size_t size)
 {
 	char ip[INET6_ADDRSTRLEN];
 
-	if (sa->sa_family == AF_INET) {
-		const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
-
-		if (inet_ntop(AF_INET, &in->sin_addr, ip, sizeof(ip)) == NULL)
-			util_strlcpy(ip, "?", sizeof(ip));
-		snprintf(buf, size, "%s:%u", ip, (unsigned)ntohs(in->sin_port));
-	} else if (sa->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
-
-		if (inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof(ip)) == NULL)
-			util_strlcpy(ip, "?", sizeof(ip));
-		snprintf(buf, size, "[%s]:%u", ip, (unsigned)ntohs(in6->sin6_port));
-	} else
+	sa_ntop(sa, ip, sizeof(ip));
+	if (sa->sa_family == AF_INET)
+		snprintf(buf, size, "%s:%u", ip,
+		    (unsigned)ntohs(((const struct sockaddr_in *)sa)->sin_port));
+	else if (sa->sa_family == AF_INET6)
+		snprintf(buf, size, "[%s]:%u", ip,
+		    (unsigned)ntohs(((const struct sockaddr_in6 *)sa)->sin6_port));
+	else
 		snprintf(buf, size, "(family %d)", (int)sa->sa_family);
 }
 
