@@ -332,6 +332,23 @@ smtp_no_trailing(struct smtp_sess *s, enum smtp_stage stage)
 }
 
 /*
+ * smtp_answer - read the reply to the command of stage within the
+ * command time-out. A 421 reply becomes SMTP_CLOSED, with the reply
+ * kept in *r.
+ */
+static enum smtp_status
+smtp_answer(struct smtp_sess *s, struct reply *r, enum smtp_stage stage)
+{
+	enum smtp_status st = smtp_read(s, r, stage, s->p->command_ms);
+
+	if (st == SMTP_ANSWERED && r->code == 421) {
+		smtp_err(s, "server closing (421) at %s", stage_what[stage]);
+		st = SMTP_CLOSED;
+	}
+	return st;
+}
+
+/*
  * smtp_cmd - send one command and read its reply. A 421 reply becomes
  * SMTP_CLOSED, with the reply kept in *r.
  */
@@ -346,13 +363,9 @@ smtp_cmd(struct smtp_sess *s, const char *line, enum smtp_stage stage,
 	st = smtp_send(s, line, strlen(line), stage_what[stage], s->p->command_ms);
 	if (st != SMTP_ANSWERED)
 		return st;
-	st = smtp_read(s, r, stage, s->p->command_ms);
+	st = smtp_answer(s, r, stage);
 	if (st != SMTP_ANSWERED)
 		return st;
-	if (r->code == 421) {
-		smtp_err(s, "server closing (421) at %s", stage_what[stage]);
-		return SMTP_CLOSED;
-	}
 	return smtp_no_trailing(s, stage);
 }
 
@@ -489,11 +502,7 @@ smtp_random(struct smtp_sess *s, const struct smtp_lines *l, int grouped)
 	}
 	out->stage = SMTP_ST_RANDOM;
 	if (grouped) {
-		st = smtp_read(s, &r, SMTP_ST_RANDOM, s->p->command_ms);
-		if (st == SMTP_ANSWERED && r.code == 421) {
-			smtp_err(s, "server closing (421) at %s", stage_what[SMTP_ST_RANDOM]);
-			st = SMTP_CLOSED;
-		}
+		st = smtp_answer(s, &r, SMTP_ST_RANDOM);
 		if (st == SMTP_ANSWERED)
 			st = smtp_no_trailing(s, SMTP_ST_RANDOM);
 	} else
@@ -538,11 +547,7 @@ smtp_mail_rcpt(struct smtp_sess *s, const struct smtp_lines *l)
 			       grouped ? "MAIL and both RCPTs" : "MAIL and RCPT",
 			       s->p->command_ms);
 		if (st == SMTP_ANSWERED)
-			st = smtp_read(s, &r, SMTP_ST_MAIL, s->p->command_ms);
-		if (st == SMTP_ANSWERED && r.code == 421) {
-			smtp_err(s, "server closing (421) at %s", stage_what[SMTP_ST_MAIL]);
-			st = SMTP_CLOSED;
-		}
+			st = smtp_answer(s, &r, SMTP_ST_MAIL);
 	} else
 		st = smtp_cmd(s, l->mail, SMTP_ST_MAIL, &r);
 	if (st != SMTP_ANSWERED) {
@@ -563,11 +568,7 @@ smtp_mail_rcpt(struct smtp_sess *s, const struct smtp_lines *l)
 	}
 	out->stage = SMTP_ST_RCPT;
 	if (pipelined) {
-		st = smtp_read(s, &r, SMTP_ST_RCPT, s->p->command_ms);
-		if (st == SMTP_ANSWERED && r.code == 421) {
-			smtp_err(s, "server closing (421) at %s", stage_what[SMTP_ST_RCPT]);
-			st = SMTP_CLOSED;
-		}
+		st = smtp_answer(s, &r, SMTP_ST_RCPT);
 		/* with the catch-all RCPT in the group, its reply may follow at once */
 		if (st == SMTP_ANSWERED && !grouped)
 			st = smtp_no_trailing(s, SMTP_ST_RCPT);
