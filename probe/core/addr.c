@@ -12,7 +12,7 @@
  *	decides the status:
  *
  *	1. Bytes. Input longer than ADDR_INPUT_MAX, any control
- *	   character (< 0x20, 0x7f, the C1 range U+0080-U+009F), CR, LF
+ *	   character (< 0x20, 0x7f, the Unicode control range U+0080-U+009F), CR, LF
  *	   or NUL anywhere (inside quotes and comments too), or bytes
  *	   that are not well-formed UTF-8 (overlongs, surrogates, beyond
  *	   U+10FFFF): ADDR_BAD_SYNTAX. Nothing later sees such bytes.
@@ -146,7 +146,7 @@ to_lower(char c)
 }
 
 /*
- * check_bytes - stage 1: no control characters (C0, DEL, C1) and
+ * check_bytes - stage 1: no control characters (below 0x20, DEL, U+0080-U+009F) and
  * well-formed UTF-8 only. Returns a reason or NULL.
  */
 static const char *
@@ -193,7 +193,7 @@ check_bytes(const unsigned char *s, size_t len)
 			if (s[i + k] < 0x80 || s[i + k] > 0xbf)
 				return why_utf8;
 		if (c == 0xc2 && s[i + 1] <= 0x9f)
-			return why_control;	/* C1 control, e.g. NEL */
+			return why_control;	/* U+0080-U+009F control, e.g. NEL */
 		i += n + 1;
 	}
 	return NULL;
