@@ -370,6 +370,26 @@ smtp_cmd(struct smtp_sess *s, const char *line, enum smtp_stage stage,
 }
 
 /*
+ * smtp_cmd_kept - smtp_cmd for the greeting stage's EHLO and HELO: the
+ * reply (any, even on failure) becomes the session's last reply; on
+ * failure the status is recorded too and -1 returned.
+ */
+static int
+smtp_cmd_kept(struct smtp_sess *s, const char *line, enum smtp_stage stage, struct reply *r)
+{
+	enum smtp_status st = smtp_cmd(s, line, stage, r);
+
+	if (st != SMTP_ANSWERED) {
+		s->out->status = st;
+		if (r->code != 0)
+			s->out->last = *r;
+		return -1;
+	}
+	s->out->last = *r;
+	return 0;
+}
+
+/*
  * smtp_due - read one reply that is due but decides nothing (the RCPT
  * replies of a pipelined group whose MAIL was refused, the catch-all
  * RCPT's after a final answer to the real one), so that each reply is
@@ -681,25 +701,13 @@ smtp_probe(const struct smtp_params *p, const struct sockaddr *sa,
 	}
 
 	/* EHLO, HELO on 5xx. */
-	st = smtp_cmd(&s, l.ehlo, SMTP_ST_EHLO, &r);
-	if (st != SMTP_ANSWERED) {
-		out->status = st;
-		if (r.code != 0)
-			out->last = r;
+	if (smtp_cmd_kept(&s, l.ehlo, SMTP_ST_EHLO, &r) < 0)
 		goto done;
-	}
-	out->last = r;
 	if (r.code / 100 == 2)
 		out->ext = r.ext;
 	else if (r.code / 100 == 5) {
-		st = smtp_cmd(&s, l.helo, SMTP_ST_HELO, &r);
-		if (st != SMTP_ANSWERED) {
-			out->status = st;
-			if (r.code != 0)
-				out->last = r;
+		if (smtp_cmd_kept(&s, l.helo, SMTP_ST_HELO, &r) < 0)
 			goto done;
-		}
-		out->last = r;
 		if (r.code / 100 != 2) {
 			out->status = SMTP_HELO_REFUSED;
 			smtp_quit(&s, 0);
