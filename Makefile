@@ -23,7 +23,7 @@ SYSCONFDIR ?= /etc
 UNITDIR	?= /lib/systemd/system
 
 CC	?= cc
-PKGS	:= milter ldns lmdb libidn2
+PKGS	:= milter ldns lmdb libidn2 openssl hiredis
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null)
