@@ -168,10 +168,16 @@ judge(const struct probe_conf *c, const struct smtp_outcome *o, int known_catcha
       int null_refused, struct probe_result *cur, struct pending *pend)
 {
 	enum rcpt_class rc;
+	enum mail_class mc;
 
 	switch (o->status) {
 	case SMTP_ANSWERED:
 		set_reply(cur, &o->last);
+		if (verdict_tls_required(o->last.code, o->last.enhanced, o->last.text)) {
+			/* "STARTTLS first" says nothing of the mailbox */
+			set(cur, VERDICT_UNKNOWN, R_STARTTLS_REQUIRED);
+			return 1;
+		}
 		rc = verdict_classify_rcpt(o->last.code, o->last.enhanced, o->last.text);
 		switch (rc) {
 		case RCPT_EXISTS:
@@ -192,7 +198,7 @@ judge(const struct probe_conf *c, const struct smtp_outcome *o, int known_catcha
 			set(cur, VERDICT_VALID, R_MAILBOX_FULL);
 			return 1;
 		case RCPT_POLICY:
-			/* 530 (5.7.0) is "must issue STARTTLS first"; we speak no TLS */
+			/* a bare 530 is "must issue STARTTLS first" too */
 			if (o->last.code == 530)
 				set(cur, VERDICT_UNKNOWN, R_STARTTLS_REQUIRED);
 			else
@@ -219,14 +225,25 @@ judge(const struct probe_conf *c, const struct smtp_outcome *o, int known_catcha
 		}
 	case SMTP_MAIL_REFUSED:
 		set_reply(cur, &o->last);
+		mc = verdict_classify_mail(o->last.code, o->last.enhanced, o->last.text);
+		if (mc == MAIL_TLS) {
+			/* about TLS: never about our sender, never "refuses <>" */
+			set(cur, VERDICT_UNKNOWN, R_STARTTLS_REQUIRED);
+			return 1;
+		}
 		if (o->last.code >= 500) {
 			/*
-			 * a refusal of our configured ProbeSender is policy;
-			 * a refusal of <> (or, after that, of RetrySender too)
-			 * stands as "refuses <>": unknown, or with
-			 * StrictNullSender invalid, as Exim's callout fails.
+			 * A refusal of our configured ProbeSender is policy.
+			 * A refusal of <> stands as "refuses <>" (unknown, or
+			 * with StrictNullSender invalid, as Exim's callout
+			 * fails) only when it is about the null sender; one
+			 * about our client ("554 5.7.1 Client host blocked")
+			 * or unexplained is policy. After <> was refused so,
+			 * a refusal of RetrySender too keeps "refuses <>".
 			 */
-			if (c->sender[0] && !null_refused)
+			if (null_refused)
+				set(cur, VERDICT_UNKNOWN, R_NULL_SENDER_REFUSED);
+			else if (c->sender[0] || mc != MAIL_NULL_SENDER)
 				set(cur, VERDICT_UNKNOWN, R_POLICY_BLOCK);
 			else
 				set(cur, VERDICT_UNKNOWN, R_NULL_SENDER_REFUSED);
@@ -451,6 +468,8 @@ probe_smtp(const struct probe_conf *c, const struct addr *a, unsigned facts,
 				     smtp_status_str(o.status), smtp_stage_str(o.stage));
 			retried = 0;
 			if (o.status == SMTP_MAIL_REFUSED && o.last.code >= 500 &&
+			    verdict_classify_mail(o.last.code, o.last.enhanced, o.last.text) ==
+			    MAIL_NULL_SENDER &&
 			    sp.sender[0] == '\0' && c->retry_sender[0] != '\0' &&
 			    util_left_ms(deadline, 0) > 0) {
 				/*

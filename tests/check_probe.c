@@ -371,6 +371,64 @@ START_TEST(test_helo_temp)
 }
 END_TEST
 
+/*
+ * ---- a refusal at MAIL FROM:<> is "refuses <>" only when it says so ----
+ * With StrictNullSender, "refuses <>" rejects the sender: a demand for
+ * TLS, or a refusal of our client address, must never come out so.
+ */
+static const struct {
+	const char *what;
+	const char *mail;
+	const char *rcpt;		/* NULL: no RCPT may be answered */
+	int retry;			/* RetrySender set */
+	enum verdict want;
+	enum reason reason;
+	int conns;
+} mail_rows[] = {
+	{ "530 5.7.0 STARTTLS first", "530 5.7.0 Must issue a STARTTLS command first\r\n",
+	    "250 2.1.5 Ok\r\n", 1, VERDICT_UNKNOWN, R_STARTTLS_REQUIRED, 1 },
+	{ "530 5.5.1 STARTTLS first (OpenSMTPD)",
+	    "530 5.5.1 Invalid command: Must issue a STARTTLS command first\r\n",
+	    "250 2.1.5 Ok\r\n", 1, VERDICT_UNKNOWN, R_STARTTLS_REQUIRED, 1 },
+	{ "454 4.7.0 encryption too weak (Sendmail)",
+	    "454 4.7.0 encryption too weak 0 less than 128\r\n",
+	    "250 2.1.5 Ok\r\n", 1, VERDICT_UNKNOWN, R_STARTTLS_REQUIRED, 1 },
+	{ "554 5.7.1 client host blocked (Sendmail access map)",
+	    "554 5.7.1 Client host blocked by local policy\r\n",
+	    "250 2.1.5 Ok\r\n", 1, VERDICT_UNKNOWN, R_POLICY_BLOCK, 1 },
+	{ "550 5.7.1 null sender refused",
+	    "550 5.7.1 Null sender not accepted\r\n",
+	    NULL, 0, VERDICT_INVALID, R_NULL_SENDER_REFUSED, 1 },
+};
+
+START_TEST(test_mail_refusal)
+{
+	struct srv s;
+	struct probe_conf c;
+	struct probe_result r;
+
+	memset(&s, 0, sizeof(s));
+	s.mail = mail_rows[_i].mail;
+	s.rcpt = mail_rows[_i].rcpt ? mail_rows[_i].rcpt : "250 2.1.5 Ok\r\n";
+	srv_start(&s);
+	conf_local(&c, s.port, 1);
+	c.strict_null = 1;
+	if (mail_rows[_i].retry)
+		util_strlcpy(c.retry_sender, "retry@probe.test", sizeof(c.retry_sender));
+	probe(&c, "u@one.test", &r);
+	srv_stop(&s);
+	ck_assert_msg(r.verdict == mail_rows[_i].want && r.reason == mail_rows[_i].reason,
+	    "%s: got %s (%s), want %s (%s)", mail_rows[_i].what,
+	    verdict_str(r.verdict), reason_str(r.reason), verdict_str(mail_rows[_i].want),
+	    reason_str(mail_rows[_i].reason));
+	/* not about the null sender: no RetrySender dialogue */
+	ck_assert_msg(s.conns == mail_rows[_i].conns, "%s: got %d connections, want %d",
+	    mail_rows[_i].what, s.conns, mail_rows[_i].conns);
+	ck_assert_msg(s.rcpts == 0, "%s: %d RCPT sent after MAIL was refused",
+	    mail_rows[_i].what, s.rcpts);
+}
+END_TEST
+
 /* ---- a server that answered outranks one that could not be reached ---- */
 
 START_TEST(test_rank_reply_over_network)
@@ -814,6 +872,7 @@ make_suite(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_loop_test(tc, test_bogus_mix, 0, sizeof(bogus_rows) / sizeof(bogus_rows[0]));
 	tcase_add_loop_test(tc, test_helo_temp, 0, sizeof(helo_rows) / sizeof(helo_rows[0]));
+	tcase_add_loop_test(tc, test_mail_refusal, 0, sizeof(mail_rows) / sizeof(mail_rows[0]));
 	tcase_add_test(tc, test_rank_reply_over_network);
 	tcase_add_test(tc, test_underscore_domain);
 	tcase_add_loop_test(tc, test_catchall_rcpt, 0,

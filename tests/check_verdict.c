@@ -160,6 +160,10 @@ static const struct vcase rows[] = {
 	{ 550, "junk", "No such user here", RCPT_NO_MAILBOX },
 	{ 550, NULL, NULL, RCPT_NO_MAILBOX },
 
+	/* OpenSMTPD's answer for an unknown virtual user: the list of one expands to nothing */
+	{ 524, "5.2.4", "Mailing list expansion problem: <nobody@example.test>", RCPT_NO_MAILBOX },
+	{ 550, "5.2.4", "Mailing list expansion problem: blocked by spamhaus", RCPT_POLICY },
+
 	/* codes outside 200..599 */
 	{ 0, "", "", RCPT_OTHER },
 	{ 199, "", "", RCPT_OTHER },
@@ -214,6 +218,68 @@ START_TEST(test_policy_wording)
 
 	ck_assert_msg(got == wording[_i].want, "\"%s\": got %d, want %d",
 	    t != NULL ? t : "(null)", got, wording[_i].want);
+}
+END_TEST
+
+static const struct {
+	int		 code;
+	const char	*enhanced;
+	const char	*text;
+	enum mail_class	 want;
+} mail_rows[] = {
+	/* TLS first, whatever the code: never about our sender */
+	{ 530, "5.7.0", "Must issue a STARTTLS command first", MAIL_TLS },
+	{ 530, "5.5.1", "Invalid command: Must issue a STARTTLS command first", MAIL_TLS },
+	{ 454, "4.7.0", "encryption too weak 0 less than 128", MAIL_TLS },
+	{ 550, "5.7.1", "TLS required", MAIL_TLS },
+	{ 554, "", "SSL required for this domain", MAIL_TLS },
+	{ 530, "", "must issue a starttls command first", MAIL_TLS },
+	/* about us: our client address, our name, a blocklist */
+	{ 554, "5.7.1", "Client host blocked by local policy", MAIL_POLICY },
+	{ 550, "5.7.1", "Client host [127.0.0.2] blocked using zen.spamhaus.org", MAIL_POLICY },
+	{ 550, "5.7.1", "<>: Sender address rejected: your IP is blacklisted", MAIL_POLICY },
+	{ 550, "", "Administrative prohibition", MAIL_POLICY },
+	{ 554, "5.7.1", "Access denied", MAIL_POLICY },
+	{ 550, "5.7.1", "HELO name rejected", MAIL_POLICY },
+	{ 550, "", "", MAIL_POLICY },
+	{ 550, NULL, NULL, MAIL_POLICY },
+	/* about the null sender */
+	{ 550, "5.7.1", "Null sender not accepted", MAIL_NULL_SENDER },
+	{ 553, "5.1.7", "The sender address is not a valid RFC-5321 address", MAIL_NULL_SENDER },
+	{ 550, "5.1.0", "Address rejected", MAIL_NULL_SENDER },
+	{ 554, "5.7.1", "<>: Sender address rejected: Access denied", MAIL_NULL_SENDER },
+	{ 550, "", "Bounce messages are not accepted here", MAIL_NULL_SENDER },
+	{ 550, "", "empty envelope sender not allowed", MAIL_NULL_SENDER },
+	{ 501, "", "<>: no bounces", MAIL_NULL_SENDER },
+	/* not a refusal, or a temporary one */
+	{ 250, "2.1.0", "Ok", MAIL_OTHER },
+	{ 451, "4.7.1", "Greylisted, try again later", MAIL_TEMP },
+	{ 421, "4.3.2", "Service shutting down", MAIL_TEMP },
+	{ 0, "", "", MAIL_OTHER },
+};
+
+START_TEST(test_classify_mail)
+{
+	enum mail_class got = verdict_classify_mail(mail_rows[_i].code,
+	    mail_rows[_i].enhanced, mail_rows[_i].text);
+
+	ck_assert_msg(got == mail_rows[_i].want, "%d %s %s: got %s, want %s",
+	    mail_rows[_i].code, mail_rows[_i].enhanced ? mail_rows[_i].enhanced : "(null)",
+	    mail_rows[_i].text ? mail_rows[_i].text : "(null)", mail_class_str(got),
+	    mail_class_str(mail_rows[_i].want));
+}
+END_TEST
+
+/* TLS wording inside an echoed address or at a success code is no TLS demand */
+START_TEST(test_tls_required)
+{
+	ck_assert_int_ne(verdict_tls_required(530, "5.7.0", "Must issue a STARTTLS command first"), 0);
+	ck_assert_int_ne(verdict_tls_required(454, "4.7.0", "encryption too weak 0 less than 128"), 0);
+	ck_assert_int_eq(verdict_tls_required(250, "2.1.5", "Ok, TLS"), 0);
+	ck_assert_int_eq(verdict_tls_required(550, "5.1.1", "<starttls@example.test>: User unknown"), 0);
+	ck_assert_int_eq(verdict_tls_required(550, "5.1.1", "tls.user@example.test... User unknown"), 0);
+	ck_assert_int_eq(verdict_tls_required(550, "5.1.1", "User unknown (outlast)"), 0);
+	ck_assert_int_eq(verdict_tls_required(550, "5.1.1", NULL), 0);
 }
 END_TEST
 
@@ -344,6 +410,12 @@ make_suite(void)
 	tcase_add_loop_test(tc, test_classify, 0,
 	    (int)(sizeof(rows) / sizeof(rows[0])));
 	tcase_add_test(tc, test_long_text);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("mail");
+	tcase_add_loop_test(tc, test_classify_mail, 0,
+	    (int)(sizeof(mail_rows) / sizeof(mail_rows[0])));
+	tcase_add_test(tc, test_tls_required);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("wording");

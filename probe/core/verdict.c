@@ -27,7 +27,9 @@
  *	 9. enhanced 5.1.7, 5.1.8: about OUR sender      -> POLICY
  *	10. enhanced 5.1.3: bad destination syntax      -> SYNTAX
  *	11. enhanced mailbox code 5.1.0, 5.1.1, 5.1.2, 5.1.6, 5.1.10
- *	    (Exchange RecipientNotFound), 5.2.1 (disabled)
+ *	    (Exchange RecipientNotFound), 5.2.1 (disabled), 5.2.4 (list
+ *	    expansion failed: OpenSMTPD's answer for an unknown virtual
+ *	    user, "524 5.2.4 Mailing list expansion problem")
  *	                 -> POLICY if STRONG wording, else NO_MAILBOX
  *	12. 501/553 with syntax wording ("syntax", "too long", ...)
  *	                                                 -> SYNTAX
@@ -44,6 +46,17 @@
  *	mailbox, "552 5.7.1 ..." is policy. Only uncertain outcomes result
  *	when in doubt: every fall-back is OTHER or POLICY, never
  *	NO_MAILBOX.
+ *
+ *	A reply at MAIL or RCPT with TLS wording (verdict_tls_required:
+ *	"STARTTLS", "TLS", "SSL", "encrypt...") asks for TLS first; it is
+ *	neither about the mailbox nor about our sender.
+ *
+ *	verdict_classify_mail() says what a refusal of our MAIL FROM is
+ *	about: TLS first; the null sender (an address-status enhanced
+ *	code x.1.x, the echoed "<>", or sender/bounce wording); or, in all
+ *	other cases, us, our client address or a policy we cannot see
+ *	("554 5.7.1 Client host blocked by local policy"). Only the
+ *	second is evidence that the domain refuses <>.
  *
  *	STRONG wording (rule 11) is the short list that overrides an
  *	explicit mailbox code: blocklist names (spamhaus, spamcop,
@@ -210,6 +223,27 @@ static const struct word mailbox_words[] = {
 static const struct word syntax_words[] = {
 	{ "syntax", 0 }, { "too long", 0 }, { "malformed", 0 },
 	{ "length", 0 },
+	{ NULL, 0 }
+};
+
+static const struct word tls_words[] = {
+	{ "starttls", 0 }, { "tls", 1 }, { "ssl", 1 }, { "encrypt", 0 },
+	{ NULL, 0 }
+};
+
+/* a MAIL refusal that names our client, not the null sender */
+static const struct word about_us_words[] = {
+	{ "client", 0 }, { "helo", 1 }, { "ehlo", 1 }, { "your ip", 0 },
+	{ "reverse dns", 0 }, { "rdns", 1 }, { "ptr", 1 }, { "connection", 0 },
+	{ NULL, 0 }
+};
+
+/* a MAIL refusal that names the null sender (bounces) */
+static const struct word null_sender_words[] = {
+	{ "sender", 0 }, { "null", 1 }, { "bounce", 0 }, { "empty", 0 },
+	{ "mail from", 0 }, { "return path", 0 }, { "return-path", 0 },
+	{ "reverse path", 0 }, { "reverse-path", 0 }, { "mailer-daemon", 0 },
+	{ "dsn", 1 },
 	{ NULL, 0 }
 };
 
@@ -424,7 +458,7 @@ is_mailbox_enh(const struct enh *e)
 		default:
 			return 0;
 		}
-	return e->subj == 2 && e->det == 1;
+	return e->subj == 2 && (e->det == 1 || e->det == 4);
 }
 
 enum rcpt_class
@@ -475,4 +509,57 @@ verdict_classify_rcpt(int code, const char *enhanced, const char *text)
 	if (code >= 550 && code <= 559 && has_word(folded, mailbox_words))
 		return RCPT_NO_MAILBOX;
 	return RCPT_OTHER;
+}
+
+int
+verdict_tls_required(int code, const char *enhanced, const char *text)
+{
+	char folded[WORD_SCAN_MAX + 1];
+
+	(void)enhanced;
+	if (code < 400 || code > 599 || text == NULL)
+		return 0;
+	fold(text, folded, sizeof(folded));
+	return has_word(folded, tls_words);
+}
+
+enum mail_class
+verdict_classify_mail(int code, const char *enhanced, const char *text)
+{
+	char folded[WORD_SCAN_MAX + 1];
+	struct enh e;
+
+	if (code < 400 || code > 599)
+		return MAIL_OTHER;
+	if (verdict_tls_required(code, enhanced, text))
+		return MAIL_TLS;
+	if (code < 500)
+		return MAIL_TEMP;
+	if (text == NULL)
+		text = "";
+	enh_parse(enhanced, code, &e);
+	fold(text, folded, sizeof(folded));
+	if (strong_wording(folded) || has_word(folded, about_us_words))
+		return MAIL_POLICY;
+	/*
+	 * The only address in a MAIL command is the sender, so an
+	 * address-status code, or our own "<>" echoed, is about it.
+	 */
+	if ((e.valid && e.subj == 1) || strstr(text, "<>") != NULL ||
+	    has_word(folded, null_sender_words))
+		return MAIL_NULL_SENDER;
+	return MAIL_POLICY;
+}
+
+const char *
+mail_class_str(enum mail_class c)
+{
+	static const char *const names[] = {
+		[MAIL_OTHER] = "other", [MAIL_TEMP] = "temp", [MAIL_TLS] = "tls",
+		[MAIL_NULL_SENDER] = "null-sender", [MAIL_POLICY] = "policy",
+	};
+
+	if ((unsigned)c >= sizeof(names) / sizeof(names[0]))
+		return "?";
+	return names[c];
 }

@@ -53,6 +53,28 @@ int	verdict_policy_wording(const char *text);
 const char *rcpt_class_str(enum rcpt_class c);
 
 /*
+ * verdict_tls_required - non-zero when a 4xx/5xx reply to MAIL or RCPT
+ * asks for TLS first ("530 5.7.0 Must issue a STARTTLS command first",
+ * "454 4.7.0 encryption too weak"): about TLS, never the mailbox or
+ * our sender.
+ */
+int	verdict_tls_required(int code, const char *enhanced, const char *text);
+
+/* What a refusal of our MAIL FROM is about. */
+enum mail_class {
+	MAIL_OTHER,		/* not a 4xx/5xx */
+	MAIL_TEMP,		/* 4xx without TLS wording */
+	MAIL_TLS,		/* TLS first (any code) */
+	MAIL_NULL_SENDER,	/* 5xx about the null sender: "refuses <>" */
+	MAIL_POLICY,		/* 5xx about us, our client, or unexplained */
+};
+
+/* verdict_classify_mail - classify a reply to MAIL FROM. Pure. */
+enum mail_class verdict_classify_mail(int code, const char *enhanced, const char *text);
+
+const char *mail_class_str(enum mail_class c);
+
+/*
  * Reasons: why a verification ended as it did, one value per token
  * (listed in sav-probe(1)).
  * Logs, JSON and the cache use the names of reason_str() (verdict.c
