@@ -48,6 +48,7 @@ struct conn {
 	size_t	outlen;
 	int	nout;			/* batch: replies in out */
 	struct ssl_st *ssl;		/* after STARTTLS: all I/O goes through it */
+	int	tls_notify;		/* end TLS with close_notify (after QUIT only) */
 };
 
 /* io_read - one read, plaintext or TLS: bytes, 0 at EOF, -1 on error */
@@ -121,7 +122,8 @@ conn_close(struct conn *c, const char *why)
 		tlog("%lu C(partial): %s", c->id, buf);
 	}
 	tlog("%lu CLOSE%s%s", c->id, why[0] != '\0' ? " " : "", why);
-	tls_end(c->ssl);
+	/* other closes stay abrupt inside TLS too: no close_notify */
+	tls_end(c->ssl, c->tls_notify);
 	close(c->fd);
 	_exit(0);
 }
@@ -850,7 +852,9 @@ conn_serve(int fd, unsigned long id, const struct script *sc, long end_ms)
 		}
 		st = verb_stage(line, &arg);
 		stage_reply(&c, st, arg);
-		if (st == ST_QUIT && !c.sc->act[ST_QUIT].reply.none)
+		if (st == ST_QUIT && !c.sc->act[ST_QUIT].reply.none) {
+			c.tls_notify = 1;
 			conn_close(&c, "after QUIT");
+		}
 	}
 }

@@ -102,7 +102,7 @@ struct ssl_st *tls_accept(int fd, unsigned long id, long timeout_ms);
 long	tls_read(struct ssl_st *ssl, void *buf, size_t len);
 long	tls_write(struct ssl_st *ssl, const void *buf, size_t len);
 int	tls_pending(struct ssl_st *ssl);
-void	tls_end(struct ssl_st *ssl);
+void	tls_end(struct ssl_st *ssl, int notify);
 const char *tls_mode_name(enum tls_mode m);
 
 /* conn.c: one connection, in its own child process */

@@ -190,13 +190,17 @@ tls_pending(struct ssl_st *ssl)
 	return SSL_pending(ssl);
 }
 
-/* tls_end - send close_notify (without waiting for the client's) and free */
+/*
+ * tls_end - free the connection; notify: send close_notify first
+ * (without waiting for the client's), else the TLS layer just stops
+ */
 void
-tls_end(struct ssl_st *ssl)
+tls_end(struct ssl_st *ssl, int notify)
 {
 	if (ssl == NULL)
 		return;
-	(void)SSL_shutdown(ssl);
+	if (notify)
+		(void)SSL_shutdown(ssl);
 	ERR_clear_error();
 	SSL_free(ssl);
 }
