@@ -15,7 +15,8 @@
 #     and a bogus TLS record); a close right after "220 Ready to start
 #     TLS"; a stall after it; plaintext replies injected in the 220's
 #     write; 454 to STARTTLS; TLS required (530 to MAIL in plaintext)
-#     with STARTTLS offered, and without it offered.
+#     with STARTTLS offered, and without it offered; TLS 1.2 at most,
+#     and TLS 1.1 at most (below what the probe accepts).
 #
 # Before the probe cases, openssl s_client checks that each TLS server
 # really serves what it claims (the certificate, its expiry, its name),
@@ -48,7 +49,7 @@ newkey()	# NAME CN SAN: key NAME.key and request NAME.csr
 }
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 30 \
 	-keyout "$CERTS/self.key" -out "$CERTS/self.pem" -subj /CN=mx.tlsok.test \
-	-addext "subjectAltName=DNS:mx.tlsok.test,DNS:mx.inject.test,DNS:mx1.inject2.test,DNS:mx.tlsreq.test" \
+	-addext "subjectAltName=DNS:mx.tlsok.test,DNS:mx.inject.test,DNS:mx1.inject2.test,DNS:mx.tlsreq.test,DNS:mx.tls12.test,DNS:mx.tls11.test" \
 	2>>"$LAB_DIR/openssl.log" || lab_die "openssl: self-signed certificate"
 # expired: a throw-away CA configuration signs the request with its own key
 : >"$CERTS/ca/index.txt"
@@ -111,6 +112,8 @@ lab_dns_a mx2.inject2.test 127.0.0.68
 mx1 g454.test 127.0.0.69
 mx1 tlsreq.test 127.0.0.70
 mx1 tlshide.test 127.0.0.71
+mx1 tls12.test 127.0.0.72
+mx1 tls11.test 127.0.0.73
 lab_dns_fallback
 lab_dns_start "$LAB_DNS_DATA"
 
@@ -175,6 +178,15 @@ ehlo 250-fake.test|250-XXXXXXXA|250-PIPELINING|250 8BITMIME
 starttls 500 5.5.2 Error: command not recognized
 rcpt * 250 2.1.5 Ok
 EOF
+LAB_FAKE_OPTS=$SELF lab_fake_start tls12 127.0.0.72:25 <<'EOF'
+tls-max 1.2
+rcpt u@tls12.test 250 2.1.5 Ok
+EOF
+# TLS 1.1 at most: below what the probe accepts
+LAB_FAKE_OPTS=$SELF lab_fake_start tls11 127.0.0.73:25 <<'EOF'
+tls-max 1.1
+rcpt u@tls11.test 250 2.1.5 Ok
+EOF
 unset LAB_FAKE_NOWAIT
 lab_fake_wait
 
@@ -225,6 +237,12 @@ lab_check "server: TLS required, not offered: no STARTTLS in EHLO, 530 to MAIL, 
 S=$(raw 127.0.0.69 'EHLO lab\r\nSTARTTLS\r\nQUIT\r\n')
 lab_check "server: 454: STARTTLS offered and answered 454 4.7.0" \
 	"$S" "~250-STARTTLS" "$S" "~454 4\.7\.0 TLS not available due to local problem"
+S=$(sclient 127.0.0.72 mx.tls12.test)
+lab_check "server: tls-max 1.2: the handshake is TLS 1.2" "$S" "~Protocol version: TLSv1\\.2"
+S=$(sclient 127.0.0.73 mx.tls11.test -tls1_1 -cipher 'DEFAULT:@SECLEVEL=0')
+S2=$(sclient 127.0.0.73 mx.tls11.test)
+lab_check "server: tls-max 1.1: TLS 1.1 for a client that allows it, no handshake for one that wants 1.2" \
+	"$S" "~Protocol version: TLSv1\\.1" "$S2" "!~CONNECTION ESTABLISHED"
 tls_fake0=$(lab_conns_total)
 
 # A sav-probe built without the STARTTLS client knows no --tls: then the
@@ -354,10 +372,16 @@ for c in expired wrongname; do
 		"$(cmds $c "$n0" tls "^RCPT TO:<u@$c.test>\$")" 1 "$(( $(lab_fake_conns $c) - n0 ))" 1
 done
 
+n0=$(lab_fake_conns tls12)
+sp u@tls12.test
+expect "tls: a TLS 1.2 server: valid inside TLS, JSON tls TLSv1.2, -v says so" \
+	"$V" valid "$TLS" TLSv1.2 "$VTLS" "~tls: TLSv1\\.2 [A-Z0-9_-]+, untrusted \\(self-signed\\)" \
+	"$(cmds tls12 "$n0" tls '^RCPT TO:<u@tls12.test>$')" 1
+
 # ---------------------------------------------------------------------
 # Failed handshakes: one plaintext retry on the same host, never a loop
 
-for c in garbage garbin close stall; do
+for c in garbage garbin close stall tls11; do
 	n0=$(lab_fake_conns $c)
 	sp --timeout 15 "u@$c.test"
 	lab_diag "tls: $c: $(( $(lab_fake_conns $c) - n0 )) connections, verdict $V/$R, ${MS} ms"

@@ -609,7 +609,7 @@ conn_starttls(struct conn *c, const struct rspec *rs)
 		drain_end(c, "garbage", got);
 		break;
 	default:
-		c->ssl = tls_accept(c->fd, c->id, sc->idle_ms);
+		c->ssl = tls_accept(c->fd, c->id, sc->idle_ms, sc->tls_max);
 		if (c->ssl == NULL)
 			conn_close(c, "TLS handshake failed");
 		/* RFC 3207: the dialogue starts again; nothing before counts */

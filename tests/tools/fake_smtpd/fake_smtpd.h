@@ -78,6 +78,7 @@ struct script {
 	struct rspec tls_text;		/* garbage bytes (one line) or injected lines */
 	int	tls_text_set;
 	int	tls_offer;		/* STARTTLS in EHLO: -1 when TLS is on, 0, 1 */
+	int	tls_max;		/* highest protocol version (TLS1_x_VERSION), 0: any */
 	int	tls_required;		/* MAIL, RCPT, VRFY, DATA need TLS first */
 	struct rspec tls_required_reply;
 };
@@ -98,7 +99,7 @@ const struct rspec *script_default_reply(enum stage st, struct rspec *tmp);
 struct ssl_st;
 void	tls_load(const char *cert, const char *key);
 int	tls_loaded(void);
-struct ssl_st *tls_accept(int fd, unsigned long id, long timeout_ms);
+struct ssl_st *tls_accept(int fd, unsigned long id, long timeout_ms, int max_version);
 long	tls_read(struct ssl_st *ssl, void *buf, size_t len);
 long	tls_write(struct ssl_st *ssl, const void *buf, size_t len);
 int	tls_pending(struct ssl_st *ssl);

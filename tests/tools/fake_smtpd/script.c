@@ -14,6 +14,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include <openssl/ssl.h>	/* the TLS1_x_VERSION numbers */
+
 #include "fake_smtpd.h"
 
 #define SCRIPT_LINE_MAX	8192
@@ -211,6 +213,21 @@ script_tls(struct script *sc, const char *cmd, char *p, const char *file, int li
 		if (w == NULL || (strcasecmp(w, "yes") != 0 && strcasecmp(w, "no") != 0))
 			die("%s:%d: tls-offer yes|no", file, lineno);
 		sc->tls_offer = strcasecmp(w, "yes") == 0;
+		return 1;
+	}
+	if (strcasecmp(cmd, "tls-max") == 0) {
+		static const struct { const char *w; int v; } vers[] = {
+			{ "1.0", TLS1_VERSION }, { "1.1", TLS1_1_VERSION },
+			{ "1.2", TLS1_2_VERSION }, { "1.3", TLS1_3_VERSION },
+		};
+
+		w = next_word(&p);
+		for (i = 0; w != NULL && i < sizeof(vers) / sizeof(vers[0]); i++)
+			if (strcmp(w, vers[i].w) == 0)
+				break;
+		if (w == NULL || i == sizeof(vers) / sizeof(vers[0]))
+			die("%s:%d: tls-max 1.0|1.1|1.2|1.3", file, lineno);
+		sc->tls_max = vers[i].v;
 		return 1;
 	}
 	if (strcasecmp(cmd, "tls-required") == 0) {

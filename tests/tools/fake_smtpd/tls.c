@@ -104,12 +104,14 @@ set_timeouts(int fd, long ms)
 
 /*
  * tls_accept - the server handshake on fd, each read and write bounded
- * by timeout_ms. Logs "ID TLS established PROTOCOL CIPHER sni=NAME"
+ * by timeout_ms; max_version (a TLS1_x_VERSION, 0: none) caps the
+ * protocol, and below TLS 1.2 also lowers the floor and the security
+ * level so that the old protocol can be offered at all. Logs "ID TLS established PROTOCOL CIPHER sni=NAME"
  * (NAME escaped, "-" without SNI) or "ID TLS failed WHY". Returns the
  * connection, or NULL (the caller closes).
  */
 struct ssl_st *
-tls_accept(int fd, unsigned long id, long timeout_ms)
+tls_accept(int fd, unsigned long id, long timeout_ms, int max_version)
 {
 	char why[256], sni[LOG_TEXT_MAX * 4 + 64];
 	const char *name;
@@ -123,6 +125,14 @@ tls_accept(int fd, unsigned long id, long timeout_ms)
 		tlog("%lu TLS failed no SSL object", id);
 		SSL_free(ssl);
 		return NULL;
+	}
+	if (max_version != 0) {
+		if (max_version < TLS1_2_VERSION) {
+			SSL_set_security_level(ssl, 0);
+			(void)SSL_set_min_proto_version(ssl, TLS1_VERSION);
+			(void)SSL_set_cipher_list(ssl, "DEFAULT:@SECLEVEL=0");
+		}
+		(void)SSL_set_max_proto_version(ssl, max_version);
 	}
 	errno = 0;
 	rc = SSL_accept(ssl);
