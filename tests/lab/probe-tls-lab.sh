@@ -245,14 +245,6 @@ lab_check "server: tls-max 1.1: TLS 1.1 for a client that allows it, no handshak
 	"$S" "~Protocol version: TLSv1\\.1" "$S2" "!~CONNECTION ESTABLISHED"
 tls_fake0=$(lab_conns_total)
 
-# A sav-probe built without the STARTTLS client knows no --tls: then the
-# servers above are all this script can check.
-if ! "$PROBE" --help 2>&1 | grep -q -- '--tls'; then
-	echo "probe-tls-lab: client cases skipped: $PROBE has no STARTTLS client (no --tls option)"
-	lab_summary
-	exit $?
-fi
-
 # ---------------------------------------------------------------------
 # Running the probe
 
