@@ -9,7 +9,10 @@
 #   certificates made here with the openssl command: a self-signed one
 #     for the MX names, an expired one (validity in 2020, signed with
 #     `openssl ca -selfsign -startdate -enddate`, as OpenSSL 3.0 has no
-#     negative -days) and one issued for another host name;
+#     negative -days) and one issued for another host name; and a lab CA
+#     with a current, an expired and a wrong-name certificate of its own,
+#     for the trust words of -v (trusted, expired, name mismatch, unknown
+#     issuer) when the probe is given the CA by SSL_CERT_FILE;
 #   fake_smtpd instances on 127.0.0.60 and up, one per behaviour: real
 #     TLS with each certificate; garbage instead of a ServerHello (text,
 #     and a bogus TLS record); a close right after "220 Ready to start
@@ -79,6 +82,27 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 
 	-addext "subjectAltName=DNS:other.example.net" \
 	2>>"$LAB_DIR/openssl.log" || lab_die "openssl: wrong-name certificate"
 
+# a lab CA and three certificates it issued: current, expired, for
+# another name; the probe trusts the CA only where SSL_CERT_FILE says so
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 30 \
+	-keyout "$CERTS/ca.key" -out "$CERTS/ca.pem" -subj "/CN=sav lab CA" \
+	-addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
+	2>>"$LAB_DIR/openssl.log" || lab_die "openssl: lab CA"
+casign()	# NAME START END: sign NAME.csr with the lab CA
+{
+	openssl ca -batch -config "$CERTS/ca.cnf" -cert "$CERTS/ca.pem" -keyfile "$CERTS/ca.key" \
+		-in "$CERTS/$1.csr" -out "$CERTS/$1.pem" -notext -startdate "$2" -enddate "$3" \
+		>>"$LAB_DIR/openssl.log" 2>&1
+}
+now=$(date -u +%Y%m%d%H%M%SZ)
+later=$(date -u -d '+30 days' +%Y%m%d%H%M%SZ)
+{ newkey cagood mx.cagood.test DNS:mx.cagood.test && casign cagood "$now" "$later"; } ||
+	lab_die "openssl: CA-issued certificate"
+{ newkey caexp mx.caexp.test DNS:mx.caexp.test &&
+	casign caexp 20200101000000Z 20200201000000Z; } || lab_die "openssl: CA-issued expired certificate"
+{ newkey cawrong other.example.net DNS:other.example.net && casign cawrong "$now" "$later"; } ||
+	lab_die "openssl: CA-issued wrong-name certificate"
+
 openssl x509 -in "$CERTS/expired.pem" -noout -checkend 0 >/dev/null
 exp_rc=$?
 lab_check "certificates: the expired one ended in 2020, the others are current" \
@@ -114,6 +138,9 @@ mx1 tlsreq.test 127.0.0.70
 mx1 tlshide.test 127.0.0.71
 mx1 tls12.test 127.0.0.72
 mx1 tls11.test 127.0.0.73
+mx1 cagood.test 127.0.0.74
+mx1 caexp.test 127.0.0.75
+mx1 cawrong.test 127.0.0.76
 lab_dns_fallback
 lab_dns_start "$LAB_DNS_DATA"
 
@@ -187,6 +214,11 @@ LAB_FAKE_OPTS=$SELF lab_fake_start tls11 127.0.0.73:25 <<'EOF'
 tls-max 1.1
 rcpt u@tls11.test 250 2.1.5 Ok
 EOF
+for c in cagood:74 caexp:75 cawrong:76; do
+	n=${c%:*}
+	LAB_FAKE_OPTS="-C $CERTS/$n.pem -K $CERTS/$n.key" lab_fake_start "$n" "127.0.0.${c#*:}:25" \
+		<<<"rcpt u@$n.test 250 2.1.5 Ok"
+done
 unset LAB_FAKE_NOWAIT
 lab_fake_wait
 
@@ -243,6 +275,12 @@ S=$(sclient 127.0.0.73 mx.tls11.test -tls1_1 -cipher 'DEFAULT:@SECLEVEL=0')
 S2=$(sclient 127.0.0.73 mx.tls11.test)
 lab_check "server: tls-max 1.1: TLS 1.1 for a client that allows it, no handshake for one that wants 1.2" \
 	"$S" "~Protocol version: TLSv1\\.1" "$S2" "!~CONNECTION ESTABLISHED"
+S=$(sclient 127.0.0.74 mx.cagood.test -CAfile "$CERTS/ca.pem" -verify_hostname mx.cagood.test)
+S2=$(sclient 127.0.0.75 mx.caexp.test -CAfile "$CERTS/ca.pem" -verify_hostname mx.caexp.test)
+S3=$(sclient 127.0.0.76 mx.cawrong.test -CAfile "$CERTS/ca.pem" -verify_hostname mx.cawrong.test)
+lab_check "server: certificates from the lab CA: one verifies, one expired, one for another name" \
+	"$S" "~Verification: OK" "$S2" "~Verification error: certificate has expired" \
+	"$S3" "~Verification error: hostname mismatch"
 tls_fake0=$(lab_conns_total)
 
 # ---------------------------------------------------------------------
@@ -263,9 +301,11 @@ sp()
 		"CacheFile $LAB_DIR/cache-$NPROBE.mdb" >"$conf"
 	[ -n "${CONF_EXTRA-}" ] && printf '%s\n' "$CONF_EXTRA" >>"$conf"
 	SP_ERR=$LAB_DIR/probe-$NPROBE.err
-	SP_CMD="sav-probe --json -v -c $conf $*"
+	SP_CMD="${SP_ENV:+$SP_ENV }sav-probe --json -v -c $conf $*"
 	t0=$(lab_now_ms)
-	timeout 60 "$PROBE" --json -v -c "$conf" "$@" >"$LAB_DIR/probe-$NPROBE.out" 2>"$SP_ERR"
+	# shellcheck disable=SC2086
+	env ${SP_ENV-} timeout 60 "$PROBE" --json -v -c "$conf" "$@" >"$LAB_DIR/probe-$NPROBE.out" \
+		2>"$SP_ERR"
 	RC=$?
 	MS=$(( $(lab_now_ms) - t0 ))
 	J=$(head -n 1 "$LAB_DIR/probe-$NPROBE.out")
@@ -369,6 +409,23 @@ sp u@tls12.test
 expect "tls: a TLS 1.2 server: valid inside TLS, JSON tls TLSv1.2, -v says so" \
 	"$V" valid "$TLS" TLSv1.2 "$VTLS" "~tls: TLSv1\\.2 [A-Z0-9_-]+, untrusted \\(self-signed\\)" \
 	"$(cmds tls12 "$n0" tls '^RCPT TO:<u@tls12.test>$')" 1
+
+# The reason words past "self-signed": a chain to a CA the probe trusts
+# (SSL_CERT_FILE: OpenSSL's default trust store, which the probe uses)
+SP_ENV="SSL_CERT_FILE=$CERTS/ca.pem"
+sp u@cagood.test
+expect "tls: a certificate from a CA the probe trusts: valid, -v says trusted" \
+	"$V" valid "$VTLS" "~tls: TLSv1\\.[23] [A-Z0-9_-]+, trusted\$"
+sp u@caexp.test
+expect "tls: an expired certificate from a trusted CA: valid, -v says untrusted (expired)" \
+	"$V" valid "$VTLS" "~, untrusted \\(expired\\)\$"
+sp u@cawrong.test
+expect "tls: a trusted CA's certificate for another name: valid, -v says untrusted (name mismatch)" \
+	"$V" valid "$VTLS" "~, untrusted \\(name mismatch\\)\$"
+unset SP_ENV
+sp u@cagood.test
+expect "tls: the same certificate without the CA in the trust store: valid, -v says untrusted (unknown issuer)" \
+	"$V" valid "$VTLS" "~, untrusted \\(unknown issuer\\)\$"
 
 # ---------------------------------------------------------------------
 # Failed handshakes: one plaintext retry on the same host, never a loop
