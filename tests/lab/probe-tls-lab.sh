@@ -52,7 +52,7 @@ newkey()	# NAME CN SAN: key NAME.key and request NAME.csr
 }
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 30 \
 	-keyout "$CERTS/self.key" -out "$CERTS/self.pem" -subj /CN=mx.tlsok.test \
-	-addext "subjectAltName=DNS:mx.tlsok.test,DNS:mx.inject.test,DNS:mx1.inject2.test,DNS:mx.tlsreq.test,DNS:mx.tls12.test,DNS:mx.tls11.test" \
+	-addext "subjectAltName=DNS:mx.tlsok.test,DNS:mx.inject.test,DNS:mx1.inject2.test,DNS:mx.tlsreq.test,DNS:mx.tls12.test,DNS:mx.tls11.test,DNS:mx.capdrop.test,DNS:mx.capadd.test" \
 	2>>"$LAB_DIR/openssl.log" || lab_die "openssl: self-signed certificate"
 # expired: a throw-away CA configuration signs the request with its own key
 : >"$CERTS/ca/index.txt"
@@ -141,6 +141,8 @@ mx1 tls11.test 127.0.0.73
 mx1 cagood.test 127.0.0.74
 mx1 caexp.test 127.0.0.75
 mx1 cawrong.test 127.0.0.76
+mx1 capdrop.test 127.0.0.77
+mx1 capadd.test 127.0.0.78
 lab_dns_fallback
 lab_dns_start "$LAB_DNS_DATA"
 
@@ -219,6 +221,17 @@ for c in cagood:74 caexp:75 cawrong:76; do
 	LAB_FAKE_OPTS="-C $CERTS/$n.pem -K $CERTS/$n.key" lab_fake_start "$n" "127.0.0.${c#*:}:25" \
 		<<<"rcpt u@$n.test 250 2.1.5 Ok"
 done
+# other extensions inside TLS than before it: PIPELINING withdrawn, added
+LAB_FAKE_OPTS=$SELF lab_fake_start capdrop 127.0.0.77:25 <<'EOF'
+ehlo 250-fake.test|250-PIPELINING|250 8BITMIME
+tls-ehlo 250-fake.test|250 8BITMIME
+rcpt u@capdrop.test 250 2.1.5 Ok
+EOF
+LAB_FAKE_OPTS=$SELF lab_fake_start capadd 127.0.0.78:25 <<'EOF'
+ehlo 250-fake.test|250 8BITMIME
+tls-ehlo 250-fake.test|250-PIPELINING|250 8BITMIME
+rcpt u@capadd.test 250 2.1.5 Ok
+EOF
 unset LAB_FAKE_NOWAIT
 lab_fake_wait
 
@@ -359,6 +372,14 @@ events()
 		END { print c + 0 }' "$LAB_DIR/$1.tr"
 }
 
+# tls_pipelined NAME SINCE - reads inside TLS that held several lines
+tls_pipelined()
+{
+	awk -v since="$2" '$1 + 0 <= since + 0 { next }
+		$2 == "TLS" && $3 == "established" { t[$1] = 1 }
+		$2 == "PIPELINED" && ($1 in t) { c++ } END { print c + 0 }' "$LAB_DIR/$1.tr"
+}
+
 # conn_cmds NAME N ERE - client lines of connection N matching ERE
 conn_cmds()
 {
@@ -409,6 +430,18 @@ sp u@tls12.test
 expect "tls: a TLS 1.2 server: valid inside TLS, JSON tls TLSv1.2, -v says so" \
 	"$V" valid "$TLS" TLSv1.2 "$VTLS" "~tls: TLSv1\\.2 [A-Z0-9_-]+, untrusted \\(self-signed\\)" \
 	"$(cmds tls12 "$n0" tls '^RCPT TO:<u@tls12.test>$')" 1
+
+# The EHLO inside TLS replaces the one before it
+n0=$(lab_fake_conns capdrop)
+sp u@capdrop.test
+expect "tls: PIPELINING offered before TLS, not inside: valid, nothing pipelined inside TLS" \
+	"$V" valid "$(tls_pipelined capdrop "$n0")" 0 "$(cmds capdrop "$n0" tls '^RCPT TO:')" 2 \
+	"$(cmds capdrop "$n0" tls '^EHLO ')" 1
+n0=$(lab_fake_conns capadd)
+sp u@capadd.test
+expect "tls: PIPELINING offered only inside TLS: valid, MAIL and both RCPTs pipelined inside TLS" \
+	"$V" valid "$(events capadd "$n0" '^PIPELINED 3$')" 1 "$(tls_pipelined capadd "$n0")" 1 \
+	"$(cmds capadd "$n0" tls '^RCPT TO:')" 2
 
 # The reason words past "self-signed": a chain to a CA the probe trusts
 # (SSL_CERT_FILE: OpenSSL's default trust store, which the probe uses)

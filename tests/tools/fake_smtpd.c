@@ -169,6 +169,8 @@
  *	tls-offer yes|no	announce STARTTLS in EHLO or not (default:
  *				yes when TLS is on); "no" with tls-required
  *				is a server that demands TLS and hides it
+ *	tls-ehlo REPLY		the EHLO reply inside TLS (default: the
+ *				ehlo one), e.g. other extensions than before
  *	tls-max 1.0|1.1|1.2|1.3	the highest protocol the handshake offers
  *				(1.0 and 1.1 also lower OpenSSL's floor and
  *				security level, which refuse them otherwise)

@@ -654,6 +654,8 @@ stage_reply(struct conn *c, enum stage st, const char *arg)
 		conn_starttls(c, rs);
 		return;
 	}
+	if (st == ST_EHLO && c->ssl != NULL && c->sc->tls_ehlo_set)
+		rs = &c->sc->tls_ehlo;
 	if (st == ST_EHLO && tls_offered(c))
 		rs = ehlo_offer(rs, &offer);
 	reply_code(rs, st == ST_GREETING ? "220" : "250", code);

@@ -78,6 +78,8 @@ struct script {
 	struct rspec tls_text;		/* garbage bytes (one line) or injected lines */
 	int	tls_text_set;
 	int	tls_offer;		/* STARTTLS in EHLO: -1 when TLS is on, 0, 1 */
+	struct rspec tls_ehlo;		/* "tls-ehlo": EHLO reply inside TLS */
+	int	tls_ehlo_set;
 	int	tls_max;		/* highest protocol version (TLS1_x_VERSION), 0: any */
 	int	tls_required;		/* MAIL, RCPT, VRFY, DATA need TLS first */
 	struct rspec tls_required_reply;

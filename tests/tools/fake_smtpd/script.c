@@ -175,8 +175,9 @@ script_defaults(struct script *sc)
 }
 
 /*
- * script_tls - "tls MODE [TEXT]", "tls-offer yes|no" and
- * "tls-required [REPLY]" (p: the rest of the line). Returns 1 when
+ * script_tls - "tls MODE [TEXT]", "tls-offer yes|no", "tls-ehlo
+ * REPLY", "tls-max VERSION" and "tls-required [REPLY]" (p: the rest
+ * of the line). Returns 1 when
  * cmd was one of them.
  */
 static int
@@ -213,6 +214,12 @@ script_tls(struct script *sc, const char *cmd, char *p, const char *file, int li
 		if (w == NULL || (strcasecmp(w, "yes") != 0 && strcasecmp(w, "no") != 0))
 			die("%s:%d: tls-offer yes|no", file, lineno);
 		sc->tls_offer = strcasecmp(w, "yes") == 0;
+		return 1;
+	}
+	if (strcasecmp(cmd, "tls-ehlo") == 0) {
+		if ((why = rspec_parse(p, &sc->tls_ehlo)) != NULL)
+			die("%s:%d: %s", file, lineno, why);
+		sc->tls_ehlo_set = 1;
 		return 1;
 	}
 	if (strcasecmp(cmd, "tls-max") == 0) {
