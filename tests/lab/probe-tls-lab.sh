@@ -143,6 +143,7 @@ mx1 caexp.test 127.0.0.75
 mx1 cawrong.test 127.0.0.76
 mx1 capdrop.test 127.0.0.77
 mx1 capadd.test 127.0.0.78
+mx1 reqgarb.test 127.0.0.79
 lab_dns_fallback
 lab_dns_start "$LAB_DNS_DATA"
 
@@ -232,6 +233,13 @@ ehlo 250-fake.test|250 8BITMIME
 tls-ehlo 250-fake.test|250-PIPELINING|250 8BITMIME
 rcpt u@capadd.test 250 2.1.5 Ok
 EOF
+# demands TLS, and its handshake always fails
+lab_fake_start reqgarb 127.0.0.79:25 <<'EOF'
+tls-required
+tls garbage
+idle 30000
+rcpt * 250 2.1.5 Ok
+EOF
 unset LAB_FAKE_NOWAIT
 lab_fake_wait
 
@@ -301,7 +309,8 @@ tls_fake0=$(lab_conns_total)
 
 NPROBE=0
 # sp [ARGS...] - sav-probe --json -v with a fresh configuration (short
-# step time-outs, its own cache file, plus the lines of $CONF_EXTRA);
+# step time-outs, its own cache file unless $SP_CACHE names one, plus
+# the lines of $CONF_EXTRA; $SP_ENV: environment words for the probe);
 # sets J, RC, MS, V, R, CODE, TLS (the "tls" member: protocol or
 # "null"), VTLS (the -v "tls:" line) and SP_ERR (the -v trace).
 sp()
@@ -311,7 +320,7 @@ sp()
 	conf=$LAB_DIR/probe-$NPROBE.conf
 	printf '%s\n' "Resolver 127.0.0.1" "AllowPrivateTargets yes" \
 		"ConnectTimeout 1s" "GreetingTimeout 1s" "CommandTimeout 2s" \
-		"CacheFile $LAB_DIR/cache-$NPROBE.mdb" >"$conf"
+		"CacheFile ${SP_CACHE:-$LAB_DIR/cache-$NPROBE.mdb}" >"$conf"
 	[ -n "${CONF_EXTRA-}" ] && printf '%s\n' "$CONF_EXTRA" >>"$conf"
 	SP_ERR=$LAB_DIR/probe-$NPROBE.err
 	SP_CMD="${SP_ENV:+$SP_ENV }sav-probe --json -v -c $conf $*"
@@ -537,6 +546,23 @@ for strict in no yes; do
 	expect "tls: TLS required but not offered (StrictNullSender $strict): unknown starttls-required, never invalid, no loop" \
 		"$V" unknown "$R" starttls-required "$RC" 2 "$(( $(lab_fake_conns tlshide) - n0 ))" "<=2" \
 		"$(cmds tlshide "$n0" any '^STARTTLS')" "<=1"
+
+	# TLS demanded, and every handshake fails: the "needs TLS" answer must
+	# not send the probe round in circles, now or from the cache
+	n0=$(lab_fake_conns reqgarb)
+	SP_CACHE=$LAB_DIR/reqgarb-$strict.mdb
+	sp u@reqgarb.test
+	lab_diag "tls: TLS required, handshake fails (StrictNullSender $strict): $(( $(lab_fake_conns reqgarb) - n0 )) connections, $(cmds reqgarb "$n0" any '^STARTTLS') STARTTLS, $V/$R, ${MS} ms"
+	expect "tls: TLS required, every handshake fails (StrictNullSender $strict): never invalid, at most 3 connections and 2 STARTTLS" \
+		"$V" "~^(unknown|tempfail)$" "$RC" 2 "$(( $(lab_fake_conns reqgarb) - n0 ))" "<=3" \
+		"$(cmds reqgarb "$n0" any '^STARTTLS')" "<=2" "$MS" "<=8000"
+	n0=$(lab_fake_conns reqgarb)
+	sp u2@reqgarb.test
+	lab_diag "tls: the same, second address with the cache: $(( $(lab_fake_conns reqgarb) - n0 )) connections, $V/$R"
+	expect "tls: TLS required, every handshake fails, second address from the same cache (StrictNullSender $strict): never invalid, at most 3 connections" \
+		"$V" "~^(unknown|tempfail)$" "$RC" 2 "$(( $(lab_fake_conns reqgarb) - n0 ))" "<=3" \
+		"$(cmds reqgarb "$n0" any '^STARTTLS')" "<=2"
+	unset SP_CACHE
 done
 unset CONF_EXTRA
 
