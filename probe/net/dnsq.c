@@ -137,7 +137,7 @@ dnsq_dname_text(const ldns_rdf *rdf, char *buf, size_t size)
 }
 
 /*
- * resolver_new - a resolver for one dns_lookup_mx() call. Returns NULL
+ * dnsq_resolver_new - a resolver for one caller. Returns NULL
  * (with a trace line) when none can be built.
  */
 ldns_resolver *
