@@ -58,6 +58,8 @@
 # Other helpers: mta_dns DOMAIN IP, mta_dns_start, mta_wait_smtp IP
 # [PORT] [TENTHS], mta_selfsigned DIR CN (key.pem, cert.pem), mta_has_tls
 # (true when sav-probe speaks STARTTLS: its --help lists --tls),
+# mta_users USER... and mta_spawn NAME CMD... (system users a server
+# insists on, without adding them to the machine), mta_uid USER,
 # mta_done.
 #
 # Functions are prefixed mta_; globals MTA_*.
@@ -231,6 +233,55 @@ mta_selfsigned()
 	openssl req -x509 -newkey rsa:2048 -nodes -days 365 -subj "/CN=$2" \
 		-keyout "$1/key.pem" -out "$1/cert.pem" >"$1/openssl.log" 2>&1 &&
 	chmod 600 "$1/key.pem"
+}
+
+# mta_users USER... - servers that insist on their own system users
+# (Exim's Debian-exim, OpenSMTPD's _smtpd and _smtpq) get them without
+# touching the machine: copies of /etc/passwd and /etc/group in
+# $LAB_DIR/etc with each missing USER added (uid = gid from 60100 up,
+# no login), which mta_spawn bind-mounts over the real ones for
+# one command. Prints nothing; sets MTA_USERS_ADDED (the new ones).
+mta_users()
+{
+	local u id=60100
+	mkdir -p "$LAB_DIR/etc" || return 1
+	cp /etc/passwd "$LAB_DIR/etc/passwd" && cp /etc/group "$LAB_DIR/etc/group" || return 1
+	MTA_USERS_ADDED=""
+	for u in "$@"; do
+		getent passwd "$u" >/dev/null && continue
+		while getent passwd "$id" >/dev/null || getent group "$id" >/dev/null; do
+			id=$((id + 1))
+		done
+		printf '%s:x:%d:%d:sav lab %s:/nonexistent:/usr/sbin/nologin\n' "$u" "$id" "$id" "$u" >>"$LAB_DIR/etc/passwd"
+		getent group "$u" >/dev/null ||
+			printf '%s:x:%d:\n' "$u" "$id" >>"$LAB_DIR/etc/group"
+		MTA_USERS_ADDED="$MTA_USERS_ADDED $u"
+		id=$((id + 1))
+	done
+}
+
+# mta_spawn NAME CMD [ARGS...] - lab_spawn NAME CMD..., with the passwd
+# and group files of mta_users bind-mounted over /etc's in a mount
+# namespace of CMD's own (nothing else sees them); a plain lab_spawn
+# when no user had to be added.
+mta_spawn()
+{
+	local name=$1
+	shift
+	if [ -z "${MTA_USERS_ADDED-}" ]; then
+		lab_spawn "$name" "$@"
+		return
+	fi
+	# shellcheck disable=SC2016 # expanded by the inner sh
+	lab_spawn "$name" unshare --mount --propagation private sh -c '
+		mount --bind "$0/passwd" /etc/passwd && mount --bind "$0/group" /etc/group &&
+		exec "$@"' "$LAB_DIR/etc" "$@"
+}
+
+# mta_uid USER - USER's uid, seen through mta_users' files.
+mta_uid()
+{
+	awk -F: -v u="$1" '$1 == u { print $3; exit }' "$LAB_DIR/etc/passwd" 2>/dev/null
 }
 
 # mta_has_tls - true when sav-probe has STARTTLS (--tls in --help).
