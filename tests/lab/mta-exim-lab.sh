@@ -47,8 +47,7 @@ mta_selfsigned "$E/tls" mx.tlsmay.test || lab_die "openssl could not make a cert
 chown -R "$EUID_EXIM:$EUID_EXIM" "$E"
 
 # --- DNS -----------------------------------------------------------------------
-CLIENT=$(ip route get 127.0.0.2 | sed -n 's/.* src \([0-9.]*\).*/\1/p')
-[ -n "$CLIENT" ] || CLIENT=127.0.0.1
+CLIENT=$(mta_client_ip)
 rev=$(echo "$CLIENT" | awk -F. '{ print $4 "." $3 "." $2 "." $1 }')
 lab_dns_a "$rev.zen.spamhaus.org" 127.0.0.2
 # Exim asks for the list's TXT too; without an answer each refusal
@@ -139,7 +138,7 @@ mta_spawn exim "$EXIM" -C "$E/exim.conf" -bdf -oP "$E/exim.pid"
 for ip in 2 3 4 5 6; do
 	mta_wait_smtp "127.0.0.$ip" 25 100 || {
 		sed 's/^/#   /' "$LAB_DIR/exim.log" "$E/log/"* 2>/dev/null | tail -20
-		mta_skip "Exim $exim_ver did not start listening on 127.0.0.$ip:25"
+		mta_skip "Exim $exim_ver: $MTA_WHY"
 	}
 done
 lab_diag "Exim $exim_ver (Debian package, unpacked in $MTA_ROOT)"

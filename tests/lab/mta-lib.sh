@@ -58,8 +58,9 @@
 # Other helpers: mta_dns DOMAIN IP, mta_dns_start, mta_wait_smtp IP
 # [PORT] [TENTHS], mta_selfsigned DIR CN (key.pem, cert.pem), mta_has_tls
 # (true when sav-probe speaks STARTTLS: its --help lists --tls),
-# mta_users USER... and mta_spawn NAME CMD... (system users a server
-# insists on, without adding them to the machine), mta_uid USER,
+# mta_users USER..., mta_bind DIR PATH and mta_spawn NAME CMD... (system
+# users and compiled-in paths a server insists on, without touching
+# the machine), mta_uid USER,
 # mta_done.
 #
 # Functions are prefixed mta_; globals MTA_*.
@@ -211,18 +212,53 @@ mta_dns()
 	lab_dns_a "mx.$1" "$2"
 }
 
-# mta_dns_start - the fallback entries and ldns-testns on :53.
+# mta_client_ip - the address the probe's connections come from (the
+# source the kernel picks towards 127.0.0.2; 127.0.0.1 on Linux).
+mta_client_ip()
+{
+	local ip
+	ip=$(ip route get 127.0.0.2 2>/dev/null | sed -n 's/.* src \([0-9.]*\).*/\1/p')
+	echo "${ip:-127.0.0.1}"
+}
+
+# mta_dns_start - the client's reverse and forward names (PTR of
+# mta_client_ip -> $MTA_HELO -> that address: servers that look the
+# client up, as OpenSMTPD and Sendmail do, get a prompt, consistent
+# answer), the fallback entries and ldns-testns on :53.
 mta_dns_start()
 {
+	local ip rev
+	ip=$(mta_client_ip)
+	rev=$(echo "$ip" | awk -F. '{ print $4 "." $3 "." $2 "." $1 }')
+	lab_dns_rrset PTR "$rev.in-addr.arpa" "$MTA_HELO."
+	lab_dns_a "$MTA_HELO" "$ip"
 	lab_dns_fallback
 	lab_dns_start "$LAB_DNS_DATA"
 }
 
 # mta_wait_smtp IP [PORT] [TENTHS] - wait (default 10 s) until something
-# listens on IP:PORT (default 25). Does not connect.
+# listens on IP:PORT (default 25), then connect once and read the
+# greeting (within 10 s); false, with the reason in MTA_WHY, when there
+# is no listener or no 2xx greeting. Sets MTA_BANNER.
 mta_wait_smtp()
 {
-	lab_wait_listen tcp "$1" "${2:-25}" "${3:-100}"
+	local ip=$1 port=${2:-25}
+	MTA_BANNER="" MTA_WHY=""
+	if ! lab_wait_listen tcp "$ip" "$port" "${3:-100}"; then
+		MTA_WHY="nothing listens on $ip:$port"
+		return 1
+	fi
+	# shellcheck disable=SC2016 # expanded by the inner bash
+	MTA_BANNER=$(timeout 10 bash -c '
+		exec 3<>"/dev/tcp/$0/$1" || exit 1
+		IFS= read -r l <&3 && printf "%s\n" "${l%$(printf "\r")}"
+		printf "QUIT\r\n" >&3' "$ip" "$port" 2>/dev/null)
+	case $MTA_BANNER in
+	2[0-9][0-9]*) return 0 ;;
+	"") MTA_WHY="no greeting from $ip:$port within 10 s" ;;
+	*) MTA_WHY="greeting from $ip:$port is not 2xx: $MTA_BANNER" ;;
+	esac
+	return 1
 }
 
 # mta_selfsigned DIR CN - DIR/key.pem and DIR/cert.pem, a self-signed
@@ -240,19 +276,23 @@ mta_selfsigned()
 # touching the machine: copies of /etc/passwd and /etc/group in
 # $LAB_DIR/etc with each missing USER added (uid = gid from 60100 up,
 # no login), which mta_spawn bind-mounts over the real ones for
-# one command. Prints nothing; sets MTA_USERS_ADDED (the new ones).
+# one command. USER:HOME gives the user a home directory (the one the
+# server chroots into). Prints nothing; sets MTA_USERS_ADDED (the new
+# ones).
 mta_users()
 {
-	local u id=60100
+	local u h arg id=60100
 	mkdir -p "$LAB_DIR/etc" || return 1
 	cp /etc/passwd "$LAB_DIR/etc/passwd" && cp /etc/group "$LAB_DIR/etc/group" || return 1
 	MTA_USERS_ADDED=""
-	for u in "$@"; do
+	for arg in "$@"; do
+		u=${arg%%:*} h=/nonexistent
+		[ "$u" = "$arg" ] || h=${arg#*:}
 		getent passwd "$u" >/dev/null && continue
 		while getent passwd "$id" >/dev/null || getent group "$id" >/dev/null; do
 			id=$((id + 1))
 		done
-		printf '%s:x:%d:%d:sav lab %s:/nonexistent:/usr/sbin/nologin\n' "$u" "$id" "$id" "$u" >>"$LAB_DIR/etc/passwd"
+		printf '%s:x:%d:%d:sav lab %s:%s:/usr/sbin/nologin\n' "$u" "$id" "$id" "$u" "$h" >>"$LAB_DIR/etc/passwd"
 		getent group "$u" >/dev/null ||
 			printf '%s:x:%d:\n' "$u" "$id" >>"$LAB_DIR/etc/group"
 		MTA_USERS_ADDED="$MTA_USERS_ADDED $u"
@@ -260,22 +300,35 @@ mta_users()
 	done
 }
 
+# mta_bind DIR PATH - have the next mta_spawn see DIR at PATH (a bind
+# mount in its own mount namespace), for the paths a server has
+# compiled in (OpenSMTPD's /var/spool/smtpd, /var/run/smtpd.sock).
+mta_bind()
+{
+	MTA_BINDS="${MTA_BINDS-}${MTA_BINDS:+ }$1=$2"
+}
+
 # mta_spawn NAME CMD [ARGS...] - lab_spawn NAME CMD..., with the passwd
-# and group files of mta_users bind-mounted over /etc's in a mount
-# namespace of CMD's own (nothing else sees them); a plain lab_spawn
-# when no user had to be added.
+# and group files of mta_users and the directories of mta_bind
+# bind-mounted in a mount namespace of CMD's own (nothing else sees
+# them); a plain lab_spawn when there is nothing to mount.
 mta_spawn()
 {
-	local name=$1
+	local name=$1 binds=${MTA_BINDS-}
 	shift
-	if [ -z "${MTA_USERS_ADDED-}" ]; then
+	if [ -n "${MTA_USERS_ADDED-}" ]; then
+		binds="$binds${binds:+ }$LAB_DIR/etc/passwd=/etc/passwd $LAB_DIR/etc/group=/etc/group"
+	fi
+	if [ -z "$binds" ]; then
 		lab_spawn "$name" "$@"
 		return
 	fi
 	# shellcheck disable=SC2016 # expanded by the inner sh
 	lab_spawn "$name" unshare --mount --propagation private sh -c '
-		mount --bind "$0/passwd" /etc/passwd && mount --bind "$0/group" /etc/group &&
-		exec "$@"' "$LAB_DIR/etc" "$@"
+		for b in $0; do
+			mount --bind "${b%%=*}" "${b#*=}" || exit 1
+		done
+		exec "$@"' "$binds" "$@"
 }
 
 # mta_uid USER - USER's uid, seen through mta_users' files.
