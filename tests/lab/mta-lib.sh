@@ -50,6 +50,10 @@
 #	MTA_V, MTA_R, MTA_J, MTA_RC (exit status), MTA_CMD, MTA_REPLY, MTA_TLS_LINE for further
 #	checks by the caller.
 #
+# mta_done
+#	writes MTA's markdown rows to $MTA_OUT/MTA.md, checks that
+#	doc/mta-replies.md has each of them verbatim, prints the summary.
+#
 # mta_table_md [MTA]
 #	prints $MTA_TABLE's rows (of MTA only, when given) as markdown
 #	table rows for doc/mta-replies.md:
@@ -72,6 +76,7 @@ MTA_OUT=${MTA_OUT:-$LAB_BUILD/lab/mta}
 MTA_TABLE=${MTA_TABLE:-$MTA_OUT/mta-replies.tsv}
 MTA_HELO=${MTA_HELO:-probe.lab.test}
 MTA_TIMEOUT=${MTA_TIMEOUT:-20}
+MTA_WHY=""
 MTA_NAME=${MTA_NAME:-$(basename "$0" .sh | sed 's/^mta-//; s/-lab$//')}
 export MTA_CACHE MTA_ROOT MTA_OUT MTA_TABLE
 
@@ -253,6 +258,7 @@ mta_wait_smtp()
 		exec 3<>"/dev/tcp/$0/$1" || exit 1
 		IFS= read -r l <&3 && printf "%s\n" "${l%$(printf "\r")}"
 		printf "QUIT\r\n" >&3' "$ip" "$port" 2>/dev/null)
+	# shellcheck disable=SC2034 # MTA_WHY is for the caller
 	case $MTA_BANNER in
 	2[0-9][0-9]*) return 0 ;;
 	"") MTA_WHY="no greeting from $ip:$port within 10 s" ;;
@@ -470,11 +476,22 @@ mta_table_md()
 	}' "$MTA_TABLE"
 }
 
-# mta_done - the markdown rows of this MTA into $MTA_OUT/MTA.md, then
-# lab_summary (the script's exit status).
+# mta_done - the markdown rows of this MTA into $MTA_OUT/MTA.md; one
+# check that doc/mta-replies.md ($MTA_DOC) holds each of them as it is
+# (the table quotes the lab, so a server or probe change that alters a
+# row shows up here); then lab_summary (the script's exit status).
 mta_done()
 {
-	mta_table_md "$MTA_NAME" >"$MTA_OUT/$MTA_NAME.md"
-	lab_diag "reply table rows: $MTA_OUT/$MTA_NAME.md"
+	local md=$MTA_OUT/$MTA_NAME.md doc=${MTA_DOC:-$LAB_SRC/doc/mta-replies.md} row missing=0 first=""
+	mta_table_md "$MTA_NAME" >"$md"
+	lab_diag "reply table rows: $md"
+	while IFS= read -r row; do
+		if ! grep -qxF -- "$row" "$doc" 2>/dev/null; then
+			missing=$((missing + 1))
+			[ -n "$first" ] || first=$row
+		fi
+	done <"$md"
+	lab_check "$MTA_NAME: $(basename "$doc") quotes every reply of this run" \
+		"$missing" 0 "$first" ""
 	lab_summary
 }
