@@ -40,15 +40,17 @@
 #	(any one of them passes). Prints one TAP line (lab_check). Keeps
 #	the -v transcript and the JSON in $MTA_OUT/MTA-CASE.{v,json} and
 #	appends to $MTA_TABLE one TSV row:
-#		MTA  CASE  COMMAND  REPLY  VERDICT/REASON
+#		MTA  CASE  COMMAND  REPLY  VERDICT/REASON  TLS
 #	COMMAND is the client line the decisive reply answered (from the
 #	transcript: replies are paired with the commands in the order they
 #	were sent, pipelined or not; "(greeting)" for the banner), REPLY
 #	is that reply exactly as the server sent it (lines of a multi-line
 #	reply joined by the two characters "\n"), VERDICT/REASON is what
-#	the probe concluded (whether or not it was the expected one). Sets
-#	MTA_V, MTA_R, MTA_J, MTA_RC (exit status), MTA_CMD, MTA_REPLY, MTA_TLS_LINE for further
-#	checks by the caller.
+#	the probe concluded (whether or not it was the expected one), TLS
+#	the protocol COMMAND went over (empty in plaintext). Sets MTA_V,
+#	MTA_R, MTA_J, MTA_RC (exit status), MTA_CMD, MTA_REPLY, MTA_CMD_TLS
+#	and MTA_TLS_LINE (the transcript's first "tls: ..." line) for
+#	further checks by the caller.
 #
 # mta_done
 #	writes MTA's markdown rows to $MTA_OUT/MTA.md, checks that
@@ -58,10 +60,13 @@
 #	prints $MTA_TABLE's rows (of MTA only, when given) as markdown
 #	table rows for doc/mta-replies.md:
 #		| CASE | `COMMAND` | `REPLY` | VERDICT/REASON |
+#	(COMMAND followed by "(TLSv1.3)" when it went over TLS).
 #
 # Other helpers: mta_dns DOMAIN IP, mta_dns_start, mta_wait_smtp IP
 # [PORT] [TENTHS], mta_selfsigned DIR CN (key.pem, cert.pem), mta_has_tls
 # (true when sav-probe speaks STARTTLS: its --help lists --tls),
+# mta_tls_works IP [PORT] (the server's STARTTLS works with openssl
+# s_client), mta_client_ip,
 # mta_users USER..., mta_bind DIR PATH and mta_spawn NAME CMD... (system
 # users and compiled-in paths a server insists on, without touching
 # the machine), mta_uid USER,
@@ -343,6 +348,17 @@ mta_uid()
 	awk -F: -v u="$1" '$1 == u { print $3; exit }' "$LAB_DIR/etc/passwd" 2>/dev/null
 }
 
+# mta_tls_works IP [PORT] - true when an independent client (openssl
+# s_client -starttls smtp) completes a STARTTLS handshake with IP:PORT
+# (default 25) and the server answers EHLO and QUIT inside it: tells a
+# server whose TLS is broken from a probe that fails at it.
+mta_tls_works()
+{
+	printf 'EHLO tlscheck.lab.test\r\nQUIT\r\n' |
+		timeout 10 openssl s_client -starttls smtp -connect "$1:${2:-25}" -quiet -ign_eof 2>/dev/null |
+		grep -q '^221'
+}
+
 # mta_has_tls - true when sav-probe has STARTTLS (--tls in --help).
 mta_has_tls()
 {
@@ -352,11 +368,12 @@ mta_has_tls()
 # ---------------------------------------------------------------------
 # Cases
 
-# mta_decisive TRANSCRIPT CODE TEXT ADDRESS - print "COMMAND<TAB>REPLY":
-# the reply in the -v TRANSCRIPT with basic code CODE whose text (the
-# lines' texts after the code and the first line's enhanced code,
-# joined by a space, as the probe keeps it) is TEXT, and the command it
-# answered. Replies pair with commands first in, first out from each
+# mta_decisive TRANSCRIPT CODE TEXT ADDRESS - print
+# "COMMAND<TAB>REPLY<TAB>TLS": the reply in the -v TRANSCRIPT with basic
+# code CODE whose text (the lines' texts after the code and the first
+# line's enhanced code, joined by a space, as the probe keeps it) is
+# TEXT, the command it answered, and the TLS protocol that command went
+# over ("" in plaintext; from the "tls: PROTOCOL ..." line). Replies pair with commands first in, first out from each
 # "smtp: connect" on (the greeting first). Of several matches the last
 # one that answered a command naming ADDRESS wins, else the last one.
 mta_decisive()
@@ -366,7 +383,8 @@ mta_decisive()
 		t = substr(l, 5)
 		return t
 	}
-	function done_reply(   cmd, t, e) {
+	function done_reply(   cmd, t, e, ct) {
+		ct = (qh < qt) ? qtls[qh] : ""
 		cmd = (qh < qt) ? q[qh++] : "(unknown)"
 		t = rtext
 		e = ""
@@ -393,14 +411,15 @@ mta_decisive()
 		if (ok) {
 			out = rlines
 			gsub(/\034/, "\\n", out)
-			best = cmd "\t" out
+			best = cmd "\t" out "\t" ct
 			if (index(tolower(cmd), tolower(addr)) > 0) named = best
 		}
 		rlines = ""
 		rtext = ""
 	}
-	/^smtp: connect / { qh = qt = 0; q[qt++] = "(greeting)"; rlines = ""; next }
-	/^C: / { q[qt++] = substr($0, 4); next }
+	/^smtp: connect / { qh = qt = 0; q[qt++] = "(greeting)"; rlines = ""; tls = ""; next }
+	/^tls: / { split($0, w, " "); tls = w[2]; next }
+	/^C: / { q[qt++] = substr($0, 4); qtls[qt - 1] = tls; next }
 	/^S: [0-9][0-9][0-9]/ {
 		l = substr($0, 4)
 		rcode = substr(l, 1, 3)
@@ -413,7 +432,7 @@ mta_decisive()
 	END {
 		if (named != "") print named
 		else if (best != "") print best
-		else print "-\t(no reply)"
+		else print "-\t(no reply)\t"
 	}' "$1"
 }
 
@@ -440,7 +459,9 @@ mta_case()
 	text=$(mta_json_unescape "$(lab_json_str "$MTA_J" text)")
 	row=$(mta_decisive "$base.v" "${code:-0}" "$text" "$addr")
 	MTA_CMD=${row%%	*}
-	MTA_REPLY=${row#*	}
+	row=${row#*	}
+	MTA_REPLY=${row%	*}
+	MTA_CMD_TLS=${row##*	}
 	MTA_TLS_LINE=$(grep -m1 '^tls: ' "$base.v")
 	got="$MTA_V/$MTA_R"
 	IFS='|' read -r -a alt <<<"$expect"
@@ -450,8 +471,8 @@ mta_case()
 		*) [ "$MTA_V" = "$f" ] && ok=1 ;;
 		esac
 	done
-	printf '%s\t%s\t%s\t%s\t%s\n' "$mta" "$case" "$MTA_CMD" "$MTA_REPLY" "$got" >>"$MTA_TABLE"
-	lab_diag "$mta $case: $MTA_CMD -> $MTA_REPLY${MTA_TLS_LINE:+ ($MTA_TLS_LINE)}"
+	printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$mta" "$case" "$MTA_CMD" "$MTA_REPLY" "$got" "$MTA_CMD_TLS" >>"$MTA_TABLE"
+	lab_diag "$mta $case: $MTA_CMD${MTA_CMD_TLS:+ (over $MTA_CMD_TLS)} -> $MTA_REPLY${MTA_TLS_LINE:+ ($MTA_TLS_LINE)}"
 	if [ $ok = 1 ]; then
 		lab_ok "$mta: $case: $addr is $got"
 	else
@@ -472,7 +493,7 @@ mta_table_md()
 		return "`" s "`"
 	}
 	m == "" || $1 == m {
-		printf "| %s | %s | %s | %s |\n", $2, code($3), code($4), $5
+		printf "| %s | %s%s | %s | %s |\n", $2, code($3), ($6 != "" ? " (" $6 ")" : ""), code($4), $5
 	}' "$MTA_TABLE"
 }
 
