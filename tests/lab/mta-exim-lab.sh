@@ -6,10 +6,10 @@
 # it needs that the machine lacks) are fetched with apt-get download
 # and unpacked with dpkg-deb -x (mta-lib.sh mta_fetch). It runs as root
 # inside the lab's loopback-only namespace with a private configuration
-# (-C; Debian's binary trusts only the files listed in
-# /etc/exim4/trusted_configs, and for any other file it gives up root
-# for the caller's uid, which is root here), spool and logs in the temp
-# dir, and the Debian-exim user it is compiled for supplied through
+# (-C: a caller other than root loses root privilege with it unless the
+# file is in the compiled-in TRUSTED_CONFIG_LIST, Debian's
+# /etc/exim4/trusted_configs; root keeps it), spool and logs in the
+# temp dir, and the Debian-exim user it is compiled for supplied through
 # mta_users when the machine has none. One daemon listens on five
 # addresses; the ACLs tell them apart by $received_ip_address:
 #

@@ -84,7 +84,7 @@ MTA_PROBE=${MTA_PROBE:-$LAB_BUILD/sav-probe}
 MTA_OUT=${MTA_OUT:-$LAB_BUILD/lab/mta}
 MTA_TABLE=${MTA_TABLE:-$MTA_OUT/mta-replies.tsv}
 MTA_HELO=${MTA_HELO:-probe.lab.test}
-MTA_TIMEOUT=${MTA_TIMEOUT:-20}
+MTA_TIMEOUT=${MTA_TIMEOUT:-10}
 MTA_WHY=""
 MTA_NAME=${MTA_NAME:-$(basename "$0" .sh | sed 's/^mta-//; s/-lab$//')}
 export MTA_CACHE MTA_ROOT MTA_OUT MTA_TABLE
