@@ -70,8 +70,9 @@ mta_dns blockrule.test 127.0.0.4
 mta_dns tlsmay.test 127.0.0.5
 mta_dns tlsreq.test 127.0.0.6
 mta_dns blockconn.test 127.0.0.7
-# smtpd looks up its own host name at start-up
-lab_dns_a mx.smtpd.test 127.0.0.2
+# smtpd looks up the machine's host name at start-up (the fallback
+# entries answer), and each client's PTR and its name's A before it
+# greets (mta_dns_start answers those)
 mta_dns_start
 
 # --- OpenSMTPD -----------------------------------------------------------------
