@@ -51,7 +51,7 @@ endif
 CORE_SRC := probe/core/util.c probe/core/sa.c probe/core/verdict.c probe/core/reply.c \
 	probe/core/addr.c probe/core/target.c probe/core/log.c \
 	probe/core/result.c
-NET_SRC	:= probe/net/netio.c probe/net/dnsq.c probe/net/dns.c probe/net/smtp.c
+NET_SRC	:= probe/net/netio.c probe/net/tls.c probe/net/dnsq.c probe/net/dns.c probe/net/smtp.c
 CACHE_SRC := probe/cache/cache_rec.c probe/cache/cache_env.c \
 	probe/cache/cache.c probe/cache/cache_evict.c probe/cache/cache_admin.c
 PROBE_SRC := probe/share.c probe/learn.c probe/probe.c probe/limit_client.c probe/limit.c \

@@ -83,6 +83,9 @@ static const struct word client_counts[] = {
 static const struct word probe_whens[] = {
 	{ "always", PROBE_WHEN_ALWAYS }, { "spf-not-pass", PROBE_WHEN_SPF_NOT_PASS }, { NULL, 0 }
 };
+static const struct word tls_modes[] = {
+	{ "may", SMTP_TLS_MAY }, { "never", SMTP_TLS_NEVER }, { NULL, 0 }
+};
 static const struct word modes[] = { { "enforce", 0 }, { "monitor", 1 }, { NULL, 0 } };
 static const struct word actions[] = {
 	{ "accept", ACTION_ACCEPT }, { "tempfail", ACTION_TEMPFAIL }, { "reject", ACTION_REJECT }, { NULL, 0 }
@@ -119,6 +122,7 @@ static const struct key keys[] = {
 	{ "RetrySender",	CT_SPECIAL,	NULL, AT(probe.retry_sender), .set = set_sender },
 	{ "StrictNullSender",	CT_BOOL,	"no", AT(probe.strict_null) },
 	{ "ProbeMethod",	CT_WORD,	"rcpt", AT(probe.method), .words = methods },
+	{ "ProbeTLS",		CT_WORD,	"may", AT(probe.tls), .words = tls_modes },
 	{ "CatchAllCheck",	CT_BOOL,	"yes", AT(probe.catchall_check) },
 	{ "MaxTargets",		CT_INT,		"5", AT(probe.max_targets), .min = 1, .max = 50 },
 	{ "MaxSessions",	CT_INT,		"2", AT(probe.max_sessions), .min = 1, .max = 50 },
