@@ -40,26 +40,36 @@
 #	(any one of them passes). Prints one TAP line (lab_check). Keeps
 #	the -v transcript and the JSON in $MTA_OUT/MTA-CASE.{v,json} and
 #	appends to $MTA_TABLE one TSV row:
-#		MTA  CASE  COMMAND  REPLY  VERDICT/REASON
+#		MTA  CASE  COMMAND  REPLY  VERDICT/REASON  TLS
 #	COMMAND is the client line the decisive reply answered (from the
 #	transcript: replies are paired with the commands in the order they
 #	were sent, pipelined or not; "(greeting)" for the banner), REPLY
 #	is that reply exactly as the server sent it (lines of a multi-line
 #	reply joined by the two characters "\n"), VERDICT/REASON is what
-#	the probe concluded (whether or not it was the expected one). Sets
-#	MTA_V, MTA_R, MTA_J, MTA_RC (exit status), MTA_CMD, MTA_REPLY, MTA_TLS_LINE for further
-#	checks by the caller.
+#	the probe concluded (whether or not it was the expected one), TLS
+#	the protocol COMMAND went over (empty in plaintext). Sets MTA_V,
+#	MTA_R, MTA_J, MTA_RC (exit status), MTA_CMD, MTA_REPLY, MTA_CMD_TLS
+#	and MTA_TLS_LINE (the transcript's first "tls: ..." line) for
+#	further checks by the caller.
+#
+# mta_done
+#	writes MTA's markdown rows to $MTA_OUT/MTA.md, checks that
+#	doc/mta-replies.md has each of them verbatim, prints the summary.
 #
 # mta_table_md [MTA]
 #	prints $MTA_TABLE's rows (of MTA only, when given) as markdown
 #	table rows for doc/mta-replies.md:
 #		| CASE | `COMMAND` | `REPLY` | VERDICT/REASON |
+#	(COMMAND followed by "(TLSv1.3)" when it went over TLS).
 #
 # Other helpers: mta_dns DOMAIN IP, mta_dns_start, mta_wait_smtp IP
 # [PORT] [TENTHS], mta_selfsigned DIR CN (key.pem, cert.pem), mta_has_tls
 # (true when sav-probe speaks STARTTLS: its --help lists --tls),
-# mta_users USER... and mta_spawn NAME CMD... (system users a server
-# insists on, without adding them to the machine), mta_uid USER,
+# mta_tls_works IP [PORT] (the server's STARTTLS works with openssl
+# s_client), mta_client_ip,
+# mta_users USER..., mta_bind DIR PATH and mta_spawn NAME CMD... (system
+# users and compiled-in paths a server insists on, without touching
+# the machine), mta_uid USER,
 # mta_done.
 #
 # Functions are prefixed mta_; globals MTA_*.
@@ -71,6 +81,7 @@ MTA_OUT=${MTA_OUT:-$LAB_BUILD/lab/mta}
 MTA_TABLE=${MTA_TABLE:-$MTA_OUT/mta-replies.tsv}
 MTA_HELO=${MTA_HELO:-probe.lab.test}
 MTA_TIMEOUT=${MTA_TIMEOUT:-20}
+MTA_WHY=""
 MTA_NAME=${MTA_NAME:-$(basename "$0" .sh | sed 's/^mta-//; s/-lab$//')}
 export MTA_CACHE MTA_ROOT MTA_OUT MTA_TABLE
 
@@ -211,18 +222,54 @@ mta_dns()
 	lab_dns_a "mx.$1" "$2"
 }
 
-# mta_dns_start - the fallback entries and ldns-testns on :53.
+# mta_client_ip - the address the probe's connections come from (the
+# source the kernel picks towards 127.0.0.2; 127.0.0.1 on Linux).
+mta_client_ip()
+{
+	local ip
+	ip=$(ip route get 127.0.0.2 2>/dev/null | sed -n 's/.* src \([0-9.]*\).*/\1/p')
+	echo "${ip:-127.0.0.1}"
+}
+
+# mta_dns_start - the client's reverse and forward names (PTR of
+# mta_client_ip -> $MTA_HELO -> that address: servers that look the
+# client up, as OpenSMTPD and Sendmail do, get a prompt, consistent
+# answer), the fallback entries and ldns-testns on :53.
 mta_dns_start()
 {
+	local ip rev
+	ip=$(mta_client_ip)
+	rev=$(echo "$ip" | awk -F. '{ print $4 "." $3 "." $2 "." $1 }')
+	lab_dns_rrset PTR "$rev.in-addr.arpa" "$MTA_HELO."
+	lab_dns_a "$MTA_HELO" "$ip"
 	lab_dns_fallback
 	lab_dns_start "$LAB_DNS_DATA"
 }
 
 # mta_wait_smtp IP [PORT] [TENTHS] - wait (default 10 s) until something
-# listens on IP:PORT (default 25). Does not connect.
+# listens on IP:PORT (default 25), then connect once and read the
+# greeting (within 10 s); false, with the reason in MTA_WHY, when there
+# is no listener or no 2xx greeting. Sets MTA_BANNER.
 mta_wait_smtp()
 {
-	lab_wait_listen tcp "$1" "${2:-25}" "${3:-100}"
+	local ip=$1 port=${2:-25}
+	MTA_BANNER="" MTA_WHY=""
+	if ! lab_wait_listen tcp "$ip" "$port" "${3:-100}"; then
+		MTA_WHY="nothing listens on $ip:$port"
+		return 1
+	fi
+	# shellcheck disable=SC2016 # expanded by the inner bash
+	MTA_BANNER=$(timeout 10 bash -c '
+		exec 3<>"/dev/tcp/$0/$1" || exit 1
+		IFS= read -r l <&3 && printf "%s\n" "${l%$(printf "\r")}"
+		printf "QUIT\r\n" >&3' "$ip" "$port" 2>/dev/null)
+	# shellcheck disable=SC2034 # MTA_WHY is for the caller
+	case $MTA_BANNER in
+	2[0-9][0-9]*) return 0 ;;
+	"") MTA_WHY="no greeting from $ip:$port within 10 s" ;;
+	*) MTA_WHY="greeting from $ip:$port is not 2xx: $MTA_BANNER" ;;
+	esac
+	return 1
 }
 
 # mta_selfsigned DIR CN - DIR/key.pem and DIR/cert.pem, a self-signed
@@ -240,19 +287,23 @@ mta_selfsigned()
 # touching the machine: copies of /etc/passwd and /etc/group in
 # $LAB_DIR/etc with each missing USER added (uid = gid from 60100 up,
 # no login), which mta_spawn bind-mounts over the real ones for
-# one command. Prints nothing; sets MTA_USERS_ADDED (the new ones).
+# one command. USER:HOME gives the user a home directory (the one the
+# server chroots into). Prints nothing; sets MTA_USERS_ADDED (the new
+# ones).
 mta_users()
 {
-	local u id=60100
+	local u h arg id=60100
 	mkdir -p "$LAB_DIR/etc" || return 1
 	cp /etc/passwd "$LAB_DIR/etc/passwd" && cp /etc/group "$LAB_DIR/etc/group" || return 1
 	MTA_USERS_ADDED=""
-	for u in "$@"; do
+	for arg in "$@"; do
+		u=${arg%%:*} h=/nonexistent
+		[ "$u" = "$arg" ] || h=${arg#*:}
 		getent passwd "$u" >/dev/null && continue
 		while getent passwd "$id" >/dev/null || getent group "$id" >/dev/null; do
 			id=$((id + 1))
 		done
-		printf '%s:x:%d:%d:sav lab %s:/nonexistent:/usr/sbin/nologin\n' "$u" "$id" "$id" "$u" >>"$LAB_DIR/etc/passwd"
+		printf '%s:x:%d:%d:sav lab %s:%s:/usr/sbin/nologin\n' "$u" "$id" "$id" "$u" "$h" >>"$LAB_DIR/etc/passwd"
 		getent group "$u" >/dev/null ||
 			printf '%s:x:%d:\n' "$u" "$id" >>"$LAB_DIR/etc/group"
 		MTA_USERS_ADDED="$MTA_USERS_ADDED $u"
@@ -260,28 +311,52 @@ mta_users()
 	done
 }
 
+# mta_bind DIR PATH - have the next mta_spawn see DIR at PATH (a bind
+# mount in its own mount namespace), for the paths a server has
+# compiled in (OpenSMTPD's /var/spool/smtpd, /var/run/smtpd.sock).
+mta_bind()
+{
+	MTA_BINDS="${MTA_BINDS-}${MTA_BINDS:+ }$1=$2"
+}
+
 # mta_spawn NAME CMD [ARGS...] - lab_spawn NAME CMD..., with the passwd
-# and group files of mta_users bind-mounted over /etc's in a mount
-# namespace of CMD's own (nothing else sees them); a plain lab_spawn
-# when no user had to be added.
+# and group files of mta_users and the directories of mta_bind
+# bind-mounted in a mount namespace of CMD's own (nothing else sees
+# them); a plain lab_spawn when there is nothing to mount.
 mta_spawn()
 {
-	local name=$1
+	local name=$1 binds=${MTA_BINDS-}
 	shift
-	if [ -z "${MTA_USERS_ADDED-}" ]; then
+	if [ -n "${MTA_USERS_ADDED-}" ]; then
+		binds="$binds${binds:+ }$LAB_DIR/etc/passwd=/etc/passwd $LAB_DIR/etc/group=/etc/group"
+	fi
+	if [ -z "$binds" ]; then
 		lab_spawn "$name" "$@"
 		return
 	fi
 	# shellcheck disable=SC2016 # expanded by the inner sh
 	lab_spawn "$name" unshare --mount --propagation private sh -c '
-		mount --bind "$0/passwd" /etc/passwd && mount --bind "$0/group" /etc/group &&
-		exec "$@"' "$LAB_DIR/etc" "$@"
+		for b in $0; do
+			mount --bind "${b%%=*}" "${b#*=}" || exit 1
+		done
+		exec "$@"' "$binds" "$@"
 }
 
 # mta_uid USER - USER's uid, seen through mta_users' files.
 mta_uid()
 {
 	awk -F: -v u="$1" '$1 == u { print $3; exit }' "$LAB_DIR/etc/passwd" 2>/dev/null
+}
+
+# mta_tls_works IP [PORT] - true when an independent client (openssl
+# s_client -starttls smtp) completes a STARTTLS handshake with IP:PORT
+# (default 25) and the server answers EHLO and QUIT inside it: tells a
+# server whose TLS is broken from a probe that fails at it.
+mta_tls_works()
+{
+	printf 'EHLO tlscheck.lab.test\r\nQUIT\r\n' |
+		timeout 10 openssl s_client -starttls smtp -connect "$1:${2:-25}" -quiet -ign_eof 2>/dev/null |
+		grep -q '^221'
 }
 
 # mta_has_tls - true when sav-probe has STARTTLS (--tls in --help).
@@ -293,11 +368,12 @@ mta_has_tls()
 # ---------------------------------------------------------------------
 # Cases
 
-# mta_decisive TRANSCRIPT CODE TEXT ADDRESS - print "COMMAND<TAB>REPLY":
-# the reply in the -v TRANSCRIPT with basic code CODE whose text (the
-# lines' texts after the code and the first line's enhanced code,
-# joined by a space, as the probe keeps it) is TEXT, and the command it
-# answered. Replies pair with commands first in, first out from each
+# mta_decisive TRANSCRIPT CODE TEXT ADDRESS - print
+# "COMMAND<TAB>REPLY<TAB>TLS": the reply in the -v TRANSCRIPT with basic
+# code CODE whose text (the lines' texts after the code and the first
+# line's enhanced code, joined by a space, as the probe keeps it) is
+# TEXT, the command it answered, and the TLS protocol that command went
+# over ("" in plaintext; from the "tls: PROTOCOL ..." line). Replies pair with commands first in, first out from each
 # "smtp: connect" on (the greeting first). Of several matches the last
 # one that answered a command naming ADDRESS wins, else the last one.
 mta_decisive()
@@ -307,7 +383,8 @@ mta_decisive()
 		t = substr(l, 5)
 		return t
 	}
-	function done_reply(   cmd, t, e) {
+	function done_reply(   cmd, t, e, ct) {
+		ct = (qh < qt) ? qtls[qh] : ""
 		cmd = (qh < qt) ? q[qh++] : "(unknown)"
 		t = rtext
 		e = ""
@@ -334,14 +411,15 @@ mta_decisive()
 		if (ok) {
 			out = rlines
 			gsub(/\034/, "\\n", out)
-			best = cmd "\t" out
+			best = cmd "\t" out "\t" ct
 			if (index(tolower(cmd), tolower(addr)) > 0) named = best
 		}
 		rlines = ""
 		rtext = ""
 	}
-	/^smtp: connect / { qh = qt = 0; q[qt++] = "(greeting)"; rlines = ""; next }
-	/^C: / { q[qt++] = substr($0, 4); next }
+	/^smtp: connect / { qh = qt = 0; q[qt++] = "(greeting)"; rlines = ""; tls = ""; next }
+	/^tls: / { split($0, w, " "); tls = w[2]; next }
+	/^C: / { q[qt++] = substr($0, 4); qtls[qt - 1] = tls; next }
 	/^S: [0-9][0-9][0-9]/ {
 		l = substr($0, 4)
 		rcode = substr(l, 1, 3)
@@ -354,7 +432,7 @@ mta_decisive()
 	END {
 		if (named != "") print named
 		else if (best != "") print best
-		else print "-\t(no reply)"
+		else print "-\t(no reply)\t"
 	}' "$1"
 }
 
@@ -381,7 +459,9 @@ mta_case()
 	text=$(mta_json_unescape "$(lab_json_str "$MTA_J" text)")
 	row=$(mta_decisive "$base.v" "${code:-0}" "$text" "$addr")
 	MTA_CMD=${row%%	*}
-	MTA_REPLY=${row#*	}
+	row=${row#*	}
+	MTA_REPLY=${row%	*}
+	MTA_CMD_TLS=${row##*	}
 	MTA_TLS_LINE=$(grep -m1 '^tls: ' "$base.v")
 	got="$MTA_V/$MTA_R"
 	IFS='|' read -r -a alt <<<"$expect"
@@ -391,8 +471,8 @@ mta_case()
 		*) [ "$MTA_V" = "$f" ] && ok=1 ;;
 		esac
 	done
-	printf '%s\t%s\t%s\t%s\t%s\n' "$mta" "$case" "$MTA_CMD" "$MTA_REPLY" "$got" >>"$MTA_TABLE"
-	lab_diag "$mta $case: $MTA_CMD -> $MTA_REPLY${MTA_TLS_LINE:+ ($MTA_TLS_LINE)}"
+	printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$mta" "$case" "$MTA_CMD" "$MTA_REPLY" "$got" "$MTA_CMD_TLS" >>"$MTA_TABLE"
+	lab_diag "$mta $case: $MTA_CMD${MTA_CMD_TLS:+ (over $MTA_CMD_TLS)} -> $MTA_REPLY${MTA_TLS_LINE:+ ($MTA_TLS_LINE)}"
 	if [ $ok = 1 ]; then
 		lab_ok "$mta: $case: $addr is $got"
 	else
@@ -413,15 +493,26 @@ mta_table_md()
 		return "`" s "`"
 	}
 	m == "" || $1 == m {
-		printf "| %s | %s | %s | %s |\n", $2, code($3), code($4), $5
+		printf "| %s | %s%s | %s | %s |\n", $2, code($3), ($6 != "" ? " (" $6 ")" : ""), code($4), $5
 	}' "$MTA_TABLE"
 }
 
-# mta_done - the markdown rows of this MTA into $MTA_OUT/MTA.md, then
-# lab_summary (the script's exit status).
+# mta_done - the markdown rows of this MTA into $MTA_OUT/MTA.md; one
+# check that doc/mta-replies.md ($MTA_DOC) holds each of them as it is
+# (the table quotes the lab, so a server or probe change that alters a
+# row shows up here); then lab_summary (the script's exit status).
 mta_done()
 {
-	mta_table_md "$MTA_NAME" >"$MTA_OUT/$MTA_NAME.md"
-	lab_diag "reply table rows: $MTA_OUT/$MTA_NAME.md"
+	local md=$MTA_OUT/$MTA_NAME.md doc=${MTA_DOC:-$LAB_SRC/doc/mta-replies.md} row missing=0 first=""
+	mta_table_md "$MTA_NAME" >"$md"
+	lab_diag "reply table rows: $md"
+	while IFS= read -r row; do
+		if ! grep -qxF -- "$row" "$doc" 2>/dev/null; then
+			missing=$((missing + 1))
+			[ -n "$first" ] || first=$row
+		fi
+	done <"$md"
+	lab_check "$MTA_NAME: $(basename "$doc") quotes every reply of this run" \
+		"$missing" 0 "$first" ""
 	lab_summary
 }
