@@ -64,6 +64,13 @@ mta_dns sm-tls.test 127.0.0.61
 mta_dns sm-block.test 127.0.0.62
 mta_dns sm-block2.test 127.0.0.64
 mta_dns sm-req.test 127.0.0.63
+# Sendmail looks up the name of the local address each connection came
+# in on: unanswered, every greeting would wait for the resolver's
+# time-out (1 s)
+for ip in 60 61 62 63 64; do
+	lab_dns_rrset PTR "$ip.0.0.127.in-addr.arpa" mx.sm.test.
+done
+lab_dns_a mx.sm.test 127.0.0.60
 mta_dns_start
 
 # --- Sendmail ------------------------------------------------------------------
