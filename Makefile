@@ -64,7 +64,7 @@ LIB	:= $(B)/libsav.a
 SAV_PROBE_SRC := probe/cmd/sav_probe.c probe/cmd/print.c
 SAV_CACHE_SRC := probe/cmd/sav_cache.c probe/cmd/print.c
 # the milter without its main(): the unit suites link it too
-MILTER_LIB_SRC := milter/ctx.c milter/decide.c milter/logline.c milter/handlers.c \
+MILTER_LIB_SRC := milter/ctx.c milter/decide.c milter/logline.c milter/handlers.c milter/macro.c \
 	milter/daemon.c milter/signals.c milter/run.c
 MILTER_LIB := $(B)/libsavmilter.a
 MILTER_SRC := milter/main.c
@@ -141,7 +141,7 @@ deps:
 unit: $(UNITS) $(TOOLS) $(B)/sav-cache $(B)/sav-probe
 	@sh tests/run-units.sh $(UNITS)
 
-unit-san: $(UNITS) $(TOOLS) $(B)/sav-cache $(B)/sav-probe
+unit-san: $(UNITS) $(TOOLS) $(B)/sav-cache $(B)/sav-probe $(B)/sav-milter
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		sh tests/run-units.sh $(UNITS)
 
@@ -166,12 +166,12 @@ FZ	:= build/fuzz
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 $(WARN) $(PKG_CFLAGS) $(INCS) -Imilter -Itests/fuzz \
 	-pthread -MMD -MP $(FUZZ_SAN) -fsanitize=fuzzer-no-link
-FUZZ_NAMES := reply addr dns conf cache_rec
+FUZZ_NAMES := reply addr dns conf cache_rec milter
 FUZZ_BINS := $(FUZZ_NAMES:%=$(FZ)/fuzz_%)
 FUZZ_LIB_OBJ := $(patsubst %.c,$(FZ)/%.o,$(LIB_SRC))
 # the milter's handlers without libmilter: fuzz_milter.c stands in for it
 FUZZ_MILTER_OBJ := $(patsubst %.c,$(FZ)/%.o,milter/ctx.c milter/decide.c milter/logline.c \
-	milter/handlers.c)
+	milter/handlers.c milter/macro.c)
 FUZZ_COMMON_OBJ := $(FZ)/tests/fuzz/fakenet.o
 
 $(FZ)/%.o: %.c
@@ -179,8 +179,11 @@ $(FZ)/%.o: %.c
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -c -o $@ $<
 $(FZ)/libsav.a: $(FUZZ_LIB_OBJ)
 	rm -f $@ && ar rcs $@ $^
+# fuzz_milter.o comes first and defines limit_verdict_parsed (the probe's
+# answer is input there): the first definition wins over limit.o's
 $(FZ)/fuzz_milter: $(FZ)/tests/fuzz/fuzz_milter.o $(FUZZ_MILTER_OBJ) $(FUZZ_COMMON_OBJ) $(FZ)/libsav.a
-	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(filter-out -lmilter,$(PKG_LIBS)) -pthread
+	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -Wl,--allow-multiple-definition -o $@ $^ \
+		$(filter-out -lmilter,$(PKG_LIBS)) -pthread
 $(FZ)/fuzz_%: $(FZ)/tests/fuzz/fuzz_%.o $(FUZZ_COMMON_OBJ) $(FZ)/libsav.a
 	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(PKG_LIBS) -pthread
 
