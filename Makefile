@@ -67,7 +67,7 @@ MILTER_LIB_SRC := milter/ctx.c milter/decide.c milter/logline.c milter/handlers.
 MILTER_LIB := $(B)/libsavmilter.a
 MILTER_SRC := milter/main.c
 FAKE_SMTPD_SRC := tests/tools/fake_smtpd.c tests/tools/fake_smtpd/script.c \
-	tests/tools/fake_smtpd/conn.c
+	tests/tools/fake_smtpd/conn.c tests/tools/fake_smtpd/tls.c
 # one-file tools: tests/tools/NAME.c -> build/tests/NAME
 TOOL_NAMES := bench_cache noop_milter rtt_relay smtp_load
 UNIT_NAMES := $(patsubst tests/%.c,%,$(wildcard tests/check_*.c))

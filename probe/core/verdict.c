@@ -34,7 +34,8 @@
  *	12. 501/553 with syntax wording ("syntax", "too long", ...)
  *	                                                 -> SYNTAX
  *	13. any policy wording (verdict_policy_wording: blocklists,
- *	    relay, policy, "prohibit", "sender", ...)    -> POLICY
+ *	    relay, policy, "prohibit", "sender", "connect", ...)
+ *	                                                 -> POLICY
  *	14. 550/551/553 with no enhanced code            -> NO_MAILBOX
  *	15. 550..559 with mailbox wording ("no such user", "user unknown",
  *	    "mailbox unavailable", "does not exist", ...) -> NO_MAILBOX
@@ -190,6 +191,12 @@ static const struct word policy_words[] = {
 	 * about the mailbox probed.
 	 */
 	{ "prohibit", 0 }, { "sender", 0 },
+	/*
+	 * A refusal of our connection held back until RCPT (Haraka's
+	 * access plugin behind delay_deny: "550 host [ip] You are not
+	 * allowed to connect", no enhanced code) is about us.
+	 */
+	{ "connect", 1 },
 	{ NULL, 0 }
 };
 
