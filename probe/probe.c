@@ -192,6 +192,16 @@ judge(const struct probe_conf *c, const struct smtp_outcome *o, int known_catcha
 				set(cur, VERDICT_VALID, R_USER_OK);
 			return 1;
 		case RCPT_NO_MAILBOX:
+			/*
+			 * A 5xx without an enhanced code was checked against
+			 * postmaster (smtp.c): refused too, the refusal is
+			 * about us (a rule against our address), not the
+			 * mailbox; RFC 5321 4.5.1 has postmaster accepted.
+			 */
+			if (o->have_postmaster && o->postmaster.code / 100 == 5) {
+				set(cur, VERDICT_UNKNOWN, R_POLICY_BLOCK);
+				return 1;
+			}
 			set(cur, VERDICT_INVALID, R_USER_UNKNOWN);
 			return 1;
 		case RCPT_MAILBOX_FULL:
@@ -424,7 +434,7 @@ probe_smtp(const struct probe_conf *c, const struct addr *a, unsigned facts,
 	struct dns_mx mx = zero_mx;
 	struct pending pend;
 	struct smtp_params sp;
-	char rcpt[PROBE_ADDR_MAX], randrcpt[PROBE_ADDR_MAX], local[40];
+	char rcpt[PROBE_ADDR_MAX], randrcpt[PROBE_ADDR_MAX], local[40], pmrcpt[PROBE_ADDR_MAX];
 	struct addr ra;
 	int h, i, sessions = 0, tried = 0, refused = 0, bogus = 0, self = 0, rate = 0, unresolved = 0;
 	int retried;
@@ -474,6 +484,11 @@ probe_smtp(const struct probe_conf *c, const struct addr *a, unsigned facts,
 	sp.sender = c->sender;
 	sp.rcpt = rcpt;
 	sp.random_rcpt = randrcpt[0] ? randrcpt : NULL;
+	/* the control for a bare 5xx (smtp.c); not for postmaster itself */
+	sp.postmaster_rcpt = NULL;
+	if (strcasecmp(a->local, "postmaster") != 0 &&
+	    (size_t)snprintf(pmrcpt, sizeof(pmrcpt), "postmaster@%s", a->domain) < sizeof(pmrcpt))
+		sp.postmaster_rcpt = pmrcpt;
 	sp.need_smtputf8 = a->utf8_local;
 	sp.method = c->method;
 	/* ProbeTLS never ignores the fact; the server's answer stays starttls-required */
