@@ -482,7 +482,7 @@ for c in garbage garbin close stall tls11; do
 	expect "tls: $c: reconnected once in plaintext, no STARTTLS there, the real verdict (valid)" \
 		"$(( $(lab_fake_conns $c) - n0 ))" 2 "$(conn_cmds $c $((n0 + 2)) '^STARTTLS')" 0 \
 		"$(conn_cmds $c $((n0 + 2)) '^RCPT TO:<u@'"$c"'.test>$')" 1 \
-		"$(conn_cmds $c $((n0 + 1)) '^(MAIL|RCPT)')" 0 "$V" valid "$TLS" null
+		"$(conn_cmds $c $((n0 + 1)) '^(MAIL|RCPT)')" 0 "$V" valid "$RC" 0 "$TLS" null
 done
 # the stalled handshake: how long the client waited, seen by the server
 st=$(sed -n 's/^[0-9]* TLS stall: received \([0-9]*\) bytes, client closed after \([0-9]*\) ms$/\1 \2/p' \
@@ -505,7 +505,7 @@ expect "tls: the injected line is never an answer (not in the JSON)" "$inj" 0
 n0=$(lab_fake_conns inject) m0=$(lab_fake_conns inject2b)
 sp u@inject2.test
 expect "tls: injection at MX 1, MX 2 answers 550: invalid from MX 2, MX 1 got no MAIL or RCPT" \
-	"$V" invalid "$R" user-unknown "$(cmds inject "$n0" any '^(MAIL|RCPT)')" 0 \
+	"$V" invalid "$R" user-unknown "$RC" 1 "$(cmds inject "$n0" any '^(MAIL|RCPT)')" 0 \
 	"$(( $(lab_fake_conns inject2b) - m0 ))" 1 "$(cmds inject2b "$m0" any '^RCPT TO:<u@inject2.test>$')" 1 \
 	"$(lab_json_str "$J" reply)" "!~injected"
 
