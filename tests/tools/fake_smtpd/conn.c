@@ -612,7 +612,11 @@ conn_starttls(struct conn *c, const struct rspec *rs)
 		drain_end(c, "garbage", got);
 		break;
 	default:
-		c->ssl = tls_accept(c->fd, c->id, sc->idle_ms, sc->tls_max);
+		if (sc->tls_mode == TLS_TRICKLE)
+			c->ssl = tls_accept_trickle(c->fd, c->id, sc->idle_ms, sc->tls_max,
+						    sc->tls_trickle_bytes, sc->tls_trickle_ms);
+		else
+			c->ssl = tls_accept(c->fd, c->id, sc->idle_ms, sc->tls_max);
 		if (c->ssl == NULL)
 			conn_close(c, "TLS handshake failed");
 		/* RFC 3207: the dialogue starts again; nothing before counts */
