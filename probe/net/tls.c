@@ -145,6 +145,16 @@ tls_init(void)
 	tls_ctx = ctx;
 }
 
+int
+tls_prepare(char *err, size_t errlen)
+{
+	pthread_once(&tls_once, tls_init);
+	if (tls_ctx != NULL)
+		return 0;
+	snprintf(err, errlen, "%s", tls_init_err);
+	return -1;
+}
+
 /* ---- the netio layer ---- */
 
 /* tls_seterr - n->err from the OpenSSL error queue (or errno) */
@@ -300,8 +310,7 @@ tls_start(struct netio *n, const char *name, msec_t deadline, struct tls_info *i
 		snprintf(err, errlen, "data after the 220 to STARTTLS, before the handshake");
 		return TLS_INJECTED;
 	}
-	pthread_once(&tls_once, tls_init);
-	if (tls_ctx == NULL)
+	if (tls_prepare(err, errlen) < 0)
 		return tls_fail(err, errlen, NULL, TLS_FAILED, "%s", tls_init_err);
 	if ((l = calloc(1, sizeof(*l))) == NULL)
 		return tls_fail(err, errlen, NULL, TLS_FAILED, "%s", "out of memory");
