@@ -101,6 +101,7 @@ static const enum reason disk_reasons[] = {
 	[38] = R_LOCAL,
 	[39] = R_PROBE_SENDER,
 	[40] = R_INTERNAL,
+	[41] = R_SPF_PASS,
 };
 #define NREASONS	(sizeof(disk_reasons) / sizeof(disk_reasons[0]))
 
