@@ -9,6 +9,8 @@
 #   make bench-probe round trips of a first probe at 20 and 100 ms RTT,
 #                   before/after pipelining the catch-all RCPT (not a
 #                   test; root: a private network namespace)
+#   make bench-starttls what STARTTLS adds to a first probe (round trips,
+#                   ms, CPU) against the same Postfix (root; not a test)
 #   make bench-milter  throughput behind a real Postfix: no milter, a no-op
 #                   milter, sav-milter (root; not a test, not in make check)
 #   make soak       sav-milter behind Postfix for SOAK_S seconds (1800)
@@ -86,7 +88,7 @@ ALL_OBJ	:= $(LIB_OBJ) $(MILTER_LIB_OBJ) $(call obj,$(SAV_PROBE_SRC) $(SAV_CACHE_
 	$(TOOL_NAMES:%=$(B)/tests/tools/%.o)
 
 .SECONDARY:
-.PHONY: all check unit unit-san lab manlint srclint deps demo bench bench-probe bench-milter soak install uninstall clean \
+.PHONY: all check unit unit-san lab manlint srclint deps demo bench bench-probe bench-starttls bench-milter soak install uninstall clean \
 	fuzz fuzz-ci fuzz-regress fuzz-build
 
 all: $(PROGS) $(TOOLS)
@@ -209,6 +211,8 @@ bench: all $(B)/tests/bench_cache
 
 bench-probe: all
 	@bash tests/bench/bench-probe.sh
+bench-starttls: all
+	@BENCH_MODE=tls bash tests/bench/bench-probe.sh
 bench-milter: all
 	@bash tests/bench/bench-milter.sh
 # make soak: SOAK_S=300 make soak for a shorter run; tests/soak/soak.sh

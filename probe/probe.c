@@ -36,6 +36,7 @@
 #include "addr.h"
 #include "cache.h"
 #include "learn.h"
+#include "log.h"
 #include "probe.h"
 #include "share.h"
 #include "sa.h"
@@ -385,6 +386,32 @@ tls_demanded(const struct smtp_outcome *o)
 }
 
 /*
+ * log_session - the Postfix-style line for a TLS session (log_tls: the
+ * milter, whose probes have no -v trace), e.g. "Untrusted TLS connection
+ * established to mx.example.org[192.0.2.1]:25: TLSv1.3 with cipher
+ * TLS_AES_256_GCM_SHA384 (self-signed)". The names come from DNS and
+ * OpenSSL; log_msg makes the line printable.
+ */
+static void
+log_session(const struct probe_conf *c, const char *host, const struct sockaddr *sa,
+	    const struct smtp_outcome *o)
+{
+	static const char *const word[] = {
+		[TLS_ANONYMOUS] = "Anonymous", [TLS_UNTRUSTED] = "Untrusted", [TLS_TRUSTED] = "Trusted",
+	};
+	char ip[48];
+
+	if (!c->log_tls || o->tls.protocol[0] == '\0' || (unsigned)o->tls.trust > TLS_TRUSTED)
+		return;
+	sa_ntop(sa, ip, sizeof(ip));
+	log_msg(LOG_INFO, "%s TLS connection established to %s[%s]:%d: %s with cipher %s%s%s%s",
+		word[o->tls.trust], host, ip, c->port, o->tls.protocol, o->tls.cipher,
+		o->tls.trust == TLS_UNTRUSTED ? " (" : "",
+		o->tls.trust == TLS_UNTRUSTED ? o->tls.reason : "",
+		o->tls.trust == TLS_UNTRUSTED ? ")" : "");
+}
+
+/*
  * dialogue - one address's dialogue under the TLS rules, sp->tls the
  * mode to start with. A failed STARTTLS or handshake (not in FORCE
  * mode) is followed by one plaintext dialogue with the same address,
@@ -402,6 +429,7 @@ dialogue(const struct probe_conf *c, const struct dns_mx *mx, int h, int i, int 
 
 	*used = sp->tls;
 	smtp_probe(sp, sa, deadline, o);
+	log_session(c, sp->tls_name, sa, o);
 	if (util_left_ms(deadline, 0) <= 0)
 		return;
 	if (o->status == SMTP_TLS_FAILED && sp->tls == SMTP_TLS_MAY) {
@@ -420,6 +448,7 @@ dialogue(const struct probe_conf *c, const struct dns_mx *mx, int h, int i, int 
 	give_share(c, mx, h, i, tried - 1, deadline, &p2, t);
 	*used = p2.tls;
 	smtp_probe(&p2, sa, deadline, o);
+	log_session(c, sp->tls_name, sa, o);
 }
 
 /*

@@ -36,6 +36,7 @@
 #include "log.h"
 #include "print.h"
 #include "probe.h"
+#include "tls.h"
 
 #define LIST_LINE_MAX	2048
 #define WAIT_MAX	86400	/* --wait: seconds */
@@ -478,6 +479,10 @@ main(int argc, char **argv)
 		if (o.conf.probe.cache == NULL)
 			fprintf(stderr, "sav-probe: warning: no cache: %s\n", err);
 	}
+
+	/* the trust store is read once, before the first probe's clock starts */
+	if (o.conf.probe.tls != SMTP_TLS_NEVER && tls_prepare(err, sizeof(err)) < 0)
+		fprintf(stderr, "sav-probe: warning: TLS: %s; probes stay in plaintext\n", err);
 
 	/* the milter's limits, from the configuration (defaults without -c) */
 	if ((o.lim = limit_new(&o.conf.limits, o.conf.probe.cache)) == NULL) {
