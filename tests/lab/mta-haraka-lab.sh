@@ -54,6 +54,7 @@ hk_fetch()
 		trap 'rm -rf "$tmp"' EXIT
 		timeout 240 npm install --prefix "$tmp" --cache "$HK_CACHE/cache" \
 			--no-audit --no-fund --ignore-scripts --loglevel=error \
+			--fetch-retries=1 --fetch-retry-mintimeout=2000 --fetch-retry-maxtimeout=5000 \
 			"Haraka@$HARAKA_VERSION" >"$tmp/npm.log" 2>&1 ||
 			{ echo "npm install Haraka@$HARAKA_VERSION failed: $(grep -m1 -E 'ERR|error' "$tmp/npm.log")" >&2; exit 1; }
 		[ -x "$tmp/node_modules/.bin/haraka" ] || { echo "npm left no haraka binary" >&2; exit 1; }
