@@ -32,7 +32,7 @@ OPT	?= -O2 -g
 WARN	:= -Wall -Wextra -Werror -Wformat=2 -Wshadow -Wno-unused-parameter
 # the probe library's folders, lowest first: core/ knows nothing of
 # sockets, net/ does the I/O, cache/ the store, probe/ ties them together
-INCS	:= -Iprobe/core -Iprobe/net -Iprobe/cache -Iprobe
+INCS	:= -Iprobe/core -Iprobe/net -Iprobe/cache -Iprobe/spf -Iprobe
 # -MMD -MP: each object lists the headers it really includes (build/**/*.d)
 CFLAGS	+= -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) $(PKG_CFLAGS) $(INCS) -pthread -MMD -MP
 LDLIBS	+= $(PKG_LIBS) -pthread
@@ -51,22 +51,23 @@ endif
 CORE_SRC := probe/core/util.c probe/core/sa.c probe/core/verdict.c probe/core/reply.c \
 	probe/core/addr.c probe/core/target.c probe/core/log.c \
 	probe/core/result.c
-NET_SRC	:= probe/net/netio.c probe/net/dns.c probe/net/smtp.c
+NET_SRC	:= probe/net/netio.c probe/net/tls.c probe/net/dnsq.c probe/net/dns.c probe/net/smtp.c
 CACHE_SRC := probe/cache/cache_rec.c probe/cache/cache_env.c \
 	probe/cache/cache.c probe/cache/cache_evict.c probe/cache/cache_admin.c
 PROBE_SRC := probe/share.c probe/learn.c probe/probe.c probe/limit_client.c probe/limit.c \
 	probe/conf.c
-LIB_SRC	:= $(CORE_SRC) $(NET_SRC) $(CACHE_SRC) $(PROBE_SRC)
+SPF_SRC	:= probe/spf/spf.c probe/spf/spf_macro.c probe/spf/spf_dns.c
+LIB_SRC	:= $(CORE_SRC) $(NET_SRC) $(CACHE_SRC) $(SPF_SRC) $(PROBE_SRC)
 LIB	:= $(B)/libsav.a
 SAV_PROBE_SRC := probe/cmd/sav_probe.c probe/cmd/print.c
 SAV_CACHE_SRC := probe/cmd/sav_cache.c probe/cmd/print.c
 # the milter without its main(): the unit suites link it too
 MILTER_LIB_SRC := milter/ctx.c milter/decide.c milter/logline.c milter/handlers.c \
-	milter/daemon.c milter/signals.c milter/run.c
+	milter/daemon.c milter/signals.c milter/run.c milter/spfgate.c
 MILTER_LIB := $(B)/libsavmilter.a
 MILTER_SRC := milter/main.c
 FAKE_SMTPD_SRC := tests/tools/fake_smtpd.c tests/tools/fake_smtpd/script.c \
-	tests/tools/fake_smtpd/conn.c
+	tests/tools/fake_smtpd/conn.c tests/tools/fake_smtpd/tls.c
 # one-file tools: tests/tools/NAME.c -> build/tests/NAME
 TOOL_NAMES := bench_cache noop_milter rtt_relay smtp_load
 UNIT_NAMES := $(patsubst tests/%.c,%,$(wildcard tests/check_*.c))

@@ -375,6 +375,10 @@ END_TEST
  * ---- a refusal at MAIL FROM:<> is "refuses <>" only when it says so ----
  * With StrictNullSender, "refuses <>" rejects the sender: a demand for
  * TLS, or a refusal of our client address, must never come out so.
+ * Each row runs with ProbeTLS never (conns connections) and may
+ * (may_conns: a demand for TLS is asked once more with STARTTLS, which
+ * this server does not know: still starttls-required, and the domain
+ * is marked as needing TLS either way).
  */
 static const struct {
 	const char *what;
@@ -384,21 +388,22 @@ static const struct {
 	enum verdict want;
 	enum reason reason;
 	int conns;
+	int may_conns;
 } mail_rows[] = {
 	{ "530 5.7.0 STARTTLS first", "530 5.7.0 Must issue a STARTTLS command first\r\n",
-	    "250 2.1.5 Ok\r\n", 1, VERDICT_UNKNOWN, R_STARTTLS_REQUIRED, 1 },
+	    "250 2.1.5 Ok\r\n", 1, VERDICT_UNKNOWN, R_STARTTLS_REQUIRED, 1, 2 },
 	{ "530 5.5.1 STARTTLS first (OpenSMTPD)",
 	    "530 5.5.1 Invalid command: Must issue a STARTTLS command first\r\n",
-	    "250 2.1.5 Ok\r\n", 1, VERDICT_UNKNOWN, R_STARTTLS_REQUIRED, 1 },
+	    "250 2.1.5 Ok\r\n", 1, VERDICT_UNKNOWN, R_STARTTLS_REQUIRED, 1, 2 },
 	{ "454 4.7.0 encryption too weak (Sendmail)",
 	    "454 4.7.0 encryption too weak 0 less than 128\r\n",
-	    "250 2.1.5 Ok\r\n", 1, VERDICT_UNKNOWN, R_STARTTLS_REQUIRED, 1 },
+	    "250 2.1.5 Ok\r\n", 1, VERDICT_UNKNOWN, R_STARTTLS_REQUIRED, 1, 2 },
 	{ "554 5.7.1 client host blocked (Sendmail access map)",
 	    "554 5.7.1 Client host blocked by local policy\r\n",
-	    "250 2.1.5 Ok\r\n", 1, VERDICT_UNKNOWN, R_POLICY_BLOCK, 1 },
+	    "250 2.1.5 Ok\r\n", 1, VERDICT_UNKNOWN, R_POLICY_BLOCK, 1, 1 },
 	{ "550 5.7.1 null sender refused",
 	    "550 5.7.1 Null sender not accepted\r\n",
-	    NULL, 0, VERDICT_INVALID, R_NULL_SENDER_REFUSED, 1 },
+	    NULL, 0, VERDICT_INVALID, R_NULL_SENDER_REFUSED, 1, 1 },
 };
 
 START_TEST(test_mail_refusal)
@@ -406,26 +411,34 @@ START_TEST(test_mail_refusal)
 	struct srv s;
 	struct probe_conf c;
 	struct probe_result r;
+	int may, want;
 
-	memset(&s, 0, sizeof(s));
-	s.mail = mail_rows[_i].mail;
-	s.rcpt = mail_rows[_i].rcpt ? mail_rows[_i].rcpt : "250 2.1.5 Ok\r\n";
-	srv_start(&s);
-	conf_local(&c, s.port, 1);
-	c.strict_null = 1;
-	if (mail_rows[_i].retry)
-		util_strlcpy(c.retry_sender, "retry@probe.test", sizeof(c.retry_sender));
-	probe(&c, "u@one.test", &r);
-	srv_stop(&s);
-	ck_assert_msg(r.verdict == mail_rows[_i].want && r.reason == mail_rows[_i].reason,
-	    "%s: got %s (%s), want %s (%s)", mail_rows[_i].what,
-	    verdict_str(r.verdict), reason_str(r.reason), verdict_str(mail_rows[_i].want),
-	    reason_str(mail_rows[_i].reason));
-	/* not about the null sender: no RetrySender dialogue */
-	ck_assert_msg(s.conns == mail_rows[_i].conns, "%s: got %d connections, want %d",
-	    mail_rows[_i].what, s.conns, mail_rows[_i].conns);
-	ck_assert_msg(s.rcpts == 0, "%s: %d RCPT sent after MAIL was refused",
-	    mail_rows[_i].what, s.rcpts);
+	for (may = 0; may <= 1; may++) {
+		memset(&s, 0, sizeof(s));
+		s.mail = mail_rows[_i].mail;
+		s.rcpt = mail_rows[_i].rcpt ? mail_rows[_i].rcpt : "250 2.1.5 Ok\r\n";
+		srv_start(&s);
+		conf_local(&c, s.port, 1);
+		c.strict_null = 1;
+		c.tls = may ? SMTP_TLS_MAY : SMTP_TLS_NEVER;
+		if (mail_rows[_i].retry)
+			util_strlcpy(c.retry_sender, "retry@probe.test", sizeof(c.retry_sender));
+		probe(&c, "u@one.test", &r);
+		srv_stop(&s);
+		ck_assert_msg(r.verdict == mail_rows[_i].want && r.reason == mail_rows[_i].reason,
+		    "%s (tls %s): got %s (%s), want %s (%s)", mail_rows[_i].what, may ? "may" : "never",
+		    verdict_str(r.verdict), reason_str(r.reason), verdict_str(mail_rows[_i].want),
+		    reason_str(mail_rows[_i].reason));
+		/* not about the null sender: no RetrySender dialogue */
+		want = may ? mail_rows[_i].may_conns : mail_rows[_i].conns;
+		ck_assert_msg(s.conns == want, "%s (tls %s): got %d connections, want %d",
+		    mail_rows[_i].what, may ? "may" : "never", s.conns, want);
+		ck_assert_msg(s.rcpts == 0, "%s: %d RCPT sent after MAIL was refused",
+		    mail_rows[_i].what, s.rcpts);
+		ck_assert_msg(r.needs_tls == (mail_rows[_i].reason == R_STARTTLS_REQUIRED),
+		    "%s (tls %s): needs_tls %d", mail_rows[_i].what, may ? "may" : "never", r.needs_tls);
+		ck_assert_msg(r.tls[0] == '\0', "%s: tls '%s', want plaintext", mail_rows[_i].what, r.tls);
+	}
 }
 END_TEST
 

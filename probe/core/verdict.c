@@ -153,6 +153,7 @@ static const char *const reason_names[R_COUNT] = {
 	[R_EXEMPT_DOMAIN] = "exempt-domain",
 	[R_LOCAL] = "local-submission",
 	[R_PROBE_SENDER] = "probe-sender",
+	[R_SPF_PASS] = "spf-pass",
 	[R_INTERNAL] = "internal",
 	[R_OTHER] = "other",
 };

@@ -6,11 +6,11 @@
 # it needs that the machine lacks) are fetched with apt-get download
 # and unpacked with dpkg-deb -x (mta-lib.sh mta_fetch). It runs as root
 # inside the lab's loopback-only namespace with a private configuration
-# (-C; Debian's binary trusts only the files listed in
-# /etc/exim4/trusted_configs, and for any other file it gives up root
-# for the caller's uid, which is root here), spool and logs in the temp
-# dir, and the Debian-exim user it is compiled for supplied through
-# mta_users when the machine has none. One daemon listens on five
+# (-C: a caller other than root loses root privilege with it unless the
+# file is in the compiled-in TRUSTED_CONFIG_LIST, Debian's
+# /etc/exim4/trusted_configs; root keeps it), spool and logs in the
+# temp dir, and the Debian-exim user it is compiled for supplied through
+# mta_users when the machine has none. One daemon listens on six
 # addresses; the ACLs tell them apart by $received_ip_address:
 #
 #   127.0.0.2  known.test (alice, bob; anybody else "550 Unrouteable
@@ -22,6 +22,8 @@
 #   127.0.0.5  tlsmay.test: STARTTLS offered, self-signed certificate
 #   127.0.0.6  tlsreq.test: STARTTLS offered and required (MAIL before
 #              it: 530 5.7.0)
+#   127.0.0.7  blockconn.test: the same refusal in the connect ACL,
+#              instead of the greeting
 #
 # Each case checks sav-probe's verdict and records Exim's reply to the
 # decisive command (mta_case). When the packages cannot be fetched, or
@@ -34,6 +36,7 @@ MTA_NAME=exim
 EXIM_PKGS="exim4-daemon-light libidn12 libgnutls-dane0 libunbound8 libgnutls30 libnsl2 libpcre2-8-0 libdb5.3"
 # shellcheck disable=SC2086
 mta_fetch $EXIM_PKGS
+command -v openssl >/dev/null || mta_skip "no openssl command (the self-signed certificate)"
 lab_isolate "$0" "$@"
 mta_init exim
 
@@ -60,6 +63,7 @@ mta_dns blockmail.test 127.0.0.3
 mta_dns blockrcpt.test 127.0.0.4
 mta_dns tlsmay.test 127.0.0.5
 mta_dns tlsreq.test 127.0.0.6
+mta_dns blockconn.test 127.0.0.7
 mta_dns_start
 
 # --- Exim ----------------------------------------------------------------------
@@ -73,7 +77,7 @@ spool_directory = $E/spool
 log_file_path = $E/log/%slog
 pid_file_path = $E/exim.pid
 keep_environment =
-local_interfaces = <; 127.0.0.2.25 ; 127.0.0.3.25 ; 127.0.0.4.25 ; 127.0.0.5.25 ; 127.0.0.6.25
+local_interfaces = <; 127.0.0.2.25 ; 127.0.0.3.25 ; 127.0.0.4.25 ; 127.0.0.5.25 ; 127.0.0.6.25 ; 127.0.0.7.25
 host_lookup =
 rfc1413_hosts =
 rfc1413_query_timeout = 0s
@@ -81,14 +85,21 @@ queue_only = true
 smtp_accept_max = 50
 smtp_accept_max_per_host = 50
 domainlist local_domains = known.test : catchall.test : grey.test : blockmail.test : \\
-	blockrcpt.test : tlsmay.test : tlsreq.test
+	blockrcpt.test : tlsmay.test : tlsreq.test : blockconn.test
 tls_advertise_hosts = \${if match_ip{\$received_ip_address}{127.0.0.5 : 127.0.0.6}{*}{}}
 tls_certificate = $E/tls/cert.pem
 tls_privatekey = $E/tls/key.pem
+acl_smtp_connect = acl_connect
 acl_smtp_mail = acl_mail
 acl_smtp_rcpt = acl_rcpt
 
 begin acl
+
+acl_connect:
+  deny    condition = \${if eq{\$received_ip_address}{127.0.0.7}}
+          dnslists = zen.spamhaus.org
+          message = 554 5.7.1 Service unavailable; client [\$sender_host_address] blocked using \$dnslist_domain
+  accept
 
 acl_mail:
   deny    condition = \${if eq{\$received_ip_address}{127.0.0.6}}
@@ -135,7 +146,7 @@ exim_ver=$(sed 's/^exim4-daemon-light_\([^_]*\)_.*/\1/' "$MTA_ROOT/exim4-daemon-
 LD_LIBRARY_PATH=$(mta_ld_path)
 export LD_LIBRARY_PATH
 mta_spawn exim "$EXIM" -C "$E/exim.conf" -bdf -oP "$E/exim.pid"
-for ip in 2 3 4 5 6; do
+for ip in 2 3 4 5 6; do	# not 7: it refuses us at once
 	mta_wait_smtp "127.0.0.$ip" 25 100 || {
 		sed 's/^/#   /' "$LAB_DIR/exim.log" "$E/log/"* 2>/dev/null | tail -20
 		mta_skip "Exim $exim_ver: $MTA_WHY"
@@ -154,6 +165,7 @@ mta_case exim greylisting alice@grey.test tempfail
 mta_case exim policy-at-mail alice@blockmail.test unknown/policy-block
 mta_case exim policy-at-mail-strict alice@blockmail.test unknown/policy-block -c "$STRICT"
 mta_case exim policy-at-rcpt alice@blockrcpt.test unknown/policy-block
+mta_case exim policy-at-connect alice@blockconn.test unknown/greeting-refused
 mta_case exim upper-case Alice@known.test valid/user-ok
 mta_case exim upper-case-unknown NOBODY@known.test invalid/user-unknown
 

@@ -17,7 +17,7 @@
 #	... start the server on 127.0.0.2:25 (mta_wait_smtp 127.0.0.2) ...
 #	mta_case exim known alice@known.test valid/user-ok
 #	mta_case exim unknown nobody@known.test invalid
-#	mta_done				# summary, markdown rows
+#	mta_done				# doc check, summary
 #
 # mta_fetch PKG...
 #	apt-get download each Debian package that is not installed on
@@ -62,15 +62,19 @@
 #		| CASE | `COMMAND` | `REPLY` | VERDICT/REASON |
 #	(COMMAND followed by "(TLSv1.3)" when it went over TLS).
 #
-# Other helpers: mta_dns DOMAIN IP, mta_dns_start, mta_wait_smtp IP
-# [PORT] [TENTHS], mta_selfsigned DIR CN (key.pem, cert.pem), mta_has_tls
-# (true when sav-probe speaks STARTTLS: its --help lists --tls),
-# mta_tls_works IP [PORT] (the server's STARTTLS works with openssl
-# s_client), mta_client_ip,
-# mta_users USER..., mta_bind DIR PATH and mta_spawn NAME CMD... (system
-# users and compiled-in paths a server insists on, without touching
-# the machine), mta_uid USER,
-# mta_done.
+# Other helpers:
+#	mta_dns DOMAIN IP, mta_dns_start	the lab's DNS (MX, A; the
+#						client's PTR and A)
+#	mta_client_ip				our connections' source
+#	mta_wait_smtp IP [PORT] [TENTHS]	listening and greeting 2xx
+#	mta_selfsigned DIR CN			DIR/key.pem, DIR/cert.pem
+#	mta_tls_works IP [PORT]			the server's STARTTLS works
+#						with openssl s_client
+#	mta_has_tls				sav-probe has --tls
+#	mta_users USER[:HOME]..., mta_uid USER,	system users and compiled-in
+#	mta_bind DIR PATH, mta_spawn NAME CMD...	paths a server insists
+#						on, without touching the
+#						machine
 #
 # Functions are prefixed mta_; globals MTA_*.
 
@@ -80,7 +84,7 @@ MTA_PROBE=${MTA_PROBE:-$LAB_BUILD/sav-probe}
 MTA_OUT=${MTA_OUT:-$LAB_BUILD/lab/mta}
 MTA_TABLE=${MTA_TABLE:-$MTA_OUT/mta-replies.tsv}
 MTA_HELO=${MTA_HELO:-probe.lab.test}
-MTA_TIMEOUT=${MTA_TIMEOUT:-20}
+MTA_TIMEOUT=${MTA_TIMEOUT:-10}
 MTA_WHY=""
 MTA_NAME=${MTA_NAME:-$(basename "$0" .sh | sed 's/^mta-//; s/-lab$//')}
 export MTA_CACHE MTA_ROOT MTA_OUT MTA_TABLE

@@ -13,7 +13,7 @@
 # /var/lib and /run from the temp dir (mta_bind), and the opensmtpd/opensmtpq users Debian
 # creates for it (plus vmail, the owner of the virtual mailboxes) are
 # supplied by mta_users when the machine has none. One daemon listens
-# on five addresses:
+# on six addresses:
 #
 #   127.0.0.2  known.test (virtual users alice, bob; anybody else gets
 #              OpenSMTPD's answer for a virtual domain), catchall.test
@@ -26,6 +26,8 @@
 #              ... reject" for the client's address
 #   127.0.0.5  tlsmay.test: STARTTLS offered, self-signed certificate
 #   127.0.0.6  tlsreq.test: tls-require (MAIL before STARTTLS: 530 5.5.1)
+#   127.0.0.7  blockconn.test: a builtin filter at connect answers the
+#              client's address with 554 5.7.1 and disconnects
 #
 # Each case checks sav-probe's verdict and records OpenSMTPD's reply to
 # the decisive command (mta_case). When the package cannot be fetched,
@@ -38,6 +40,7 @@ MTA_NAME=opensmtpd
 SMTPD_PKGS="opensmtpd libevent-2.1-7 libssl3 libdb5.3 libcrypt1 libpam0g zlib1g"
 # shellcheck disable=SC2086
 mta_fetch $SMTPD_PKGS
+command -v openssl >/dev/null || mta_skip "no openssl command (the self-signed certificate)"
 lab_isolate "$0" "$@"
 mta_init opensmtpd
 
@@ -66,13 +69,15 @@ mta_dns blockmail.test 127.0.0.3
 mta_dns blockrule.test 127.0.0.4
 mta_dns tlsmay.test 127.0.0.5
 mta_dns tlsreq.test 127.0.0.6
-# smtpd looks up its own host name at start-up
-lab_dns_a mx.smtpd.test 127.0.0.2
+mta_dns blockconn.test 127.0.0.7
+# smtpd looks up the machine's host name at start-up (the fallback
+# entries answer), and each client's PTR and its name's A before it
+# greets (mta_dns_start answers those)
 mta_dns_start
 
 # --- OpenSMTPD -----------------------------------------------------------------
 : >"$D/vusers"
-for d in known.test grey.test blockmail.test blockrule.test tlsmay.test tlsreq.test; do
+for d in known.test grey.test blockmail.test blockrule.test tlsmay.test tlsreq.test blockconn.test; do
 	printf 'alice@%s vmail\nbob@%s vmail\n' "$d" "$d" >>"$D/vusers"
 done
 printf '@catchall.test vmail\n' >>"$D/vusers"
@@ -90,26 +95,28 @@ table greyre file:$D/greyre
 
 filter "grey" phase rcpt-to match rcpt-to regex <greyre> reject "451 4.7.1 Greylisted, please try again later"
 filter "block" phase mail-from match src <blocked> reject "554 5.7.1 Client host rejected: blocked using zen.spamhaus.org"
+filter "blockconn" phase connect match src <blocked> disconnect "554 5.7.1 Client host rejected: blocked using zen.spamhaus.org"
 
 listen on 127.0.0.2 port 25 hostname mx.smtpd.test filter "grey"
 listen on 127.0.0.3 port 25 hostname mx.smtpd.test filter "block"
 listen on 127.0.0.4 port 25 hostname mx.smtpd.test tag BLOCKRULE
 listen on 127.0.0.5 port 25 hostname mx.smtpd.test tls pki mx.smtpd.test
 listen on 127.0.0.6 port 25 hostname mx.smtpd.test tls-require pki mx.smtpd.test
+listen on 127.0.0.7 port 25 hostname mx.smtpd.test filter "blockconn"
 
 action "virtual" mbox virtual <vusers>
 action "local" mbox alias <aliases>
 
 match from src <blocked> tag BLOCKRULE for any reject
 match from any for domain "local.test" action "local"
-match from any for domain { known.test, catchall.test, grey.test, blockmail.test, blockrule.test, tlsmay.test, tlsreq.test } action "virtual"
+match from any for domain { known.test, catchall.test, grey.test, blockmail.test, blockrule.test, tlsmay.test, tlsreq.test, blockconn.test } action "virtual"
 EOF
 
 smtpd_ver=$(sed 's/^opensmtpd_\([^_]*\)_.*/\1/' "$MTA_ROOT/opensmtpd/.deb" 2>/dev/null)
 LD_LIBRARY_PATH=$(mta_ld_path)
 export LD_LIBRARY_PATH
 mta_spawn smtpd "$SMTPD" -d -f "$D/smtpd.conf"
-for ip in 2 3 4 5 6; do
+for ip in 2 3 4 5 6; do	# not 7: it refuses us at once
 	mta_wait_smtp "127.0.0.$ip" 25 100 || {
 		sed 's/^/#   /' "$LAB_DIR/smtpd.log" | tail -20
 		mta_skip "OpenSMTPD $smtpd_ver: $MTA_WHY"
@@ -129,6 +136,7 @@ mta_case opensmtpd catch-all anything@catchall.test catch-all
 mta_case opensmtpd greylisting alice@grey.test tempfail
 mta_case opensmtpd policy-at-mail alice@blockmail.test unknown/policy-block
 mta_case opensmtpd policy-at-mail-strict alice@blockmail.test unknown/policy-block -c "$STRICT"
+mta_case opensmtpd policy-at-connect alice@blockconn.test unknown/greeting-refused
 # The rule set's reject answers RCPT exactly as for an unknown user
 # ("550 Invalid recipient: <...>", no enhanced code), so nothing on the
 # wire tells the two apart and the probe says invalid: a false reject
