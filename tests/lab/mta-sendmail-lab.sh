@@ -30,6 +30,15 @@
 #   req    127.0.0.63  "TLS_Clt:CLIENT ENCR:128": MAIL before STARTTLS is
 #                      refused with 454 4.7.0 encryption too weak
 #
+# and three common m4 features, each in a daemon of its own:
+#
+#   pause  127.0.0.65  FEATURE(greet_pause, 500): a client that talks
+#                      before the greeting is refused
+#   dnsbl  127.0.0.66  FEATURE(dnsbl, zen.spamhaus.org) (the lab's DNS
+#                      lists the client): refused at MAIL
+#   delay  127.0.0.67  the same with FEATURE(delay_checks): refused at
+#                      RCPT
+#
 # When the packages cannot be fetched, or Sendmail does not start, the
 # script says "# skip sendmail: <why>".
 
@@ -67,16 +76,22 @@ mta_dns sm-req.test 127.0.0.63
 # Sendmail looks up the name of the local address each connection came
 # in on: unanswered, every greeting would wait for the resolver's
 # time-out (1 s)
-for ip in 60 61 62 63 64; do
+for ip in 60 61 62 63 64 65 66 67; do
 	lab_dns_rrset PTR "$ip.0.0.127.in-addr.arpa" mx.sm.test.
 done
 lab_dns_a mx.sm.test 127.0.0.60
+mta_dns sm-pause.test 127.0.0.65
+mta_dns sm-dnsbl.test 127.0.0.66
+mta_dns sm-delay.test 127.0.0.67
+rev=$(echo "$CLIENT" | awk -F. '{ print $4 "." $3 "." $2 "." $1 }')
+lab_dns_a "$rev.zen.spamhaus.org" 127.0.0.2
+lab_dns_rrset TXT "$rev.zen.spamhaus.org" "\"https://www.spamhaus.org/query/ip/$CLIENT\""
 mta_dns_start
 
 # --- Sendmail ------------------------------------------------------------------
 # sm_instance NAME ACCESS DAEMON-LINE... - write, build and start one
-# Sendmail with the access map ACCESS (printf %b) and the given
-# DAEMON_OPTIONS lines.
+# Sendmail with the access map ACCESS (printf %b), the given
+# DAEMON_OPTIONS lines and the m4 lines in SM_EXTRA.
 sm_instance()
 {
 	local name=$1 access=$2 sm=$SMS/$1 d daemons=""
@@ -89,7 +104,7 @@ sm_instance()
 	chmod 700 "$sm/mqueue"
 	printf 'alice: root\nbob: root\n' >"$sm/aliases"
 	printf '%s\n' sm.test catchall-sm.test sm-tls.test sm-block.test sm-block2.test \
-		sm-req.test >"$sm/local-host-names"
+		sm-req.test sm-pause.test sm-dnsbl.test sm-delay.test >"$sm/local-host-names"
 	printf 'hosts files\naliases files\n' >"$sm/service.switch"
 	printf '%b' "$access" >"$sm/access"
 	printf '@catchall-sm.test\talice\n' >"$sm/virtusertable"
@@ -122,7 +137,7 @@ FEATURE(\`accept_unresolvable_domains')dnl
 FEATURE(\`access_db', \`hash -T<TMPF> -o $sm/access')dnl
 FEATURE(\`blocklist_recipients')dnl
 FEATURE(\`virtusertable', \`hash -o $sm/virtusertable')dnl
-${daemons}MAILER(\`local')dnl
+${SM_EXTRA-}${daemons}MAILER(\`local')dnl
 MAILER(\`smtp')dnl
 EOF
 	"$M4" -D_CF_DIR_="$CF/" "$CF/m4/cf.m4" "$sm/lab.mc" >"$sm/lab.cf" 2>"$sm/m4.log" ||
@@ -144,7 +159,14 @@ sm_instance block2 "Connect:$CLIENT\tERROR:5.7.1:554 Client host blocked by loca
 	"Port=25, Addr=127.0.0.64, Name=MTA-block2, M=S"
 sm_instance req "TLS_Clt:$CLIENT\tENCR:128\n" \
 	"Port=25, Addr=127.0.0.63, Name=MTA-req"
-for ip in 60 61 62 63 64; do
+SM_EXTRA="FEATURE(\`greet_pause', \`500')dnl
+" sm_instance pause "" "Port=25, Addr=127.0.0.65, Name=MTA-pause, M=S"
+SM_EXTRA="FEATURE(\`dnsbl', \`zen.spamhaus.org')dnl
+" sm_instance dnsbl "" "Port=25, Addr=127.0.0.66, Name=MTA-dnsbl, M=S"
+SM_EXTRA="FEATURE(\`delay_checks')dnl
+FEATURE(\`dnsbl', \`zen.spamhaus.org')dnl
+" sm_instance delay "" "Port=25, Addr=127.0.0.67, Name=MTA-delay, M=S"
+for ip in 60 61 62 63 64 65 66 67; do
 	mta_wait_smtp "127.0.0.$ip" 25 100 || {
 		sed 's/^/#   /' "$LAB_DIR"/sendmail-*.log 2>/dev/null | tail -20
 		mta_skip "Sendmail $sm_ver: $MTA_WHY"
@@ -165,6 +187,14 @@ mta_case sendmail policy-client-reject alice@sm-block.test unknown/policy-block
 mta_case sendmail policy-client-reject-strict alice@sm-block.test unknown/policy-block -c "$STRICT"
 mta_case sendmail policy-client-554 alice@sm-block2.test unknown/policy-block
 mta_case sendmail policy-client-554-strict alice@sm-block2.test unknown/policy-block -c "$STRICT"
+mta_case sendmail policy-dnsbl alice@sm-dnsbl.test unknown/policy-block
+mta_case sendmail policy-dnsbl-strict alice@sm-dnsbl.test unknown/policy-block -c "$STRICT"
+mta_case sendmail policy-dnsbl-delayed alice@sm-delay.test unknown/policy-block
+mta_case sendmail policy-dnsbl-delayed-strict alice@sm-delay.test unknown/policy-block -c "$STRICT"
+mta_case sendmail greet-pause-known alice@sm-pause.test valid/user-ok
+lab_ge "$(lab_json_num "$MTA_J" elapsed_ms)" 500 \
+	"sendmail: greet-pause-known: the greeting came after the 500 ms pause, and the probe waited for it"
+mta_case sendmail greet-pause-unknown nosuchuser@sm-pause.test invalid/user-unknown
 mta_case sendmail upper-case ALICE@sm.test valid/user-ok
 mta_case sendmail upper-case-unknown NOSUCHUSER@sm.test invalid/user-unknown
 
