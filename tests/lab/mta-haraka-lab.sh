@@ -67,6 +67,9 @@ hk_fetch()
 if ! lab_in_netns; then
 	command -v node >/dev/null || mta_skip "no node (Node.js) on this machine"
 	command -v npm >/dev/null || mta_skip "no npm on this machine"
+	node_major=$(node --version 2>/dev/null | sed -n 's/^v\([0-9]*\)\..*/\1/p')
+	[ "${node_major:-0}" -ge 20 ] ||
+		mta_skip "node $(node --version 2>/dev/null) is too old for Haraka $HARAKA_VERSION (it needs 20 or later)"
 	err=$(hk_fetch 2>&1) || mta_skip "cannot install Haraka from the npm registry: ${err:-unknown error}"
 fi
 lab_isolate "$0" "$@"

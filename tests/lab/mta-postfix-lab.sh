@@ -8,7 +8,8 @@
 # one smtpd per behaviour in master.cf, told apart by -o overrides:
 #
 #   127.0.0.70  pf.test, catchall-pf.test (virtual_mailbox_maps
-#               "@catchall-pf.test"); no STARTTLS
+#               "@catchall-pf.test"); no STARTTLS; also the MX of
+#               pf-norelay.test, a domain it does not receive for
 #   127.0.0.71  pf-tls.test: smtpd_tls_security_level = may, with a
 #               self-signed certificate
 #   127.0.0.72  pf-req.test: smtpd_tls_security_level = encrypt (MAIL
@@ -62,6 +63,7 @@ mta_dns pf-screen.test 127.0.0.75
 mta_dns pf-deep.test 127.0.0.76
 mta_dns pf-dnsbl.test 127.0.0.77
 mta_dns pf-rbl.test 127.0.0.78
+mta_dns pf-norelay.test 127.0.0.70	# not one of Postfix's domains
 rev=$(echo "$CLIENT" | awk -F. '{ print $4 "." $3 "." $2 "." $1 }')
 lab_dns_a "$rev.zen.spamhaus.org" 127.0.0.2
 lab_dns_rrset TXT "$rev.zen.spamhaus.org" "\"https://www.spamhaus.org/query/ip/$CLIENT\""
@@ -125,6 +127,8 @@ mta_case postfix policy-client-at-rcpt alice@pf-block.test unknown/policy-block
 mta_case postfix policy-client-at-rcpt-strict alice@pf-block.test unknown/policy-block -c "$STRICT"
 mta_case postfix policy-client-at-greeting alice@pf-block2.test unknown/greeting-refused
 mta_case postfix policy-client-at-greeting-strict alice@pf-block2.test unknown/greeting-refused -c "$STRICT"
+mta_case postfix relay-denied alice@pf-norelay.test unknown/policy-block
+mta_case postfix relay-denied-strict alice@pf-norelay.test unknown/policy-block -c "$STRICT"
 mta_case postfix policy-rbl alice@pf-rbl.test unknown/policy-block
 mta_case postfix policy-rbl-strict alice@pf-rbl.test unknown/policy-block -c "$STRICT"
 mta_case postfix postscreen-pregreet-known alice@pf-screen.test valid/user-ok
