@@ -38,6 +38,9 @@
 #                      lists the client): refused at MAIL
 #   delay  127.0.0.67  the same with FEATURE(delay_checks): refused at
 #                      RCPT
+#   rate   127.0.0.68  FEATURE(ratecontrol, , terminate) with
+#                      "ClientRate:CLIENT 1": one connection a minute
+#                      (a readiness check must not connect there)
 #
 # When the packages cannot be fetched, or Sendmail does not start, the
 # script says "# skip sendmail: <why>".
@@ -76,13 +79,14 @@ mta_dns sm-req.test 127.0.0.63
 # Sendmail looks up the name of the local address each connection came
 # in on: unanswered, every greeting would wait for the resolver's
 # time-out (1 s)
-for ip in 60 61 62 63 64 65 66 67; do
+for ip in 60 61 62 63 64 65 66 67 68; do
 	lab_dns_rrset PTR "$ip.0.0.127.in-addr.arpa" mx.sm.test.
 done
 lab_dns_a mx.sm.test 127.0.0.60
 mta_dns sm-pause.test 127.0.0.65
 mta_dns sm-dnsbl.test 127.0.0.66
 mta_dns sm-delay.test 127.0.0.67
+mta_dns sm-rate.test 127.0.0.68
 rev=$(echo "$CLIENT" | awk -F. '{ print $4 "." $3 "." $2 "." $1 }')
 lab_dns_a "$rev.zen.spamhaus.org" 127.0.0.2
 lab_dns_rrset TXT "$rev.zen.spamhaus.org" "\"https://www.spamhaus.org/query/ip/$CLIENT\""
@@ -104,7 +108,7 @@ sm_instance()
 	chmod 700 "$sm/mqueue"
 	printf 'alice: root\nbob: root\n' >"$sm/aliases"
 	printf '%s\n' sm.test catchall-sm.test sm-tls.test sm-block.test sm-block2.test \
-		sm-req.test sm-pause.test sm-dnsbl.test sm-delay.test >"$sm/local-host-names"
+		sm-req.test sm-pause.test sm-dnsbl.test sm-delay.test sm-rate.test >"$sm/local-host-names"
 	printf 'hosts files\naliases files\n' >"$sm/service.switch"
 	printf '%b' "$access" >"$sm/access"
 	printf '@catchall-sm.test\talice\n' >"$sm/virtusertable"
@@ -166,6 +170,9 @@ SM_EXTRA="FEATURE(\`dnsbl', \`zen.spamhaus.org')dnl
 SM_EXTRA="FEATURE(\`delay_checks')dnl
 FEATURE(\`dnsbl', \`zen.spamhaus.org')dnl
 " sm_instance delay "" "Port=25, Addr=127.0.0.67, Name=MTA-delay, M=S"
+SM_EXTRA="FEATURE(\`ratecontrol', \`', \`terminate')dnl
+" sm_instance rate "ClientRate:$CLIENT\t1\n" "Port=25, Addr=127.0.0.68, Name=MTA-rate, M=S"
+lab_wait_listen tcp 127.0.0.68 25 100 || mta_skip "Sendmail $sm_ver: nothing listens on 127.0.0.68:25"
 for ip in 60 61 62 63 64 65 66 67; do
 	mta_wait_smtp "127.0.0.$ip" 25 100 || {
 		sed 's/^/#   /' "$LAB_DIR"/sendmail-*.log 2>/dev/null | tail -20
@@ -195,6 +202,8 @@ mta_case sendmail greet-pause-known alice@sm-pause.test valid/user-ok
 lab_ge "$(lab_json_num "$MTA_J" elapsed_ms)" 500 \
 	"sendmail: greet-pause-known: the greeting came after the 500 ms pause, and the probe waited for it"
 mta_case sendmail greet-pause-unknown nosuchuser@sm-pause.test invalid/user-unknown
+mta_case sendmail rate-first alice@sm-rate.test valid/user-ok
+mta_case sendmail rate-second alice@sm-rate.test tempfail
 mta_case sendmail upper-case ALICE@sm.test valid/user-ok
 mta_case sendmail upper-case-unknown NOSUCHUSER@sm.test invalid/user-unknown
 
