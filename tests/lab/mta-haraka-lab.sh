@@ -111,7 +111,7 @@ hk_instance()
 	echo mx.haraka.test >"$d/config/me"
 	echo catchall-hk.test >"$d/config/host_list"
 	printf '%s\n' alice@hk.test bob@hk.test alice@hk-tls.test alice@hk-req.test \
-		alice@hk-block.test alice@hk-block2.test >"$d/config/lab_users"
+		alice@hk-block.test alice@hk-block2.test jörg@hk.test >"$d/config/lab_users"
 	printf 'level=info\n' >"$d/config/log.ini"
 	cp "$HK/tls/key.pem" "$d/config/tls_key.pem"
 	cp "$HK/tls/cert.pem" "$d/config/tls_cert.pem"
@@ -197,6 +197,9 @@ mta_case haraka policy-client-delayed alice@hk-block2.test unknown/policy-block
 mta_case haraka policy-client-delayed-strict alice@hk-block2.test unknown/policy-block -c "$STRICT"
 mta_case haraka upper-case ALICE@hk.test valid/user-ok
 mta_case haraka upper-case-unknown NOBODY@hk.test invalid/user-unknown
+# a UTF-8 local part (RFC 6531): Haraka offers SMTPUTF8
+mta_case haraka utf8-known jörg@hk.test valid/user-ok
+mta_case haraka utf8-unknown jürgen@hk.test invalid/user-unknown
 
 # the server side first, with another client: the TLS cases below
 # mean something only when Haraka's STARTTLS works

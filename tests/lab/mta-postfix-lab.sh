@@ -73,7 +73,7 @@ mta_dns_start
 lab_postfix_mx mx 127.0.0.70 pf.test alice bob || lab_die "cannot write the Postfix instance"
 D=$(lab_postfix_dir mx)
 mta_selfsigned "$D/tls" mx.pf-tls.test || lab_die "openssl could not make a certificate"
-printf '%s ok\n' "@catchall-pf.test" >>"$D/conf/vmailbox"
+printf '%s ok\n' "@catchall-pf.test" "jörg@pf.test" >>"$D/conf/vmailbox"
 printf '%s REJECT\n' "$CLIENT" >"$D/conf/client_access"
 PFDOMS="pf-tls.test pf-req.test pf-block.test pf-block2.test pf-screen.test pf-deep.test pf-dnsbl.test pf-rbl.test"
 for dom in $PFDOMS; do
@@ -141,6 +141,9 @@ mta_case postfix postscreen-dnsbl alice@pf-dnsbl.test unknown/policy-block
 mta_case postfix postscreen-dnsbl-strict alice@pf-dnsbl.test unknown/policy-block -c "$STRICT"
 mta_case postfix upper-case ALICE@pf.test valid/user-ok
 mta_case postfix upper-case-unknown NOBODY@pf.test invalid/user-unknown
+# a UTF-8 local part (RFC 6531): Postfix offers SMTPUTF8
+mta_case postfix utf8-known jörg@pf.test valid/user-ok
+mta_case postfix utf8-unknown jürgen@pf.test invalid/user-unknown
 
 # the server side first, with another client: the TLS cases below
 # mean something only when Postfix's STARTTLS works

@@ -206,6 +206,12 @@ mta_case sendmail rate-first alice@sm-rate.test valid/user-ok
 mta_case sendmail rate-second alice@sm-rate.test tempfail
 mta_case sendmail upper-case ALICE@sm.test valid/user-ok
 mta_case sendmail upper-case-unknown NOSUCHUSER@sm.test invalid/user-unknown
+# a UTF-8 local part (RFC 6531): Debian's Sendmail is built without
+# EAI, offers no SMTPUTF8, and the probe must not send the address
+mta_case sendmail utf8-no-smtputf8 jörg@sm.test unknown/smtputf8-unsupported
+lab_check "sendmail: utf8-no-smtputf8: no SMTPUTF8 offered, no MAIL or RCPT sent" \
+	"$(grep -c '^S: 250[- ]SMTPUTF8' "$MTA_OUT/sendmail-utf8-no-smtputf8.v")" 0 \
+	"$(grep -Ec '^C: (MAIL|RCPT)' "$MTA_OUT/sendmail-utf8-no-smtputf8.v")" 0
 
 # the server side first, with another client: the TLS cases below
 # mean something only when Sendmail's STARTTLS works
