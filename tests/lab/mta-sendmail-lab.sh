@@ -4,7 +4,7 @@
 # MX (sendmail-lab.sh has Sendmail as the front MTA calling the milter).
 #
 # Sendmail is not installed: Debian's sendmail-bin, sendmail-cf and
-# libwrap0 are fetched with apt-get download and unpacked with dpkg-deb
+# libwrap0 (and m4, when the machine lacks it) are fetched with apt-get download and unpacked with dpkg-deb
 # -x (mta-lib.sh mta_fetch). The binary is copied into the temp dir
 # without its setgid bit (the loader would ignore LD_LIBRARY_PATH), and
 # each daemon runs inside the lab's loopback-only namespace in a private
@@ -21,7 +21,7 @@
 #                      @domain), grey@sm.test refused with 451 4.7.1 by
 #                      the access map (To:, blocklist_recipients); no
 #                      STARTTLS (daemon modifier M=S)
-#          127.0.0.61  tls.sm-tls.test: the same, STARTTLS offered with
+#          127.0.0.61  sm-tls.test: the same, STARTTLS offered with
 #                      a self-signed certificate
 #   block  127.0.0.62  "Connect:CLIENT REJECT": Sendmail's own refusal
 #                      of the client, given at MAIL
@@ -30,7 +30,7 @@
 #   req    127.0.0.63  "TLS_Clt:CLIENT ENCR:128": MAIL before STARTTLS is
 #                      refused with 454 4.7.0 encryption too weak
 #
-# and three common m4 features, each in a daemon of its own:
+# and four common m4 features, each in a daemon of its own:
 #
 #   pause  127.0.0.65  FEATURE(greet_pause, 500): a client that talks
 #                      before the greeting is refused
