@@ -32,6 +32,8 @@
 #   block2  127.0.0.84  the same behind delay_deny, which holds the
 #                       refusal until RCPT (550, no enhanced code, and
 #                       the connection is closed)
+#   helo    127.0.0.86  the helo.checks plugin with forward_dns checked
+#                       and enforced (and private addresses not skipped)
 
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/mta-lib.sh"
@@ -87,6 +89,7 @@ mta_dns hk-tls.test 127.0.0.81
 mta_dns hk-req.test 127.0.0.82
 mta_dns hk-block.test 127.0.0.83
 mta_dns hk-block2.test 127.0.0.84
+mta_dns hk-helo.test 127.0.0.86
 mta_dns_start
 
 # --- Haraka --------------------------------------------------------------------
@@ -111,7 +114,7 @@ hk_instance()
 	echo mx.haraka.test >"$d/config/me"
 	echo catchall-hk.test >"$d/config/host_list"
 	printf '%s\n' alice@hk.test bob@hk.test alice@hk-tls.test alice@hk-req.test \
-		alice@hk-block.test alice@hk-block2.test jörg@hk.test >"$d/config/lab_users"
+		alice@hk-block.test alice@hk-block2.test alice@hk-helo.test jörg@hk.test >"$d/config/lab_users"
 	printf 'level=info\n' >"$d/config/log.ini"
 	cp "$HK/tls/key.pem" "$d/config/tls_key.pem"
 	cp "$HK/tls/cert.pem" "$d/config/tls_cert.pem"
@@ -173,7 +176,9 @@ hk_instance tls 127.0.0.81:25,127.0.0.82:25 tls lab_require_tls lab_users
 echo 127.0.0.82 >"$HK_LAST/config/lab_require_tls"
 hk_instance block 127.0.0.83:25 access lab_users
 hk_instance block2 127.0.0.84:25 delay_deny access lab_users
-for ip in 80 81 82 84; do
+hk_instance helo 127.0.0.86:25 helo.checks lab_users
+printf '[skip]\nprivate_ip=false\n[check]\nforward_dns=true\n[reject]\nforward_dns=true\n' >"$HK_LAST/config/helo.checks.ini"
+for ip in 80 81 82 84 86; do
 	mta_wait_smtp "127.0.0.$ip" 25 200 || {
 		sed 's/^/#   /' "$LAB_DIR"/haraka-*.log 2>/dev/null | tail -20
 		mta_skip "Haraka $HARAKA_VERSION: $MTA_WHY"
@@ -195,6 +200,14 @@ mta_case haraka policy-client-at-greeting alice@hk-block.test unknown/greeting-r
 mta_case haraka policy-client-at-greeting-strict alice@hk-block.test unknown/greeting-refused -c "$STRICT"
 mta_case haraka policy-client-delayed alice@hk-block2.test unknown/policy-block
 mta_case haraka policy-client-delayed-strict alice@hk-block2.test unknown/policy-block -c "$STRICT"
+mta_case haraka helo-ok alice@hk-helo.test valid/user-ok
+# a HELO name without an address: the plugin refuses EHLO, the probe
+# falls back to HELO, which it lets through (it runs each test once a
+# connection)
+mta_case haraka helo-unresolvable alice@hk-helo.test valid/user-ok --helo nohost.lab.test
+lab_check "haraka: helo-unresolvable: EHLO refused with 550, HELO sent after it" \
+	"$(grep -A1 '^C: EHLO nohost' "$MTA_OUT/haraka-helo-unresolvable.v" | grep -c '^S: 550 ')" 1 \
+	"$(grep -c '^C: HELO nohost.lab.test' "$MTA_OUT/haraka-helo-unresolvable.v")" 1
 mta_case haraka upper-case ALICE@hk.test valid/user-ok
 mta_case haraka upper-case-unknown NOBODY@hk.test invalid/user-unknown
 # a UTF-8 local part (RFC 6531): Haraka offers SMTPUTF8
