@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * flock - the fleet-wide single flight's lock in the shared cache: one
+ * key per sender being probed, taken with SET NX PX by the host that
+ * will probe, released only by the token that took it. The protocol
+ * and why it is safe enough are in flock.c.
+ *
+ * These functions speak to a context the caller got from rconn and
+ * decide nothing else: FLOCK_DOWN means "the shared cache did not
+ * answer as it should" and the caller drops the context (rconn_failed)
+ * and decides alone.
+ */
+#ifndef SAV_FLOCK_H
+#define SAV_FLOCK_H
+
+#include <hiredis/hiredis.h>
+
+#include "util.h"
+
+#define FLOCK_TOKEN_LEN	32		/* hex digits of a 128-bit token */
+
+enum flock_status {
+	FLOCK_WON,			/* the lock is ours: probe, store, release */
+	FLOCK_HELD,			/* another request holds it: wait for its verdict */
+	FLOCK_DOWN,			/* no usable answer from the shared cache */
+};
+
+/*
+ * flock_token - a fresh random token, FLOCK_TOKEN_LEN lower-case hex
+ * digits and a NUL, from getrandom(). Returns 0, or -1 (no entropy:
+ * the caller coordinates locally only).
+ */
+int	flock_token(char tok[FLOCK_TOKEN_LEN + 1]);
+
+/*
+ * flock_take - SET key token NX PX ttl_ms on c. FLOCK_WON when the key
+ * was absent and is now ours for ttl_ms, FLOCK_HELD when it exists,
+ * FLOCK_DOWN on an I/O error, a time-out or any other reply.
+ */
+enum flock_status flock_take(redisContext *c, const char *key, const char *token,
+			     msec_t ttl_ms);
+
+/*
+ * flock_release - delete key if, and only if, it still holds token
+ * (one Lua script, so the check and the delete are atomic). Returns 1
+ * when it was ours and is gone, 0 when it was not ours any more (it
+ * expired, and maybe another host took it), -1 on an error (the caller
+ * drops the context; the key then expires by itself).
+ */
+int	flock_release(redisContext *c, const char *key, const char *token);
+
+/*
+ * flock_holder - is key still held (by anybody)? 1 yes, 0 no, -1 error.
+ * For the tests and for a waiter that wants to know whether the holder
+ * is still at it.
+ */
+int	flock_holder(redisContext *c, const char *key);
+
+#endif
