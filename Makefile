@@ -31,8 +31,9 @@ CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null)
 OPT	?= -O2 -g
 WARN	:= -Wall -Wextra -Werror -Wformat=2 -Wshadow -Wno-unused-parameter
 # the probe library's folders, lowest first: core/ knows nothing of
-# sockets, net/ does the I/O, cache/ the store, probe/ ties them together
-INCS	:= -Iprobe/core -Iprobe/net -Iprobe/cache -Iprobe -Iprobe/fleet
+# sockets, net/ does the I/O, cache/ the store, fleet/ the shared
+# cache, probe/ ties them together
+INCS	:= -Iprobe/core -Iprobe/net -Iprobe/cache -Iprobe/fleet -Iprobe
 # -MMD -MP: each object lists the headers it really includes (build/**/*.d)
 CFLAGS	+= -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) $(PKG_CFLAGS) $(INCS) -pthread -MMD -MP
 LDLIBS	+= $(PKG_LIBS) -pthread
@@ -56,9 +57,11 @@ CACHE_SRC := probe/cache/cache_rec.c probe/cache/cache_env.c \
 	probe/cache/cache.c probe/cache/cache_evict.c probe/cache/cache_admin.c
 PROBE_SRC := probe/share.c probe/learn.c probe/probe.c probe/limit_client.c probe/limit.c \
 	probe/conf.c
-# the shared cache and the fleet-wide coordination (Redis, hiredis)
-FLEET_SRC := probe/fleet/flock.c probe/fleet/flimit.c
-LIB_SRC	:= $(CORE_SRC) $(NET_SRC) $(CACHE_SRC) $(PROBE_SRC) $(FLEET_SRC)
+# fleet/: the shared cache (Redis) that several MX hosts use together
+FLEET_SRC := probe/fleet/rconn.c
+# the fleet-wide single flight and limits
+FLEET_SRC += probe/fleet/flock.c probe/fleet/flimit.c
+LIB_SRC	:= $(CORE_SRC) $(NET_SRC) $(CACHE_SRC) $(FLEET_SRC) $(PROBE_SRC)
 LIB	:= $(B)/libsav.a
 SAV_PROBE_SRC := probe/cmd/sav_probe.c probe/cmd/print.c
 SAV_CACHE_SRC := probe/cmd/sav_cache.c probe/cmd/print.c
