@@ -60,7 +60,7 @@ PROBE_SRC := probe/share.c probe/learn.c probe/probe.c probe/limit_client.c prob
 # fleet/: the shared cache (Redis) that several MX hosts use together
 FLEET_SRC := probe/fleet/rconn.c
 # the fleet-wide single flight and limits
-FLEET_SRC += probe/fleet/flock.c probe/fleet/flimit.c
+FLEET_SRC += probe/fleet/flock.c probe/fleet/flimit.c probe/fleet/fcoord.c
 LIB_SRC	:= $(CORE_SRC) $(NET_SRC) $(CACHE_SRC) $(FLEET_SRC) $(PROBE_SRC)
 LIB	:= $(B)/libsav.a
 SAV_PROBE_SRC := probe/cmd/sav_probe.c probe/cmd/print.c
