@@ -11,6 +11,9 @@
 #                   test; root: a private network namespace)
 #   make bench-milter  throughput behind a real Postfix: no milter, a no-op
 #                   milter, sav-milter (root; not a test, not in make check)
+#   make bench-fleet   three sav-milter hosts on one Redis: shared hit
+#                   against LMDB hit, probes per new sender, MAIL FROM
+#                   with Redis paused (root; not a test)
 #   make soak       sav-milter behind Postfix for SOAK_S seconds (1800)
 #                   under faults, every decision checked (not in check)
 #   make install    PREFIX=/usr/local DESTDIR=
@@ -74,6 +77,8 @@ FAKE_SMTPD_SRC := tests/tools/fake_smtpd.c tests/tools/fake_smtpd/script.c \
 	tests/tools/fake_smtpd/conn.c
 # one-file tools: tests/tools/NAME.c -> build/tests/NAME
 TOOL_NAMES := bench_cache noop_milter rtt_relay smtp_load
+# the fleet's benchmark tool (make bench-fleet)
+TOOL_NAMES += bench_fleet
 UNIT_NAMES := $(patsubst tests/%.c,%,$(wildcard tests/check_*.c))
 
 obj	= $(patsubst %.c,$(B)/%.o,$(1))
@@ -87,7 +92,7 @@ ALL_OBJ	:= $(LIB_OBJ) $(MILTER_LIB_OBJ) $(call obj,$(SAV_PROBE_SRC) $(SAV_CACHE_
 	$(TOOL_NAMES:%=$(B)/tests/tools/%.o)
 
 .SECONDARY:
-.PHONY: all check unit unit-san lab manlint srclint deps demo bench bench-probe bench-milter soak install uninstall clean
+.PHONY: all check unit unit-san lab manlint srclint deps demo bench bench-probe bench-milter bench-fleet soak install uninstall clean
 
 all: $(PROGS) $(TOOLS)
 
@@ -165,6 +170,9 @@ bench-probe: all
 	@bash tests/bench/bench-probe.sh
 bench-milter: all
 	@bash tests/bench/bench-milter.sh
+# make bench-fleet: three hosts on one Redis (root; not a test)
+bench-fleet: all
+	@bash tests/bench/bench-fleet.sh
 # make soak: SOAK_S=300 make soak for a shorter run; tests/soak/soak.sh
 # lists the other settings
 soak: all
