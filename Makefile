@@ -61,7 +61,8 @@ CACHE_SRC := probe/cache/cache_rec.c probe/cache/cache_env.c \
 PROBE_SRC := probe/share.c probe/learn.c probe/probe.c probe/limit_client.c probe/limit.c \
 	probe/conf.c
 # fleet/: the shared cache (Redis) that several MX hosts use together
-FLEET_SRC := probe/fleet/rconn.c probe/fleet/rrec.c
+FLEET_SRC := probe/fleet/rconn.c probe/fleet/rrec.c probe/fleet/rcache.c \
+	probe/fleet/radmin.c
 # the fleet-wide single flight and limits
 FLEET_SRC += probe/fleet/flock.c probe/fleet/flimit.c probe/fleet/fcoord.c
 LIB_SRC	:= $(CORE_SRC) $(NET_SRC) $(CACHE_SRC) $(FLEET_SRC) $(PROBE_SRC)

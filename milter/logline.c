@@ -58,7 +58,8 @@ log_format_decision(char *buf, size_t size, const struct log_decision *d)
 	if (r->enhanced[0])
 		off = kv(buf, size, off, "dsn", r->enhanced);
 	if (r->verdict != VERDICT_SKIPPED)
-		off = kv(buf, size, off, "cache", r->cached ? "hit" : "miss");
+		off = kv(buf, size, off, "cache", !r->cached ? "miss" :
+		    r->cached == RESULT_CACHED_SHARED ? "shared" : "hit");
 	snprintf(num, sizeof(num), "%ld", r->elapsed_ms);
 	off = kv(buf, size, off, "ms", num);
 	return off;

@@ -113,6 +113,7 @@
 #include "limit.h"
 #include "limit_client.h"
 #include "log.h"
+#include "rcache.h"
 #include "sa.h"
 
 #define FLIGHT_BUCKETS	1024
@@ -840,10 +841,11 @@ limit_verdict_parsed(struct limiter *l, const struct probe_conf *pc,
 		return;
 	}
 	memset(res, 0, sizeof(*res));
-	if (cache != NULL && cache_get_addr(cache, key, res, &stale) == CACHE_HIT) {
+	/* the local cache, then the fleet's (rcache); res->cached says which answered */
+	if (rcache_addr(cache, key, cache != NULL && cache_get_addr(cache, key, res, &stale) == CACHE_HIT,
+	    res, &stale)) {
 		util_strlcpy(res->address, norm, sizeof(res->address));
-		res->cached = 1;
-		if (stale)
+		if (stale && rcache_refresh_claim(key))
 			refresh(l, pc, a, norm, key);
 		res->elapsed_ms = (long)(util_now_ms() - start);
 		return;
@@ -970,11 +972,12 @@ limit_verdict_wait(struct limiter *l, const struct probe_conf *pc, const char *a
 		return;
 	}
 	memset(res, 0, sizeof(*res));
-	if (cache != NULL && cache_get_addr(cache, key, res, &stale) == CACHE_HIT) {
+	if (rcache_addr(cache, key, cache != NULL && cache_get_addr(cache, key, res, &stale) == CACHE_HIT,
+	    res, &stale)) {
 		/* no refresh of a stale entry: the command leaves nothing running */
-		trace_printf(t, "cache: hit %s%s", verdict_str(res->verdict), stale ? " (stale)" : "");
+		trace_printf(t, "cache: hit %s%s%s", verdict_str(res->verdict), stale ? " (stale)" : "",
+		    res->cached == RESULT_CACHED_SHARED ? " (shared)" : "");
 		util_strlcpy(res->address, norm, sizeof(res->address));
-		res->cached = 1;
 		res->elapsed_ms = (long)(util_now_ms() - start);
 		return;
 	}

@@ -78,6 +78,9 @@ START_TEST(test_decision_line)
 	ck_assert_msg(strncmp(line, "sender=\"<evil\\x0d\\x0asender=<forged@x>>\" client=[203.0.113.9] qid=4Xabc", 70) == 0,
 		      "got %s", line);
 	ck_assert_msg(strstr(line, " cache=hit ") != NULL, "got %s", line);
+	r.cached = RESULT_CACHED_SHARED;	/* answered from the fleet's shared cache */
+	log_format_decision(line, sizeof(line), &d);
+	ck_assert_msg(strstr(line, " cache=shared ") != NULL, "got %s, want cache=shared", line);
 
 	memset(&r, 0, sizeof(r));
 	r.verdict = VERDICT_SKIPPED;

@@ -24,9 +24,12 @@ struct probe_result {
 	char	mx[256];		/* MX host that answered, "" */
 	char	ip[48];			/* its address, "" */
 	int	catch_all;
-	int	cached;
+	int	cached;		/* 0, or where the answer came from: RESULT_CACHED_* */
 	long	elapsed_ms;
 };
+
+#define RESULT_CACHED_LOCAL	1	/* this host's cache (LMDB) */
+#define RESULT_CACHED_SHARED	2	/* the fleet's shared cache (Redis) */
 
 /*
  * result_set - r from scratch: every field cleared, then the address

@@ -66,7 +66,7 @@ static struct {
 	pthread_key_t key;
 	int	key_made;
 	pthread_mutex_t mu;		/* guards pool */
-	redisContext *pool[POOL_MAX];
+	struct local pool[POOL_MAX];	/* idle contexts and their generations */
 	int	npool;
 } R = { .prefix = "sav:", .timeout_ms = 250, .mu = PTHREAD_MUTEX_INITIALIZER };
 
@@ -225,7 +225,8 @@ pool_put(redisContext *c, unsigned g)
 		return;
 	pthread_mutex_lock(&R.mu);
 	if (R.on && g == atomic_load(&gen) && !atomic_load(&down) && R.npool < POOL_MAX) {
-		R.pool[R.npool++] = c;
+		R.pool[R.npool].c = c;
+		R.pool[R.npool++].gen = g;
 		c = NULL;
 	}
 	pthread_mutex_unlock(&R.mu);
@@ -241,8 +242,9 @@ pool_take(unsigned g)
 	pthread_mutex_lock(&R.mu);
 	/* a context from before the last outage is of no use */
 	while (R.npool > 0 && c == NULL) {
-		c = R.pool[--R.npool];
-		if (g != atomic_load(&gen) || c->err) {
+		--R.npool;
+		c = R.pool[R.npool].c;
+		if (R.pool[R.npool].gen != g || c->err) {
 			redisFree(c);
 			c = NULL;
 		}
@@ -306,7 +308,7 @@ rconn_shutdown(void)
 	pthread_mutex_lock(&R.mu);
 	R.on = 0;
 	for (i = 0; i < R.npool; i++)
-		redisFree(R.pool[i]);
+		redisFree(R.pool[i].c);
 	R.npool = 0;
 	pthread_mutex_unlock(&R.mu);
 	/* contexts still held by live threads are dropped by them (generation) */
