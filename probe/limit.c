@@ -900,7 +900,9 @@ limit_verdict_parsed(struct limiter *l, const struct probe_conf *pc,
 				break;
 		if (f->done) {
 			*res = f->res;
-			res->cached = 0;
+			/* but a verdict another host probed (fcoord.c) says it came from the fleet */
+			if (res->cached != RESULT_CACHED_SHARED)
+				res->cached = 0;
 		} else
 			result_set(res, norm, VERDICT_TEMPFAIL, R_BUDGET);
 		flight_put(f);

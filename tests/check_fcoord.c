@@ -9,6 +9,11 @@
  * says so on stdout and runs nothing else.
  *
  * Cases:
+ *  - single flight: one new sender asked on both hosts at once, each
+ *    host with its own LMDB file: one connection in all, the same
+ *    verdict on both, the waiting host's answer marked as the fleet's
+ *    (RESULT_CACHED_SHARED) and now in its own LMDB file too; the lock
+ *    is gone afterwards;
  *  - DomainConcurrency 2 on each of two hosts: without sharing the
  *    sender's server sees 4 connections at once (the control), with
  *    sharing never more than 2, and every request still gets its real
@@ -31,6 +36,7 @@
 
 #include <check.h>
 
+#include "cache.h"
 #include "limit.h"
 #include "log.h"
 #include "probe.h"
@@ -45,7 +51,7 @@ static struct redisfx fx;
 static char tmpdir[64];
 
 static const char *const domains[] = {
-	"joe", "d1", "d2", "d3", "d4", "dead", "down", "rate",
+	"joe", "d1", "d2", "d3", "d4", "dead", "down", "rate", "sf",
 };
 
 static void
@@ -123,7 +129,8 @@ req_main(void *p)
 
 /*
  * n requests, alternately on host a and host b, all at once, for
- * <local><i>@<domain> or, with by_domain, <local>@<domain><i>.test
+ * <local><i>@<domain>, or with by_domain 1 <local>@<domain><i>.test,
+ * or with by_domain 2 all for <local>@<domain>
  */
 static struct req *
 run_two(struct limiter *a, struct limiter *b, const struct probe_conf *pc, int n,
@@ -142,7 +149,9 @@ run_two(struct limiter *a, struct limiter *b, const struct probe_conf *pc, int n
 		r[i].bar = &bar;
 		r[i].wait = wait;
 		r[i].budget = budget;
-		if (by_domain)
+		if (by_domain == 2)
+			snprintf(r[i].addr, sizeof(r[i].addr), "%s@%s", local, domain);
+		else if (by_domain)
 			snprintf(r[i].addr, sizeof(r[i].addr), "%s@%s%d.test", local, domain, i);
 		else
 			snprintf(r[i].addr, sizeof(r[i].addr), "%s%d@%s", local, i, domain);
@@ -203,6 +212,62 @@ joe_job(int *valid)
 	free(r);
 	return max;
 }
+
+static struct cache *
+host_cache(const char *name)
+{
+	char path[160], err[256];
+	struct cache_ttl ttl;
+	struct cache *c;
+
+	cache_ttl_defaults(&ttl);
+	snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
+	c = cache_open(path, &ttl, 0, CACHE_NOSYNC, err, sizeof(err));
+	ck_assert_msg(c != NULL, "%s: %s", path, err);
+	return c;
+}
+
+START_TEST(single_flight_across_hosts)
+{
+	struct fake_smtpd sv;
+	struct probe_conf pc;
+	struct probe_result again;
+	struct cache *ca, *cb;
+	struct limiter *a, *b;
+	struct req *r;
+	redisContext *c;
+	char *t;
+	int stale = 0, shared, i;
+
+	fake_start(&sv, tmpdir, NULL, "delay rcpt 500\nrcpt * 250 2.1.5 Ok\n");
+	limit_fixture_conf(&pc, ns.port, sv.port, "probe.fleet.test", NULL);
+	ca = host_cache("a.mdb");
+	cb = host_cache("b.mdb");
+	a = limit_new(NULL, ca);
+	b = limit_new(NULL, cb);
+	ck_assert(a != NULL && b != NULL);
+	r = run_two(a, b, &pc, 2, "one", "sf.test", 2, 0, 3000);
+	for (i = 0; i < 2; i++)
+		ck_assert_msg(r[i].res.verdict == VERDICT_VALID, "host %d: got %s/%s, want valid",
+		    i, verdict_str(r[i].res.verdict), reason_str(r[i].res.reason));
+	shared = (r[0].res.cached == RESULT_CACHED_SHARED) + (r[1].res.cached == RESULT_CACHED_SHARED);
+	ck_assert_msg(shared == 1, "%d answers marked as the fleet's, want 1 (the waiting host)", shared);
+	/* both hosts now answer from their own LMDB file */
+	ck_assert_int_eq(cache_get_addr(ca, "a:one@sf.test", &again, &stale), CACHE_HIT);
+	ck_assert_int_eq(cache_get_addr(cb, "a:one@sf.test", &again, &stale), CACHE_HIT);
+	c = redisfx_connect(&fx, 500);
+	ck_assert(c != NULL);
+	ck_assert_int_eq(redisfx_int(c, "EXISTS sav:v1:lock:a:one@sf.test"), 0);
+	redisFree(c);
+	free_two(a, b);
+	cache_close(ca);
+	cache_close(cb);
+	t = fake_stop(&sv);
+	ck_assert_msg(connections(t) == 1, "%d connections, want 1 in the fleet", connections(t));
+	free(t);
+	free(r);
+}
+END_TEST
 
 START_TEST(domain_control_without_sharing)
 {
@@ -405,6 +470,7 @@ make_suite(void)
 	}
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, single_flight_across_hosts);
 	tcase_add_test(tc, domain_control_without_sharing);
 	tcase_add_test(tc, domain_limit_across_hosts);
 	tcase_add_test(tc, mx_limit_across_hosts);

@@ -54,6 +54,7 @@
 #include "addr.h"
 #include "fcoord.h"
 #include "flimit.h"
+#include "rcache.h"
 #include "sa.h"
 
 #define POLL_MIN_MS	25		/* first wait between two looks at the shared cache */
@@ -94,15 +95,22 @@ pause_until(msec_t until, msec_t *step)
 
 /*
  * shared_verdict - the verdict the lock's holder stored in the shared
- * cache for key, into *res: 1 found, 0 not (yet), -1 the shared cache
- * failed.
+ * cache for key (rcache: checked like any record, and copied into the
+ * local cache c), into *res with the address norm: 1 found, 0 not (yet,
+ * or the shared cache failed: the caller's next rconn_get tells).
  */
 static int
-shared_verdict(const char *key, struct probe_result *res)
+shared_verdict(struct cache *c, const char *key, const char *norm, struct probe_result *res)
 {
-	(void)key;
-	(void)res;
-	return 0;
+	struct probe_result r;
+	int stale = 0;
+
+	memset(&r, 0, sizeof(r));
+	if (!rcache_addr(c, key, 0, &r, &stale))
+		return 0;
+	*res = r;
+	util_strlcpy(res->address, norm, sizeof(res->address));
+	return 1;
 }
 
 void
@@ -122,12 +130,12 @@ fcoord_begin(struct fcoord *fc, int per_domain, int per_mx, int mx_rate, msec_t 
  * (probe alone).
  */
 static int
-lock_wait(struct fcoord *fc, const char *key, const char *norm, struct probe_result *res,
-	  const struct trace *t)
+lock_wait(struct fcoord *fc, struct cache *cache, const char *key, const char *norm,
+	  struct probe_result *res, const struct trace *t)
 {
 	msec_t step = POLL_MIN_MS, t0 = util_now_ms();
 	redisContext *c;
-	int waited = 0, rc;
+	int waited = 0;
 
 	for (;;) {
 		if ((c = rconn_get()) == NULL)
@@ -135,6 +143,18 @@ lock_wait(struct fcoord *fc, const char *key, const char *norm, struct probe_res
 		switch (flock_take(c, fc->lock_key, fc->token, fc->ttl_ms)) {
 		case FLOCK_WON:
 			fc->locked = 1;
+			/*
+			 * the holder stores its verdict, then lets go: a lock
+			 * that came free while we slept may have left one
+			 */
+			if (waited && shared_verdict(cache, key, norm, res)) {
+				if ((c = rconn_get()) != NULL && flock_release(c, fc->lock_key, fc->token) < 0)
+					rconn_failed(c, "lock release");
+				fc->locked = 0;
+				trace_printf(t, "fleet: verdict of the other host's probe after %lld ms",
+				    (long long)(util_now_ms() - t0));
+				return 0;
+			}
 			if (waited)
 				trace_printf(t, "fleet: the lock for %s came free after %lld ms; "
 				    "probing here", norm, (long long)(util_now_ms() - t0));
@@ -149,14 +169,11 @@ lock_wait(struct fcoord *fc, const char *key, const char *norm, struct probe_res
 			trace_printf(t, "fleet: %s is being probed by another host; waiting for its "
 			    "verdict", norm);
 		waited = 1;
-		if ((rc = shared_verdict(key, res)) == 1) {
+		if (shared_verdict(cache, key, norm, res)) {
 			trace_printf(t, "fleet: verdict of the other host's probe after %lld ms",
 			    (long long)(util_now_ms() - t0));
-			res->cached = 1;
 			return 0;
 		}
-		if (rc < 0)
-			return -1;
 		if (pause_until(fc->until, &step) != 0) {
 			result_set(res, norm, VERDICT_TEMPFAIL, R_BUDGET);
 			return 2;
@@ -236,7 +253,7 @@ fcoord_probe(struct fcoord *fc, const struct probe_conf *pc, const struct addr *
 	/* a cache key that cannot be a Redis key (a quoted local part with a space) is not locked */
 	if (addr_cache_key(a, key, sizeof(key)) >= 0 &&
 	    rconn_key(fc->lock_key, sizeof(fc->lock_key), "lock", key) >= 0) {
-		rc = lock_wait(fc, key, norm, res, t);
+		rc = lock_wait(fc, pc->cache, key, norm, res, t);
 		if (rc == 0 || rc == 2)
 			return;
 		if (rc < 0)

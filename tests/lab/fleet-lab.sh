@@ -98,14 +98,20 @@ settle()
 mail_all "$LAB_DIR/sf.out" 1:fresh@new.test 2:fresh@new.test 3:fresh@new.test
 settle mxnew
 v=""
+src=""
 for n in 1 2 3; do
 	flab_wait_decision "$n" fresh@new.test 50
 	v="$v$(flab_field "$(flab_decision "$n" fresh@new.test)" verdict) "
+	src="$src$(flab_field "$(flab_decision "$n" fresh@new.test)" cache)
+"
 done
+src=$(printf '%s' "$src" | sort | tr '\n' ' ')
 lab_check "single flight: one new sender at three hosts at once is probed once in the fleet" \
 	"$(lab_fake_conns mxnew)" 1 "$(lab_fake_ncmds mxnew '^RCPT TO:<fresh@new.test>')" 1
 lab_check "single flight: the same verdict on all three hosts, all accepted" \
 	"$v" "valid valid valid " "$(grep -c ' accept ' "$LAB_DIR/sf.out")" 3
+lab_is "$src" "miss shared shared " \
+	"single flight: one host probed (cache=miss), the two that waited say the answer came from the fleet (cache=shared)"
 lab_diag "single flight: $(tr '\n' ';' <"$LAB_DIR/sf.out")"
 lab_is "$(flab_redis_cli --scan --pattern 'sav:v1:lock:*' | wc -l)" 0 \
 	"single flight: the lock is released once the verdict is shared"
