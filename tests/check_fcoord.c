@@ -25,13 +25,17 @@
  *  - a lock whose holder died: a milter request within its budget gets
  *    tempfail / budget and nothing is probed; a request that may wait
  *    probes once the lock's PX has run out;
- *  - the shared cache down: each host decides alone, at once.
+ *  - the shared cache down: each host decides alone, at once;
+ *  - an ACL user allowed the verdicts' commands only (no EVAL, no
+ *    sorted sets): verdicts are still shared, the joe-job falls back on
+ *    each host's own limits, one warning says why.
  */
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <check.h>
@@ -458,6 +462,58 @@ START_TEST(shared_cache_down)
 }
 END_TEST
 
+static int refused_lines;
+static pthread_mutex_t lines_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static void
+count_refused(int prio, const char *line, void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&lines_mu);
+	if (prio == LOG_WARNING && strstr(line, "fleet: the shared cache refused") != NULL)
+		refused_lines++;
+	pthread_mutex_unlock(&lines_mu);
+}
+
+START_TEST(acl_refuses_fleet_commands)
+{
+	struct rconn_conf rc;
+	redisContext *c;
+	char buf[64], pass[128];
+	FILE *fp;
+	int valid, max;
+
+	c = redisfx_connect(&fx, 500);
+	ck_assert(c != NULL);
+	ck_assert_str_eq(redisfx_str(c, buf, sizeof(buf), "ACL SETUSER narrow on >pw resetkeys "
+	    "~sav:* -@all +getrange +set +del +unlink +scan +pttl +info +ping +select +auth"), "OK");
+	redisFree(c);
+	snprintf(pass, sizeof(pass), "%s/pass", tmpdir);
+	ck_assert((fp = fopen(pass, "w")) != NULL);
+	fputs("pw\n", fp);
+	fclose(fp);
+	chmod(pass, 0600);
+	memset(&rc, 0, sizeof(rc));
+	snprintf(rc.url, sizeof(rc.url), "unix:%s", fx.sock);
+	snprintf(rc.user, sizeof(rc.user), "narrow");
+	snprintf(rc.passfile, sizeof(rc.passfile), "%s", pass);
+	rc.timeout_ms = 250;
+	ck_assert_int_eq(rconn_init(&rc), 0);
+	refused_lines = 0;
+	log_set_hook(count_refused, NULL);
+	max = joe_job(&valid);
+	log_set_hook(NULL, NULL);
+	ck_assert_int_eq(valid, 8);
+	ck_assert_msg(max == 4, "%d connections at once, want 4 (each host's own 2)", max);
+	ck_assert_msg(refused_lines == 1, "%d warnings about the refused commands, want 1", refused_lines);
+	/* the verdicts themselves were still shared */
+	c = redisfx_connect(&fx, 500);
+	ck_assert(c != NULL);
+	ck_assert_int_eq(redisfx_int(c, "EXISTS sav:v1:a:forged3@joe.test"), 1);
+	redisFree(c);
+}
+END_TEST
+
 Suite *
 make_suite(void)
 {
@@ -477,6 +533,7 @@ make_suite(void)
 	tcase_add_test(tc, mx_rate_across_hosts);
 	tcase_add_test(tc, dead_holder);
 	tcase_add_test(tc, shared_cache_down);
+	tcase_add_test(tc, acl_refuses_fleet_commands);
 	suite_add_tcase(s, tc);
 	return s;
 }

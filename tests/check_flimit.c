@@ -16,7 +16,7 @@
  *    the next minute, does not count the refusal, and the window key
  *    expires;
  *  - garbage: a set key of another type and a window holding text are
- *    errors, never a slot;
+ *    error replies (-2), never a slot;
  *  - faults: a paused server is an error within the time-out.
  */
 #include <pthread.h>
@@ -206,8 +206,9 @@ START_TEST(garbage_values)
 	long long m;
 
 	ck_assert_int_eq(redisfx_int(c, "RPUSH %s x", DKEY), 1);
-	ck_assert_int_eq(flimit_take(c, DKEY, "a", 2, 1000), -1);
-	ck_assert_int_eq(flimit_give(c, DKEY, "a"), -1);
+	/* error replies (WRONGTYPE): -2, refused, not -1, no answer */
+	ck_assert_int_eq(flimit_take(c, DKEY, "a", 2, 1000), -2);
+	ck_assert_int_eq(flimit_give(c, DKEY, "a"), -2);
 	/* a window holding text: the server's current minute, then garbage under it */
 	r = redisCommand(c, "TIME");
 	ck_assert(r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements == 2);
@@ -218,7 +219,7 @@ START_TEST(garbage_values)
 	freeReplyObject(r);
 	r = redisCommand(c, "SET %s:%lld %s", RBASE, m + 1, "not-a-number");
 	freeReplyObject(r);
-	ck_assert_int_eq(flimit_rate(c, RBASE, 3), -1);
+	ck_assert_int_eq(flimit_rate(c, RBASE, 3), -2);
 	redisFree(c);
 }
 END_TEST
@@ -230,7 +231,7 @@ START_TEST(paused_server)
 
 	redisfx_pause(&fx);
 	t0 = redisfx_ms();
-	ck_assert_int_eq(flimit_take(c, DKEY, "a", 2, 1000), -1);
+	ck_assert_int_eq(flimit_take(c, DKEY, "a", 2, 1000), -1);	/* no answer */
 	ms = redisfx_ms() - t0;
 	redisfx_resume(&fx);
 	ck_assert_msg(ms >= 100 && ms < 1000, "error after %ld ms, want about 150", ms);

@@ -17,7 +17,8 @@
  *  - a race: 16 threads, each with its own connection, take at once:
  *    exactly one wins;
  *  - garbage: a lock key holding another type is "held" for take and
- *    an error for release (never deleted, never "won");
+ *    an error reply for release (never deleted, never "won");
+ *  - an ACL user without EVAL: take works, release is refused (-2);
  *  - faults: a paused server is FLOCK_DOWN within the context's
  *    time-out; a dead server is FLOCK_DOWN at once.
  */
@@ -184,8 +185,25 @@ START_TEST(garbage_key)
 	flock_token(a);
 	ck_assert_int_eq(redisfx_int(c, "RPUSH %s %s", KEY, a), 1);
 	ck_assert_int_eq(flock_take(c, KEY, a, 5000), FLOCK_HELD);
-	ck_assert_int_eq(flock_release(c, KEY, a), -1);
+	ck_assert_int_eq(flock_release(c, KEY, a), -2);	/* WRONGTYPE: refused, not "no answer" */
 	ck_assert_int_eq(redisfx_int(c, "LLEN %s", KEY), 1);
+	redisFree(c);
+}
+END_TEST
+
+START_TEST(acl_without_eval)
+{
+	redisContext *c = conn(500);
+	char a[FLOCK_TOKEN_LEN + 1], buf[64];
+
+	flock_token(a);
+	ck_assert_str_eq(redisfx_str(c, buf, sizeof(buf),
+	    "ACL SETUSER narrow on >pw resetkeys ~sav:* -@all +set +get +auth"), "OK");
+	ck_assert_str_eq(redisfx_str(c, buf, sizeof(buf), "AUTH narrow pw"), "OK");
+	ck_assert_int_eq(flock_take(c, KEY, a, 5000), FLOCK_WON);
+	ck_assert_int_eq(flock_release(c, KEY, a), -2);
+	ck_assert_int_eq(flock_take(c, "other:key", a, 5000), FLOCK_REFUSED);
+	ck_assert_str_eq(redisfx_str(c, buf, sizeof(buf), "GET %s", KEY), a);
 	redisFree(c);
 }
 END_TEST
@@ -244,6 +262,7 @@ make_suite(void)
 	tcase_add_test(tc, expiry_then_late_release);
 	tcase_add_test(tc, race_one_winner);
 	tcase_add_test(tc, garbage_key);
+	tcase_add_test(tc, acl_without_eval);
 	tcase_add_test(tc, paused_server_is_down);
 	tcase_add_test(tc, dead_server_is_down);
 	suite_add_tcase(s, tc);

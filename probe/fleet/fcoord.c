@@ -42,11 +42,19 @@
  *	costs at most one SharedCacheTimeout per step here and then
  *	nothing (rconn_get returns NULL at once while it is down).
  *
+ *	An error reply to one of the fleet's commands (an ACL that allows
+ *	the verdicts' commands but not EVAL or the sorted sets, a key of
+ *	another type under the prefix, a server out of memory) leaves the
+ *	connection and the shared verdicts alone: this host coordinates
+ *	its probes by itself for REFUSED_MS, with one warning, then tries
+ *	again. A lock it took and could not release expires by its PX.
+ *
  * Threads: each job is one thread with its own context (rconn_get);
  * no state outside the struct fcoord of the job.
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -54,12 +62,51 @@
 #include "addr.h"
 #include "fcoord.h"
 #include "flimit.h"
+#include "log.h"
 #include "rcache.h"
 #include "sa.h"
 
 #define POLL_MIN_MS	25		/* first wait between two looks at the shared cache */
 #define POLL_MAX_MS	100		/* the back-off doubles up to this */
 #define TTL_DEFAULT_MS	60000		/* a probe without a timeout (never: conf sets one) */
+#define REFUSED_MS	60000		/* after an error reply, per host only for this long */
+
+/* the fleet's commands got an error reply: per-host coordination until then (monotonic ms) */
+static _Atomic msec_t refused_until;
+
+/*
+ * refused - a fleet command got an error reply: the connection is fine
+ * (verdicts are still shared), but the lock or the limits are not to be
+ * had; most likely an ACL without the commands they need. Coordinate on
+ * this host alone for REFUSED_MS, with one warning each time that starts.
+ */
+static void
+refused(const char *what)
+{
+	msec_t now = util_now_ms(), was = atomic_exchange(&refused_until, now + REFUSED_MS);
+
+	if (was <= now)
+		log_msg(LOG_WARNING, "fleet: the shared cache refused the %s (an error reply: does the "
+		    "ACL allow what the README lists?); single flight and limits are per host for %d s",
+		    what, REFUSED_MS / 1000);
+}
+
+/* failed - after a fleet command on c gave rc: -1 no answer (drop c, sharing down), -2 refused */
+static void
+failed(redisContext *c, long rc, const char *what)
+{
+	if (rc == -2)
+		refused(what);
+	else
+		rconn_failed(c, what);
+}
+
+/* usable - sharing is configured, and the fleet's commands were not refused lately */
+static int
+usable(void)
+{
+	return rconn_enabled() && util_now_ms() >= atomic_load(&refused_until);
+}
 
 static void
 sleep_ms(msec_t ms)
@@ -148,8 +195,11 @@ lock_wait(struct fcoord *fc, struct cache *cache, const char *key, const char *n
 			 * that came free while we slept may have left one
 			 */
 			if (waited && shared_verdict(cache, key, norm, res)) {
-				if ((c = rconn_get()) != NULL && flock_release(c, fc->lock_key, fc->token) < 0)
-					rconn_failed(c, "lock release");
+				long e;
+
+				if ((c = rconn_get()) != NULL &&
+				    (e = flock_release(c, fc->lock_key, fc->token)) < 0)
+					failed(c, e, "lock release");
 				fc->locked = 0;
 				trace_printf(t, "fleet: verdict of the other host's probe after %lld ms",
 				    (long long)(util_now_ms() - t0));
@@ -161,6 +211,9 @@ lock_wait(struct fcoord *fc, struct cache *cache, const char *key, const char *n
 			return 1;
 		case FLOCK_DOWN:
 			rconn_failed(c, "lock");
+			return -1;
+		case FLOCK_REFUSED:
+			refused("lock");
 			return -1;
 		case FLOCK_HELD:
 			break;
@@ -197,7 +250,7 @@ domain_wait(struct fcoord *fc, const char *dkey, const struct trace *t)
 			return -1;
 		rc = flimit_take(c, dkey, fc->token, fc->per_domain, fc->ttl_ms);
 		if (rc < 0) {
-			rconn_failed(c, "domain slot");
+			failed(c, rc, "domain slot");
 			return -1;
 		}
 		if (rc == 1) {
@@ -221,15 +274,16 @@ static void
 release(struct fcoord *fc, const char *dkey, int dom_held)
 {
 	redisContext *c = rconn_get();
+	long rc;
 
 	if (c == NULL)
 		return;
-	if (dom_held && flimit_give(c, dkey, fc->token) != 0) {
-		rconn_failed(c, "domain slot release");
+	if (dom_held && (rc = flimit_give(c, dkey, fc->token)) != 0) {
+		failed(c, rc, "domain slot release");
 		return;
 	}
-	if (fc->locked && flock_release(c, fc->lock_key, fc->token) < 0)
-		rconn_failed(c, "lock release");
+	if (fc->locked && (rc = flock_release(c, fc->lock_key, fc->token)) < 0)
+		failed(c, rc, "lock release");
 	fc->locked = 0;
 }
 
@@ -245,7 +299,7 @@ fcoord_probe(struct fcoord *fc, const struct probe_conf *pc, const struct addr *
 	util_strlcpy(norm, res->address, sizeof(norm));
 
 	fc->ttl_ms = pc->timeout_ms > 0 ? pc->timeout_ms : TTL_DEFAULT_MS;
-	if (!rconn_enabled() || flock_token(fc->token) != 0 || rconn_get() == NULL) {
+	if (!usable() || flock_token(fc->token) != 0 || rconn_get() == NULL) {
 		probe_verify(pc, a, res, t);
 		return;
 	}
@@ -286,7 +340,7 @@ fcoord_mx_acquire(struct fcoord *fc, const struct sockaddr *sa, msec_t stop)
 	long wait;
 	int rc;
 
-	if (!fc->on || (fc->per_mx <= 0 && fc->mx_rate <= 0))
+	if (!fc->on || (fc->per_mx <= 0 && fc->mx_rate <= 0) || !usable())
 		return 0;
 	if (sa_ntop(sa, ip + 3, sizeof(ip) - 3) != 0)
 		return 0;
@@ -299,13 +353,13 @@ fcoord_mx_acquire(struct fcoord *fc, const struct sockaddr *sa, msec_t stop)
 			return 0;
 		rc = fc->per_mx > 0 ? flimit_take(c, key, fc->token, fc->per_mx, fc->ttl_ms) : 1;
 		if (rc < 0) {
-			rconn_failed(c, "MX slot");
+			failed(c, rc, "MX slot");
 			return 0;
 		}
 		if (rc == 1) {
 			wait = fc->mx_rate > 0 ? flimit_rate(c, base, fc->mx_rate) : 0;
 			if (wait < 0) {
-				rconn_failed(c, "MX rate");
+				failed(c, wait, "MX rate");
 				return 0;
 			}
 			if (wait == 0) {
@@ -314,8 +368,8 @@ fcoord_mx_acquire(struct fcoord *fc, const struct sockaddr *sa, msec_t stop)
 				return 0;
 			}
 			/* over the rate: not holding a slot while waiting for the next minute */
-			if (fc->per_mx > 0 && flimit_give(c, key, fc->token) != 0) {
-				rconn_failed(c, "MX slot");
+			if (fc->per_mx > 0 && (rc = flimit_give(c, key, fc->token)) != 0) {
+				failed(c, rc, "MX slot");
 				return 0;
 			}
 			if (wait < stop - util_now_ms())
@@ -332,10 +386,11 @@ void
 fcoord_mx_release(struct fcoord *fc)
 {
 	redisContext *c;
+	int rc;
 
 	if (!fc->mx_held)
 		return;
 	fc->mx_held = 0;
-	if ((c = rconn_get()) != NULL && flimit_give(c, fc->mx_key, fc->token) != 0)
-		rconn_failed(c, "MX slot release");
+	if ((c = rconn_get()) != NULL && (rc = flimit_give(c, fc->mx_key, fc->token)) != 0)
+		failed(c, rc, "MX slot release");
 }

@@ -36,7 +36,8 @@
  * SECURITY
  *	Keys and members go as RESP arguments; the window's key is built
  *	inside the script from our own base and a number. Replies are
- *	checked for their type and range; anything else is -1.
+ *	checked for their type and range: an error reply is -2, anything
+ *	else unexpected -1.
  *
  * Threads: reentrant; the context belongs to the caller's thread.
  */
@@ -91,6 +92,8 @@ int_reply(redisReply *r, long lo, long hi)
 		return -1;
 	if (r->type == REDIS_REPLY_INTEGER && r->integer >= lo && r->integer <= hi)
 		v = (long)r->integer;
+	else if (r->type == REDIS_REPLY_ERROR)
+		v = -2;
 	freeReplyObject(r);
 	return v;
 }
@@ -107,9 +110,12 @@ flimit_take(redisContext *c, const char *key, const char *member, int limit, mse
 int
 flimit_give(redisContext *c, const char *key, const char *member)
 {
+	long v;
+
 	if (c == NULL)
 		return -1;
-	return int_reply(redisCommand(c, "ZREM %s %s", key, member), 0, 1) < 0 ? -1 : 0;
+	v = int_reply(redisCommand(c, "ZREM %s %s", key, member), 0, 1);
+	return v < 0 ? (int)v : 0;
 }
 
 long

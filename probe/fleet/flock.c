@@ -42,8 +42,9 @@
  * SECURITY
  *	Keys come from rconn_key (printable, no space), tokens are our own
  *	hex; both go as separate RESP arguments (hiredis %s), never pasted
- *	into a command line. Replies are checked for their exact type; any
- *	other reply is FLOCK_DOWN / -1, never "won".
+ *	into a command line. Replies are checked for their exact type; an
+ *	error reply is FLOCK_REFUSED / -2, any other FLOCK_DOWN / -1, never
+ *	"won".
  *
  * Threads: reentrant; the context belongs to the caller's thread.
  */
@@ -100,6 +101,8 @@ flock_take(redisContext *c, const char *key, const char *token, msec_t ttl_ms)
 		st = FLOCK_WON;
 	else if (r->type == REDIS_REPLY_NIL)
 		st = FLOCK_HELD;
+	else if (r->type == REDIS_REPLY_ERROR)
+		st = FLOCK_REFUSED;
 	freeReplyObject(r);
 	return st;
 }
@@ -117,6 +120,8 @@ flock_release(redisContext *c, const char *key, const char *token)
 		return -1;
 	if (r->type == REDIS_REPLY_INTEGER && (r->integer == 0 || r->integer == 1))
 		rc = (int)r->integer;
+	else if (r->type == REDIS_REPLY_ERROR)
+		rc = -2;
 	freeReplyObject(r);
 	return rc;
 }

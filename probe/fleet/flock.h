@@ -7,8 +7,10 @@
  *
  * These functions speak to a context the caller got from rconn and
  * decide nothing else: FLOCK_DOWN means "the shared cache did not
- * answer as it should" and the caller drops the context (rconn_failed)
- * and decides alone.
+ * answer" and the caller drops the context (rconn_failed) and decides
+ * alone; FLOCK_REFUSED means it answered with an error (the connection
+ * is fine, the lock is not to be had: an ACL that does not allow the
+ * command, a key of another type, a server out of memory).
  */
 #ifndef SAV_FLOCK_H
 #define SAV_FLOCK_H
@@ -22,7 +24,8 @@
 enum flock_status {
 	FLOCK_WON,			/* the lock is ours: probe, store, release */
 	FLOCK_HELD,			/* another request holds it: wait for its verdict */
-	FLOCK_DOWN,			/* no usable answer from the shared cache */
+	FLOCK_DOWN,			/* no answer (I/O error, time-out): drop the context */
+	FLOCK_REFUSED,			/* an error reply (an ACL's NOPERM, WRONGTYPE, OOM) */
 };
 
 /*
@@ -35,7 +38,8 @@ int	flock_token(char tok[FLOCK_TOKEN_LEN + 1]);
 /*
  * flock_take - SET key token NX PX ttl_ms on c. FLOCK_WON when the key
  * was absent and is now ours for ttl_ms, FLOCK_HELD when it exists,
- * FLOCK_DOWN on an I/O error, a time-out or any other reply.
+ * FLOCK_REFUSED on an error reply, FLOCK_DOWN on an I/O error, a
+ * time-out or a reply of any other kind.
  */
 enum flock_status flock_take(redisContext *c, const char *key, const char *token,
 			     msec_t ttl_ms);
@@ -44,8 +48,9 @@ enum flock_status flock_take(redisContext *c, const char *key, const char *token
  * flock_release - delete key if, and only if, it still holds token
  * (one Lua script, so the check and the delete are atomic). Returns 1
  * when it was ours and is gone, 0 when it was not ours any more (it
- * expired, and maybe another host took it), -1 on an error (the caller
- * drops the context; the key then expires by itself).
+ * expired, and maybe another host took it), -2 on an error reply, -1
+ * on no answer (the caller drops the context); after either the key
+ * expires by itself.
  */
 int	flock_release(redisContext *c, const char *key, const char *token);
 

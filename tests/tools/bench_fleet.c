@@ -16,8 +16,8 @@
  * timing every limit_verdict call with CLOCK_MONOTONIC. MXRate and
  * MXConcurrency are off (every sender has the one server). Printed, in
  * microseconds: median, 90th percentile and max of each kind, the
- * median ratio, and how many of B's answers were cached (should be all
- * of them; the caller counts the server's connections to check that B
+ * median ratio, and how many of B's answers came from where they
+ * should (all of them; the caller counts the server's connections to check that B
  * probed nothing).
  */
 #include <errno.h>
@@ -78,7 +78,7 @@ int
 main(int argc, char **argv)
 {
 	const char *url = NULL, *dns = "127.0.0.1", *dir = "/tmp";
-	int port = 25, n = 200, ch, i, cached = 0, valid = 0;
+	int port = 25, n = 200, ch, i, shared_n = 0, local_n = 0, valid = 0;
 	struct rconn_conf rc;
 	struct limit_conf lc;
 	struct probe_conf pc;
@@ -138,16 +138,17 @@ main(int argc, char **argv)
 		t0 = now_us();
 		limit_verdict(b, &pc, addr, strlen(addr), 2000, &res);
 		shared[i] = now_us() - t0;
-		cached += res.cached;
+		shared_n += res.cached == RESULT_CACHED_SHARED;
 	}
 	for (i = 0; i < n; i++) {
 		snprintf(addr, sizeof(addr), "bench%d@%s", i, argv[optind]);
 		t0 = now_us();
 		limit_verdict(b, &pc, addr, strlen(addr), 2000, &res);
 		local[i] = now_us() - t0;
-		cached += res.cached;
+		local_n += res.cached == RESULT_CACHED_LOCAL;
 	}
-	printf("host B: %d of %d answers cached\n", cached, 2 * n);
+	printf("host B: %d of %d first answers from the shared cache, %d of %d second ones from LMDB\n",
+	    shared_n, n, local_n, n);
 	report("shared hit", shared, n);
 	report("lmdb hit", local, n);
 	printf("ratio shared/lmdb (medians): %.1f\n", shared[n / 2] / (local[n / 2] > 0 ? local[n / 2] : 1));
