@@ -4,7 +4,9 @@
 # each with its own configuration and LMDB file, sharing one real
 # redis-server (SharedCache), driven by miltertest (tests/milter/fleet.lua)
 # inside a loopback-only namespace; fake_smtpd plays the senders' mail
-# servers and counts the connections they get.
+# servers and counts the connections they get. The hosts log in as the
+# ACL user of the README (keys under sav: only, the commands listed
+# there), so the lab also shows that list is enough.
 #
 #   - one new sender at all three hosts at once: exactly one probe in the
 #     fleet (one connection at its server), the same verdict on all three;
@@ -195,5 +197,11 @@ out=$(flab_mail 2 victim@kill.test)
 lab_check "kill: the re-probe's verdict is then shared: host 2 accepts from the cache, no third probe" \
 	"$out" "~ accept " "$(lab_fake_conns kill)" 2 \
 	"$(flab_field "$(flab_decision 2 victim@kill.test)" verdict)" valid
+
+n=0
+for h in 1 2 3; do
+	n=$((n + $(grep -c 'fleet: the shared cache refused' "$LAB_DIR/h$h.log")))
+done
+lab_is "$n" 0 "ACL: the README's ACL user may run every command of the lock and the limits"
 
 lab_summary

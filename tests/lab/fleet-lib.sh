@@ -4,11 +4,15 @@
 # lib.sh, inside the caller's loopback-only namespace; not a test itself).
 #
 #   flab_redis_start [EXTRA-ARG...]   redis-server on 127.0.0.1:$FLAB_REDIS_PORT,
-#                                     nothing persisted; FLAB_REDIS_PID
+#                                     nothing persisted, with the ACL user
+#                                     "sav" of the README (FLAB_ACL: every
+#                                     command the hosts need, keys under
+#                                     sav: only); FLAB_REDIS_PID
 #   flab_redis_stop                   SIGKILL it (as a crash would)
 #   flab_host_conf N [LINE...]        $LAB_DIR/hN/sav-milter.conf: its own
 #                                     socket, LMDB file and pid file,
-#                                     SharedCache at the lab's Redis
+#                                     SharedCache at the lab's Redis as
+#                                     the ACL user sav (password file)
 #   flab_host_start N / _kill N       start sav-milter -f (log $LAB_DIR/hN.log;
 #                                     FLAB_PID_N), SIGKILL it
 #   flab_mail N SENDER                one MAIL FROM at host N through
@@ -26,13 +30,26 @@ FLAB_MILTER=${FLAB_MILTER:-$LAB_BUILD/sav-milter}
 FLAB_REDIS_PORT=${FLAB_REDIS_PORT:-6379}
 FLAB_CLIENT_IP=${FLAB_CLIENT_IP:-127.0.0.9}
 FLAB_LUA=${FLAB_LUA:-$LAB_SRC/tests/milter/fleet.lua}
+FLAB_PASS=lab-sav-pw
+# the README's ACL line: the verdicts' commands, then the fleet lock's and limits'
+FLAB_ACL=${FLAB_ACL:-"user sav on >$FLAB_PASS resetkeys ~sav:* resetchannels -@all +getrange +set +del +unlink +scan +pttl +info +ping +select +eval +get +time +zremrangebyscore +zscore +zcard +zadd +zrevrange +pexpire +incr +zrem"}
 
 flab_redis_start()
 {
 	command -v redis-server >/dev/null || lab_die "redis-server is not installed (make deps)"
 	mkdir -p "$LAB_DIR/redis"
-	lab_spawn redis redis-server --bind 127.0.0.1 --port "$FLAB_REDIS_PORT" --save '' \
-		--appendonly no --dir "$LAB_DIR/redis" --daemonize no "$@"
+	{
+		echo "bind 127.0.0.1"
+		echo "port $FLAB_REDIS_PORT"
+		echo 'save ""'
+		echo "appendonly no"
+		echo "dir $LAB_DIR/redis"
+		echo "daemonize no"
+		echo "maxmemory 64mb"
+		echo "maxmemory-policy volatile-ttl"
+		echo "$FLAB_ACL"
+	} >"$LAB_DIR/redis/redis.conf"
+	lab_spawn redis redis-server "$LAB_DIR/redis/redis.conf" "$@"
 	FLAB_REDIS_PID=$LAB_LASTPID
 	lab_wait_listen tcp 127.0.0.1 "$FLAB_REDIS_PORT" ||
 		{ cat "$LAB_DIR/redis.log" >&2; lab_die "redis-server did not start"; }
@@ -58,6 +75,8 @@ flab_host_conf()
 	local n=$1 d=$LAB_DIR/h$1 l
 	shift
 	mkdir -p "$d"
+	printf '%s\n' "$FLAB_PASS" >"$d/redis.pass"
+	chmod 600 "$d/redis.pass"
 	{
 		echo "Socket unix:$d/sav.sock"
 		echo "PidFile $d/sav.pid"
@@ -69,6 +88,8 @@ flab_host_conf()
 		echo "TrustedNetworks 127.0.0.1/32"
 		echo "CatchAllCheck no"
 		echo "SharedCache redis://127.0.0.1:$FLAB_REDIS_PORT"
+		echo "SharedCacheUser sav"
+		echo "SharedCachePasswordFile $d/redis.pass"
 		for l in "$@"; do
 			echo "$l"
 		done
