@@ -16,6 +16,9 @@
 #                   with Redis paused (root; not a test)
 #   make soak       sav-milter behind Postfix for SOAK_S seconds (1800)
 #                   under faults, every decision checked (not in check)
+#   make fuzz       every libFuzzer target for FUZZ_S seconds (60) each,
+#                   after replaying tests/fuzz/regress (clang-14); make
+#                   check runs them 15 s each (fuzz-ci)
 #   make install    PREFIX=/usr/local DESTDIR=
 
 PREFIX	?= /usr/local
@@ -34,9 +37,9 @@ CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null)
 OPT	?= -O2 -g
 WARN	:= -Wall -Wextra -Werror -Wformat=2 -Wshadow -Wno-unused-parameter
 # the probe library's folders, lowest first: core/ knows nothing of
-# sockets, net/ does the I/O, cache/ the store, fleet/ the shared
-# cache, probe/ ties them together
-INCS	:= -Iprobe/core -Iprobe/net -Iprobe/cache -Iprobe/fleet -Iprobe
+# sockets, net/ does the I/O, cache/ the store, spf/ the SPF check,
+# fleet/ the shared cache, probe/ ties them together
+INCS	:= -Iprobe/core -Iprobe/net -Iprobe/cache -Iprobe/spf -Iprobe/fleet -Iprobe
 # -MMD -MP: each object lists the headers it really includes (build/**/*.d)
 CFLAGS	+= -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) $(PKG_CFLAGS) $(INCS) -pthread -MMD -MP
 LDLIBS	+= $(PKG_LIBS) -pthread
@@ -55,27 +58,28 @@ endif
 CORE_SRC := probe/core/util.c probe/core/sa.c probe/core/verdict.c probe/core/reply.c \
 	probe/core/addr.c probe/core/target.c probe/core/log.c \
 	probe/core/result.c
-NET_SRC	:= probe/net/netio.c probe/net/dns.c probe/net/smtp.c
+NET_SRC	:= probe/net/netio.c probe/net/tls.c probe/net/dnsq.c probe/net/dns.c probe/net/smtp.c
 CACHE_SRC := probe/cache/cache_rec.c probe/cache/cache_env.c \
 	probe/cache/cache.c probe/cache/cache_evict.c probe/cache/cache_admin.c
 PROBE_SRC := probe/share.c probe/learn.c probe/probe.c probe/limit_client.c probe/limit.c \
 	probe/conf.c
+SPF_SRC	:= probe/spf/spf.c probe/spf/spf_macro.c probe/spf/spf_dns.c
 # fleet/: the shared cache (Redis) that several MX hosts use together
 FLEET_SRC := probe/fleet/rconn.c probe/fleet/rrec.c probe/fleet/rcache.c \
 	probe/fleet/radmin.c
 # the fleet-wide single flight and limits
 FLEET_SRC += probe/fleet/flock.c probe/fleet/flimit.c probe/fleet/fcoord.c
-LIB_SRC	:= $(CORE_SRC) $(NET_SRC) $(CACHE_SRC) $(FLEET_SRC) $(PROBE_SRC)
+LIB_SRC	:= $(CORE_SRC) $(NET_SRC) $(CACHE_SRC) $(SPF_SRC) $(FLEET_SRC) $(PROBE_SRC)
 LIB	:= $(B)/libsav.a
 SAV_PROBE_SRC := probe/cmd/sav_probe.c probe/cmd/print.c
 SAV_CACHE_SRC := probe/cmd/sav_cache.c probe/cmd/print.c
 # the milter without its main(): the unit suites link it too
-MILTER_LIB_SRC := milter/ctx.c milter/decide.c milter/logline.c milter/handlers.c \
-	milter/daemon.c milter/signals.c milter/run.c
+MILTER_LIB_SRC := milter/ctx.c milter/decide.c milter/logline.c milter/handlers.c milter/macro.c \
+	milter/daemon.c milter/signals.c milter/run.c milter/spfgate.c
 MILTER_LIB := $(B)/libsavmilter.a
 MILTER_SRC := milter/main.c
 FAKE_SMTPD_SRC := tests/tools/fake_smtpd.c tests/tools/fake_smtpd/script.c \
-	tests/tools/fake_smtpd/conn.c
+	tests/tools/fake_smtpd/conn.c tests/tools/fake_smtpd/tls.c
 # one-file tools: tests/tools/NAME.c -> build/tests/NAME
 TOOL_NAMES := bench_cache noop_milter rtt_relay smtp_load
 # the fleet's benchmark tool (make bench-fleet)
@@ -93,7 +97,8 @@ ALL_OBJ	:= $(LIB_OBJ) $(MILTER_LIB_OBJ) $(call obj,$(SAV_PROBE_SRC) $(SAV_CACHE_
 	$(TOOL_NAMES:%=$(B)/tests/tools/%.o)
 
 .SECONDARY:
-.PHONY: all check unit unit-san lab manlint srclint deps demo bench bench-probe bench-milter bench-fleet soak install uninstall clean
+.PHONY: all check unit unit-san lab manlint srclint deps demo bench bench-probe bench-milter soak install uninstall clean \
+	fuzz fuzz-ci fuzz-regress fuzz-build
 
 all: $(PROGS) $(TOOLS)
 
@@ -140,6 +145,7 @@ check: deps
 	$(MAKE) manlint
 	$(MAKE) srclint
 	$(MAKE) lab
+	$(MAKE) fuzz-ci
 
 deps:
 	@sh tests/deps.sh
@@ -147,7 +153,7 @@ deps:
 unit: $(UNITS) $(TOOLS) $(B)/sav-cache $(B)/sav-probe
 	@sh tests/run-units.sh $(UNITS)
 
-unit-san: $(UNITS) $(TOOLS) $(B)/sav-cache $(B)/sav-probe
+unit-san: $(UNITS) $(TOOLS) $(B)/sav-cache $(B)/sav-probe $(B)/sav-milter
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		sh tests/run-units.sh $(UNITS)
 
@@ -159,6 +165,51 @@ manlint:
 
 srclint:
 	@sh tests/srclint.sh
+
+# --- coverage-guided fuzzing (libFuzzer, clang 14) ----------------------
+# Everything is built again into build/fuzz with -fsanitize=fuzzer-no-link
+# plus ASan and UBSan, so fuzz objects never mix with build/ or
+# build-san/. One binary per target: tests/fuzz/fuzz_NAME.c ->
+# build/fuzz/fuzz_NAME; seeds in tests/fuzz/corpus/NAME, inputs that
+# once failed in tests/fuzz/regress/NAME (replayed on every run).
+FUZZ_CC	?= clang-14
+FUZZ_S	?= 60
+FZ	:= build/fuzz
+FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 $(WARN) $(PKG_CFLAGS) $(INCS) -Imilter -Itests/fuzz \
+	-pthread -MMD -MP $(FUZZ_SAN) -fsanitize=fuzzer-no-link
+FUZZ_NAMES := reply addr dns conf cache_rec milter spf rrec
+FUZZ_BINS := $(FUZZ_NAMES:%=$(FZ)/fuzz_%)
+FUZZ_LIB_OBJ := $(patsubst %.c,$(FZ)/%.o,$(LIB_SRC))
+# the milter's handlers without libmilter: fuzz_milter.c stands in for it
+FUZZ_MILTER_OBJ := $(patsubst %.c,$(FZ)/%.o,milter/ctx.c milter/decide.c milter/logline.c \
+	milter/handlers.c milter/macro.c milter/spfgate.c)
+FUZZ_COMMON_OBJ := $(FZ)/tests/fuzz/fakenet.o
+
+$(FZ)/%.o: %.c
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -c -o $@ $<
+$(FZ)/libsav.a: $(FUZZ_LIB_OBJ)
+	rm -f $@ && ar rcs $@ $^
+# fuzz_milter.o comes first and defines limit_verdict_parsed (the probe's
+# answer is input there): the first definition wins over limit.o's
+$(FZ)/fuzz_milter: $(FZ)/tests/fuzz/fuzz_milter.o $(FUZZ_MILTER_OBJ) $(FUZZ_COMMON_OBJ) $(FZ)/libsav.a
+	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -Wl,--allow-multiple-definition -o $@ $^ \
+		$(filter-out -lmilter,$(PKG_LIBS)) -pthread
+$(FZ)/fuzz_%: $(FZ)/tests/fuzz/fuzz_%.o $(FUZZ_COMMON_OBJ) $(FZ)/libsav.a
+	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(PKG_LIBS) -pthread
+
+-include $(wildcard $(FZ)/*/*.d $(FZ)/*/*/*.d $(FZ)/*/*/*/*.d)
+
+fuzz-build: $(FUZZ_BINS)
+# make fuzz: FUZZ_S seconds per target; fails on any crash, leak, time-out
+# or sanitizer report (tests/fuzz/run.sh)
+fuzz: fuzz-build
+	@sh tests/fuzz/run.sh $(FUZZ_S) $(FUZZ_NAMES)
+fuzz-ci: fuzz-build
+	@sh tests/fuzz/run.sh 15 $(FUZZ_NAMES)
+fuzz-regress: fuzz-build
+	@sh tests/fuzz/run.sh 0 $(FUZZ_NAMES)
 
 demo: deps
 	$(MAKE) all
@@ -172,6 +223,7 @@ bench-probe: all
 bench-milter: all
 	@bash tests/bench/bench-milter.sh
 # make bench-fleet: three hosts on one Redis (root; not a test)
+.PHONY: bench-fleet
 bench-fleet: all
 	@bash tests/bench/bench-fleet.sh
 # make soak: SOAK_S=300 make soak for a shorter run; tests/soak/soak.sh

@@ -61,16 +61,21 @@
 #include "limit.h"
 #include "log.h"
 #include "logline.h"
+#include "macro.h"
+#include "spfgate.h"
+#include "util.h"
 
 #define HEADER_FORGED_MAX	32	/* forged copies of our header we delete */
 
-/* macro - a macro's value, or NULL when absent or empty */
+/*
+ * macro - a macro's value, or NULL when absent or empty, or when the
+ * MTA's macro lists are malformed (macro.c: libmilter's own lookup
+ * would read past a list that holds a name without a value)
+ */
 static const char *
-macro(SMFICTX *mctx, const char *name)
+macro(SMFICTX *mctx, struct ctx *x, const char *name)
 {
-	const char *v = smfi_getsymval(mctx, (char *)name);
-
-	return v != NULL && v[0] != '\0' ? v : NULL;
+	return macro_get(mctx, x, name, &x->macro_warned);
 }
 
 static sfsistat
@@ -80,14 +85,18 @@ sav_negotiate(SMFICTX *mctx, unsigned long f0, unsigned long f1,
 {
 	unsigned long skip;
 	struct snap *s;
-	int monitor;
+	int monitor, spf;
 
 	s = snap_acquire();
 	monitor = s != NULL && s->conf.monitor;
+	spf = s != NULL && s->conf.probe_when == PROBE_WHEN_SPF_NOT_PASS;
 	snap_release(s);
 
 	/* steps we never look at; the MTA only skips what it offers to */
-	skip = SMFIP_NOHELO | SMFIP_NOBODY | SMFIP_NOEOH | SMFIP_NOUNKNOWN;
+	skip = SMFIP_NOBODY | SMFIP_NOEOH | SMFIP_NOUNKNOWN;
+	/* the HELO name feeds SPF's %{h} macro: one event per session, not per message */
+	if (!spf)
+		skip |= SMFIP_NOHELO;
 	/*
 	 * In monitor mode the MTA would send RCPT and DATA macros with no
 	 * reply even when those events are skipped, and the next write
@@ -164,6 +173,64 @@ reply(SMFICTX *mctx, const struct conf *c, const struct decision *d)
 	return d->effective == ACTION_REJECT ? SMFIS_REJECT : SMFIS_TEMPFAIL;
 }
 
+/* sav_helo - keep the HELO/EHLO name for SPF (asked for only with ProbeWhen spf-not-pass) */
+static sfsistat
+sav_helo(SMFICTX *mctx, char *helohost)
+{
+	struct ctx *x = smfi_getpriv(mctx);
+	size_t i, n;
+	int ok;
+
+	if (x == NULL || helohost == NULL)
+		return SMFIS_CONTINUE;
+	/* a name, or nothing: the value only ever becomes part of a DNS question */
+	n = strnlen(helohost, sizeof(x->helo));
+	ok = n < sizeof(x->helo);
+	for (i = 0; ok && i < n; i++)
+		if ((unsigned char)helohost[i] <= 0x20 ||
+		    (unsigned char)helohost[i] >= 0x7f || helohost[i] == '\\')
+			ok = 0;
+	if (ok)
+		memcpy(x->helo, helohost, n + 1);
+	else
+		x->helo[0] = '\0';
+	return SMFIS_CONTINUE;
+}
+
+/*
+ * spf_step - ProbeWhen spf-not-pass: a client that SPF names for the
+ * sender's domain is skipped (reason spf-pass); anything else goes on
+ * to the cache and the probe. Returns 1 when *res is decided.
+ */
+static int
+spf_step(const struct conf *c, const struct ctx *x, const struct addr *a,
+	 const struct probe_result *parsed, struct probe_result *res,
+	 const char **spf)
+{
+	struct spfgate_conf gc;
+	enum spf_result r;
+	msec_t t0 = util_now_ms();
+	int cached;
+
+	*spf = NULL;
+	if (c->probe_when != PROBE_WHEN_SPF_NOT_PASS || !x->have_client ||
+	    a->is_literal)
+		return 0;
+	gc.dns = &c->probe.dns;
+	gc.timeout_ms = c->spf_timeout_ms < c->probe_wait_ms ?
+	    c->spf_timeout_ms : c->probe_wait_ms;
+	gc.pass_ttl_ms = (msec_t)c->spf_pass_ttl * 1000;
+	r = spfgate_check(&gc, (const struct sockaddr *)&x->client, a->local,
+	    a->domain, x->helo, &cached, NULL, 0);
+	*spf = spf_result_str(r);
+	if (r != SPF_PASS)
+		return 0;
+	result_set(res, parsed->address, VERDICT_SKIPPED, R_SPF_PASS);
+	res->cached = cached;
+	res->elapsed_ms = (long)(util_now_ms() - t0);
+	return 1;
+}
+
 static sfsistat
 sav_envfrom(SMFICTX *mctx, char **argv)
 {
@@ -175,7 +242,7 @@ sav_envfrom(SMFICTX *mctx, char **argv)
 	enum addr_status st;
 	struct decision d;
 	struct log_decision ld;
-	const char *sender;
+	const char *sender, *spf = NULL;
 	size_t len;
 
 	if (x == NULL) {
@@ -190,10 +257,11 @@ sav_envfrom(SMFICTX *mctx, char **argv)
 	len = strnlen(sender, ADDR_INPUT_MAX + 1);
 
 	cl.sa = x->have_client ? (const struct sockaddr *)&x->client : NULL;
-	cl.auth_authen = macro(mctx, "{auth_authen}");
+	cl.auth_authen = macro(mctx, x, "{auth_authen}");
 	/* parsed once: the same struct addr goes to the exemptions and the limiter */
 	st = probe_parse(sender, len, &a, &parsed, NULL);
-	if (!decide_exempt_parsed(c, &cl, st, &a, &parsed, &res)) {
+	if (!decide_exempt_parsed(c, &cl, st, &a, &parsed, &res) &&
+	    !(st == ADDR_OK && spf_step(c, x, &a, &parsed, &res, &spf))) {
 		if (milter.limiter != NULL) {
 			res = parsed;	/* decided by parsing alone unless ADDR_OK */
 			if (st == ADDR_OK)
@@ -219,10 +287,11 @@ sav_envfrom(SMFICTX *mctx, char **argv)
 		memset(&ld, 0, sizeof(ld));
 		ld.sender = path;
 		ld.client = x->have_client ? x->client_ip : NULL;
-		ld.qid = macro(mctx, "i");
+		ld.qid = macro(mctx, x, "i");
 		ld.r = &res;
 		ld.action = action_str(d.action);
 		ld.mode = c->monitor ? "monitor" : NULL;
+		ld.spf = spf;
 		log_decision(&ld);
 	}
 	x->have_verdict = 1;
@@ -301,7 +370,7 @@ static struct smfiDesc desc = {
 	.xxfi_version = SMFI_VERSION,
 	.xxfi_flags = SMFIF_ADDHDRS | SMFIF_CHGHDRS,
 	.xxfi_connect = sav_connect,
-	.xxfi_helo = NULL,
+	.xxfi_helo = sav_helo,
 	.xxfi_envfrom = sav_envfrom,
 	.xxfi_envrcpt = sav_envrcpt,
 	.xxfi_header = sav_header,

@@ -17,14 +17,16 @@ struct log_decision {
 	const struct probe_result *r;
 	const char *action;		/* "accept" "tempfail" "reject" */
 	const char *mode;		/* NULL, or "monitor" */
+	const char *spf;		/* SPF result when ProbeWhen spf-not-pass evaluated it, or NULL */
 };
 
 /*
  * log_format_decision - the line, fixed key order:
  *   sender=<x@example.org> client=[203.0.113.9] qid=... verdict=invalid
  *   reason=user-unknown action=reject mx=... ip=... code=550 dsn=5.1.1
- *   cache=miss ms=183
- * (qid only when known; mx/ip/code/dsn only when set). Returns length.
+ *   spf=fail cache=miss ms=183
+ * (qid only when known; mx/ip/code/dsn only when set; spf only when
+ * ProbeWhen spf-not-pass asked SPF). Returns length.
  */
 size_t	log_format_decision(char *buf, size_t size, const struct log_decision *d);
 

@@ -82,6 +82,12 @@ static const struct word methods[] = {
 static const struct word client_counts[] = {
 	{ "failures", LIMIT_COUNT_FAILURES }, { "all", LIMIT_COUNT_ALL }, { NULL, 0 }
 };
+static const struct word probe_whens[] = {
+	{ "always", PROBE_WHEN_ALWAYS }, { "spf-not-pass", PROBE_WHEN_SPF_NOT_PASS }, { NULL, 0 }
+};
+static const struct word tls_modes[] = {
+	{ "may", SMTP_TLS_MAY }, { "never", SMTP_TLS_NEVER }, { NULL, 0 }
+};
 static const struct word modes[] = { { "enforce", 0 }, { "monitor", 1 }, { NULL, 0 } };
 static const struct word actions[] = {
 	{ "accept", ACTION_ACCEPT }, { "tempfail", ACTION_TEMPFAIL }, { "reject", ACTION_REJECT }, { NULL, 0 }
@@ -108,6 +114,7 @@ static const struct key keys[] = {
 	{ "CacheTTL.tempfail",	CT_SECONDS,	"5m", AT(ttl.tempfail) },
 	{ "CacheTTL.domain",	CT_SECONDS,	"1d", AT(ttl.domain) },
 	{ "CacheTTL.unknown",	CT_SECONDS,	"1h", AT(ttl.unknown) },
+	{ "CacheTTL.spf-pass",	CT_SECONDS,	"10m", AT(spf_pass_ttl) },
 	{ "Resolver",		CT_SPECIAL,	NULL, AT(probe.dns.server), .set = set_resolver, .flags = KF_REPEAT },
 	{ "DNSTimeout",		CT_MS_INT,	"3s", AT(probe.dns.timeout_ms), .min = 1, .max = 3600 },
 	{ "ProbePort",		CT_INT,		"25", AT(probe.port), .min = 1, .max = 65535, .want = "a port 1-65535" },
@@ -117,9 +124,12 @@ static const struct key keys[] = {
 	{ "RetrySender",	CT_SPECIAL,	NULL, AT(probe.retry_sender), .set = set_sender },
 	{ "StrictNullSender",	CT_BOOL,	"no", AT(probe.strict_null) },
 	{ "ProbeMethod",	CT_WORD,	"rcpt", AT(probe.method), .words = methods },
+	{ "ProbeTLS",		CT_WORD,	"may", AT(probe.tls), .words = tls_modes },
 	{ "CatchAllCheck",	CT_BOOL,	"yes", AT(probe.catchall_check) },
 	{ "MaxTargets",		CT_INT,		"5", AT(probe.max_targets), .min = 1, .max = 50 },
 	{ "MaxSessions",	CT_INT,		"2", AT(probe.max_sessions), .min = 1, .max = 50 },
+	{ "ProbeWhen",		CT_WORD,	"always", AT(probe_when), .words = probe_whens },
+	{ "SPFTimeout",		CT_MS,		"4s", AT(spf_timeout_ms), .min = 1, .max = 3600 },
 	{ "ProbeWait",		CT_MS,		"8s", AT(probe_wait_ms), .min = 1, .max = 3600 },
 	{ "ProbeTimeout",	CT_MS,		"60s", AT(probe.timeout_ms), .min = 1, .max = 3600 },
 	{ "ConnectTimeout",	CT_MS,		"10s", AT(probe.connect_ms), .min = 1, .max = 3600 },
@@ -569,9 +579,14 @@ static int
 apply(struct conf *c, const struct key *k, const char *v, char *err, size_t errlen)
 {
 	char lo[24], hi[24];
+	const char *p;
 	long num, secs;
 	int b;
 
+	/* the same refusal for a file line and a command-line setting (conf_set) */
+	for (p = v != NULL ? v : ""; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			return fail(err, errlen, "%s", "control character in value");
 	switch (k->type) {
 	case CT_STRING:
 	case CT_PATH:

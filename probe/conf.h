@@ -19,6 +19,7 @@
 #include "rconn.h"
 
 enum action { ACTION_ACCEPT, ACTION_TEMPFAIL, ACTION_REJECT };
+enum probe_when { PROBE_WHEN_ALWAYS, PROBE_WHEN_SPF_NOT_PASS };
 
 struct conf_net {
 	int	family;			/* AF_INET or AF_INET6 */
@@ -56,6 +57,9 @@ struct conf {
 	int	reject_detail;		/* RejectDetail: remote text in replies */
 	int	facility;		/* SyslogFacility: LOG_MAIL */
 	int	log_skipped;		/* LogSkipped: yes */
+	int	probe_when;		/* ProbeWhen: PROBE_WHEN_ALWAYS | PROBE_WHEN_SPF_NOT_PASS */
+	msec_t	spf_timeout_ms;		/* SPFTimeout, 4 s: the whole SPF evaluation */
+	long	spf_pass_ttl;		/* CacheTTL.spf-pass, 10 min: a pass remembered per (domain, client network) */
 };
 
 /* conf_defaults - every key at its default */

@@ -53,6 +53,8 @@ learn_facts(const struct probe_result *r)
 	if (r->verdict == VERDICT_TEMPFAIL &&
 	    (reason_is(r, R_CONNECT_FAILED) || reason_is(r, R_TIMEOUT)))
 		f |= FACT_UNREACHABLE;
+	if (r->needs_tls)
+		f |= FACT_NEEDS_TLS;
 	return f;
 }
 
@@ -68,6 +70,9 @@ learn_cleared(const struct probe_result *r)
 		f = FACT_REFUSES_NULL | FACT_BLOCKS_US | FACT_NO_MAIL | FACT_UNREACHABLE;
 	if (r->verdict == VERDICT_INVALID)
 		f |= FACT_CATCH_ALL;	/* a mailbox-level 5xx: not catch-all */
+	/* the mailbox answer came in plaintext: TLS is not needed (any more) */
+	if (f != 0 && r->tls[0] == '\0' && !r->needs_tls)
+		f |= FACT_NEEDS_TLS;
 	return f;
 }
 

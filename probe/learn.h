@@ -29,9 +29,10 @@ int	learn_keeps(const struct probe_result *r);
  * learn_facts - the domain facts r establishes: catch-all (a catch-all
  * verdict, or the catch-all flag), refuses-null (the null sender was
  * refused), blocks-us (a refused greeting, or a policy refusal), no-mail
- * (bad-domain from NXDOMAIN, a null MX or no mail host) and unreachable
+ * (bad-domain from NXDOMAIN, a null MX or no mail host), unreachable
  * (a tempfail because no MX could be reached: connect failure or
- * time-out).
+ * time-out) and needs-tls (a plaintext session was answered "TLS
+ * first" at MAIL or RCPT: the next probe starts TLS at once).
  */
 unsigned learn_facts(const struct probe_result *r);
 
@@ -39,7 +40,8 @@ unsigned learn_facts(const struct probe_result *r);
  * learn_cleared - the domain facts r disproves: a definite answer about
  * a mailbox (valid and not catch-all, or invalid) shows the domain
  * takes mail from us, so every negative fact goes; an invalid one also
- * shows it is no catch-all. A refusal of the null sender (made invalid
+ * shows it is no catch-all, and one given in plaintext that TLS is not
+ * needed. A refusal of the null sender (made invalid
  * by StrictNullSender) is about <>, not a mailbox, and clears nothing.
  */
 unsigned learn_cleared(const struct probe_result *r);

@@ -72,6 +72,7 @@ probe_conf_init(struct probe_conf *c)
 	default_helo(c->helo, sizeof(c->helo));
 	c->catchall_check = 1;
 	c->method = SMTP_METHOD_RCPT;
+	c->tls = SMTP_TLS_MAY;
 	c->max_targets = 5;
 	c->max_sessions = 2;
 	c->timeout_ms = 60000;
@@ -256,6 +257,19 @@ judge(const struct probe_conf *c, const struct smtp_outcome *o, int known_catcha
 	case SMTP_NO_SMTPUTF8:
 		set(cur, VERDICT_UNKNOWN, R_SMTPUTF8_UNSUPPORTED);
 		return 1;
+	case SMTP_TLS_FAILED:
+		/*
+		 * TLS failed where it was needed (the plaintext fallback is
+		 * dialogue()'s): says nothing of the mailbox; another MX may
+		 * do better
+		 */
+		if (o->last.code)
+			set_reply(cur, &o->last);
+		else
+			util_strlcpy(cur->text, o->err, sizeof(cur->text));
+		set(cur, VERDICT_UNKNOWN, R_STARTTLS_REQUIRED);
+		remember(pend, RANK_OTHER, cur);
+		return 0;
 	case SMTP_BAD_INPUT:
 		/* nothing was sent, and no other address would fare better: our error */
 		set(cur, VERDICT_ERROR, R_INTERNAL);
@@ -317,8 +331,8 @@ addrs_left(const struct probe_conf *c, const struct dns_mx *mx, int h, int i, in
 
 	for (; h < mx->nhost && n < lim; h++, i = 0)
 		for (; i < mx->host[h].naddr && n < lim; i++)
-			if (c->allow_private ||
-			    target_check((const struct sockaddr *)&mx->host[h].addr[i]) == TARGET_PUBLIC)
+			if (target_allowed((const struct sockaddr *)&mx->host[h].addr[i],
+			    c->allow_private) == TARGET_PUBLIC)
 				n++;
 	return n;
 }
@@ -345,8 +359,58 @@ static void
 clear_reply(struct probe_result *r)
 {
 	r->code = 0;
-	r->enhanced[0] = r->text[0] = r->mx[0] = r->ip[0] = '\0';
+	r->enhanced[0] = r->text[0] = r->mx[0] = r->ip[0] = r->tls[0] = '\0';
 	r->catch_all = 0;
+}
+
+/* tls_demanded - a plaintext session was told "TLS first" at MAIL or RCPT */
+static int
+tls_demanded(const struct smtp_outcome *o)
+{
+	if (o->tls.protocol[0] != '\0' || o->last.code < 400 ||
+	    (o->status != SMTP_ANSWERED && o->status != SMTP_MAIL_REFUSED))
+		return 0;
+	/* a bare 530 is "must issue STARTTLS first" too (judge) */
+	return verdict_tls_required(o->last.code, o->last.enhanced, o->last.text) ||
+	    o->last.code == 530;
+}
+
+/*
+ * dialogue - one address's dialogue under the TLS rules, sp->tls the
+ * mode to start with. A failed STARTTLS or handshake (not in FORCE
+ * mode) is followed by one plaintext dialogue with the same address,
+ * as Postfix's "may" does, and nothing else. A plaintext dialogue that
+ * is told "TLS first" sets *needs_tls and, unless ProbeTLS is never,
+ * is followed by one with STARTTLS whether offered or not (FORCE).
+ * Never more than two dialogues. *used is the mode of the last one.
+ */
+static void
+dialogue(const struct probe_conf *c, const struct dns_mx *mx, int h, int i, int tried,
+	 msec_t deadline, const struct smtp_params *sp, const struct sockaddr *sa,
+	 struct smtp_outcome *o, int *needs_tls, enum smtp_tls *used, const struct trace *t)
+{
+	struct smtp_params p2 = *sp;
+
+	*used = sp->tls;
+	smtp_probe(sp, sa, deadline, o);
+	if (util_left_ms(deadline, 0) <= 0)
+		return;
+	if (o->status == SMTP_TLS_FAILED && sp->tls == SMTP_TLS_MAY) {
+		trace_printf(t, "probe: %s; once more in plaintext", o->err);
+		p2.tls = SMTP_TLS_NEVER;
+	} else if (tls_demanded(o)) {
+		*needs_tls = 1;
+		if (c->tls == SMTP_TLS_NEVER || sp->tls != SMTP_TLS_MAY)
+			return;
+		trace_printf(t, "probe: %d in plaintext asks for TLS; again with STARTTLS",
+			     o->last.code);
+		p2.tls = SMTP_TLS_FORCE;
+	} else
+		return;
+	/* the same address again: counted as before, tried excluded */
+	give_share(c, mx, h, i, tried - 1, deadline, &p2, t);
+	*used = p2.tls;
+	smtp_probe(&p2, sa, deadline, o);
 }
 
 /*
@@ -355,7 +419,7 @@ clear_reply(struct probe_result *r)
  */
 static void
 probe_smtp(const struct probe_conf *c, const struct addr *a, unsigned facts,
-	   struct probe_result *res, msec_t deadline, const struct trace *t)
+	   struct probe_result *res, msec_t deadline, int *needs_tls, const struct trace *t)
 {
 	static struct dns_mx zero_mx;
 	struct dns_mx mx = zero_mx;
@@ -413,6 +477,11 @@ probe_smtp(const struct probe_conf *c, const struct addr *a, unsigned facts,
 	sp.random_rcpt = randrcpt[0] ? randrcpt : NULL;
 	sp.need_smtputf8 = a->utf8_local;
 	sp.method = c->method;
+	/* ProbeTLS never ignores the fact; the server's answer stays starttls-required */
+	sp.tls = c->tls == SMTP_TLS_NEVER ? SMTP_TLS_NEVER :
+	    (facts & FACT_NEEDS_TLS) ? SMTP_TLS_FORCE : SMTP_TLS_MAY;
+	if (sp.tls == SMTP_TLS_FORCE)
+		trace_printf(t, "probe: %s needs TLS (cached): STARTTLS at once", a->domain);
 	sp.connect_ms = c->connect_ms;
 	sp.greeting_ms = c->greeting_ms;
 	sp.command_ms = c->command_ms;
@@ -424,13 +493,14 @@ probe_smtp(const struct probe_conf *c, const struct addr *a, unsigned facts,
 
 		for (i = 0; i < host->naddr; i++) {
 			struct sockaddr_storage *ss = &host->addr[i];
-			enum target_class tc = target_check((struct sockaddr *)ss);
+			enum target_class tc = target_allowed((struct sockaddr *)ss, c->allow_private);
 			struct smtp_outcome o;
 			struct probe_result cur = *res;
+			enum smtp_tls used;
 			char ip[48];
 
 			sa_ntop((struct sockaddr *)ss, ip, sizeof(ip));
-			if (tc != TARGET_PUBLIC && !c->allow_private) {
+			if (tc != TARGET_PUBLIC) {
 				trace_printf(t, "probe: refusing %s (%s) for %s: %s", ip, host->name,
 					     a->domain, target_class_str(tc));
 				refused++;
@@ -464,7 +534,9 @@ probe_smtp(const struct probe_conf *c, const struct addr *a, unsigned facts,
 			}
 			give_share(c, &mx, h, i, tried, deadline, &sp, t);
 			tried++;
-			smtp_probe(&sp, (struct sockaddr *)ss, deadline, &o);
+			sp.tls_name = host->name;
+			dialogue(c, &mx, h, i, tried, deadline, &sp, (struct sockaddr *)ss, &o,
+				 needs_tls, &used, t);
 			trace_printf(t, "probe: %s [%s]: %s at %s", host->name, ip,
 				     smtp_status_str(o.status), smtp_stage_str(o.stage));
 			retried = 0;
@@ -482,9 +554,11 @@ probe_smtp(const struct probe_conf *c, const struct addr *a, unsigned facts,
 
 				trace_printf(t, "probe: <> refused; retrying with <%s>", c->retry_sender);
 				rp.sender = c->retry_sender;
+				rp.tls = used;
 				/* the same address again: counted as before, tried excluded */
 				give_share(c, &mx, h, i, tried - 1, deadline, &rp, t);
-				smtp_probe(&rp, (struct sockaddr *)ss, deadline, &o);
+				dialogue(c, &mx, h, i, tried, deadline, &rp, (struct sockaddr *)ss, &o,
+					 needs_tls, &used, t);
 				trace_printf(t, "probe: %s [%s]: %s at %s (retry)", host->name, ip,
 					     smtp_status_str(o.status), smtp_stage_str(o.stage));
 				retried = 1;
@@ -494,6 +568,7 @@ probe_smtp(const struct probe_conf *c, const struct addr *a, unsigned facts,
 			clear_reply(&cur);
 			util_strlcpy(cur.mx, host->name, sizeof(cur.mx));
 			util_strlcpy(cur.ip, ip, sizeof(cur.ip));
+			util_strlcpy(cur.tls, o.tls.protocol, sizeof(cur.tls));
 			if (judge(c, &o, known_catchall, retried, &cur, &pend)) {
 				*res = cur;
 				return;
@@ -626,8 +701,12 @@ probe_verify(const struct probe_conf *c, const struct addr *a, struct probe_resu
 		    dom.why.cached == RESULT_CACHED_SHARED ? " (shared)" : "");
 		answered = learn_from_facts(facts, &dom.why, res);
 	}
-	if (!answered)
-		probe_smtp(c, a, facts, res, deadline, t);
+	if (!answered) {
+		int needs_tls = 0;
+
+		probe_smtp(c, a, facts, res, deadline, &needs_tls, t);
+		res->needs_tls = needs_tls;
+	}
 	learn_null_sender(c->strict_null, res);
 	if (!answered && have_key) {
 		learn_store(c->cache, key, a->domain, res);

@@ -29,6 +29,7 @@ struct probe_conf {
 	int	strict_null;		/* StrictNullSender: a standing <> refusal is invalid (as Exim's callout) */
 	int	catchall_check;		/* 1 unless --no-catchall */
 	enum smtp_method method;	/* rcpt | vrfy */
+	enum smtp_tls tls;		/* ProbeTLS: SMTP_TLS_MAY (default) or SMTP_TLS_NEVER */
 	int	max_targets;		/* MaxTargets, 5 */
 	int	max_sessions;		/* MaxSessions, 2: completed handshakes without an answer */
 	msec_t	timeout_ms;		/* ProbeTimeout: whole probe incl. DNS, 60 s */

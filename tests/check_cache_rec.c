@@ -33,7 +33,7 @@ static const int pinned[R_COUNT] = {
 	[R_UNDETERMINED] = 30, [R_RATE_LIMITED] = 31, [R_BUDGET] = 32,
 	[R_CACHED_DOMAIN] = 33, [R_NULL_SENDER] = 34, [R_AUTHENTICATED] = 35,
 	[R_TRUSTED_NETWORK] = 36, [R_EXEMPT_DOMAIN] = 37, [R_LOCAL] = 38,
-	[R_PROBE_SENDER] = 39, [R_INTERNAL] = 40,
+	[R_PROBE_SENDER] = 39, [R_INTERNAL] = 40, [R_SPF_PASS] = 41,
 	[R_RCPT_SYNTAX] = LIT, [R_BAD_DOMAIN_NAME] = LIT, [R_OTHER] = LIT,
 };
 
@@ -151,7 +151,7 @@ END_TEST
 /* numbers past the table, and bad literal tokens, are a miss */
 START_TEST(test_bad_reason_byte)
 {
-	static const unsigned bad[] = { 41, 42, 100, 0xfe };
+	static const unsigned bad[] = { 42, 43, 100, 0xfe };
 	unsigned char buf[REC_MAX];
 	struct rec r, back;
 	size_t len, i;

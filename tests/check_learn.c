@@ -34,9 +34,10 @@ static const struct {
 	unsigned facts;
 	unsigned cleared;
 } facts_rows[] = {
-	{ V(VALID), R_USER_OK, 0, 1, 0, ALLNEG },
-	{ V(VALID), R_MAILBOX_FULL, 0, 1, 0, ALLNEG },
-	{ V(INVALID), R_USER_UNKNOWN, 0, 1, 0, ALLNEG | FACT_CATCH_ALL },
+	/* a mailbox answer in plaintext: TLS is not needed either */
+	{ V(VALID), R_USER_OK, 0, 1, 0, ALLNEG | FACT_NEEDS_TLS },
+	{ V(VALID), R_MAILBOX_FULL, 0, 1, 0, ALLNEG | FACT_NEEDS_TLS },
+	{ V(INVALID), R_USER_UNKNOWN, 0, 1, 0, ALLNEG | FACT_CATCH_ALL | FACT_NEEDS_TLS },
 	{ V(CATCH_ALL), R_CATCH_ALL, 1, 1, FACT_CATCH_ALL, 0 },
 	/* valid with the catch-all flag proves nothing about the mailbox */
 	{ V(VALID), R_USER_OK, 1, 1, FACT_CATCH_ALL, 0 },
@@ -65,6 +66,43 @@ static const struct {
 	{ V(SKIPPED), R_NULL_SENDER, 0, 0, 0, 0 },
 	{ V(ERROR), R_UNDETERMINED, 0, 0, 0, 0 },
 };
+
+/* ---- needs-tls: learnt from a plaintext "TLS first", kept by answers inside TLS ---- */
+
+static const struct {
+	const char *what;
+	enum verdict v;
+	enum reason reason;
+	const char *tls;	/* the deciding session's protocol, "" plaintext */
+	int	needs_tls;	/* a plaintext session was told "TLS first" */
+	unsigned facts;
+	unsigned cleared;
+} tls_rows[] = {
+	{ "TLS first, ProbeTLS never", V(UNKNOWN), R_STARTTLS_REQUIRED, "", 1, FACT_NEEDS_TLS, 0 },
+	{ "TLS first, then valid inside TLS", V(VALID), R_USER_OK, "TLSv1.3", 1, FACT_NEEDS_TLS, ALLNEG },
+	{ "TLS first, then invalid inside TLS", V(INVALID), R_USER_UNKNOWN, "TLSv1.3", 1,
+	  FACT_NEEDS_TLS, ALLNEG | FACT_CATCH_ALL },
+	{ "valid inside TLS (offered)", V(VALID), R_USER_OK, "TLSv1.2", 0, 0, ALLNEG },
+	{ "valid in plaintext", V(VALID), R_USER_OK, "", 0, 0, ALLNEG | FACT_NEEDS_TLS },
+	{ "tempfail in plaintext", V(TEMPFAIL), R_GREYLISTED, "", 0, 0, 0 },
+};
+
+START_TEST(test_needs_tls)
+{
+	struct probe_result r;
+
+	mk(&r, tls_rows[_i].v, tls_rows[_i].reason, 0);
+	strcpy(r.tls, tls_rows[_i].tls);
+	r.needs_tls = tls_rows[_i].needs_tls;
+	ck_assert_msg(learn_facts(&r) == tls_rows[_i].facts, "%s: facts 0x%x, want 0x%x",
+	    tls_rows[_i].what, learn_facts(&r), tls_rows[_i].facts);
+	ck_assert_msg(learn_cleared(&r) == tls_rows[_i].cleared, "%s: cleared 0x%x, want 0x%x",
+	    tls_rows[_i].what, learn_cleared(&r), tls_rows[_i].cleared);
+	/* needs-tls never answers without a probe: it only changes how to ask */
+	ck_assert_msg(learn_from_facts(FACT_NEEDS_TLS, &r, &r) == 0, "%s: answered from needs-tls",
+	    tls_rows[_i].what);
+}
+END_TEST
 
 START_TEST(test_facts)
 {
@@ -243,6 +281,7 @@ make_suite(void)
 	TCase *tc = tcase_create("learn");
 
 	tcase_add_loop_test(tc, test_facts, 0, sizeof(facts_rows) / sizeof(facts_rows[0]));
+	tcase_add_loop_test(tc, test_needs_tls, 0, sizeof(tls_rows) / sizeof(tls_rows[0]));
 	tcase_add_loop_test(tc, test_plan, 0, sizeof(plan_rows) / sizeof(plan_rows[0]));
 	tcase_add_loop_test(tc, test_from_facts, 0, sizeof(answer_rows) / sizeof(answer_rows[0]));
 	tcase_add_loop_test(tc, test_null_sender, 0, sizeof(null_rows) / sizeof(null_rows[0]));

@@ -68,7 +68,7 @@ START_TEST(test_decision_line)
 	d.action = "reject";
 	log_format_decision(line, sizeof(line), &d);
 	ck_assert_str_eq(line, "sender=<x@example.org> client=[203.0.113.9] verdict=invalid reason=user-unknown "
-			 "action=reject mx=mx1.example.org ip=192.0.2.1 code=550 dsn=5.1.1 cache=miss ms=183");
+			 "action=reject mx=mx1.example.org ip=192.0.2.1 code=550 dsn=5.1.1 cache=miss tls=none ms=183");
 
 	d.qid = "4Xabc";
 	d.sender = "evil\r\nsender=<forged@x>";
@@ -78,9 +78,15 @@ START_TEST(test_decision_line)
 	ck_assert_msg(strncmp(line, "sender=\"<evil\\x0d\\x0asender=<forged@x>>\" client=[203.0.113.9] qid=4Xabc", 70) == 0,
 		      "got %s", line);
 	ck_assert_msg(strstr(line, " cache=hit ") != NULL, "got %s", line);
+	/* a cached verdict had no session: no tls= */
+	ck_assert_msg(strstr(line, "tls=") == NULL, "got %s", line);
 	r.cached = RESULT_CACHED_SHARED;	/* answered from the fleet's shared cache */
 	log_format_decision(line, sizeof(line), &d);
 	ck_assert_msg(strstr(line, " cache=shared ") != NULL, "got %s, want cache=shared", line);
+	r.cached = 0;
+	strcpy(r.tls, "TLSv1.3");
+	log_format_decision(line, sizeof(line), &d);
+	ck_assert_msg(strstr(line, " cache=miss tls=TLSv1.3 ms=183") != NULL, "got %s", line);
 
 	memset(&r, 0, sizeof(r));
 	r.verdict = VERDICT_SKIPPED;

@@ -105,6 +105,10 @@ static const char zone[] =
 	HOST4("live.late.test", "127.0.0.1")
 	HOST4("quiet.late.test", "127.0.0.2")
 
+	/* an MX that resolves to the unspecified address only */
+	E("zero.test", "MX", "NOERROR", "zero.test. IN MX 10 mx.zero.test.\n")
+	HOST4("mx.zero.test", "0.0.0.0")
+
 	/* a domain with an underscore (addr_parse allows it, as the DNS does) */
 	E("mail_gw.test", "MX", "NOERROR", "mail_gw.test. IN MX 10 mx.one.test.\n");
 
@@ -375,6 +379,10 @@ END_TEST
  * ---- a refusal at MAIL FROM:<> is "refuses <>" only when it says so ----
  * With StrictNullSender, "refuses <>" rejects the sender: a demand for
  * TLS, or a refusal of our client address, must never come out so.
+ * Each row runs with ProbeTLS never (conns connections) and may
+ * (may_conns: a demand for TLS is asked once more with STARTTLS, which
+ * this server does not know: still starttls-required, and the domain
+ * is marked as needing TLS either way).
  */
 static const struct {
 	const char *what;
@@ -384,21 +392,22 @@ static const struct {
 	enum verdict want;
 	enum reason reason;
 	int conns;
+	int may_conns;
 } mail_rows[] = {
 	{ "530 5.7.0 STARTTLS first", "530 5.7.0 Must issue a STARTTLS command first\r\n",
-	    "250 2.1.5 Ok\r\n", 1, VERDICT_UNKNOWN, R_STARTTLS_REQUIRED, 1 },
+	    "250 2.1.5 Ok\r\n", 1, VERDICT_UNKNOWN, R_STARTTLS_REQUIRED, 1, 2 },
 	{ "530 5.5.1 STARTTLS first (OpenSMTPD)",
 	    "530 5.5.1 Invalid command: Must issue a STARTTLS command first\r\n",
-	    "250 2.1.5 Ok\r\n", 1, VERDICT_UNKNOWN, R_STARTTLS_REQUIRED, 1 },
+	    "250 2.1.5 Ok\r\n", 1, VERDICT_UNKNOWN, R_STARTTLS_REQUIRED, 1, 2 },
 	{ "454 4.7.0 encryption too weak (Sendmail)",
 	    "454 4.7.0 encryption too weak 0 less than 128\r\n",
-	    "250 2.1.5 Ok\r\n", 1, VERDICT_UNKNOWN, R_STARTTLS_REQUIRED, 1 },
+	    "250 2.1.5 Ok\r\n", 1, VERDICT_UNKNOWN, R_STARTTLS_REQUIRED, 1, 2 },
 	{ "554 5.7.1 client host blocked (Sendmail access map)",
 	    "554 5.7.1 Client host blocked by local policy\r\n",
-	    "250 2.1.5 Ok\r\n", 1, VERDICT_UNKNOWN, R_POLICY_BLOCK, 1 },
+	    "250 2.1.5 Ok\r\n", 1, VERDICT_UNKNOWN, R_POLICY_BLOCK, 1, 1 },
 	{ "550 5.7.1 null sender refused",
 	    "550 5.7.1 Null sender not accepted\r\n",
-	    NULL, 0, VERDICT_INVALID, R_NULL_SENDER_REFUSED, 1 },
+	    NULL, 0, VERDICT_INVALID, R_NULL_SENDER_REFUSED, 1, 1 },
 };
 
 START_TEST(test_mail_refusal)
@@ -406,26 +415,60 @@ START_TEST(test_mail_refusal)
 	struct srv s;
 	struct probe_conf c;
 	struct probe_result r;
+	int may, want;
+
+	for (may = 0; may <= 1; may++) {
+		memset(&s, 0, sizeof(s));
+		s.mail = mail_rows[_i].mail;
+		s.rcpt = mail_rows[_i].rcpt ? mail_rows[_i].rcpt : "250 2.1.5 Ok\r\n";
+		srv_start(&s);
+		conf_local(&c, s.port, 1);
+		c.strict_null = 1;
+		c.tls = may ? SMTP_TLS_MAY : SMTP_TLS_NEVER;
+		if (mail_rows[_i].retry)
+			util_strlcpy(c.retry_sender, "retry@probe.test", sizeof(c.retry_sender));
+		probe(&c, "u@one.test", &r);
+		srv_stop(&s);
+		ck_assert_msg(r.verdict == mail_rows[_i].want && r.reason == mail_rows[_i].reason,
+		    "%s (tls %s): got %s (%s), want %s (%s)", mail_rows[_i].what, may ? "may" : "never",
+		    verdict_str(r.verdict), reason_str(r.reason), verdict_str(mail_rows[_i].want),
+		    reason_str(mail_rows[_i].reason));
+		/* not about the null sender: no RetrySender dialogue */
+		want = may ? mail_rows[_i].may_conns : mail_rows[_i].conns;
+		ck_assert_msg(s.conns == want, "%s (tls %s): got %d connections, want %d",
+		    mail_rows[_i].what, may ? "may" : "never", s.conns, want);
+		ck_assert_msg(s.rcpts == 0, "%s: %d RCPT sent after MAIL was refused",
+		    mail_rows[_i].what, s.rcpts);
+		ck_assert_msg(r.needs_tls == (mail_rows[_i].reason == R_STARTTLS_REQUIRED),
+		    "%s (tls %s): needs_tls %d", mail_rows[_i].what, may ? "may" : "never", r.needs_tls);
+		ck_assert_msg(r.tls[0] == '\0', "%s: tls '%s', want plaintext", mail_rows[_i].what, r.tls);
+	}
+}
+END_TEST
+
+/*
+ * ---- AllowPrivateTargets never reaches 0.0.0.0 ----
+ *
+ * A connect() to 0.0.0.0 lands on this host: with the test's server on
+ * 127.0.0.1 and the probe's port set to it, a probe that dialled the
+ * unspecified address would be answered (valid). It must not dial it
+ * at all, even with private targets allowed: the MX is bogus.
+ */
+START_TEST(test_unspecified_private)
+{
+	struct srv s;
+	struct probe_conf c;
+	struct probe_result r;
 
 	memset(&s, 0, sizeof(s));
-	s.mail = mail_rows[_i].mail;
-	s.rcpt = mail_rows[_i].rcpt ? mail_rows[_i].rcpt : "250 2.1.5 Ok\r\n";
 	srv_start(&s);
 	conf_local(&c, s.port, 1);
-	c.strict_null = 1;
-	if (mail_rows[_i].retry)
-		util_strlcpy(c.retry_sender, "retry@probe.test", sizeof(c.retry_sender));
-	probe(&c, "u@one.test", &r);
+	probe(&c, "u@zero.test", &r);
 	srv_stop(&s);
-	ck_assert_msg(r.verdict == mail_rows[_i].want && r.reason == mail_rows[_i].reason,
-	    "%s: got %s (%s), want %s (%s)", mail_rows[_i].what,
-	    verdict_str(r.verdict), reason_str(r.reason), verdict_str(mail_rows[_i].want),
-	    reason_str(mail_rows[_i].reason));
-	/* not about the null sender: no RetrySender dialogue */
-	ck_assert_msg(s.conns == mail_rows[_i].conns, "%s: got %d connections, want %d",
-	    mail_rows[_i].what, s.conns, mail_rows[_i].conns);
-	ck_assert_msg(s.rcpts == 0, "%s: %d RCPT sent after MAIL was refused",
-	    mail_rows[_i].what, s.rcpts);
+	ck_assert_msg(s.conns == 0, "got %d connections to 0.0.0.0, want 0", s.conns);
+	ck_assert_msg(r.verdict == VERDICT_BAD_DOMAIN && r.reason == R_BOGUS_MX,
+	    "got %s (%s), want bad-domain (bogus-mx)", verdict_str(r.verdict),
+	    reason_str(r.reason));
 }
 END_TEST
 
@@ -874,6 +917,7 @@ make_suite(void)
 	tcase_add_loop_test(tc, test_helo_temp, 0, sizeof(helo_rows) / sizeof(helo_rows[0]));
 	tcase_add_loop_test(tc, test_mail_refusal, 0, sizeof(mail_rows) / sizeof(mail_rows[0]));
 	tcase_add_test(tc, test_rank_reply_over_network);
+	tcase_add_test(tc, test_unspecified_private);
 	tcase_add_test(tc, test_underscore_domain);
 	tcase_add_loop_test(tc, test_catchall_rcpt, 0,
 	    sizeof(catchall_rows) / sizeof(catchall_rows[0]));

@@ -41,6 +41,8 @@ enum cache_status { CACHE_HIT, CACHE_MISS, CACHE_ERR };
 #define FACT_BLOCKS_US		0x04
 #define FACT_NO_MAIL		0x08
 #define FACT_UNREACHABLE	0x10
+#define FACT_NEEDS_TLS		0x20	/* a plaintext session was told "STARTTLS first" */
+#define FACT_COUNT		6	/* the FACT_* bits, the last one 1 << (FACT_COUNT - 1) */
 
 struct cache_domain {
 	unsigned facts;
@@ -162,7 +164,7 @@ struct cache_stats {
 	long	stale;			/* valid records due for a re-probe (in by_verdict too) */
 	long	expired;		/* address and domain records past their lifetime */
 	long	domains;		/* domain records in force */
-	long	by_fact[5];		/* FACT_CATCH_ALL ... FACT_UNREACHABLE (bit order) in force */
+	long	by_fact[FACT_COUNT];	/* FACT_CATCH_ALL ... FACT_NEEDS_TLS (bit order) in force */
 	long	malformed;
 	time_t	oldest, newest;		/* created, over all decoded records; 0 if none */
 	long long file_size;		/* bytes on disk */
@@ -172,7 +174,7 @@ struct cache_stats {
 
 int	cache_stats(struct cache *c, struct cache_stats *s);
 
-/* cache_fact_str - "catch-all", "refuses-null", "blocks-us", "no-mail", "unreachable" for one FACT_* bit */
+/* cache_fact_str - "catch-all", "refuses-null", "blocks-us", "no-mail", "unreachable", "needs-tls" for one FACT_* bit */
 const char *cache_fact_str(unsigned fact);
 
 /* cache_readonly - non-zero when this handle does not write (CACHE_RDONLY, read-only disk) */

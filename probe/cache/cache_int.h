@@ -29,8 +29,9 @@
 #define REC_MAX		1024		/* no valid record is longer */
 #define REASON_LITERAL	0xff
 #define CACHE_TEXT_MAX	128		/* reply text kept per record */
-#define FACT_ALL	0x1f
-#define NFACTS		5
+#define FACT_ALL	0x3f
+#define NFACTS		FACT_COUNT
+#define F_FACT5		0x80		/* flags: the sixth fact (FACT_NEEDS_TLS) of a D record */
 
 /* the handle and its limits (opened in cache_env.c) */
 #define DEFAULT_MAPSIZE	((size_t)1 << 30)	/* 1 GiB of address space; the file grows as used */

@@ -15,8 +15,11 @@
  *	all the bytes before it. The disk_reasons[] table is append-only:
  *	changing an existing index needs a new version number.
  *
- *	Flags: bits 0-4 are catch_all (A, bit 0) or the FACT_* bits (D);
- *	F_TRIED (0x20) says tried is there; F_MXREL (0x40) says the MX is
+ *	Flags: bits 0-4 are catch_all (A, bit 0) or the first five FACT_*
+ *	bits (D); bit 7 (F_FACT5) is the sixth fact, needs-tls, appended
+ *	after the others so that the five keep their bits and their
+ *	times' order (a build that knows only five reads such a record as
+ *	a miss); F_TRIED (0x20) says tried is there; F_MXREL (0x40) says the MX is
  *	stored relative to the key's domain ("mx1" for mx1.<domain>, ""
  *	for <domain> itself). In the text of an A record, the byte 0x01
  *	stands for the address of the key (local@domain), which servers
@@ -98,11 +101,12 @@ static const enum reason disk_reasons[] = {
 	[38] = R_LOCAL,
 	[39] = R_PROBE_SENDER,
 	[40] = R_INTERNAL,
+	[41] = R_SPF_PASS,
 };
 #define NREASONS	(sizeof(disk_reasons) / sizeof(disk_reasons[0]))
 
 static const char *const fact_names[NFACTS] = {
-	"catch-all", "refuses-null", "blocks-us", "no-mail", "unreachable",
+	"catch-all", "refuses-null", "blocks-us", "no-mail", "unreachable", "needs-tls",
 };
 
 /* ---- CRC-32 (IEEE 802.3, as zlib) ---- */
@@ -370,6 +374,8 @@ cache_rec_encode(const struct rec *r, const char *key, size_t klen,
 	const char *addr, *dom, *p;
 	size_t off, i, alen, dlen, mlen = strlen(r->mx), tlen = strlen(r->text);
 	unsigned char ipb[16], flags = (unsigned char)(r->flags & 0x1f);
+	if (r->type == REC_DOMAIN && (r->flags & FACT_NEEDS_TLS))
+		flags |= F_FACT5;
 	char text[CACHE_TEXT_MAX + 1];
 	int fam = 0;
 	int reason_ix;
@@ -521,8 +527,13 @@ decode_head(const unsigned char *buf, size_t len, struct rec *r, size_t *off)
 	r->verdict = (enum verdict)buf[3];
 	fl = buf[4];
 	r->flags = fl & 0x1f;
-	if (fl & ~(0x1fu | F_TRIED | F_MXREL))
+	if (fl & ~(0x1fu | F_TRIED | F_MXREL | F_FACT5))
 		return -1;
+	if (fl & F_FACT5) {
+		if (r->type != REC_DOMAIN)
+			return -1;
+		r->flags |= FACT_NEEDS_TLS;
+	}
 	if (r->type == REC_ADDR && (r->flags & ~1u) != 0)
 		return -1;
 	if (r->type == REC_DOMAIN && r->flags == 0)

@@ -252,7 +252,7 @@ json_facts(FILE *fp, unsigned facts)
 	int first = 1;
 
 	fputc('[', fp);
-	for (b = 1; b <= FACT_UNREACHABLE; b <<= 1) {
+	for (b = 1; b <= FACT_NEEDS_TLS; b <<= 1) {
 		if (!(facts & b))
 			continue;
 		if (!first)
@@ -270,7 +270,7 @@ facts_text(char *buf, size_t size, unsigned facts)
 	size_t n = 0;
 
 	buf[0] = '\0';
-	for (b = 1; b <= FACT_UNREACHABLE && n < size; b <<= 1)
+	for (b = 1; b <= FACT_NEEDS_TLS && n < size; b <<= 1)
 		if (facts & b)
 			n += (size_t)snprintf(buf + n, size - n, "%s%s", n ? "," : "", cache_fact_str(b));
 	if (buf[0] == '\0')
@@ -819,7 +819,7 @@ cmd_stats(struct ctx *x, int argc, char **argv)
 			printf("%s\"%s\":%ld", i++ ? "," : "", verdict_str((enum verdict)v), s.by_verdict[v]);
 		}
 		printf("},\"stale\":%ld,\"domains\":%ld,\"by_fact\":{", s.stale, s.domains);
-		for (i = 0; i < 5; i++)
+		for (i = 0; i < FACT_COUNT; i++)
 			printf("%s\"%s\":%ld", i ? "," : "", cache_fact_str(1u << i), s.by_fact[i]);
 		printf("},\"expired\":%ld,\"damaged\":%ld,\"oldest\":%lld,\"newest\":%lld",
 		    s.expired, s.malformed, (long long)s.oldest, (long long)s.newest);
@@ -844,7 +844,7 @@ cmd_stats(struct ctx *x, int argc, char **argv)
 		putchar('\n');
 	}
 	printf("domain facts:\n");
-	for (i = 0; i < 5; i++)
+	for (i = 0; i < FACT_COUNT; i++)
 		printf("  %-12s %7ld\n", cache_fact_str(1u << i), s.by_fact[i]);
 	if (s.oldest != 0) {
 		stamp(ts, sizeof(ts), s.oldest);

@@ -65,6 +65,7 @@ static const char usage_text[] =
 "  --wait SEC         give up on a free slot after SEC s of waiting (default: wait)\n"
 "  --no-catchall      skip the random-recipient catch-all check\n"
 "  --method M         rcpt (default) or vrfy (VRFY first, RCPT when refused)\n"
+"  --tls MODE         may (default: STARTTLS when offered) or never\n"
 "  --cache FILE       answer from and fill this verdict cache\n"
 "  -c CONF            read settings from a sav-milter.conf file\n"
 "  -h, --help         this text\n"
@@ -89,6 +90,11 @@ print_json(FILE *fp, const struct probe_result *r)
 {
 	fputc('{', fp);
 	print_json_result(fp, r);
+	fputs(",\"tls\":", fp);
+	if (r->tls[0] != '\0')
+		util_json_str(fp, r->tls);
+	else
+		fputs("null", fp);
 	/* cache_source: which cache answered, null when none did */
 	fprintf(fp, ",\"cached\":%s,\"cache_source\":%s,\"elapsed_ms\":%ld}\n",
 		r->cached ? "true" : "false",
@@ -392,7 +398,7 @@ main(int argc, char **argv)
 		} else if (!strcmp(a, "-f") || !strcmp(a, "-j") || !strcmp(a, "-c") ||
 			   !strcmp(a, "--resolver") || !strcmp(a, "--port") || !strcmp(a, "--sender") ||
 			   !strcmp(a, "--helo") || !strcmp(a, "--timeout") || !strcmp(a, "--cache") ||
-			   !strcmp(a, "--method") || !strcmp(a, "--wait")) {
+			   !strcmp(a, "--method") || !strcmp(a, "--wait") || !strcmp(a, "--tls")) {
 			const char *v;
 
 			if (!need(argc, argv, i))
@@ -427,7 +433,8 @@ main(int argc, char **argv)
 			} else {
 				const char *key = !strcmp(a, "--resolver") ? "Resolver" :
 				    !strcmp(a, "--port") ? "ProbePort" : !strcmp(a, "--sender") ? "ProbeSender" :
-				    !strcmp(a, "--helo") ? "HeloName" : "ProbeMethod";
+				    !strcmp(a, "--helo") ? "HeloName" : !strcmp(a, "--tls") ? "ProbeTLS" :
+				    "ProbeMethod";
 
 				if (!strcmp(key, "Resolver"))
 					resolvers++;

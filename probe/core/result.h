@@ -24,6 +24,8 @@ struct probe_result {
 	char	mx[256];		/* MX host that answered, "" */
 	char	ip[48];			/* its address, "" */
 	int	catch_all;
+	char	tls[16];		/* TLS protocol of the deciding session ("TLSv1.3"), "" plaintext */
+	int	needs_tls;		/* a plaintext session was told "TLS first" (the domain fact) */
 	int	cached;		/* 0, or where the answer came from: RESULT_CACHED_* */
 	long	elapsed_ms;
 };

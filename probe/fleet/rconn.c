@@ -53,6 +53,7 @@ struct target {
 struct local {
 	redisContext *c;
 	unsigned gen;
+	int	short_tv;		/* c's time-out is what was left after the connect */
 };
 
 static struct {
@@ -217,6 +218,18 @@ read_pass(const char *path)
 	return 0;
 }
 
+static struct timeval
+tv_ms(msec_t ms)
+{
+	struct timeval tv;
+
+	if (ms < 1)
+		ms = 1;
+	tv.tv_sec = (time_t)(ms / 1000);
+	tv.tv_usec = (suseconds_t)((ms % 1000) * 1000);
+	return tv;
+}
+
 /* pool_put - keep an idle context of the current generation, or free it */
 static void
 pool_put(redisContext *c, unsigned g)
@@ -225,6 +238,7 @@ pool_put(redisContext *c, unsigned g)
 		return;
 	pthread_mutex_lock(&R.mu);
 	if (R.on && g == atomic_load(&gen) && !atomic_load(&down) && R.npool < POOL_MAX) {
+		redisSetTimeout(c, tv_ms(R.timeout_ms));
 		R.pool[R.npool].c = c;
 		R.pool[R.npool++].gen = g;
 		c = NULL;
@@ -333,18 +347,6 @@ rconn_timeout_ms(void)
 	return R.timeout_ms;
 }
 
-static struct timeval
-tv_ms(msec_t ms)
-{
-	struct timeval tv;
-
-	if (ms < 1)
-		ms = 1;
-	tv.tv_sec = (time_t)(ms / 1000);
-	tv.tv_usec = (suseconds_t)((ms % 1000) * 1000);
-	return tv;
-}
-
 /* mark_down - sharing stops (one warning for the process); the next try is in RETRY_MS */
 static void
 mark_down(const char *what, const char *detail)
@@ -431,7 +433,13 @@ connect_one(void)
 		redisFree(c);
 		return NULL;
 	}
-	redisSetTimeout(c, tv_ms(R.timeout_ms));
+	/*
+	 * The caller's first command gets what is left of the deadline, so
+	 * that connecting and asking together take no longer than the
+	 * time-out; rconn_get gives the context the whole time-out again
+	 * the next time (short_tv).
+	 */
+	redisSetTimeout(c, tv_ms(util_left_ms(deadline, 0)));
 	return c;
 }
 
@@ -454,8 +462,13 @@ rconn_get(void)
 	}
 	g = atomic_load(&gen);
 	was_down = atomic_load(&down);
-	if (l->c != NULL && l->gen == g && !was_down && !l->c->err)
+	if (l->c != NULL && l->gen == g && !was_down && !l->c->err) {
+		if (l->short_tv) {
+			redisSetTimeout(l->c, tv_ms(R.timeout_ms));
+			l->short_tv = 0;
+		}
 		return l->c;
+	}
 	if (l->c != NULL) {
 		redisFree(l->c);
 		l->c = NULL;
@@ -469,10 +482,12 @@ rconn_get(void)
 			return NULL;
 	} else if ((l->c = pool_take(g)) != NULL) {
 		l->gen = g;
+		l->short_tv = 0;
 		return l->c;
 	}
 	if ((l->c = connect_one()) == NULL)
 		return NULL;
+	l->short_tv = 1;
 	if (was_down && atomic_exchange(&down, 0) == 1)
 		log_msg(LOG_NOTICE, "shared cache: available again; sharing resumes");
 	l->gen = atomic_load(&gen);

@@ -24,8 +24,13 @@
  * Errors: the strerror text of the failing call goes into n->err at
  * once ("connect: Connection refused"). EINTR is retried everywhere.
  *
+ * Layers: with n->ops set (tls.c after STARTTLS) the reads and writes
+ * go through the layer instead of recv/send, into the same buffer,
+ * under the same deadlines and the same line limits; netio_close ends
+ * the layer first.
+ *
  * Memory and threads: the caller owns struct netio; nothing is
- * allocated; no global state. One struct netio per thread at a time.
+ * allocated here (a layer owns what it allocates); no global state. One struct netio per thread at a time.
  * No SMTP knowledge lives here.
  */
 #include <errno.h>
@@ -49,12 +54,7 @@ netio_seterr(struct netio *n, const char *what, int e)
 	snprintf(n->err, sizeof(n->err), "%s: %s", what, s);
 }
 
-/*
- * netio_wait - poll fd for events until deadline. Returns NETIO_OK when
- * the socket is ready (or has an error/hangup for the caller to read
- * out), NETIO_TIMEOUT when the time is up, NETIO_ERROR on poll failure.
- */
-static enum netio_status
+enum netio_status
 netio_wait(struct netio *n, short events, msec_t deadline)
 {
 	struct pollfd pfd;
@@ -86,6 +86,8 @@ void
 netio_init(struct netio *n)
 {
 	n->fd = -1;
+	n->ops = NULL;
+	n->layer = NULL;
 	n->start = n->end = 0;
 	n->err[0] = '\0';
 	n->nread = 0;
@@ -163,6 +165,7 @@ static enum netio_status
 netio_fill(struct netio *n, msec_t deadline)
 {
 	enum netio_status st;
+	short events;
 	ssize_t r;
 
 	for (;;) {
@@ -172,7 +175,14 @@ netio_fill(struct netio *n, msec_t deadline)
 		 */
 		if (util_left_ms(deadline, 0) <= 0)
 			return NETIO_TIMEOUT;
-		r = recv(n->fd, n->buf + n->end, NETIO_BUF - n->end, 0);
+		events = POLLIN;
+		if (n->ops != NULL) {
+			errno = 0;
+			r = n->ops->recv(n, n->buf + n->end, NETIO_BUF - n->end, &events);
+			if (r < 0 && errno != EAGAIN)
+				return NETIO_ERROR;	/* the layer set n->err */
+		} else
+			r = recv(n->fd, n->buf + n->end, NETIO_BUF - n->end, 0);
 		if (r > 0) {
 			n->end += (size_t)r;
 			n->nread += (unsigned long long)r;
@@ -186,7 +196,7 @@ netio_fill(struct netio *n, msec_t deadline)
 			netio_seterr(n, "read", errno);
 			return NETIO_ERROR;
 		}
-		st = netio_wait(n, POLLIN, deadline);
+		st = netio_wait(n, events, deadline);
 		if (st != NETIO_OK)
 			return st;
 	}
@@ -283,6 +293,7 @@ netio_write(struct netio *n, const char *buf, size_t len, msec_t deadline)
 {
 	enum netio_status st;
 	size_t off = 0;
+	short events;
 	ssize_t w;
 
 	if (n->fd < 0) {
@@ -294,7 +305,14 @@ netio_write(struct netio *n, const char *buf, size_t len, msec_t deadline)
 			snprintf(n->err, sizeof(n->err), "write: timed out");
 			return NETIO_TIMEOUT;
 		}
-		w = send(n->fd, buf + off, len - off, MSG_NOSIGNAL);
+		events = POLLOUT;
+		if (n->ops != NULL) {
+			errno = 0;
+			w = n->ops->send(n, buf + off, len - off, &events);
+			if (w < 0 && errno != EAGAIN)
+				return NETIO_ERROR;	/* the layer set n->err */
+		} else
+			w = send(n->fd, buf + off, len - off, MSG_NOSIGNAL);
 		if (w >= 0) {
 			off += (size_t)w;
 			continue;
@@ -305,7 +323,7 @@ netio_write(struct netio *n, const char *buf, size_t len, msec_t deadline)
 			netio_seterr(n, "write", errno);
 			return NETIO_ERROR;
 		}
-		st = netio_wait(n, POLLOUT, deadline);
+		st = netio_wait(n, events, deadline);
 		if (st == NETIO_TIMEOUT)
 			snprintf(n->err, sizeof(n->err), "write: timed out");
 		if (st != NETIO_OK)
@@ -317,6 +335,10 @@ netio_write(struct netio *n, const char *buf, size_t len, msec_t deadline)
 void
 netio_close(struct netio *n)
 {
+	if (n->ops != NULL && n->ops->close != NULL)
+		n->ops->close(n);
+	n->ops = NULL;
+	n->layer = NULL;
 	if (n->fd >= 0)
 		(void)close(n->fd);
 	n->fd = -1;

@@ -7,12 +7,17 @@
  * step. Reads are bounded: a line longer than the caller's buffer is
  * consumed up to its terminator (or the deadline) and reported as
  * NETIO_TOOLONG; the buffer never grows.
+ *
+ * A layer may sit between the buffer and the socket (tls.c): struct
+ * netio_ops replaces recv/send, so a line read after STARTTLS goes
+ * through the same buffer and the same limits as one read before.
  */
 #ifndef SAV_NETIO_H
 #define SAV_NETIO_H
 
 #include <stddef.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 #include "util.h"
 
 #define NETIO_BUF	4096
@@ -25,8 +30,25 @@ enum netio_status {
 	NETIO_ERROR,		/* connect refused, reset, other errno */
 };
 
+struct netio;
+
+/*
+ * netio_ops - a layer over the socket (TLS). recv and send move at
+ * most len bytes and never block: they return the count (> 0), 0 for
+ * an orderly end (recv only), or -1: with errno EAGAIN and *events the
+ * poll() events to wait for, or any other errno with n->err set.
+ * close ends the layer (netio_close calls it before closing the fd).
+ */
+struct netio_ops {
+	ssize_t	(*recv)(struct netio *n, void *buf, size_t len, short *events);
+	ssize_t	(*send)(struct netio *n, const void *buf, size_t len, short *events);
+	void	(*close)(struct netio *n);
+};
+
 struct netio {
 	int	fd;
+	const struct netio_ops *ops;	/* NULL: the plain socket */
+	void	*layer;			/* the layer's own state (ops) */
 	size_t	start, end;
 	char	buf[NETIO_BUF];
 	char	err[128];		/* strerror text of the last NETIO_ERROR */
@@ -53,6 +75,13 @@ size_t	netio_pending(const struct netio *n);
 /* netio_write - write all of buf within deadline (MSG_NOSIGNAL) */
 enum netio_status netio_write(struct netio *n, const char *buf, size_t len,
 			      msec_t deadline);
+
+/*
+ * netio_wait - poll the socket for events until deadline: NETIO_OK when
+ * ready (or in error, for the caller to read out), NETIO_TIMEOUT,
+ * NETIO_ERROR. For layers (tls.c) that drive their own handshake.
+ */
+enum netio_status netio_wait(struct netio *n, short events, msec_t deadline);
 
 void	netio_close(struct netio *n);
 

@@ -9,6 +9,11 @@
  *	<- 220 greeting		greeting_ms; read to the final line, never
  *				speak before it (no banner -> time-out)
  *	-> EHLO helo		command_ms; 5xx -> HELO helo
+ *	[STARTTLS offered and tls MAY, or tls FORCE:
+ *	 -> STARTTLS		command_ms; not 220 -> SMTP_TLS_FAILED
+ *	 anything after the 220 -> SMTP_PROTOCOL_ERROR (injection)
+ *	 TLS handshake		command_ms (tls.c); failed -> SMTP_TLS_FAILED
+ *	 -> EHLO helo		again, inside TLS; its reply replaces the first]
  *	[need SMTPUTF8 and not offered -> QUIT, SMTP_NO_SMTPUTF8]
  *	[VRFY method: -> VRFY <rcpt>; 250/251/550/551/553 decide,
  *	 anything else falls back to MAIL/RCPT]
@@ -86,6 +91,7 @@ static const char *const stage_what[] = {
 	[SMTP_ST_GREETING] = "greeting",
 	[SMTP_ST_EHLO] = "EHLO reply",
 	[SMTP_ST_HELO] = "HELO reply",
+	[SMTP_ST_STARTTLS] = "STARTTLS reply",
 	[SMTP_ST_MAIL] = "MAIL reply",
 	[SMTP_ST_VRFY] = "VRFY reply",
 	[SMTP_ST_RCPT] = "RCPT reply",
@@ -459,6 +465,85 @@ smtp_quit(struct smtp_sess *s, int random_due)
 	}
 }
 
+/*
+ * smtp_hello - EHLO, HELO when EHLO gets 5xx; sets out->ext. Returns 0,
+ * or -1 with the outcome final (QUIT sent where the connection allows).
+ */
+static int
+smtp_hello(struct smtp_sess *s, const struct smtp_lines *l)
+{
+	struct smtp_outcome *out = s->out;
+	struct reply r;
+
+	if (smtp_cmd_kept(s, l->ehlo, SMTP_ST_EHLO, &r) < 0)
+		return -1;
+	if (r.code / 100 == 2) {
+		out->ext = r.ext;
+		return 0;
+	}
+	if (r.code / 100 == 5) {
+		if (smtp_cmd_kept(s, l->helo, SMTP_ST_HELO, &r) < 0)
+			return -1;
+		out->ext = 0;
+		if (r.code / 100 == 2)
+			return 0;
+	}
+	/* HELO refused too, or EHLO 4xx (3xx): the server does not want us now. */
+	out->status = SMTP_HELO_REFUSED;
+	smtp_quit(s, 0);
+	return -1;
+}
+
+/*
+ * smtp_starttls - STARTTLS, its 220, the injection check, the
+ * handshake (tls_start, under the command time-out) and EHLO again
+ * inside TLS, whose reply replaces the plaintext one (RFC 3207 4.2:
+ * the client discards what it learnt before). Returns 0 with the
+ * session in TLS, or -1 with the outcome final.
+ */
+static int
+smtp_starttls(struct smtp_sess *s, const struct smtp_lines *l)
+{
+	struct smtp_outcome *out = s->out;
+	char err[sizeof(out->err)], desc[160];
+	enum smtp_status st;
+	enum tls_status ts;
+	struct reply r;
+
+	reply_init(&r);
+	out->stage = SMTP_ST_STARTTLS;
+	st = smtp_send(s, "STARTTLS\r\n", 10, "STARTTLS", s->p->command_ms);
+	if (st == SMTP_ANSWERED)
+		st = smtp_answer(s, &r, SMTP_ST_STARTTLS);
+	if (st != SMTP_ANSWERED) {
+		out->status = st;
+		if (r.code != 0)
+			out->last = r;
+		return -1;
+	}
+	if (r.code != 220) {
+		out->status = SMTP_TLS_FAILED;
+		out->last = r;
+		smtp_err(s, "STARTTLS refused (%d)", r.code);
+		smtp_quit(s, 0);
+		return -1;
+	}
+	ts = tls_start(&s->n, s->p->tls_name, smtp_step_deadline(s, s->p->command_ms), &out->tls,
+		       err, sizeof(err));
+	if (ts != TLS_OK) {
+		/* after a 220 the connection is neither plaintext nor TLS: no QUIT */
+		out->status = ts == TLS_INJECTED ? SMTP_PROTOCOL_ERROR : SMTP_TLS_FAILED;
+		memset(&out->tls, 0, sizeof(out->tls));
+		smtp_err(s, "%s", err);
+		return -1;
+	}
+	tls_describe(&out->tls, desc, sizeof(desc));
+	trace_printf(s->p->trace, "tls: %s", desc);
+	out->ext = 0;
+	reply_init(&out->last);
+	return smtp_hello(s, l);
+}
+
 /* smtp_vrfy - VRFY path; returns 1 when VRFY decided (out is final) */
 static int
 smtp_vrfy(struct smtp_sess *s, const struct smtp_lines *l)
@@ -700,25 +785,11 @@ smtp_probe(const struct smtp_params *p, const struct sockaddr *sa,
 		goto done;
 	}
 
-	/* EHLO, HELO on 5xx. */
-	if (smtp_cmd_kept(&s, l.ehlo, SMTP_ST_EHLO, &r) < 0)
+	if (smtp_hello(&s, &l) < 0)
 		goto done;
-	if (r.code / 100 == 2)
-		out->ext = r.ext;
-	else if (r.code / 100 == 5) {
-		if (smtp_cmd_kept(&s, l.helo, SMTP_ST_HELO, &r) < 0)
+	if ((p->tls == SMTP_TLS_MAY && (out->ext & REPLY_EXT_STARTTLS)) || p->tls == SMTP_TLS_FORCE) {
+		if (smtp_starttls(&s, &l) < 0)
 			goto done;
-		if (r.code / 100 != 2) {
-			out->status = SMTP_HELO_REFUSED;
-			smtp_quit(&s, 0);
-			goto done;
-		}
-		out->ext = 0;
-	} else {
-		/* EHLO 4xx (or 3xx): the server does not want us now. */
-		out->status = SMTP_HELO_REFUSED;
-		smtp_quit(&s, 0);
-		goto done;
 	}
 
 	/* Never send a UTF-8 address to a server that did not offer SMTPUTF8. */
@@ -754,6 +825,7 @@ smtp_status_str(enum smtp_status s)
 	case SMTP_HELO_REFUSED:		return "helo-refused";
 	case SMTP_MAIL_REFUSED:		return "mail-refused";
 	case SMTP_NO_SMTPUTF8:		return "no-smtputf8";
+	case SMTP_TLS_FAILED:		return "tls-failed";
 	case SMTP_BAD_INPUT:		return "bad-input";
 	}
 	return "?";
@@ -767,6 +839,7 @@ smtp_stage_str(enum smtp_stage s)
 	case SMTP_ST_GREETING:	return "greeting";
 	case SMTP_ST_EHLO:	return "ehlo";
 	case SMTP_ST_HELO:	return "helo";
+	case SMTP_ST_STARTTLS:	return "starttls";
 	case SMTP_ST_MAIL:	return "mail";
 	case SMTP_ST_VRFY:	return "vrfy";
 	case SMTP_ST_RCPT:	return "rcpt";

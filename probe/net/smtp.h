@@ -15,6 +15,13 @@
  * the server is ever echoed back. A 421 at any stage, EOF or reset
  * mid-dialogue is SMTP_CLOSED (treated like 451 for that host).
  *
+ * STARTTLS: with tls MAY and STARTTLS in the EHLO reply, or with tls
+ * FORCE, "STARTTLS" follows EHLO; after its 220 nothing more may have
+ * arrived (else SMTP_PROTOCOL_ERROR: response injection), the
+ * handshake runs under the command time-out, and EHLO is sent again:
+ * its reply replaces the plaintext one. No 220, or a failed handshake,
+ * is SMTP_TLS_FAILED.
+ *
  * With method VRFY, "VRFY <rcpt>" is tried first after EHLO; 250/251
  * and mailbox-level 5xx decide; 252, 502 and anything else fall back to
  * the RCPT path.
@@ -28,8 +35,16 @@
 #include <sys/socket.h>
 #include "util.h"
 #include "reply.h"
+#include "tls.h"
 
 enum smtp_method { SMTP_METHOD_RCPT, SMTP_METHOD_VRFY };
+
+/* STARTTLS after EHLO (tls.c), as ProbeTLS and the domain's facts say */
+enum smtp_tls {
+	SMTP_TLS_NEVER,		/* plaintext only */
+	SMTP_TLS_MAY,		/* STARTTLS when the EHLO reply offers it */
+	SMTP_TLS_FORCE,		/* STARTTLS even when not offered: the domain needs TLS */
+};
 
 struct smtp_params {
 	const char *helo;		/* EHLO/HELO argument */
@@ -38,6 +53,8 @@ struct smtp_params {
 	const char *random_rcpt;	/* NULL: no catch-all check */
 	int	need_smtputf8;		/* address needs SMTPUTF8 */
 	enum smtp_method method;
+	enum smtp_tls tls;
+	const char *tls_name;		/* MX host name: SNI and the name check; NULL: none */
 	msec_t	connect_ms;		/* per-step time-outs, each also bounded by the deadline */
 	msec_t	greeting_ms;
 	msec_t	command_ms;
@@ -54,7 +71,7 @@ struct smtp_params {
 };
 
 enum smtp_stage {
-	SMTP_ST_CONNECT, SMTP_ST_GREETING, SMTP_ST_EHLO, SMTP_ST_HELO,
+	SMTP_ST_CONNECT, SMTP_ST_GREETING, SMTP_ST_EHLO, SMTP_ST_HELO, SMTP_ST_STARTTLS,
 	SMTP_ST_MAIL, SMTP_ST_VRFY, SMTP_ST_RCPT, SMTP_ST_RANDOM, SMTP_ST_QUIT,
 };
 
@@ -69,6 +86,8 @@ enum smtp_status {
 	SMTP_HELO_REFUSED,	/* EHLO and HELO refused; last holds the reply */
 	SMTP_MAIL_REFUSED,	/* MAIL FROM got 4xx/5xx; last holds the reply */
 	SMTP_NO_SMTPUTF8,	/* address needs SMTPUTF8, server does not offer it; nothing sent past EHLO */
+	SMTP_TLS_FAILED,	/* STARTTLS got no 220 (last holds the reply) or the handshake
+				   failed (err says why): plaintext may be tried once */
 	SMTP_BAD_INPUT,		/* a command part (HELO name, sender, recipient) holds CR or LF:
 				   refused before connecting, nothing sent; a bug upstream */
 };
@@ -81,7 +100,8 @@ struct smtp_outcome {
 	int	have_random;		/* the catch-all RCPT got a reply; it counts
 					   only when last (the real RCPT) is 2xx */
 	struct reply random;
-	unsigned ext;			/* EHLO extensions (REPLY_EXT_*) */
+	unsigned ext;			/* EHLO extensions (REPLY_EXT_*); after STARTTLS, of the EHLO inside */
+	struct tls_info tls;		/* tls.protocol "" : the session stayed plaintext */
 	char	err[128];		/* sanitised detail for time-outs and errors */
 };
 

@@ -45,6 +45,10 @@ mlab_world()
 	lab_dns_mx nullmx.test "0 ."
 	lab_dns_rcode nxdomain.test MX NXDOMAIN
 	lab_dns_rcode servfail.test MX SERVFAIL
+	# a script's own records (mlab_dns_extra, when it defines one)
+	if declare -F mlab_dns_extra >/dev/null; then
+		mlab_dns_extra
+	fi
 	lab_dns_fallback
 	lab_dns_start "$LAB_DNS_DATA"
 
