@@ -25,6 +25,8 @@
  *  - a lock whose holder died: a milter request within its budget gets
  *    tempfail / budget and nothing is probed; a request that may wait
  *    probes once the lock's PX has run out;
+ *  - garbage under a sender's lock key (no PX, or a list): the sender
+ *    is probed at once, not held up;
  *  - the shared cache down: each host decides alone, at once;
  *  - an ACL user allowed the verdicts' commands only (no EVAL, no
  *    sorted sets): verdicts are still shared, the joe-job falls back on
@@ -55,7 +57,7 @@ static struct redisfx fx;
 static char tmpdir[64];
 
 static const char *const domains[] = {
-	"joe", "d1", "d2", "d3", "d4", "dead", "down", "rate", "sf",
+	"joe", "d1", "d2", "d3", "d4", "dead", "down", "rate", "sf", "junk",
 };
 
 static void
@@ -430,6 +432,41 @@ START_TEST(dead_holder)
 }
 END_TEST
 
+START_TEST(garbage_lock)
+{
+	struct fake_smtpd sv;
+	struct probe_conf pc;
+	struct probe_result res;
+	struct limiter *a;
+	redisContext *c;
+	char buf[16], *t;
+	long t0;
+
+	fake_start(&sv, tmpdir, NULL, "rcpt * 250 2.1.5 Ok\n");
+	limit_fixture_conf(&pc, ns.port, sv.port, "probe.fleet.test", NULL);
+	a = limit_new(NULL, NULL);
+	ck_assert(a != NULL);
+	c = redisfx_connect(&fx, 500);
+	ck_assert(c != NULL);
+	ck_assert_str_eq(redisfx_str(c, buf, sizeof(buf), "SET %s %s",
+	    "sav:v1:lock:a:one@junk.test", "0123456789abcdef0123456789abcdef"), "OK");
+	ck_assert_int_eq(redisfx_int(c, "RPUSH %s x", "sav:v1:lock:a:two@junk.test"), 1);
+	redisFree(c);
+	t0 = redisfx_ms();
+	limit_verdict(a, &pc, "one@junk.test", 13, 2000, &res);
+	ck_assert_msg(res.verdict == VERDICT_VALID, "lock without PX: got %s/%s, want valid",
+	    verdict_str(res.verdict), reason_str(res.reason));
+	limit_verdict(a, &pc, "two@junk.test", 13, 2000, &res);
+	ck_assert_msg(res.verdict == VERDICT_VALID, "a list as the lock: got %s/%s, want valid",
+	    verdict_str(res.verdict), reason_str(res.reason));
+	ck_assert_msg(redisfx_ms() - t0 < 1000, "took %ld ms", redisfx_ms() - t0);
+	ck_assert_int_eq(limit_free(a, 5000), 0);
+	t = fake_stop(&sv);
+	ck_assert_int_eq(connections(t), 2);
+	free(t);
+}
+END_TEST
+
 START_TEST(shared_cache_down)
 {
 	struct fake_smtpd sv;
@@ -532,6 +569,7 @@ make_suite(void)
 	tcase_add_test(tc, mx_limit_across_hosts);
 	tcase_add_test(tc, mx_rate_across_hosts);
 	tcase_add_test(tc, dead_holder);
+	tcase_add_test(tc, garbage_lock);
 	tcase_add_test(tc, shared_cache_down);
 	tcase_add_test(tc, acl_refuses_fleet_commands);
 	suite_add_tcase(s, tc);

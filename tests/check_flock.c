@@ -19,6 +19,9 @@
  *  - garbage: a lock key holding another type is "held" for take and
  *    an error reply for release (never deleted, never "won");
  *  - an ACL user without EVAL: take works, release is refused (-2);
+ *  - flock_check: a lock of ours is one, and each kind of garbage
+ *    (another type, a value that is no token, no PX, a PX longer than
+ *    any ProbeTimeout) is told apart from it, and a gone key from both;
  *  - faults: a paused server is FLOCK_DOWN within the context's
  *    time-out; a dead server is FLOCK_DOWN at once.
  */
@@ -208,6 +211,30 @@ START_TEST(acl_without_eval)
 }
 END_TEST
 
+START_TEST(check_tells_garbage)
+{
+	redisContext *c = conn(500);
+	char a[FLOCK_TOKEN_LEN + 1], buf[64];
+
+	flock_token(a);
+	ck_assert_int_eq(flock_check(c, KEY, FLOCK_PX_MAX), 0);
+	ck_assert_int_eq(flock_take(c, KEY, a, 5000), FLOCK_WON);
+	ck_assert_int_eq(flock_check(c, KEY, FLOCK_PX_MAX), 1);
+	ck_assert_int_eq(flock_check(c, KEY, 1000), -1);	/* a PX longer than allowed */
+	redisfx_str(c, buf, sizeof(buf), "SET %s %s", KEY, a);	/* no PX */
+	ck_assert_int_eq(flock_check(c, KEY, FLOCK_PX_MAX), -1);
+	redisfx_str(c, buf, sizeof(buf), "SET %s %s PX 5000", KEY, "not-a-token");
+	ck_assert_int_eq(flock_check(c, KEY, FLOCK_PX_MAX), -1);
+	redisfx_str(c, buf, sizeof(buf), "SET %s %s PX 5000", KEY, "0123456789ABCDEF0123456789abcdef");
+	ck_assert_int_eq(flock_check(c, KEY, FLOCK_PX_MAX), -1);
+	redisfx_int(c, "DEL %s", KEY);
+	redisfx_int(c, "RPUSH %s x", KEY);
+	ck_assert_int_eq(flock_check(c, KEY, FLOCK_PX_MAX), -1);
+	ck_assert_int_eq(flock_check(NULL, KEY, FLOCK_PX_MAX), -3);
+	redisFree(c);
+}
+END_TEST
+
 START_TEST(paused_server_is_down)
 {
 	redisContext *c = conn(150);
@@ -263,6 +290,7 @@ make_suite(void)
 	tcase_add_test(tc, race_one_winner);
 	tcase_add_test(tc, garbage_key);
 	tcase_add_test(tc, acl_without_eval);
+	tcase_add_test(tc, check_tells_garbage);
 	tcase_add_test(tc, paused_server_is_down);
 	tcase_add_test(tc, dead_server_is_down);
 	suite_add_tcase(s, tc);

@@ -173,8 +173,9 @@ fcoord_begin(struct fcoord *fc, int per_domain, int per_mx, int mx_rate, msec_t 
 /*
  * lock_wait - step 2: take the lock, or wait for the holder's verdict.
  * Returns 1 locked (probe), 0 answered (*res from the shared cache),
- * 2 past until (*res tempfail / budget), -1 the shared cache failed
- * (probe alone).
+ * 2 past until (*res tempfail / budget), 3 the key is garbage (probe
+ * without the lock, under the fleet's limits), -1 the shared cache
+ * failed (probe alone).
  */
 static int
 lock_wait(struct fcoord *fc, struct cache *cache, const char *key, const char *norm,
@@ -218,9 +219,27 @@ lock_wait(struct fcoord *fc, struct cache *cache, const char *key, const char *n
 		case FLOCK_HELD:
 			break;
 		}
-		if (!waited)
+		if (!waited) {
+			/* garbage under the lock's name holds nobody up (flock.c) */
+			switch (flock_check(c, fc->lock_key, FLOCK_PX_MAX)) {
+			case 1:
+				break;
+			case 0:
+				continue;	/* released meanwhile: take it */
+			case -1:
+				trace_printf(t, "fleet: the lock key for %s is not a lock; probing "
+				    "without it", norm);
+				return 3;
+			case -2:
+				refused("lock");
+				return -1;
+			default:
+				rconn_failed(c, "lock check");
+				return -1;
+			}
 			trace_printf(t, "fleet: %s is being probed by another host; waiting for its "
 			    "verdict", norm);
+		}
 		waited = 1;
 		if (shared_verdict(cache, key, norm, res)) {
 			trace_printf(t, "fleet: verdict of the other host's probe after %lld ms",

@@ -39,6 +39,12 @@
  *	lock. So the cheapest correct lock is enough: no fencing tokens,
  *	no Redlock quorum.
  *
+ *	A key under the lock's name that no host of ours can have written
+ *	(another type, not a token, no PX or one longer than any
+ *	ProbeTimeout: flock_check) is garbage: a waiter that meets one
+ *	probes without the lock instead of waiting on it, so garbage under
+ *	the prefix can cost duplicate probes but never hold a sender up.
+ *
  * SECURITY
  *	Keys come from rconn_key (printable, no space), tokens are our own
  *	hex; both go as separate RESP arguments (hiredis %s), never pasted
@@ -119,6 +125,36 @@ flock_release(redisContext *c, const char *key, const char *token)
 	if (r == NULL)
 		return -1;
 	if (r->type == REDIS_REPLY_INTEGER && (r->integer == 0 || r->integer == 1))
+		rc = (int)r->integer;
+	else if (r->type == REDIS_REPLY_ERROR)
+		rc = -2;
+	freeReplyObject(r);
+	return rc;
+}
+
+/* 1 plausible lock, 0 gone, -1 garbage; GET on another type is caught (pcall), not an error */
+static const char check_lua[] =
+	"local v = redis.pcall('get', KEYS[1]) "
+	"if type(v) == 'table' then return -1 end "
+	"if not v then return 0 end "
+	"if string.len(v) ~= 32 or string.find(v, '[^0-9a-f]') then return -1 end "
+	"local p = redis.call('pttl', KEYS[1]) "
+	"if p == -2 then return 0 end "
+	"if p < 0 or p > tonumber(ARGV[1]) then return -1 end "
+	"return 1";
+
+int
+flock_check(redisContext *c, const char *key, msec_t max_ms)
+{
+	redisReply *r;
+	int rc = -3;
+
+	if (c == NULL)
+		return -3;
+	r = redisCommand(c, "EVAL %s 1 %s %lld", check_lua, key, (long long)max_ms);
+	if (r == NULL)
+		return -3;
+	if (r->type == REDIS_REPLY_INTEGER && r->integer >= -1 && r->integer <= 1)
 		rc = (int)r->integer;
 	else if (r->type == REDIS_REPLY_ERROR)
 		rc = -2;

@@ -20,6 +20,7 @@
 #include "util.h"
 
 #define FLOCK_TOKEN_LEN	32		/* hex digits of a 128-bit token */
+#define FLOCK_PX_MAX	3600000		/* the longest PX a lock may have: ProbeTimeout's bound */
 
 enum flock_status {
 	FLOCK_WON,			/* the lock is ours: probe, store, release */
@@ -53,6 +54,15 @@ enum flock_status flock_take(redisContext *c, const char *key, const char *token
  * expires by itself.
  */
 int	flock_release(redisContext *c, const char *key, const char *token);
+
+/*
+ * flock_check - does key look like a lock some host took (a string of
+ * FLOCK_TOKEN_LEN hex digits with a PX of at most max_ms)? 1 yes, 0
+ * the key is gone, -1 it is garbage (another type, another value, no
+ * time to live or a longer one: nothing of ours, and no reason to wait
+ * for it), -2 an error reply, -3 no answer.
+ */
+int	flock_check(redisContext *c, const char *key, msec_t max_ms);
 
 /*
  * flock_holder - is key still held (by anybody)? 1 yes, 0 no, -1 error.
