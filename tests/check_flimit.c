@@ -16,7 +16,8 @@
  *    the next minute, does not count the refusal, and the window key
  *    expires;
  *  - garbage: a set key of another type and a window holding text are
- *    error replies (-2), never a slot;
+ *    error replies (-2), never a slot; members that would never expire
+ *    (a score past any ProbeTimeout) are dropped, not counted;
  *  - faults: a paused server is an error within the time-out.
  */
 #include <pthread.h>
@@ -224,6 +225,18 @@ START_TEST(garbage_values)
 }
 END_TEST
 
+START_TEST(never_ending_members)
+{
+	redisContext *c = conn(500);
+
+	ck_assert_int_eq(redisfx_int(c, "ZADD %s 99999999999999 x 99999999999998 y", DKEY), 2);
+	ck_assert_int_eq(flimit_take(c, DKEY, "a", 2, 1000), 1);
+	ck_assert_int_eq(flimit_take(c, DKEY, "b", 2, 1000), 1);
+	ck_assert_int_eq(redisfx_int(c, "ZCARD %s", DKEY), 2);
+	redisFree(c);
+}
+END_TEST
+
 START_TEST(paused_server)
 {
 	redisContext *c = conn(150);
@@ -260,6 +273,7 @@ make_suite(void)
 	tcase_add_test(tc, race_three_slots);
 	tcase_add_test(tc, rate_window);
 	tcase_add_test(tc, garbage_values);
+	tcase_add_test(tc, never_ending_members);
 	tcase_add_test(tc, paused_server);
 	suite_add_tcase(s, tc);
 	return s;

@@ -22,7 +22,10 @@
  *	atomically); a dead holder's slot stays counted until its expiry;
  *	a slot whose probe outlives ttl (it cannot: the probe's deadline
  *	is ttl) would be dropped early. The local limits of each host
- *	(limit.c) still apply on top.
+ *	(limit.c) still apply on top. A member that would expire later
+ *	than FLIMIT_TTL_MAX from now (ProbeTimeout's bound) is garbage and
+ *	is dropped, so a set that someone filled with never-ending members
+ *	cannot close a domain to the fleet.
  *
  * RATE (MXRate per MX IP, new connections a minute)
  *	INCR <prefix>v1:rate:<ip>:<minute> with the minute number of the
@@ -46,7 +49,9 @@
 #include "flimit.h"
 
 /*
- * KEYS[1] the set; ARGV[1] member, ARGV[2] limit, ARGV[3] ttl (ms).
+ * KEYS[1] the set; ARGV[1] member, ARGV[2] limit, ARGV[3] ttl (ms),
+ * ARGV[4] the longest ttl any host may ask for: a member that expires
+ * later was written by nobody of ours and is dropped as garbage.
  * Redis 7 replicates a script's effects, so a write after TIME is
  * allowed; redis.replicate_commands makes older servers do the same.
  */
@@ -56,6 +61,7 @@ static const char take_lua[] =
 	"local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) "
 	"local ttl = tonumber(ARGV[3]) "
 	"redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now) "
+	"redis.call('ZREMRANGEBYSCORE', KEYS[1], '(' .. (now + tonumber(ARGV[4])), '+inf') "
 	"local ok = 0 "
 	"if redis.call('ZSCORE', KEYS[1], ARGV[1]) or "
 	"   redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[2]) then "
@@ -103,8 +109,8 @@ flimit_take(redisContext *c, const char *key, const char *member, int limit, mse
 {
 	if (c == NULL || limit <= 0 || ttl_ms <= 0)
 		return -1;
-	return (int)int_reply(redisCommand(c, "EVAL %s 1 %s %s %d %lld", take_lua, key, member,
-	    limit, (long long)ttl_ms), 0, 1);
+	return (int)int_reply(redisCommand(c, "EVAL %s 1 %s %s %d %lld %lld", take_lua, key, member,
+	    limit, (long long)ttl_ms, (long long)FLIMIT_TTL_MAX), 0, 1);
 }
 
 int

@@ -19,12 +19,15 @@
 
 #include "util.h"
 
+#define FLIMIT_TTL_MAX	3600000		/* the longest slot any host takes: ProbeTimeout's bound */
+
 /*
  * flimit_take - a slot in the set key for member (a token of ours),
  * held until released or for ttl_ms at most: expired members are
  * dropped first, then the member is added if fewer than limit remain
- * (a member already in the set has its expiry renewed). The set's own
- * TTL covers its newest member. Returns 1 taken, 0 full, -1 or -2.
+ * (a member already in the set has its expiry renewed); members that
+ * expire later than FLIMIT_TTL_MAX from now are dropped as garbage. The
+ * set's own TTL covers its newest member. Returns 1 taken, 0 full, -1 or -2.
  */
 int	flimit_take(redisContext *c, const char *key, const char *member, int limit,
 		    msec_t ttl_ms);
