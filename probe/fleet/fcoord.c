@@ -49,8 +49,22 @@
  *	its probes by itself for REFUSED_MS, with one warning, then tries
  *	again. A lock it took and could not release expires by its PX.
  *
+ * BUGS
+ *	The lock's PX counts from when it was taken, so a probe that first
+ *	waited for a fleet domain slot, or a sav-probe -j probe whose
+ *	deadline moved on while it waited for an MX slot, can outlive its
+ *	lock; another host may then probe the same sender at the same time
+ *	(a duplicate probe, as for any lost lock).
+ *
+ *	When the local MX slot was taken and the fleet's is not to be had,
+ *	the local MXRate window has already counted a connection that did
+ *	not happen.
+ *
+ *	Waiting is polling (every 25 to 100 ms), not a notification: a
+ *	waiter learns of a verdict or a free slot up to 100 ms late.
+ *
  * Threads: each job is one thread with its own context (rconn_get);
- * no state outside the struct fcoord of the job.
+ * the only process-wide state is refused_until, an atomic.
  */
 #include <arpa/inet.h>
 #include <errno.h>
