@@ -20,7 +20,11 @@
 #   - a host killed (SIGKILL) while it holds a sender's probe: the others
 #     tempfail within ProbeWait meanwhile, without probing, and the sender
 #     is probed again by another host once the lock's PX (ProbeTimeout)
-#     has run out, not before and not much after.
+#     has run out, not before and not much after;
+#   - Redis paused (SIGSTOP) mid-run: every host answers within ProbeWait
+#     plus SharedCacheTimeout, alone, and logs one warning; continued
+#     (SIGCONT): sharing resumes by itself, a sender one host probes is
+#     answered from Redis on another.
 
 . "$(dirname "$0")/lib.sh"
 lab_isolate "$0" "$@"
@@ -197,6 +201,29 @@ out=$(flab_mail 2 victim@kill.test)
 lab_check "kill: the re-probe's verdict is then shared: host 2 accepts from the cache, no third probe" \
 	"$out" "~ accept " "$(lab_fake_conns kill)" 2 \
 	"$(flab_field "$(flab_decision 2 victim@kill.test)" verdict)" valid
+
+# --- Redis paused mid-run, then continued ---------------------------------------
+flab_host_start 1	# the killed one, back with its LMDB file
+w0=$(cat "$LAB_DIR"/h[123].log | grep -c 'shared cache: unavailable')
+kill -STOP "$FLAB_REDIS_PID"
+t0=$(lab_now_ms)
+mail_all "$LAB_DIR/paused.out" 1:p1@new.test 2:p2@new.test 3:p3@new.test 1:p4@new.test
+ms=$(( $(lab_now_ms) - t0 ))
+slow=$(awk -v max=$((WAIT_MS + 250 + 1000)) '$NF > max' "$LAB_DIR/paused.out" | wc -l)
+lab_diag "Redis paused: 4 MAIL FROM answered in $ms ms; $(tr '\n' ';' <"$LAB_DIR/paused.out")"
+lab_check "Redis paused: every host answers (refused), none slower than ProbeWait + SharedCacheTimeout (+1 s)" \
+	"$(grep -c ' replycode ' "$LAB_DIR/paused.out")" 4 "$slow" 0
+w1=$(cat "$LAB_DIR"/h[123].log | grep -c 'shared cache: unavailable')
+lab_check "Redis paused: one warning per host that noticed, not one per message" \
+	"$((w1 - w0))" ">=1" "$((w1 - w0))" "<=3"
+kill -CONT "$FLAB_REDIS_PID"
+sleep 1.5	# one reconnect a second at most
+flab_mail 2 back@new.test >/dev/null
+c0=$(lab_fake_conns mxnew)
+out=$(flab_mail 3 back@new.test)
+lab_check "Redis continued: sharing resumes by itself: a sender host 2 probed is answered from Redis on host 3" \
+	"$out" "~ replycode " "$(flab_field "$(flab_decision 3 back@new.test)" cache)" shared \
+	"$(lab_fake_conns mxnew)" "$c0"
 
 n=0
 for h in 1 2 3; do
