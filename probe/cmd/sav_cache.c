@@ -101,6 +101,7 @@ static const char help_text[] =
 "            shows the domain's facts. The address is normalised as the\n"
 "            milter does it (<> and source routes stripped, domain lower\n"
 "            case, IDN to A-label); a raw key a:... or d:... is used as is.\n"
+"            With SharedCache set, a last line shows the shared copy.\n"
 "\n"
 "    del ADDRESS | del --domain DOMAIN\n"
 "            Delete one address record, or every record of a domain (its\n"
@@ -565,6 +566,38 @@ show_domain(const struct cache_entry *d, time_t now, const char *indent)
 	putchar('\n');
 }
 
+/* shared_get - with SharedCache set, one line on the shared copy of key; radmin_get's status */
+static int
+shared_get(const char *key, time_t now)
+{
+	struct rrec rec;
+	char w[64];
+	int rc;
+
+	if (!rconn_enabled())
+		return -1;
+	switch ((rc = radmin_get(key, &rec))) {
+	case 1:
+		until(w, sizeof(w), rec.expires, now);
+		if (rec.type == RREC_DOMAIN)
+			printf("shared:    facts 0x%x, %s\n", rec.facts, w);
+		else
+			printf("shared:    %s (%s), %s\n", verdict_str(rec.r.verdict),
+			    rec.r.reason != R_NONE ? reason_str(rec.r.reason) : "-", w);
+		break;
+	case 0:
+		printf("shared:    none\n");
+		break;
+	case 2:
+		printf("shared:    damaged value (a miss for every host; purge deletes it)\n");
+		break;
+	default:
+		printf("shared:    unavailable\n");
+		break;
+	}
+	return rc;
+}
+
 static int
 cmd_get(struct ctx *x, int argc, char **argv)
 {
@@ -596,7 +629,7 @@ cmd_get(struct ctx *x, int argc, char **argv)
 		dst = cache_get_entry(x->cache, dkey, &d);
 	if (st == CACHE_MISS && dst != CACHE_HIT) {
 		fprintf(stderr, "sav-cache: %s: not in the cache\n", key + 2);
-		return EXIT_NOTFOUND;
+		return shared_get(key, now) == 1 ? EX_OK : EXIT_NOTFOUND;
 	}
 	if (st == CACHE_MISS)
 		printf("%s: no address record\n", key + 2);
@@ -643,6 +676,7 @@ cmd_get(struct ctx *x, int argc, char **argv)
 		printf("domain %s:\n", dom);
 		show_domain(&d, now, "  ");
 	}
+	shared_get(key, now);
 	return EX_OK;
 }
 

@@ -230,6 +230,35 @@ radmin_del(const char *key)
 	return n;
 }
 
+int
+radmin_get(const char *key, struct rrec *out)
+{
+	char k[RCONN_KEY_MAX + 1];
+	redisContext *c;
+	redisReply *r;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (!rconn_enabled() || (key[0] != 'a' && key[0] != 'd') || key[1] != ':' ||
+	    rconn_key(k, sizeof(k), key[0] == 'a' ? "a" : "d", key + 2) < 0)
+		return -1;
+	if ((c = rconn_get()) == NULL)
+		return -1;
+	if ((r = redisCommand(c, "GETRANGE %s 0 %d", k, RREC_MAX)) == NULL) {
+		rconn_failed(c, "GETRANGE");
+		return -1;
+	}
+	if (r->type == REDIS_REPLY_STRING && r->len == 0)
+		rc = 0;		/* GETRANGE of a missing key */
+	else if (r->type == REDIS_REPLY_STRING)
+		rc = rrec_decode(r->str, r->len, time(NULL), out) == 0 &&
+		    (out->type == RREC_ADDR) == (key[0] == 'a') ? 1 : 2;
+	else
+		rc = r->type == REDIS_REPLY_ERROR && strncmp(r->str, "WRONGTYPE", 9) == 0 ? 2 : -1;
+	freeReplyObject(r);
+	return rc;
+}
+
 long
 radmin_del_domain(const char *domain)
 {

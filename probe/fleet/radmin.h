@@ -14,6 +14,15 @@
 /* radmin_del - delete the shared copy of local cache key ("a:..." or "d:..."): 1 deleted, 0 absent, -1 */
 int	radmin_del(const char *key);
 
+#include "rrec.h"
+
+/*
+ * radmin_get - the shared copy of local cache key ("a:..." or "d:..."):
+ * 1 a good record in *out, 0 absent, 2 present but damaged (a miss for
+ * every host), -1
+ */
+int	radmin_get(const char *key, struct rrec *out);
+
 /* radmin_del_domain - the domain's facts and every address of it: how many keys went, or -1 */
 long	radmin_del_domain(const char *domain);
 

@@ -165,6 +165,9 @@ RC=$?
 lab_check "share: host B answers it from Redis over the unix socket, no MX connection" \
 	"$(field "$out" verdict)" valid "$(field "$out" cached)" true "$(field "$out" cache_source)" shared \
 	"$(( $(conns) - c0 ))" 0 "$RC" 0
+out=$("$CACHE" -c "$LAB_DIR/B.conf" get alice@example.test 2>&1)
+lab_check "share: sav-cache get on B shows its local copy and the shared one" \
+	"$out" "~verdict: +valid" "$out" "~shared: +valid \(user-ok\), expires in (29|30) days"
 out=$(json B alice@example.test)
 lab_check "share: B's next answer comes from its own cache (local)" \
 	"$(field "$out" cached)" true "$(field "$out" cache_source)" local "$(( $(conns) - c0 ))" 0
@@ -220,6 +223,9 @@ lab_check "garbage: five bad values (text, absurd times, CR LF, 200 kB, a hash) 
 lab_check "garbage: the probes' verdicts replaced the garbage in Redis" \
 	"$(radm GET sav:v1:a:dave@example.test)" "~^v1 A [0-9]+ [0-9]+ 0 invalid user-unknown 550 " \
 	"$(radm TYPE sav:v1:a:gina@example.test)" string
+radm SET sav:v1:a:zed@example.test "v1 A 1 2 3" PX 600000 >/dev/null
+out=$("$CACHE" -c "$LAB_DIR/B.conf" get zed@example.test 2>&1)
+lab_check "garbage: sav-cache get calls it a damaged value" "$?" 1 "$out" "~shared: +damaged value"
 radm SET sav:v1:a:hank@example.test "v1 A 1 99999999999 0 valid user-ok 250 2.1.5 0 - - forged" PX 600000 >/dev/null
 r=$(mfrom hank@example.test)
 lab_check "garbage: M probes too (cache=miss, rejects the unknown user) and keeps running" \
