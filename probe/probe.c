@@ -35,6 +35,7 @@
 
 #include "addr.h"
 #include "cache.h"
+#include "rcache.h"
 #include "learn.h"
 #include "log.h"
 #include "probe.h"
@@ -735,10 +736,13 @@ probe_verify(const struct probe_conf *c, const struct addr *a, struct probe_resu
 		literal_verdict(a, c, res);
 		goto out;
 	}
-	have_key = c->cache != NULL && addr_cache_key(a, key, sizeof(key)) >= 0;
-	if (have_key && cache_get_domain(c->cache, a->domain, &dom) == CACHE_HIT) {
+	have_key = addr_cache_key(a, key, sizeof(key)) >= 0;
+	/* the local cache's facts, then the fleet's (rcache) */
+	if (have_key && rcache_domain(c->cache, a->domain, c->cache != NULL &&
+	    cache_get_domain(c->cache, a->domain, &dom) == CACHE_HIT, &dom)) {
 		facts = dom.facts;
-		trace_printf(t, "cache: domain %s facts 0x%x", a->domain, facts);
+		trace_printf(t, "cache: domain %s facts 0x%x%s", a->domain, facts,
+		    dom.why.cached == RESULT_CACHED_SHARED ? " (shared)" : "");
 		answered = learn_from_facts(facts, &dom.why, res);
 	}
 	if (!answered) {
@@ -748,8 +752,10 @@ probe_verify(const struct probe_conf *c, const struct addr *a, struct probe_resu
 		res->needs_tls = needs_tls;
 	}
 	learn_null_sender(c->strict_null, res);
-	if (!answered && have_key)
+	if (!answered && have_key) {
 		learn_store(c->cache, key, a->domain, res);
+		rcache_store(c->cache, key, a->domain, res);
+	}
 out:
 	res->elapsed_ms = (long)(util_now_ms() - start);
 }
