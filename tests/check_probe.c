@@ -526,22 +526,22 @@ static const struct {
 	enum reason reason;
 	int	catch_all;		/* result flag and the cached domain fact */
 	int	rcpts;			/* RCPT commands the server got */
-	int	group;			/* most lines in one read: 3 = MAIL and both RCPTs */
+	int	group;			/* most lines in one read: 4 = MAIL, both RCPTs and QUIT */
 } catchall_rows[] = {
 	{ "pipelined 550/250", EHLO_PIPE, "550 5.1.1 no such user\r\n", "250 2.1.5 ok\r\n",
-	    VERDICT_INVALID, R_USER_UNKNOWN, 0, 2, 3 },
+	    VERDICT_INVALID, R_USER_UNKNOWN, 0, 2, 4 },
 	{ "pipelined 250/250", EHLO_PIPE, "250 2.1.5 ok\r\n", "250 2.1.5 ok\r\n",
-	    VERDICT_CATCH_ALL, R_CATCH_ALL, 1, 2, 3 },
+	    VERDICT_CATCH_ALL, R_CATCH_ALL, 1, 2, 4 },
 	{ "pipelined 250/550", EHLO_PIPE, "250 2.1.5 ok\r\n", "550 5.1.1 no such user\r\n",
-	    VERDICT_VALID, R_USER_OK, 0, 2, 3 },
+	    VERDICT_VALID, R_USER_OK, 0, 2, 4 },
 	{ "pipelined 250/450", EHLO_PIPE, "250 2.1.5 ok\r\n", "450 4.7.1 greylisted\r\n",
-	    VERDICT_VALID, R_USER_OK, 0, 2, 3 },
+	    VERDICT_VALID, R_USER_OK, 0, 2, 4 },
 	{ "pipelined 250/421", EHLO_PIPE, "250 2.1.5 ok\r\n", "421 4.3.2 closing\r\n",
-	    VERDICT_VALID, R_USER_OK, 0, 2, 3 },
+	    VERDICT_VALID, R_USER_OK, 0, 2, 4 },
 	{ "pipelined 451/250", EHLO_PIPE, "451 4.3.0 local problem\r\n", "250 2.1.5 ok\r\n",
-	    VERDICT_TEMPFAIL, R_TEMP_REPLY, 0, 2, 3 },
+	    VERDICT_TEMPFAIL, R_TEMP_REPLY, 0, 2, 4 },
 	{ "pipelined 552/250", EHLO_PIPE, "552 5.2.2 mailbox full\r\n", "250 2.1.5 ok\r\n",
-	    VERDICT_VALID, R_MAILBOX_FULL, 0, 2, 3 },
+	    VERDICT_VALID, R_MAILBOX_FULL, 0, 2, 4 },
 	{ "lock-step 550", EHLO_STEP, "550 5.1.1 no such user\r\n", "250 2.1.5 ok\r\n",
 	    VERDICT_INVALID, R_USER_UNKNOWN, 0, 1, 1 },
 	{ "lock-step 250/250", EHLO_STEP, "250 2.1.5 ok\r\n", "250 2.1.5 ok\r\n",
