@@ -167,7 +167,7 @@ FZ	:= build/fuzz
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 $(WARN) $(PKG_CFLAGS) $(INCS) -Imilter -Itests/fuzz \
 	-pthread -MMD -MP $(FUZZ_SAN) -fsanitize=fuzzer-no-link
-FUZZ_NAMES := reply addr dns conf cache_rec milter
+FUZZ_NAMES := reply addr dns conf cache_rec milter smtp
 FUZZ_BINS := $(FUZZ_NAMES:%=$(FZ)/fuzz_%)
 FUZZ_LIB_OBJ := $(patsubst %.c,$(FZ)/%.o,$(LIB_SRC))
 # the milter's handlers without libmilter: fuzz_milter.c stands in for it
