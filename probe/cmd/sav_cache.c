@@ -559,7 +559,7 @@ show_domain(const struct cache_entry *d, time_t now, const char *indent)
 static int
 cmd_get(struct ctx *x, int argc, char **argv)
 {
-	char key[PROBE_ADDR_MAX + 8], dom[ADDR_DOMAIN_MAX + 1], dkey[ADDR_DOMAIN_MAX + 8];
+	char key[PROBE_ADDR_MAX + 8] = "", dom[ADDR_DOMAIN_MAX + 1] = "", dkey[ADDR_DOMAIN_MAX + 8];
 	char w1[64], w2[64], ts1[64], ts2[64];
 	struct cache_entry e, d;
 	enum cache_status st, dst = CACHE_MISS;
@@ -642,7 +642,7 @@ cmd_get(struct ctx *x, int argc, char **argv)
 static int
 cmd_del(struct ctx *x, int argc, char **argv)
 {
-	char key[PROBE_ADDR_MAX + 8], dom[ADDR_DOMAIN_MAX + 1];
+	char key[PROBE_ADDR_MAX + 8] = "", dom[ADDR_DOMAIN_MAX + 1] = "";
 	enum cache_status st;
 	int rc, i = 1, bydomain = 0;
 	long n;
