@@ -301,6 +301,9 @@ rconn_init(const struct rconn_conf *c)
 	R.timeout_ms = c->timeout_ms > 0 ? c->timeout_ms : 250;
 	if (c->passfile[0] != '\0' && read_pass(c->passfile) < 0)
 		return -1;
+	if (c->user[0] != '\0' && c->passfile[0] == '\0')
+		log_msg(LOG_WARNING, "shared cache: SharedCacheUser %s without SharedCachePasswordFile: "
+		    "no AUTH is sent", c->user);
 	if (!R.key_made) {
 		if ((rc = pthread_key_create(&R.key, thread_end)) != 0) {
 			log_msg(LOG_ERR, "shared cache: pthread_key_create: %s", strerror(rc));
