@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -329,6 +330,25 @@ START_TEST(test_stale)
 }
 END_TEST
 
+/* a connection that can no longer be written to is a failed command, not SIGPIPE */
+START_TEST(test_broken_pipe)
+{
+	struct cache *c;
+	struct probe_result got;
+	redisContext *ctx;
+	int stale = 0;
+
+	SKIP_WITHOUT_REDIS();
+	c = start(pass, "pipe");
+	ctx = rconn_get();
+	ck_assert_ptr_nonnull(ctx);
+	ck_assert_int_eq(shutdown(ctx->fd, SHUT_WR), 0);
+	ck_assert_int_eq(rcache_addr(c, "a:pipe@example.test", 0, &got, &stale), 0);
+	ck_assert_msg(atomic_load(&nwarn) == 1, "%d warnings, want 1", atomic_load(&nwarn));
+	cache_close(c);
+}
+END_TEST
+
 /* one host of the fleet wins the refresh guard */
 START_TEST(test_refresh_claim)
 {
@@ -430,6 +450,7 @@ make_suite(void)
 	tcase_add_test(tc, test_recheck);
 	tcase_add_test(tc, test_garbage);
 	tcase_add_test(tc, test_stale);
+	tcase_add_test(tc, test_broken_pipe);
 	tcase_add_test(tc, test_refresh_claim);
 	tcase_add_test(tc, test_paused);
 	tcase_add_test(tc, test_auth_refused);
