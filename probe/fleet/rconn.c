@@ -21,6 +21,9 @@
  * address (or unix:) so that no DNS stands between a message and its
  * decision.
  *
+ * Signals: with sharing on, rconn_init makes the process ignore SIGPIPE
+ * (hiredis writes with write(2), not send(MSG_NOSIGNAL)).
+ *
  * SECURITY: the password is read once from its file (which others must
  * not be able to read), kept in this module only, sent with AUTH and
  * never logged. What the server says reaches the log only through
@@ -29,6 +32,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -301,6 +305,9 @@ rconn_init(const struct rconn_conf *c)
 	R.timeout_ms = c->timeout_ms > 0 ? c->timeout_ms : 250;
 	if (c->passfile[0] != '\0' && read_pass(c->passfile) < 0)
 		return -1;
+	if (c->user[0] != '\0' && c->passfile[0] == '\0')
+		log_msg(LOG_WARNING, "shared cache: SharedCacheUser %s without SharedCachePasswordFile: "
+		    "no AUTH is sent", c->user);
 	if (!R.key_made) {
 		if ((rc = pthread_key_create(&R.key, thread_end)) != 0) {
 			log_msg(LOG_ERR, "shared cache: pthread_key_create: %s", strerror(rc));
@@ -308,6 +315,13 @@ rconn_init(const struct rconn_conf *c)
 		}
 		R.key_made = 1;
 	}
+	/*
+	 * hiredis writes with write(2): a server that closed the connection
+	 * (restarted, or its idle timeout) must cost a failed command, not
+	 * the process. The milter ignores SIGPIPE already; the commands
+	 * get the same here.
+	 */
+	signal(SIGPIPE, SIG_IGN);
 	atomic_store(&down, 0);
 	atomic_store(&last_try, 0);
 	R.on = 1;
