@@ -26,7 +26,10 @@
 #   - Redis paused (SIGSTOP) mid-run: every host answers within ProbeWait
 #     plus SharedCacheTimeout, alone, and logs one warning; continued
 #     (SIGCONT): sharing resumes by itself, a sender one host probes is
-#     answered from Redis on another.
+#     answered from Redis on another;
+#   - garbage under the fleet's keys (a lock key that is no lock, a
+#     domain's slot set filled with members that never end): nobody
+#     waits for it, the senders are probed at once.
 
 . "$(dirname "$0")/lib.sh"
 lab_isolate "$0" "$@"
@@ -241,6 +244,18 @@ out=$(flab_mail 3 back@new.test)
 lab_check "Redis continued: sharing resumes by itself: a sender host 2 probed is answered from Redis on host 3" \
 	"$out" "~ replycode " "$(flab_field "$(flab_decision 3 back@new.test)" cache)" shared \
 	"$(lab_fake_conns mxnew)" "$c0"
+
+# --- garbage under the lock and slot keys ----------------------------------------
+flab_redis_cli SET 'sav:v1:lock:a:junk@new.test' 'not-a-lock' >/dev/null	# no PX, no token
+flab_redis_cli ZADD 'sav:v1:cc:d:victim.test' 99999999999999 x 99999999999999 y >/dev/null
+c0=$(lab_fake_conns mxnew)
+v0=$(lab_fake_conns victim)
+out1=$(flab_mail 3 junk@new.test)
+out2=$(flab_mail 3 garbage@victim.test)
+lab_check "garbage: a lock key that is no lock and a slot set of never-ending members hold nobody up: both probed at once" \
+	"$out1" "~ replycode " "$(( $(lab_fake_conns mxnew) - c0 ))" 1 "$out2" "~ replycode " \
+	"$(( $(lab_fake_conns victim) - v0 ))" 1 \
+	"$(flab_max_ms 'junk@new\.test|garbage@victim\.test')" "<=2500"
 
 n=0
 for h in 1 2 3; do
