@@ -29,7 +29,11 @@
 #     answered from Redis on another;
 #   - garbage under the fleet's keys (a lock key that is no lock, a
 #     domain's slot set filled with members that never end): nobody
-#     waits for it, the senders are probed at once.
+#     waits for it, the senders are probed at once;
+#   - MXRate 3 on every host: 9 new senders at one mail server over the
+#     three hosts at once make 3 connections in all (each host alone
+#     would make 3), unless a minute of Redis's clock ended in between
+#     (then up to 6, the documented edge).
 
 . "$(dirname "$0")/lib.sh"
 lab_isolate "$0" "$@"
@@ -51,7 +55,7 @@ RTO_MS=250		# SharedCacheTimeout (the default)
 LAB_DNS_DATA=$LAB_DIR/dns.data
 : >"$LAB_DNS_DATA"
 i=2
-for d in new victim kill alone; do
+for d in new victim kill alone rate; do
 	lab_dns_mx "$d.test" "10 mx.$d.test."
 	lab_dns_a "mx.$d.test" "127.0.0.$i"
 	i=$((i + 1))
@@ -76,6 +80,9 @@ X
 LAB_FAKE_NOWAIT=1 lab_fake_start alone 127.0.0.5:25 <<'X'
 delay rcpt 1000
 rcpt default 550 5.1.1 User unknown
+X
+LAB_FAKE_NOWAIT=1 lab_fake_start rate 127.0.0.6:25 <<'X'
+rcpt default 250 2.1.5 Ok
 X
 lab_fake_wait
 
@@ -257,9 +264,36 @@ lab_check "garbage: a lock key that is no lock and a slot set of never-ending me
 	"$(( $(lab_fake_conns victim) - v0 ))" 1 \
 	"$(flab_max_ms 'junk@new\.test|garbage@victim\.test')" "<=2500"
 
+# --- MXRate across the fleet -------------------------------------------------------
+# limits are read at start: the three hosts again, with MXRate 3 (their LMDB files stay)
+for n in 1 2 3; do
+	flab_host_kill "$n"
+	mv "$LAB_DIR/h$n.log" "$LAB_DIR/h$n.log.1"
+	flab_host_conf "$n" "ProbeWait $((WAIT_MS / 1000))s" "ProbeTimeout $((TIMEOUT_MS / 1000))s" \
+		"DomainConcurrency 2" "MXRate 3"
+	flab_host_start "$n"
+done
+m0=$(flab_redis_cli TIME | head -1)
+set --
+for i in $(seq 9); do
+	set -- "$@" "$(( i % 3 + 1 )):r$i@rate.test"
+done
+mail_all "$LAB_DIR/rate.out" "$@"
+m1=$(flab_redis_cli TIME | head -1)
+conns=$(lab_fake_conns rate)
+lab_diag "MXRate: $conns connections for 9 new senders; $(grep -c ' accept ' "$LAB_DIR/rate.out") accepted; Redis clock $m0 .. $m1"
+if [ $((m0 / 60)) -eq $((m1 / 60)) ]; then
+	lab_check "MXRate 3 on each of three hosts: 9 new senders at one server make 3 connections in all, within one minute" \
+		"$conns" 3 "$(grep -c ' accept ' "$LAB_DIR/rate.out")" 3 \
+		"$(flab_redis_cli GET "sav:v1:rate:127.0.0.6:$((m0 / 60))")" 3
+else
+	lab_check "MXRate 3 on each of three hosts, across a minute's edge: at most twice the rate" \
+		"$conns" "<=6" "$conns" ">=3"
+fi
+
 n=0
 for h in 1 2 3; do
-	n=$((n + $(grep -c 'fleet: the shared cache refused' "$LAB_DIR/h$h.log")))
+	n=$((n + $(cat "$LAB_DIR/h$h.log"* | grep -c 'fleet: the shared cache refused')))
 done
 lab_is "$n" 0 "ACL: the README's ACL user may run every command of the lock and the limits"
 
