@@ -601,7 +601,7 @@ shared_get(const char *key, time_t now)
 static int
 cmd_get(struct ctx *x, int argc, char **argv)
 {
-	char key[PROBE_ADDR_MAX + 8], dom[ADDR_DOMAIN_MAX + 1], dkey[ADDR_DOMAIN_MAX + 8];
+	char key[PROBE_ADDR_MAX + 8] = "", dom[ADDR_DOMAIN_MAX + 1] = "", dkey[ADDR_DOMAIN_MAX + 8];
 	char w1[64], w2[64], ts1[64], ts2[64];
 	struct cache_entry e, d;
 	enum cache_status st, dst = CACHE_MISS;
@@ -704,7 +704,7 @@ shared_done(int rc, long n)
 static int
 cmd_del(struct ctx *x, int argc, char **argv)
 {
-	char key[PROBE_ADDR_MAX + 8], dom[ADDR_DOMAIN_MAX + 1];
+	char key[PROBE_ADDR_MAX + 8] = "", dom[ADDR_DOMAIN_MAX + 1] = "";
 	enum cache_status st;
 	int rc, i = 1, bydomain = 0;
 	long n;
