@@ -142,6 +142,7 @@ daemon_sock_nodelay(const struct sockspec *s)
 		if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &v, &len) < 0 || v != s->family)
 			continue;
 		len = sizeof(got);
+		memset(&got, 0, sizeof(got));
 		if (getsockname(fd, (struct sockaddr *)&got, &len) < 0)
 			continue;
 		port = got.ss_family == AF_INET ? ((struct sockaddr_in *)&got)->sin_port :
@@ -296,6 +297,8 @@ daemon_load(struct conf *c, const char *path, int explicit, const char *socket_o
 		conf_free(c);
 		return -1;
 	}
+	/* the milter logs each TLS session's trust, as Postfix's smtp client does */
+	c->probe.log_tls = 1;
 	return 0;
 }
 

@@ -40,6 +40,7 @@
 #include "rconn.h"
 #include "run.h"
 #include "signals.h"
+#include "tls.h"
 #include "util.h"
 
 #ifndef SYSCONFDIR
@@ -207,6 +208,9 @@ main(int argc, char **argv)
 		}
 	}
 	c->probe.cache = milter.cache;
+	/* the trust store is read once, now, not in the first probe's handshake */
+	if (c->probe.tls != SMTP_TLS_NEVER && tls_prepare(err, sizeof(err)) < 0)
+		log_msg(LOG_WARNING, "TLS: %s; probes stay in plaintext", err);
 	if ((milter.limiter = limit_new(&c->limits, milter.cache)) == NULL) {
 		log_msg(LOG_ERR, "cannot set up the probe limiter");
 		exitcode = EX_OSERR;

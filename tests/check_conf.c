@@ -77,6 +77,8 @@ static const struct {
 	{ "Resolver example.org\n", ":1: Resolver:" },
 	{ "Resolver 127.0.0.1:5353\nResolver ::1\n", ":2: Resolver: " },
 	{ "ProbeMethod expn\n", ":1: ProbeMethod: want rcpt or vrfy" },
+	{ "ProbeTLS encrypt\n", ":1: ProbeTLS: want may or never" },
+	{ "ProbeTLS\n", ":1: ProbeTLS: missing value" },
 	{ "MaxTargets 0\n", ":1: MaxTargets: want a number" },
 	{ "MXRate 1001\n", ":1: MXRate: want at most 1000" },
 	{ "MaxSessions 51\n", ":1: MaxSessions: want at most 50" },
@@ -129,6 +131,7 @@ START_TEST(test_defaults)
 	ck_assert_str_eq(c.probe.sender, "");
 	ck_assert_str_eq(c.probe.retry_sender, "");
 	ck_assert_int_eq(c.probe.strict_null, 0);
+	ck_assert_int_eq(c.probe.tls, SMTP_TLS_MAY);
 	ck_assert_int_eq(c.monitor, 0);
 	ck_assert_int_eq(c.skip_auth, 1);
 	ck_assert_int_eq(c.action[VERDICT_VALID], ACTION_ACCEPT);
@@ -182,6 +185,7 @@ START_TEST(test_good)
 			 "CacheFile /var/tmp/x.mdb\nSyslogFacility local3\n"
 			 "ClientProbeRate 0\nClientProbeRateCounts ALL\n"
 			 "RetrySender <Retry@PROBE.Example>\nStrictNullSender yes\n"
+			 "ProbeTLS never\n"
 			 "SharedCache redis://[::1]:6380/3\nSharedCacheTimeout 1s\n"
 			 "SharedCachePrefix mx:\nSharedCacheUser sav\n",
 			 list);
@@ -196,6 +200,9 @@ START_TEST(test_good)
 	ck_assert_str_eq(c.probe.sender, "sav@probe.example");
 	ck_assert_str_eq(c.probe.retry_sender, "Retry@probe.example");
 	ck_assert_int_eq(c.probe.strict_null, 1);
+	ck_assert_int_eq(c.probe.tls, SMTP_TLS_NEVER);
+	ck_assert_int_eq(conf_set(&c, "ProbeTLS", "MAY", err, sizeof(err)), 0);
+	ck_assert_int_eq(c.probe.tls, SMTP_TLS_MAY);
 	ck_assert_int_eq(conf_set(&c, "RetrySender", "<>", err, sizeof(err)), 0);
 	ck_assert_msg(c.probe.retry_sender[0] == '\0', "RetrySender <>: got \"%s\", want \"\" (off)", c.probe.retry_sender);
 	ck_assert_str_eq(c.probe.helo, "probe.example");

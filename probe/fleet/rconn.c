@@ -373,6 +373,14 @@ mark_down(const char *what, const char *detail)
 	}
 }
 
+/* io_why - the text for a failed I/O on c: a time-out says so */
+static const char *
+io_why(const redisContext *c)
+{
+	return c->err == REDIS_ERR_IO && strstr(c->errstr, "temporarily unavailable") != NULL ?
+	    "no answer within SharedCacheTimeout" : c->errstr;
+}
+
 /* reply_ok - the reply is +OK; else the error text into why */
 static int
 reply_ok(redisContext *c, redisReply *r, char *why, size_t n)
@@ -381,7 +389,7 @@ reply_ok(redisContext *c, redisReply *r, char *why, size_t n)
 
 	if (!ok) {
 		if (r == NULL)
-			util_strlcpy(why, c->errstr, n);
+			util_strlcpy(why, io_why(c), n);
 		else if (r->type == REDIS_REPLY_ERROR)
 			util_sanitize(why, n, r->str, r->len > 100 ? 100 : r->len);
 		else
@@ -403,6 +411,7 @@ connect_one(void)
 	char why[160];
 	redisContext *c;
 	redisReply *r;
+	int noreply;
 
 	if (R.t.unix_sock)
 		c = redisConnectUnixWithTimeout(R.t.host, tv_ms(R.timeout_ms));
@@ -427,8 +436,10 @@ connect_one(void)
 			r = redisCommand(c, "AUTH %s %s", R.user, R.pass);
 		else
 			r = redisCommand(c, "AUTH %s", R.pass);
+		noreply = r == NULL;
 		if (!reply_ok(c, r, why, sizeof(why))) {
-			mark_down("AUTH refused or failed", why);
+			/* no reply is a slow server, an error reply a refusal */
+			mark_down(noreply ? "AUTH" : "AUTH refused", why);
 			redisFree(c);
 			return NULL;
 		}
@@ -516,8 +527,7 @@ rconn_failed(redisContext *c, const char *what)
 
 	detail[0] = '\0';
 	if (c != NULL && c->err)
-		util_strlcpy(detail, c->err == REDIS_ERR_IO && strstr(c->errstr, "temporarily unavailable") ?
-		    "no answer within SharedCacheTimeout" : c->errstr, sizeof(detail));
+		util_strlcpy(detail, io_why(c), sizeof(detail));
 	/* only this thread's own context is freed (rconn.h) */
 	if (l != NULL && c != NULL && l->c == c) {
 		l->c = NULL;
