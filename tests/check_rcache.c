@@ -333,18 +333,40 @@ END_TEST
 /* a connection that can no longer be written to is a failed command, not SIGPIPE */
 START_TEST(test_broken_pipe)
 {
+	redisContext *ctx;
+	redisReply *r;
+
+	SKIP_WITHOUT_REDIS();
+	cache_close(start(pass, "pipe"));
+	ctx = rconn_get();
+	ck_assert_ptr_nonnull(ctx);
+	ck_assert_int_eq(shutdown(ctx->fd, SHUT_WR), 0);
+	r = redisCommand(ctx, "PING");		/* write(2) on it: EPIPE */
+	ck_assert_ptr_null(r);
+	rconn_failed(ctx, "PING");
+	ck_assert_msg(atomic_load(&nwarn) == 1, "%d warnings, want 1", atomic_load(&nwarn));
+}
+END_TEST
+
+/* a connection the server closed while idle is replaced quietly: no warning, no outage */
+START_TEST(test_idle_closed)
+{
 	struct cache *c;
-	struct probe_result got;
+	struct probe_result r, got;
 	redisContext *ctx;
 	int stale = 0;
 
 	SKIP_WITHOUT_REDIS();
-	c = start(pass, "pipe");
+	c = start(pass, "idle");
+	mkresult(&r, "idle@example.test", VERDICT_VALID, R_USER_OK, 250);
+	rcache_store(NULL, "a:idle@example.test", "example.test", &r);
 	ctx = rconn_get();
 	ck_assert_ptr_nonnull(ctx);
-	ck_assert_int_eq(shutdown(ctx->fd, SHUT_WR), 0);
-	ck_assert_int_eq(rcache_addr(c, "a:pipe@example.test", 0, &got, &stale), 0);
-	ck_assert_msg(atomic_load(&nwarn) == 1, "%d warnings, want 1", atomic_load(&nwarn));
+	ck_assert_int_eq(shutdown(ctx->fd, SHUT_WR), 0);	/* the server sees EOF and closes */
+	usleep(100 * 1000);
+	ck_assert_int_eq(rcache_addr(c, "a:idle@example.test", 0, &got, &stale), 1);
+	ck_assert_int_eq(got.cached, RESULT_CACHED_SHARED);
+	ck_assert_msg(atomic_load(&nwarn) == 0, "%d warnings (%s), want none", atomic_load(&nwarn), lastwarn);
 	cache_close(c);
 }
 END_TEST
@@ -451,6 +473,7 @@ make_suite(void)
 	tcase_add_test(tc, test_garbage);
 	tcase_add_test(tc, test_stale);
 	tcase_add_test(tc, test_broken_pipe);
+	tcase_add_test(tc, test_idle_closed);
 	tcase_add_test(tc, test_refresh_claim);
 	tcase_add_test(tc, test_paused);
 	tcase_add_test(tc, test_auth_refused);

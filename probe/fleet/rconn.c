@@ -31,6 +31,7 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -234,6 +235,22 @@ tv_ms(msec_t ms)
 	return tv;
 }
 
+/*
+ * closed - has the server closed (or written on) an idle connection?
+ * Nothing is due on it, so anything readable, EOF included, means it
+ * is of no more use: Redis's idle timeout, a restart, a kill. Checked
+ * without a round trip before each reuse, so such a connection is
+ * replaced quietly instead of failing a command and marking sharing
+ * down.
+ */
+static int
+closed(const redisContext *c)
+{
+	struct pollfd p = { .fd = c->fd, .events = POLLIN };
+
+	return c->err || poll(&p, 1, 0) != 0;
+}
+
 /* pool_put - keep an idle context of the current generation, or free it */
 static void
 pool_put(redisContext *c, unsigned g)
@@ -262,7 +279,7 @@ pool_take(unsigned g)
 	while (R.npool > 0 && c == NULL) {
 		--R.npool;
 		c = R.pool[R.npool].c;
-		if (R.pool[R.npool].gen != g || c->err) {
+		if (R.pool[R.npool].gen != g || closed(c)) {
 			redisFree(c);
 			c = NULL;
 		}
@@ -487,7 +504,7 @@ rconn_get(void)
 	}
 	g = atomic_load(&gen);
 	was_down = atomic_load(&down);
-	if (l->c != NULL && l->gen == g && !was_down && !l->c->err) {
+	if (l->c != NULL && l->gen == g && !was_down && !closed(l->c)) {
 		if (l->short_tv) {
 			redisSetTimeout(l->c, tv_ms(R.timeout_ms));
 			l->short_tv = 0;

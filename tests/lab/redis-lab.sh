@@ -345,6 +345,18 @@ lab_diag "threads: $th0 before the faults, $th1 after"
 
 # --- purge ---------------------------------------------------------------------
 
+radm SET sav:v1:a:junk1@example.test garbage PX 600000 >/dev/null
+radm SET sav:v1:a:junk2@example.test forever >/dev/null
+radm HSET sav:v1:d:junk3.test a b >/dev/null
+radm PEXPIRE sav:v1:d:junk3.test 600000 >/dev/null
+out=$("$CACHE" -c "$LAB_DIR/A.conf" purge 2>&1)
+lab_check "purge on A deletes the shared values no host would use (damaged, no lifetime, wrong type), not the good ones" \
+	"$out" "~shared cache: deleted 3 keys" "$(radm EXISTS sav:v1:a:junk1@example.test sav:v1:a:junk2@example.test sav:v1:d:junk3.test)" 0 \
+	"$(radm EXISTS sav:v1:a:lisa@example.test)" 1
+json A nina@example.test omar@example.test >/dev/null
+out=$("$CACHE" -c "$LAB_DIR/B.conf" del --domain example.test 2>&1)
+lab_check "del --domain on B deletes the domain's shared addresses too (SCAN, UNLINK)" \
+	"$out" "~shared cache: deleted [3-9] keys" "$(radm --scan --pattern 'sav:v1:a:*@example.test' | wc -l)" 0
 radm SET other:key keep >/dev/null
 out=$("$CACHE" -c "$LAB_DIR/A.conf" purge --all 2>&1)
 lab_check "purge --all on A empties the prefix in Redis and leaves other keys alone" \
