@@ -410,6 +410,38 @@ static const struct {
 	    NULL, 0, VERDICT_INVALID, R_NULL_SENDER_REFUSED, 1, 1 },
 };
 
+/*
+ * ---- STARTTLS offered and refused: one plaintext session more, no loop ----
+ * This server offers STARTTLS and answers it 500 (it knows no such
+ * command): with ProbeTLS may the same address is asked once more in
+ * plaintext and that answer decides; with never it is asked once.
+ */
+START_TEST(test_tls_fallback)
+{
+	struct srv s;
+	struct probe_conf c;
+	struct probe_result r;
+	int may;
+
+	for (may = 0; may <= 1; may++) {
+		memset(&s, 0, sizeof(s));
+		s.ehlo = "250-mx.test\r\n250-STARTTLS\r\n250 8BITMIME\r\n";
+		s.rcpt = "250 2.1.5 Ok\r\n";
+		srv_start(&s);
+		conf_local(&c, s.port, 1);
+		c.tls = may ? SMTP_TLS_MAY : SMTP_TLS_NEVER;
+		probe(&c, "u@one.test", &r);
+		srv_stop(&s);
+		ck_assert_msg(r.verdict == VERDICT_VALID, "tls %s: got %s (%s), want valid",
+		    may ? "may" : "never", verdict_str(r.verdict), reason_str(r.reason));
+		ck_assert_msg(s.conns == 1 + may, "tls %s: got %d connections, want %d",
+		    may ? "may" : "never", s.conns, 1 + may);
+		ck_assert_msg(r.tls[0] == '\0' && !r.needs_tls, "tls %s: tls '%s' needs_tls %d",
+		    may ? "may" : "never", r.tls, r.needs_tls);
+	}
+}
+END_TEST
+
 START_TEST(test_mail_refusal)
 {
 	struct srv s;
@@ -916,6 +948,7 @@ make_suite(void)
 	tcase_add_loop_test(tc, test_bogus_mix, 0, sizeof(bogus_rows) / sizeof(bogus_rows[0]));
 	tcase_add_loop_test(tc, test_helo_temp, 0, sizeof(helo_rows) / sizeof(helo_rows[0]));
 	tcase_add_loop_test(tc, test_mail_refusal, 0, sizeof(mail_rows) / sizeof(mail_rows[0]));
+	tcase_add_test(tc, test_tls_fallback);
 	tcase_add_test(tc, test_rank_reply_over_network);
 	tcase_add_test(tc, test_unspecified_private);
 	tcase_add_test(tc, test_underscore_domain);
