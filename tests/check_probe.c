@@ -442,6 +442,52 @@ START_TEST(test_tls_fallback)
 }
 END_TEST
 
+/*
+ * ---- needs-tls cached, and a server that has no TLS at all ----
+ * The fact makes the probe send STARTTLS at once; this server does not
+ * offer it and refuses it (500), so it is asked once more in plaintext
+ * and its answer decides (the fact may come from another of the
+ * domain's servers); that plaintext answer also clears the fact.
+ */
+START_TEST(test_needs_tls_no_tls_server)
+{
+	char dir[] = "/tmp/check_probe.XXXXXX", path[64], err[256];
+	struct cache_domain dom;
+	struct cache_ttl ttl;
+	struct probe_result why, r;
+	struct probe_conf c;
+	enum cache_status st;
+	struct srv s;
+
+	ck_assert(mkdtemp(dir) != NULL);
+	snprintf(path, sizeof(path), "%s/cache.mdb", dir);
+	cache_ttl_defaults(&ttl);
+	memset(&s, 0, sizeof(s));
+	s.rcpt = "250 2.1.5 Ok\r\n";
+	srv_start(&s);
+	conf_local(&c, s.port, 1);
+	c.cache = cache_open(path, &ttl, 1 << 20, CACHE_NOSYNC, err, sizeof(err));
+	ck_assert_msg(c.cache != NULL, "cache_open: %s", err);
+	result_set(&why, NULL, VERDICT_UNKNOWN, R_STARTTLS_REQUIRED);
+	ck_assert_int_eq(cache_put_domain(c.cache, "one.test", FACT_NEEDS_TLS, &why), CACHE_HIT);
+
+	probe(&c, "u@one.test", &r);
+	st = cache_get_domain(c.cache, "one.test", &dom);
+	cache_close(c.cache);
+	srv_stop(&s);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/cache.mdb-lock", dir);
+	unlink(path);
+	rmdir(dir);
+
+	ck_assert_msg(r.verdict == VERDICT_VALID, "got %s (%s), want valid",
+	    verdict_str(r.verdict), reason_str(r.reason));
+	ck_assert_msg(s.conns == 2, "got %d connections, want 2 (STARTTLS, then plaintext)", s.conns);
+	ck_assert_msg(st != CACHE_HIT || (dom.facts & FACT_NEEDS_TLS) == 0,
+	    "needs-tls still cached (facts 0x%x) after a plaintext answer", dom.facts);
+}
+END_TEST
+
 START_TEST(test_mail_refusal)
 {
 	struct srv s;
@@ -949,6 +995,7 @@ make_suite(void)
 	tcase_add_loop_test(tc, test_helo_temp, 0, sizeof(helo_rows) / sizeof(helo_rows[0]));
 	tcase_add_loop_test(tc, test_mail_refusal, 0, sizeof(mail_rows) / sizeof(mail_rows[0]));
 	tcase_add_test(tc, test_tls_fallback);
+	tcase_add_test(tc, test_needs_tls_no_tls_server);
 	tcase_add_test(tc, test_rank_reply_over_network);
 	tcase_add_test(tc, test_unspecified_private);
 	tcase_add_test(tc, test_underscore_domain);
