@@ -35,6 +35,7 @@
 
 #include "addr.h"
 #include "cache.h"
+#include "rcache.h"
 #include "learn.h"
 #include "log.h"
 #include "probe.h"
@@ -193,6 +194,16 @@ judge(const struct probe_conf *c, const struct smtp_outcome *o, int known_catcha
 				set(cur, VERDICT_VALID, R_USER_OK);
 			return 1;
 		case RCPT_NO_MAILBOX:
+			/*
+			 * A 5xx without an enhanced code was checked against
+			 * postmaster (smtp.c): refused too, the refusal is
+			 * about us (a rule against our address), not the
+			 * mailbox; RFC 5321 4.5.1 has postmaster accepted.
+			 */
+			if (o->have_postmaster && o->postmaster.code / 100 == 5) {
+				set(cur, VERDICT_UNKNOWN, R_POLICY_BLOCK);
+				return 1;
+			}
 			set(cur, VERDICT_INVALID, R_USER_UNKNOWN);
 			return 1;
 		case RCPT_MAILBOX_FULL:
@@ -456,7 +467,7 @@ probe_smtp(const struct probe_conf *c, const struct addr *a, unsigned facts,
 	struct dns_mx mx = zero_mx;
 	struct pending pend;
 	struct smtp_params sp;
-	char rcpt[PROBE_ADDR_MAX], randrcpt[PROBE_ADDR_MAX], local[40];
+	char rcpt[PROBE_ADDR_MAX], randrcpt[PROBE_ADDR_MAX], local[40], pmrcpt[PROBE_ADDR_MAX];
 	struct addr ra;
 	int h, i, sessions = 0, tried = 0, refused = 0, bogus = 0, self = 0, rate = 0, unresolved = 0;
 	int retried;
@@ -506,6 +517,11 @@ probe_smtp(const struct probe_conf *c, const struct addr *a, unsigned facts,
 	sp.sender = c->sender;
 	sp.rcpt = rcpt;
 	sp.random_rcpt = randrcpt[0] ? randrcpt : NULL;
+	/* the control for a bare 5xx (smtp.c); not for postmaster itself */
+	sp.postmaster_rcpt = NULL;
+	if (strcasecmp(a->local, "postmaster") != 0 &&
+	    (size_t)snprintf(pmrcpt, sizeof(pmrcpt), "postmaster@%s", a->domain) < sizeof(pmrcpt))
+		sp.postmaster_rcpt = pmrcpt;
 	sp.need_smtputf8 = a->utf8_local;
 	sp.method = c->method;
 	/* ProbeTLS never ignores the fact; the server's answer stays starttls-required */
@@ -723,10 +739,13 @@ probe_verify(const struct probe_conf *c, const struct addr *a, struct probe_resu
 		literal_verdict(a, c, res);
 		goto out;
 	}
-	have_key = c->cache != NULL && addr_cache_key(a, key, sizeof(key)) >= 0;
-	if (have_key && cache_get_domain(c->cache, a->domain, &dom) == CACHE_HIT) {
+	have_key = addr_cache_key(a, key, sizeof(key)) >= 0;
+	/* the local cache's facts, then the fleet's (rcache) */
+	if (have_key && rcache_domain(c->cache, a->domain, c->cache != NULL &&
+	    cache_get_domain(c->cache, a->domain, &dom) == CACHE_HIT, &dom)) {
 		facts = dom.facts;
-		trace_printf(t, "cache: domain %s facts 0x%x", a->domain, facts);
+		trace_printf(t, "cache: domain %s facts 0x%x%s", a->domain, facts,
+		    dom.why.cached == RESULT_CACHED_SHARED ? " (shared)" : "");
 		answered = learn_from_facts(facts, &dom.why, res);
 	}
 	if (!answered) {
@@ -736,8 +755,10 @@ probe_verify(const struct probe_conf *c, const struct addr *a, struct probe_resu
 		res->needs_tls = needs_tls;
 	}
 	learn_null_sender(c->strict_null, res);
-	if (!answered && have_key)
+	if (!answered && have_key) {
 		learn_store(c->cache, key, a->domain, res);
+		rcache_store(c->cache, key, a->domain, res);
+	}
 out:
 	res->elapsed_ms = (long)(util_now_ms() - start);
 }

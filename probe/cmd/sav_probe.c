@@ -37,6 +37,8 @@
 #include "print.h"
 #include "probe.h"
 #include "tls.h"
+#include "rcache.h"
+#include "rconn.h"
 
 #define LIST_LINE_MAX	2048
 #define WAIT_MAX	86400	/* --wait: seconds */
@@ -94,8 +96,11 @@ print_json(FILE *fp, const struct probe_result *r)
 		util_json_str(fp, r->tls);
 	else
 		fputs("null", fp);
-	fprintf(fp, ",\"cached\":%s,\"elapsed_ms\":%ld}\n",
-		r->cached ? "true" : "false", r->elapsed_ms);
+	/* cache_source: which cache answered, null when none did */
+	fprintf(fp, ",\"cached\":%s,\"cache_source\":%s,\"elapsed_ms\":%ld}\n",
+		r->cached ? "true" : "false",
+		!r->cached ? "null" : r->cached == RESULT_CACHED_SHARED ? "\"shared\"" : "\"local\"",
+		r->elapsed_ms);
 }
 
 static void
@@ -351,8 +356,12 @@ main(int argc, char **argv)
 	struct opts o;
 	char err[700];
 	const char *conffile = NULL, *cachefile = NULL;
-	char *addrs_buf[256];
-	char **addrs = addrs_buf;
+	/*
+	 * The addresses are gathered in place, at the front of argv: the
+	 * n-th address is at an index past n, so nothing unread is
+	 * overwritten, and any number of them fits without allocating.
+	 */
+	char **addrs = argv + 1;
 	int naddr = 0, i, worst = 0, opts_done = 0;
 	long timeout = -1;
 	/* command-line settings are applied after the file, as conf_set calls */
@@ -363,11 +372,6 @@ main(int argc, char **argv)
 	o.jobs = 1;
 	o.wait_ms = LIMIT_FOREVER;
 	log_open("sav-probe", LOG_MAIL, 0, 1);
-	/* every argument may be an address: the table must hold argc of them */
-	if (argc > (int)(sizeof(addrs_buf) / sizeof(addrs_buf[0]))) {
-		if ((addrs = calloc((size_t)argc, sizeof(*addrs))) == NULL)
-			return EX_CONFIG;
-	}
 
 	for (i = 1; i < argc; i++) {
 		const char *a = argv[i];
@@ -483,6 +487,13 @@ main(int argc, char **argv)
 	/* the trust store is read once, before the first probe's clock starts */
 	if (o.conf.probe.tls != SMTP_TLS_NEVER && tls_prepare(err, sizeof(err)) < 0)
 		fprintf(stderr, "sav-probe: warning: TLS: %s; probes stay in plaintext\n", err);
+	/* the fleet's shared cache (SharedCache in -c CONF), as the milter uses it */
+	rcache_init(&o.conf.ttl);
+	if (rconn_init(&o.conf.shared) < 0) {
+		fprintf(stderr, "sav-probe: the shared cache cannot be used (SharedCache keys)\n");
+		conf_free(&o.conf);
+		return EX_CONFIG;
+	}
 
 	/* the milter's limits, from the configuration (defaults without -c) */
 	if ((o.lim = limit_new(&o.conf.limits, o.conf.probe.cache)) == NULL) {
@@ -497,8 +508,7 @@ main(int argc, char **argv)
 	/* every probe has ended with its caller: nothing is left to wait for */
 	if (limit_free(o.lim, 5000) == 0 && o.conf.probe.cache != NULL)
 		cache_close(o.conf.probe.cache);
+	rconn_shutdown();
 	conf_free(&o.conf);
-	if (addrs != addrs_buf)
-		free(addrs);
 	return worst;
 }
