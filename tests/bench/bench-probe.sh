@@ -39,9 +39,9 @@
 # same Postfix, now with a self-signed certificate and
 # smtpd_tls_security_level = may, behind the same relay; this tree's
 # sav-probe with --tls never and --tls may, alternately, for valid and
-# invalid; the same median ms from the connect to QUIT (taken from the
-# -v trace, timestamped as it is written: inside TLS the relay cannot
-# see the QUIT), round trips, and tls/plain. Then the CPU (user+sys, the
+# invalid; the median ms from the connect to the reply to the real RCPT
+# (taken from the -v trace, timestamped as it is written: inside TLS the
+# relay cannot see the commands), round trips, and tls/plain. Then the CPU (user+sys, the
 # kernel's getrusage of the child, through bash's time) of one
 # sav-probe process verifying 1 and BENCH_CPU_N+1 addresses (default
 # 40) one after the other in each mode: the difference over N is the
@@ -183,8 +183,10 @@ minimum()	# numbers on stdin -> the smallest (load only ever adds time)
 # STARTTLS (BENCH_MODE=tls)
 
 # tls_once TLSMODE ADDRESS WANT - one probe through relay 2 with --tls
-# TLSMODE; sets PO_MS (ms from "smtp: connect" to "C: QUIT" in the -v
-# trace, each line stamped when it was written) or dies when the
+# TLSMODE; sets PO_MS (ms from "smtp: connect" to the reply to the real
+# RCPT, the second "S:" line after "C: MAIL FROM", in the -v trace, each
+# line stamped when it was written: QUIT may go out in the same write as
+# MAIL and RCPT, so it no longer marks the verdict) or dies when the
 # verdict, the session's TLS or the count of connections is not right
 tls_once()
 {
@@ -192,7 +194,7 @@ tls_once()
 	id=$(( $(grep -c ' ACCEPT ' "$log" 2>/dev/null) + 1 ))
 	j=$("$PROBE" --json -v --tls "$mode" --resolver 127.0.0.1 --allow-private --helo bench.test "$addr" \
 		2> >(perl -MTime::HiRes=time -ne 'printf "%.3f %s", time * 1000, $_' >"$LAB_DIR/tls.trace"))
-	for _ in $(seq 20); do grep -q 'C: QUIT' "$LAB_DIR/tls.trace" && break; sleep 0.05; done
+	for _ in $(seq 20); do grep -q 'smtp: answered' "$LAB_DIR/tls.trace" && break; sleep 0.05; done
 	v=$(lab_json_str "$j" verdict)
 	t=$(lab_json_str "$j" tls)
 	[ "$v" = "$want" ] || lab_die "$addr --tls $mode: verdict '$v', want '$want' ($j)"
@@ -202,9 +204,10 @@ tls_once()
 		[ -z "$t" ] || lab_die "$addr --tls never: tls '$t'"
 	fi
 	[ "$(grep -c ' ACCEPT ' "$log")" = "$id" ] || lab_die "$addr: want exactly one connection through relay 2"
-	PO_MS=$(awk '/smtp: connect / && !c { c = $1 } / C: QUIT$/ && !q { q = $1 }
+	PO_MS=$(awk '/smtp: connect / && !c { c = $1 } / C: MAIL FROM:/ { m = 1; s = 0 }
+		m && / S: / && ++s == 2 && !q { q = $1 }
 		END { if (c && q) printf "%.1f", q - c }' "$LAB_DIR/tls.trace")
-	[ -n "$PO_MS" ] || lab_die "$addr: no connect/QUIT in the trace"
+	[ -n "$PO_MS" ] || lab_die "$addr: no connect or RCPT reply in the trace"
 }
 
 # cpu_run TLSMODE N - user+sys ms of one sav-probe verifying N addresses
@@ -226,7 +229,7 @@ if [ "$MODE" = tls ]; then
 	echo "  $NETEM; DNS is answered at once and not counted"
 	echo "  Postfix $(postconf -d -h mail_version 2>/dev/null), smtpd_tls_security_level = may, RSA 2048 self-signed;"
 	echo "  $(openssl version)"
-	echo "  ms from the connect to QUIT (the client has its verdict), median of $RUNS runs;"
+	echo "  ms from the connect to the reply to the real RCPT (the verdict), median of $RUNS runs;"
 	echo "  RTTs = that / RTT, and the fastest run's (min); tls/plain = ratio of the medians;"
 	echo "  load: $(cut -d' ' -f1-3 /proc/loadavg)"
 	echo
