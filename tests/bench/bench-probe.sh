@@ -25,7 +25,8 @@
 # runs sav-probe BENCH_RUNS times (default 5) with the old and the new
 # binary (alternately, after one unmeasured warm-up each) and prints the
 # median time from the connect (the relay's accept) to the moment the
-# client sends QUIT, i.e. has every reply it needs for the verdict, in
+# client has every reply it needs for the verdict (the relay's last
+# server chunk but a lone 221, plus the one-way delay), in
 # ms and in round trips (ms / RTT, one decimal), the fastest run in
 # round trips too (load only ever adds time), and after/before. "before" is sav-probe built from
 # BENCH_BEFORE_REV (default fad38c7: main before the catch-all RCPT was
@@ -136,6 +137,7 @@ RELAY_PIDS=""
 relays_start()
 {
 	local d=$1 pid n
+	RELAY_D=$d
 	for pid in $RELAY_PIDS; do
 		lab_kill "$pid"
 	done
@@ -153,7 +155,7 @@ relays_start()
 # One probe
 
 # probe_once BIN ADDRESS RELAYNO WANT - run it; sets PO_MS (ms from the
-# connect to QUIT) and PO_TOTAL (sav-probe's elapsed_ms), or dies when the
+# connect to the last reply it needs) and PO_TOTAL (sav-probe's elapsed_ms), or dies when the
 # verdict is not WANT or the relay did not see exactly one dialogue
 probe_once()
 {
@@ -163,8 +165,11 @@ probe_once()
 	v=$(lab_json_str "$j" verdict)
 	[ "$v" = "$want" ] || lab_die "$addr with $bin: verdict '$v', want '$want' ($j)"
 	[ "$(grep -c ' ACCEPT ' "$log")" = "$id" ] || lab_die "$addr: want exactly one connection through relay $n"
-	q=$(awk -v id="$id" '$1 == id && $3 == "C>" && $5 ~ /^QUIT/ { sub(/^\+/, "", $2); print $2; exit }' "$log")
-	[ -n "$q" ] || lab_die "$addr: no QUIT seen by relay $n (connection $id)"
+	# the last server chunk that is not the 221 alone, as the client got
+	# it (one-way delay later): QUIT may share a write with MAIL and RCPT
+	q=$(awk -v id="$id" -v d="$RELAY_D" '$1 == id && $3 == "S>" && $4 != "EOF" && $5 !~ /^221$/ {
+		t = $2; sub(/^\+/, "", t) } END { if (t != "") print t + d }' "$log")
+	[ -n "$q" ] || lab_die "$addr: no reply seen by relay $n (connection $id)"
 	PO_MS=$q
 	PO_TOTAL=$(lab_json_num "$j" elapsed_ms)
 }
@@ -284,7 +289,7 @@ SCEN=(
 echo "bench-probe: first contact, SMTP dialogue until the verdict"
 echo "  $NETEM; DNS is answered at once and not counted"
 echo "  before: $BEFORE_WHAT; after: $PROBE"
-echo "  ms from the connect to QUIT (the client has its verdict), median of $RUNS runs;"
+echo "  ms from the connect to the last reply the verdict needs, median of $RUNS runs;"
 echo "  RTTs = that / RTT, and the fastest run's (min); a/b = after/before (medians);"
 echo "  probe ms = sav-probe's elapsed_ms after (DNS, dialogue, QUIT), median; load: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
