@@ -157,6 +157,7 @@ static const struct key keys[] = {
 	{ "Action.tempfail",	CT_WORD,	"tempfail", AT(action[VERDICT_TEMPFAIL]), .words = actions },
 	{ "Action.error",	CT_WORD,	"tempfail", AT(action[VERDICT_ERROR]), .words = actions },
 	{ "RejectDetail",	CT_BOOL,	"no", AT(reject_detail) },
+	{ "RejectReference",	CT_BOOL,	"no", AT(reject_reference) },
 	{ "SyslogFacility",	CT_SPECIAL,	"mail", AT(facility), .set = set_facility, .flags = KF_RESTART },
 	{ "LogSkipped",		CT_BOOL,	"yes", AT(log_skipped) },
 	{ "SharedCache",	CT_SPECIAL,	"", AT(shared.url), .set = set_shared, .flags = KF_EMPTY | KF_RESTART },
