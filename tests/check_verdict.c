@@ -107,6 +107,11 @@ static const struct vcase rows[] = {
 	{ 554, "", "Relaying prohibited", RCPT_POLICY },
 	/* Haraka: the access plugin's refusal of the client, behind delay_deny */
 	{ 550, "", "Unknown [192.0.2.1] You are not allowed to connect", RCPT_POLICY },
+	/* Haraka: helo.checks' refusal of our EHLO name, behind delay_deny */
+	{ 550, "", "Invalid HELO host cannot achieve forward DNS match", RCPT_POLICY },
+	{ 550, "5.7.1", "<nohost.example.test>: Helo command rejected: Host not found", RCPT_POLICY },
+	/* ... but not from an echoed address */
+	{ 550, "", "<helo@example.test>... User unknown", RCPT_NO_MAILBOX },
 	/* "connect" only as a word */
 	{ 550, "", "<nobody@example.test>: unknown user, reconnecting will not help", RCPT_NO_MAILBOX },
 	/* a mailbox code still wins over the plain word */

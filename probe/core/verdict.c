@@ -34,7 +34,7 @@
  *	12. 501/553 with syntax wording ("syntax", "too long", ...)
  *	                                                 -> SYNTAX
  *	13. any policy wording (verdict_policy_wording: blocklists,
- *	    relay, policy, "prohibit", "sender", "connect", ...)
+ *	    relay, policy, "prohibit", "sender", "connect", "helo", ...)
  *	                                                 -> POLICY
  *	14. any other well-formed enhanced code but x.0.0 (5.5.x, 5.1.4
  *	    ambiguous, 5.3.x, ...) outranks the wording: "550 5.5.1 User
@@ -204,6 +204,12 @@ static const struct word policy_words[] = {
 	 * allowed to connect", no enhanced code) is about us.
 	 */
 	{ "connect", 1 },
+	/*
+	 * Likewise a refusal of our EHLO name held back until RCPT
+	 * (Haraka's helo.checks behind delay_deny: "550 Invalid HELO host
+	 * cannot achieve forward DNS match").
+	 */
+	{ "helo", 1 }, { "ehlo", 1 },
 	{ NULL, 0 }
 };
 
