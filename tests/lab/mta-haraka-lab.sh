@@ -117,7 +117,10 @@ hk_instance()
 	echo mx.haraka.test >"$d/config/me"
 	echo catchall-hk.test >"$d/config/host_list"
 	printf '%s\n' alice@hk.test bob@hk.test alice@hk-tls.test alice@hk-req.test \
-		alice@hk-block.test alice@hk-block2.test alice@hk-helo.test alice@hk-helo2.test jörg@hk.test >"$d/config/lab_users"
+		alice@hk-block.test alice@hk-block2.test alice@hk-helo.test alice@hk-helo2.test \
+		jörg@hk.test postmaster@hk.test postmaster@hk-tls.test postmaster@hk-req.test \
+		postmaster@hk-block.test postmaster@hk-block2.test postmaster@hk-helo.test \
+		postmaster@hk-helo2.test >"$d/config/lab_users"
 	printf 'level=info\n' >"$d/config/log.ini"
 	cp "$HK/tls/key.pem" "$d/config/tls_key.pem"
 	cp "$HK/tls/cert.pem" "$d/config/tls_cert.pem"
