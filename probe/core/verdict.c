@@ -57,6 +57,15 @@
  *	"STARTTLS", "TLS", "SSL", "encrypt...") asks for TLS first; it is
  *	neither about the mailbox nor about our sender.
  *
+ *	verdict_rcpt_null_sender() says whether a 5xx to RCPT refuses
+ *	our null sender instead (servers that check the sender only at
+ *	RCPT, as Postfix does with smtpd_delay_reject = yes, its
+ *	default): the text starts with the echoed "<>" ("<>: Sender
+ *	address rejected: ..."), or the enhanced code is a sender-address
+ *	one (x.1.7, x.1.8). Only the start of the text counts: a "<>"
+ *	further on may be inside the echoed recipient (<"<>"@domain>),
+ *	which a forger chooses.
+ *
  *	verdict_classify_mail() says what a refusal of our MAIL FROM is
  *	about: TLS first; the null sender (an address-status enhanced
  *	code x.1.x, the echoed "<>", or sender/bounce wording); or, in all
@@ -568,6 +577,20 @@ verdict_classify_mail(int code, const char *enhanced, const char *text)
 	    has_word(folded, null_sender_words))
 		return MAIL_NULL_SENDER;
 	return MAIL_POLICY;
+}
+
+int
+verdict_rcpt_null_sender(int code, const char *enhanced, const char *text)
+{
+	struct enh e;
+
+	if (code < 500 || code > 599)
+		return 0;
+	enh_parse(enhanced, code, &e);
+	if (e.valid && e.subj == 1 && (e.det == 7 || e.det == 8))
+		return 1;
+	return text != NULL && text[0] == '<' && text[1] == '>' &&
+	    (text[2] == ':' || text[2] == ' ' || text[2] == '\0');
 }
 
 const char *
