@@ -161,6 +161,20 @@ is_greylist(const struct reply *rp)
 }
 
 /*
+ * null_refused_at_rcpt - the real RCPT was refused for our null sender
+ * (verdict_rcpt_null_sender): as a refusal of MAIL FROM:<> it earns
+ * the RetrySender dialogue.
+ */
+static int
+null_refused_at_rcpt(const struct smtp_outcome *o)
+{
+	return o->status == SMTP_ANSWERED && o->last.code >= 500 &&
+	    !verdict_tls_required(o->last.code, o->last.enhanced, o->last.text) &&
+	    verdict_classify_rcpt(o->last.code, o->last.enhanced, o->last.text) == RCPT_POLICY &&
+	    verdict_rcpt_null_sender(o->last.code, o->last.enhanced, o->last.text);
+}
+
+/*
  * judge - turn one SMTP outcome into either a final verdict (returns 1)
  * or a remembered pending result (returns 0: try the next address).
  * null_refused: this outcome is of the RetrySender dialogue, after the
@@ -211,6 +225,17 @@ judge(const struct probe_conf *c, const struct smtp_outcome *o, int known_catcha
 			set(cur, VERDICT_VALID, R_MAILBOX_FULL);
 			return 1;
 		case RCPT_POLICY:
+			/*
+			 * our <> refused at RCPT time (Postfix's sender
+			 * restrictions with smtpd_delay_reject): the fact a
+			 * refusal at MAIL is, "refuses <>". Not after the
+			 * RetrySender dialogue: that one did not send <>.
+			 */
+			if (c->sender[0] == '\0' && !null_refused &&
+			    verdict_rcpt_null_sender(o->last.code, o->last.enhanced, o->last.text)) {
+				set(cur, VERDICT_UNKNOWN, R_NULL_SENDER_REFUSED);
+				return 1;
+			}
 			/* a bare 530 is "must issue STARTTLS first" too */
 			if (o->last.code == 530)
 				set(cur, VERDICT_UNKNOWN, R_STARTTLS_REQUIRED);
@@ -587,9 +612,9 @@ probe_smtp(const struct probe_conf *c, const struct addr *a, unsigned facts,
 			trace_printf(t, "probe: %s [%s]: %s at %s", host->name, ip,
 				     smtp_status_str(o.status), smtp_stage_str(o.stage));
 			retried = 0;
-			if (o.status == SMTP_MAIL_REFUSED && o.last.code >= 500 &&
+			if (((o.status == SMTP_MAIL_REFUSED && o.last.code >= 500 &&
 			    verdict_classify_mail(o.last.code, o.last.enhanced, o.last.text) ==
-			    MAIL_NULL_SENDER &&
+			    MAIL_NULL_SENDER) || null_refused_at_rcpt(&o)) &&
 			    sp.sender[0] == '\0' && c->retry_sender[0] != '\0' &&
 			    util_left_ms(deadline, 0) > 0) {
 				/*

@@ -142,6 +142,7 @@ struct srv {
 	int	greet_delay_ms;		/* wait this long before the greeting */
 	const char *rcpt2;		/* the second RCPT of a connection; NULL: rcpt */
 	const char *postmaster;		/* reply to RCPT TO:<postmaster@...>; NULL: as the others */
+	const char *rcpt_sender;	/* RCPT reply after a MAIL FROM other than <>; NULL: rcpt */
 	int	pm_asked;		/* RCPT TO:<postmaster@...> received */
 	int	conns;			/* connections accepted (read after srv_stop) */
 	int	rcpts;			/* RCPT commands received, all connections */
@@ -166,7 +167,7 @@ srv_serve(struct srv *s, int fd)
 	size_t have = 0;
 	ssize_t n;
 	char *lf;
-	int nrcpt = 0;
+	int nrcpt = 0, null_mail = 0;
 
 	if (s->greet_delay_ms > 0)
 		usleep((useconds_t)s->greet_delay_ms * 1000);
@@ -182,11 +183,14 @@ srv_serve(struct srv *s, int fd)
 				r = s->ehlo;
 			else if (strncasecmp(buf, "HELO", 4) == 0)
 				r = s->helo;
-			else if (strncasecmp(buf, "MAIL", 4) == 0)
+			else if (strncasecmp(buf, "MAIL", 4) == 0) {
+				null_mail = strncasecmp(buf, "MAIL FROM:<>", 12) == 0;
 				r = s->mail;
-			else if (strncasecmp(buf, "RCPT", 4) == 0) {
+			} else if (strncasecmp(buf, "RCPT", 4) == 0) {
 				s->rcpts++;
 				r = ++nrcpt == 2 && s->rcpt2 != NULL ? s->rcpt2 : s->rcpt;
+				if (!null_mail && s->rcpt_sender != NULL)
+					r = s->rcpt_sender;
 				if (strncasecmp(buf, "RCPT TO:<postmaster@", 20) == 0) {
 					s->pm_asked++;
 					if (s->postmaster != NULL)
@@ -564,6 +568,66 @@ static const struct {
 	    "250 2.1.5 Ok\r\n", "550 no\r\n",
 	    VERDICT_VALID, R_USER_OK, 0, VERDICT_VALID, R_USER_OK },
 };
+
+/*
+ * ---- <> refused at RCPT time is "refuses <>" as at MAIL ----
+ * Postfix checks the sender only at RCPT by default (smtpd_delay_reject
+ * = yes): "554 5.7.1 <>: Sender address rejected: Access denied" to
+ * every RCPT of a MAIL FROM:<>. That earns the RetrySender dialogue,
+ * and stands as "refuses <>" (invalid with StrictNullSender) without
+ * one; a "<>" inside the echoed recipient does not.
+ */
+static const struct {
+	const char *what;
+	const char *rcpt;		/* to the RCPTs after MAIL FROM:<> */
+	const char *rcpt_sender;	/* ... after MAIL FROM:<retry@probe.test> */
+	int retry, strict;
+	enum verdict want;
+	enum reason reason;
+	int conns;
+} null_rcpt_rows[] = {
+	{ "refused, no RetrySender", "554 5.7.1 <>: Sender address rejected: Access denied\r\n",
+	    NULL, 0, 0, VERDICT_UNKNOWN, R_NULL_SENDER_REFUSED, 1 },
+	{ "refused, no RetrySender, strict", "554 5.7.1 <>: Sender address rejected: Access denied\r\n",
+	    NULL, 0, 1, VERDICT_INVALID, R_NULL_SENDER_REFUSED, 1 },
+	{ "refused, RetrySender accepted", "554 5.7.1 <>: Sender address rejected: Access denied\r\n",
+	    "250 2.1.5 Ok\r\n", 1, 1, VERDICT_VALID, R_USER_OK, 2 },
+	{ "refused, RetrySender refused too (policy, even strict)",
+	    "554 5.7.1 <>: Sender address rejected: Access denied\r\n",
+	    "554 5.7.1 <retry@probe.test>: Sender address rejected: Access denied\r\n",
+	    1, 1, VERDICT_UNKNOWN, R_POLICY_BLOCK, 2 },
+	{ "an echoed recipient holding <> is no refusal of <>",
+	    "550 5.1.1 <\"<>\"@one.test>: Recipient address rejected: User unknown\r\n",
+	    "250 2.1.5 Ok\r\n", 1, 1, VERDICT_INVALID, R_USER_UNKNOWN, 1 },
+	{ "a refusal of the client is no refusal of <>",
+	    "554 5.7.1 <unknown[127.0.0.1]>: Client host rejected: Access denied\r\n",
+	    "250 2.1.5 Ok\r\n", 1, 1, VERDICT_UNKNOWN, R_POLICY_BLOCK, 1 },
+};
+
+START_TEST(test_null_refused_at_rcpt)
+{
+	struct srv s;
+	struct probe_conf c;
+	struct probe_result r;
+
+	memset(&s, 0, sizeof(s));
+	s.rcpt = null_rcpt_rows[_i].rcpt;
+	s.rcpt_sender = null_rcpt_rows[_i].rcpt_sender;
+	srv_start(&s);
+	conf_local(&c, s.port, 1);
+	c.strict_null = null_rcpt_rows[_i].strict;
+	if (null_rcpt_rows[_i].retry)
+		util_strlcpy(c.retry_sender, "retry@probe.test", sizeof(c.retry_sender));
+	probe(&c, "u@one.test", &r);
+	srv_stop(&s);
+	ck_assert_msg(r.verdict == null_rcpt_rows[_i].want && r.reason == null_rcpt_rows[_i].reason,
+	    "%s: got %s (%s), want %s (%s)", null_rcpt_rows[_i].what,
+	    verdict_str(r.verdict), reason_str(r.reason), verdict_str(null_rcpt_rows[_i].want),
+	    reason_str(null_rcpt_rows[_i].reason));
+	ck_assert_msg(s.conns == null_rcpt_rows[_i].conns, "%s: got %d connections, want %d",
+	    null_rcpt_rows[_i].what, s.conns, null_rcpt_rows[_i].conns);
+}
+END_TEST
 
 START_TEST(test_postmaster_control)
 {
@@ -1073,6 +1137,8 @@ make_suite(void)
 	tcase_add_test(tc, test_tls_fallback);
 	tcase_add_test(tc, test_needs_tls_no_tls_server);
 	tcase_add_loop_test(tc, test_postmaster_control, 0, sizeof(pm_rows) / sizeof(pm_rows[0]));
+	tcase_add_loop_test(tc, test_null_refused_at_rcpt, 0,
+	    sizeof(null_rcpt_rows) / sizeof(null_rcpt_rows[0]));
 	tcase_add_test(tc, test_rank_reply_over_network);
 	tcase_add_test(tc, test_unspecified_private);
 	tcase_add_test(tc, test_underscore_domain);

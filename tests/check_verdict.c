@@ -107,6 +107,11 @@ static const struct vcase rows[] = {
 	{ 554, "", "Relaying prohibited", RCPT_POLICY },
 	/* Haraka: the access plugin's refusal of the client, behind delay_deny */
 	{ 550, "", "Unknown [192.0.2.1] You are not allowed to connect", RCPT_POLICY },
+	/* Haraka: helo.checks' refusal of our EHLO name, behind delay_deny */
+	{ 550, "", "Invalid HELO host cannot achieve forward DNS match", RCPT_POLICY },
+	{ 550, "5.7.1", "<nohost.example.test>: Helo command rejected: Host not found", RCPT_POLICY },
+	/* ... but not from an echoed address */
+	{ 550, "", "<helo@example.test>... User unknown", RCPT_NO_MAILBOX },
 	/* "connect" only as a word */
 	{ 550, "", "<nobody@example.test>: unknown user, reconnecting will not help", RCPT_NO_MAILBOX },
 	/* a mailbox code still wins over the plain word */
@@ -295,6 +300,29 @@ START_TEST(test_tls_required)
 }
 END_TEST
 
+/*
+ * A 5xx to RCPT that refuses our null sender: the echoed "<>" first, or
+ * a sender-address code; never a "<>" inside an echoed recipient
+ */
+START_TEST(test_rcpt_null_sender)
+{
+	/* Postfix, check_sender_access "<> REJECT", smtpd_delay_reject = yes */
+	ck_assert_int_ne(verdict_rcpt_null_sender(554, "5.7.1", "<>: Sender address rejected: Access denied"), 0);
+	ck_assert_int_ne(verdict_rcpt_null_sender(550, "", "<>: Sender address rejected: Access denied"), 0);
+	ck_assert_int_ne(verdict_rcpt_null_sender(553, "5.1.8", "Sender domain not found"), 0);
+	ck_assert_int_ne(verdict_rcpt_null_sender(553, "5.1.7", "Bad sender address syntax"), 0);
+	ck_assert_int_ne(verdict_rcpt_null_sender(550, "", "<>"), 0);
+	ck_assert_int_eq(verdict_rcpt_null_sender(450, "4.7.1", "<>: Sender address rejected: try later"), 0);
+	ck_assert_int_eq(verdict_rcpt_null_sender(550, "5.1.1", "<\"<>\"@example.test>: Recipient "
+	    "address rejected: User unknown"), 0);
+	ck_assert_int_eq(verdict_rcpt_null_sender(550, "5.1.1", "User unknown <>"), 0);
+	ck_assert_int_eq(verdict_rcpt_null_sender(554, "5.7.1", "<unknown[192.0.2.1]>: Client host "
+	    "rejected: Access denied"), 0);
+	ck_assert_int_eq(verdict_rcpt_null_sender(550, "5.7.1", "<>x"), 0);
+	ck_assert_int_eq(verdict_rcpt_null_sender(550, "5.7.1", NULL), 0);
+}
+END_TEST
+
 static const char *const names[VERDICT_COUNT] = {
 	"valid", "invalid", "bad-domain", "bad-syntax", "catch-all",
 	"unknown", "tempfail", "skipped", "error",
@@ -430,6 +458,7 @@ make_suite(void)
 	tcase_add_loop_test(tc, test_classify_mail, 0,
 	    (int)(sizeof(mail_rows) / sizeof(mail_rows[0])));
 	tcase_add_test(tc, test_tls_required);
+	tcase_add_test(tc, test_rcpt_null_sender);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("wording");

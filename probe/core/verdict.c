@@ -34,7 +34,7 @@
  *	12. 501/553 with syntax wording ("syntax", "too long", ...)
  *	                                                 -> SYNTAX
  *	13. any policy wording (verdict_policy_wording: blocklists,
- *	    relay, policy, "prohibit", "sender", "connect", ...)
+ *	    relay, policy, "prohibit", "sender", "connect", "helo", ...)
  *	                                                 -> POLICY
  *	14. any other well-formed enhanced code but x.0.0 (5.5.x, 5.1.4
  *	    ambiguous, 5.3.x, ...) outranks the wording: "550 5.5.1 User
@@ -56,6 +56,15 @@
  *	A reply at MAIL or RCPT with TLS wording (verdict_tls_required:
  *	"STARTTLS", "TLS", "SSL", "encrypt...") asks for TLS first; it is
  *	neither about the mailbox nor about our sender.
+ *
+ *	verdict_rcpt_null_sender() says whether a 5xx to RCPT refuses
+ *	our null sender instead (servers that check the sender only at
+ *	RCPT, as Postfix does with smtpd_delay_reject = yes, its
+ *	default): the text starts with the echoed "<>" ("<>: Sender
+ *	address rejected: ..."), or the enhanced code is a sender-address
+ *	one (x.1.7, x.1.8). Only the start of the text counts: a "<>"
+ *	further on may be inside the echoed recipient (<"<>"@domain>),
+ *	which a forger chooses.
  *
  *	verdict_classify_mail() says what a refusal of our MAIL FROM is
  *	about: TLS first; the null sender (an address-status enhanced
@@ -204,6 +213,12 @@ static const struct word policy_words[] = {
 	 * allowed to connect", no enhanced code) is about us.
 	 */
 	{ "connect", 1 },
+	/*
+	 * Likewise a refusal of our EHLO name held back until RCPT
+	 * (Haraka's helo.checks behind delay_deny: "550 Invalid HELO host
+	 * cannot achieve forward DNS match").
+	 */
+	{ "helo", 1 }, { "ehlo", 1 },
 	{ NULL, 0 }
 };
 
@@ -563,6 +578,20 @@ verdict_classify_mail(int code, const char *enhanced, const char *text)
 	    has_word(folded, null_sender_words))
 		return MAIL_NULL_SENDER;
 	return MAIL_POLICY;
+}
+
+int
+verdict_rcpt_null_sender(int code, const char *enhanced, const char *text)
+{
+	struct enh e;
+
+	if (code < 500 || code > 599)
+		return 0;
+	enh_parse(enhanced, code, &e);
+	if (e.valid && e.subj == 1 && (e.det == 7 || e.det == 8))
+		return 1;
+	return text != NULL && text[0] == '<' && text[1] == '>' &&
+	    (text[2] == ':' || text[2] == ' ' || text[2] == '\0');
 }
 
 const char *

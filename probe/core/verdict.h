@@ -75,6 +75,14 @@ enum mail_class verdict_classify_mail(int code, const char *enhanced, const char
 const char *mail_class_str(enum mail_class c);
 
 /*
+ * verdict_rcpt_null_sender - a 5xx to RCPT that refuses the null
+ * sender of our MAIL FROM:<> (a server that checks the sender only at
+ * RCPT, as Postfix does by default: "554 5.7.1 <>: Sender address
+ * rejected: Access denied"). Pure.
+ */
+int	verdict_rcpt_null_sender(int code, const char *enhanced, const char *text);
+
+/*
  * Reasons: why a verification ended as it did, one value per token
  * (listed in sav-probe(1)).
  * Logs, JSON and the cache use the names of reason_str() (verdict.c

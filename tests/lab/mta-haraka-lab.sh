@@ -34,6 +34,8 @@
 #                       the connection is closed)
 #   helo    127.0.0.86  the helo.checks plugin with forward_dns checked
 #                       and enforced (and private addresses not skipped)
+#   helo2   127.0.0.87  the same behind delay_deny: the refusal of EHLO
+#                       comes at RCPT (550, no enhanced code)
 
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/mta-lib.sh"
@@ -90,6 +92,7 @@ mta_dns hk-req.test 127.0.0.82
 mta_dns hk-block.test 127.0.0.83
 mta_dns hk-block2.test 127.0.0.84
 mta_dns hk-helo.test 127.0.0.86
+mta_dns hk-helo2.test 127.0.0.87
 mta_dns_start
 
 # --- Haraka --------------------------------------------------------------------
@@ -114,9 +117,10 @@ hk_instance()
 	echo mx.haraka.test >"$d/config/me"
 	echo catchall-hk.test >"$d/config/host_list"
 	printf '%s\n' alice@hk.test bob@hk.test alice@hk-tls.test alice@hk-req.test \
-		alice@hk-block.test alice@hk-block2.test alice@hk-helo.test jörg@hk.test \
-		postmaster@hk.test postmaster@hk-tls.test postmaster@hk-req.test \
-		postmaster@hk-block.test postmaster@hk-block2.test postmaster@hk-helo.test >"$d/config/lab_users"
+		alice@hk-block.test alice@hk-block2.test alice@hk-helo.test alice@hk-helo2.test \
+		jörg@hk.test postmaster@hk.test postmaster@hk-tls.test postmaster@hk-req.test \
+		postmaster@hk-block.test postmaster@hk-block2.test postmaster@hk-helo.test \
+		postmaster@hk-helo2.test >"$d/config/lab_users"
 	printf 'level=info\n' >"$d/config/log.ini"
 	cp "$HK/tls/key.pem" "$d/config/tls_key.pem"
 	cp "$HK/tls/cert.pem" "$d/config/tls_cert.pem"
@@ -180,7 +184,9 @@ hk_instance block 127.0.0.83:25 access lab_users
 hk_instance block2 127.0.0.84:25 delay_deny access lab_users
 hk_instance helo 127.0.0.86:25 helo.checks lab_users
 printf '[skip]\nprivate_ip=false\n[check]\nforward_dns=true\n[reject]\nforward_dns=true\n' >"$HK_LAST/config/helo.checks.ini"
-for ip in 80 81 82 84 86; do
+hk_instance helo2 127.0.0.87:25 delay_deny helo.checks lab_users
+printf '[skip]\nprivate_ip=false\n[check]\nforward_dns=true\n[reject]\nforward_dns=true\n' >"$HK_LAST/config/helo.checks.ini"
+for ip in 80 81 82 84 86 87; do
 	mta_wait_smtp "127.0.0.$ip" 25 200 || {
 		sed 's/^/#   /' "$LAB_DIR"/haraka-*.log 2>/dev/null | tail -20
 		mta_skip "Haraka $HARAKA_VERSION: $MTA_WHY"
@@ -210,6 +216,12 @@ mta_case haraka helo-unresolvable alice@hk-helo.test valid/user-ok --helo nohost
 lab_check "haraka: helo-unresolvable: EHLO refused with 550, HELO sent after it" \
 	"$(grep -A1 '^C: EHLO nohost' "$MTA_OUT/haraka-helo-unresolvable.v" | grep -c '^S: 550 ')" 1 \
 	"$(grep -c '^C: HELO nohost.lab.test' "$MTA_OUT/haraka-helo-unresolvable.v")" 1
+# behind delay_deny the refusal of EHLO comes at RCPT, for a mailbox
+# that exists; one that does not gets its own answer first (Haraka
+# pipelines, so no postmaster@ question follows)
+mta_case haraka helo-unresolvable-delayed alice@hk-helo2.test unknown/policy-block --helo nohost.lab.test
+mta_case haraka helo-unresolvable-delayed-strict alice@hk-helo2.test unknown/policy-block --helo nohost.lab.test -c "$STRICT"
+mta_case haraka helo-unresolvable-delayed-unknown nobody@hk-helo2.test invalid/user-unknown --helo nohost.lab.test
 mta_case haraka upper-case ALICE@hk.test valid/user-ok
 mta_case haraka upper-case-unknown NOBODY@hk.test invalid/user-unknown
 # a UTF-8 local part (RFC 6531): Haraka offers SMTPUTF8

@@ -21,6 +21,13 @@
 #               (554, then only QUIT)
 #   127.0.0.78  pf-rbl.test: reject_rbl_client zen.spamhaus.org (the lab's
 #               DNS lists the client)
+#   127.0.0.68  pf-null.test: check_sender_access "<> REJECT" (the null
+#               sender refused, at RCPT: smtpd_delay_reject = yes)
+#   127.0.0.67  pf-null2.test: the same at MAIL (smtpd_delay_reject = no)
+#   127.0.0.79  pf-helo.test: smtpd_helo_restrictions =
+#               reject_unknown_helo_hostname, with
+#               unknown_hostname_reject_code = 550 (Postfix's default
+#               is 450)
 #
 # and postscreen(8) in front of smtpd, as many sites run it, with
 # postscreen_access_list emptied (its default permit_mynetworks would
@@ -63,6 +70,14 @@ mta_dns pf-screen.test 127.0.0.75
 mta_dns pf-deep.test 127.0.0.76
 mta_dns pf-dnsbl.test 127.0.0.77
 mta_dns pf-rbl.test 127.0.0.78
+mta_dns pf-helo.test 127.0.0.79
+mta_dns pf-null.test 127.0.0.68
+mta_dns pf-null2.test 127.0.0.67
+# the HELO name of the helo-unresolvable cases does not exist (an
+# unanswered MX query would be a temporary error: 450 whatever the code)
+for t in A AAAA MX; do
+	lab_dns_rcode nohost.lab.test "$t" NXDOMAIN
+done
 mta_dns pf-norelay.test 127.0.0.70	# not one of Postfix's domains
 rev=$(echo "$CLIENT" | awk -F. '{ print $4 "." $3 "." $2 "." $1 }')
 lab_dns_a "$rev.zen.spamhaus.org" 127.0.0.2
@@ -75,9 +90,13 @@ D=$(lab_postfix_dir mx)
 mta_selfsigned "$D/tls" mx.pf-tls.test || lab_die "openssl could not make a certificate"
 printf '%s ok\n' "@catchall-pf.test" "jörg@pf.test" >>"$D/conf/vmailbox"
 printf '%s REJECT\n' "$CLIENT" >"$D/conf/client_access"
-PFDOMS="pf-tls.test pf-req.test pf-block.test pf-block2.test pf-screen.test pf-deep.test pf-dnsbl.test pf-rbl.test"
+printf '<> REJECT\n' >"$D/conf/null_access"
+PFDOMS="pf-tls.test pf-req.test pf-block.test pf-block2.test pf-screen.test pf-deep.test pf-dnsbl.test pf-rbl.test pf-helo.test pf-null.test pf-null2.test"
+# (lab_postfix_mx wrote pf.test's alice and bob; texthash refuses a
+# key twice)
+printf 'postmaster@%s ok\n' pf.test catchall-pf.test >>"$D/conf/vmailbox"
 for dom in $PFDOMS; do
-	printf 'alice@%s ok\nbob@%s ok\n' "$dom" "$dom" >>"$D/conf/vmailbox"
+	printf 'alice@%s ok\nbob@%s ok\npostmaster@%s ok\n' "$dom" "$dom" "$dom" >>"$D/conf/vmailbox"
 done
 lab_postfix_set mx \
 	"virtual_mailbox_domains = pf.test catchall-pf.test $PFDOMS" \
@@ -85,6 +104,7 @@ lab_postfix_set mx \
 	"smtpd_tls_security_level = none" \
 	"lab_block_client = check_client_access texthash:$D/conf/client_access" \
 	"lab_rbl_client = reject_rbl_client zen.spamhaus.org" \
+	"lab_null_sender = check_sender_access texthash:$D/conf/null_access" \
 	"postscreen_access_list =" "postscreen_greet_action = enforce" \
 	"postscreen_greet_wait = 1s" "postscreen_dnsbl_action = enforce" \
 	"postscreen_dnsbl_threshold = 1"
@@ -94,6 +114,9 @@ cat >>"$D/conf/master.cf" <<EOF
 127.0.0.73:25 inet n - n - - smtpd -o smtpd_client_restrictions=\$lab_block_client
 127.0.0.74:25 inet n - n - - smtpd -o smtpd_client_restrictions=\$lab_block_client -o smtpd_delay_reject=no
 127.0.0.78:25 inet n - n - - smtpd -o smtpd_client_restrictions=\$lab_rbl_client
+127.0.0.68:25 inet n - n - - smtpd -o smtpd_sender_restrictions=\$lab_null_sender
+127.0.0.67:25 inet n - n - - smtpd -o smtpd_sender_restrictions=\$lab_null_sender -o smtpd_delay_reject=no
+127.0.0.79:25 inet n - n - - smtpd -o smtpd_helo_restrictions=reject_unknown_helo_hostname -o unknown_hostname_reject_code=550
 127.0.0.75:25 inet n - n - 1 postscreen -o postscreen_cache_map=btree:\$data_directory/ps-screen
 127.0.0.76:25 inet n - n - 1 postscreen -o postscreen_cache_map=btree:\$data_directory/ps-deep -o postscreen_pipelining_enable=yes
 127.0.0.77:25 inet n - n - 1 postscreen -o postscreen_cache_map=btree:\$data_directory/ps-dnsbl -o postscreen_dnsbl_sites=zen.spamhaus.org
@@ -103,7 +126,7 @@ tlsproxy  unix  -       -       n       -       0       tlsproxy
 tlsmgr    unix  -       -       n       1000?   1       tlsmgr
 EOF
 lab_postfix_start mx
-for ip in 70 71 72 73 78; do
+for ip in 67 68 70 71 72 73 78 79; do
 	mta_wait_smtp "127.0.0.$ip" 25 100 || {
 		sed 's/^/#   /' "$D/maillog" 2>/dev/null | tail -20
 		mta_skip "Postfix $pf_ver: $MTA_WHY"
@@ -131,6 +154,24 @@ mta_case postfix relay-denied alice@pf-norelay.test unknown/policy-block
 mta_case postfix relay-denied-strict alice@pf-norelay.test unknown/policy-block -c "$STRICT"
 mta_case postfix policy-rbl alice@pf-rbl.test unknown/policy-block
 mta_case postfix policy-rbl-strict alice@pf-rbl.test unknown/policy-block -c "$STRICT"
+# a server that refuses the null sender (check_sender_access "<>
+# REJECT"): Postfix says so at RCPT by default, at MAIL with
+# smtpd_delay_reject = no; either way it is the fact "refuses <>"
+# (invalid only with StrictNullSender), and RetrySender gets the answer
+mta_case postfix null-refused-at-rcpt alice@pf-null.test unknown/null-sender-refused
+mta_case postfix null-refused-at-rcpt-strict alice@pf-null.test invalid/null-sender-refused -c "$STRICT"
+mta_case postfix null-refused-at-mail alice@pf-null2.test unknown/null-sender-refused
+mta_case postfix null-refused-at-mail-strict alice@pf-null2.test invalid/null-sender-refused -c "$STRICT"
+printf '%s\n' "RetrySender probe@pf.test" "CacheFile" >"$LAB_DIR/retry.conf"
+mta_case postfix null-refused-at-rcpt-retry alice@pf-null.test valid/user-ok -c "$LAB_DIR/retry.conf"
+lab_is "$(grep -c '^C: MAIL FROM:<probe@pf.test>' "$MTA_OUT/postfix-null-refused-at-rcpt-retry.v")" 1 \
+	"postfix: null-refused-at-rcpt-retry: asked again with RetrySender"
+mta_case postfix null-refused-at-rcpt-retry-unknown nobody@pf-null.test invalid/user-unknown -c "$LAB_DIR/retry.conf"
+mta_case postfix null-refused-at-mail-retry alice@pf-null2.test valid/user-ok -c "$LAB_DIR/retry.conf"
+mta_case postfix helo-ok alice@pf-helo.test valid/user-ok
+# a HELO name without an address: refused at RCPT (smtpd_delay_reject)
+mta_case postfix helo-unresolvable alice@pf-helo.test unknown/policy-block --helo nohost.lab.test
+mta_case postfix helo-unresolvable-strict alice@pf-helo.test unknown/policy-block --helo nohost.lab.test -c "$STRICT"
 mta_case postfix postscreen-pregreet-known alice@pf-screen.test valid/user-ok
 lab_like "$(grep -c '^S: 220-' "$MTA_OUT/postfix-postscreen-pregreet-known.v")" "^[1-9]" \
 	"postfix: postscreen-pregreet-known: postscreen's greeting is multi-line (220-)"

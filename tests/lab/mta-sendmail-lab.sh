@@ -106,7 +106,7 @@ sm_instance()
 	done
 	mkdir -p "$sm/mqueue" "$sm/run"
 	chmod 700 "$sm/mqueue"
-	printf 'alice: root\nbob: root\n' >"$sm/aliases"
+	printf 'alice: root\nbob: root\npostmaster: root\n' >"$sm/aliases"
 	printf '%s\n' sm.test catchall-sm.test sm-tls.test sm-block.test sm-block2.test \
 		sm-req.test sm-pause.test sm-dnsbl.test sm-delay.test sm-rate.test >"$sm/local-host-names"
 	printf 'hosts files\naliases files\n' >"$sm/service.switch"
