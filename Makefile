@@ -63,7 +63,8 @@ SAV_PROBE_SRC := probe/cmd/sav_probe.c probe/cmd/print.c
 SAV_CACHE_SRC := probe/cmd/sav_cache.c probe/cmd/print.c
 # the milter without its main(): the unit suites link it too
 MILTER_LIB_SRC := milter/ctx.c milter/decide.c milter/logline.c milter/handlers.c \
-	milter/daemon.c milter/signals.c milter/run.c milter/spfgate.c
+	milter/daemon.c milter/signals.c milter/run.c milter/spfgate.c \
+	milter/stats.c milter/stats_fmt.c milter/stats_file.c
 MILTER_LIB := $(B)/libsavmilter.a
 MILTER_SRC := milter/main.c
 FAKE_SMTPD_SRC := tests/tools/fake_smtpd.c tests/tools/fake_smtpd/script.c \

@@ -166,6 +166,7 @@ struct limiter {
 	int	waiting;		/* threads waiting for a domain, global or MX slot */
 	int	mx_waiting;		/* of them, probes waiting for an MX slot */
 	struct limit_clients clients;	/* per-client charges (limit_client.c) */
+	struct limit_observer obs;	/* the counters' callbacks; event NULL: none */
 };
 
 /* how the probe of a limit_verdict_wait request runs; all zero for the milter's */
@@ -214,6 +215,14 @@ static uint32_t
 fnv(const void *p, size_t len)
 {
 	return fnv_from(2166136261u, p, len);
+}
+
+/* note - tell the observer (limit.h: quick, never back into the limiter) */
+static void
+note(struct limiter *l, enum limit_event ev)
+{
+	if (l->obs.event != NULL)
+		l->obs.event(l->obs.arg, ev);
 }
 
 /* a deadline that never comes: wait_until waits until woken */
@@ -522,7 +531,7 @@ mx_acquire(void *arg, const struct sockaddr *sa, msec_t *deadline)
 	struct job *j = arg;
 	struct limiter *l = j->l;
 	unsigned char addr[16];
-	int family, rate, rc = -1, waited = 0, e;
+	int family, rate, rc = -1, waited = 0, e, why = LIMIT_EV_MX_CONC;
 	msec_t t0 = util_now_ms(), stop = *deadline;
 	struct mx *m;
 
@@ -555,6 +564,7 @@ mx_acquire(void *arg, const struct sockaddr *sa, msec_t *deadline)
 			rc = 0;
 			break;
 		}
+		why = conc_ok ? LIMIT_EV_MX_RATE : LIMIT_EV_MX_CONC;
 		if (!rate_ok && m->ring[m->rhead] + RATE_WINDOW_MS < until)
 			until = m->ring[m->rhead] + RATE_WINDOW_MS;
 		waited = 1;
@@ -566,6 +576,8 @@ mx_acquire(void *arg, const struct sockaddr *sa, msec_t *deadline)
 		if (e == ETIMEDOUT && util_now_ms() >= stop)
 			break;
 	}
+	if (rc != 0 && m != NULL)
+		note(l, (enum limit_event)why);
 	pthread_mutex_unlock(&l->mu);
 	if (j->w.on && waited)
 		mx_waited(j, sa, rc, util_now_ms() - t0, deadline);
@@ -675,6 +687,7 @@ job_main(void *arg)
 	struct job *j = arg;
 	struct limiter *l = j->l;
 	struct probe_result r;
+	msec_t t0 = util_now_ms();
 	int last;
 
 	if (j->w.on && j->w.queued > 0)
@@ -683,6 +696,8 @@ job_main(void *arg)
 	memset(&r, 0, sizeof(r));
 	util_strlcpy(r.address, j->norm, sizeof(r.address));
 	probe_verify(&j->pc, &j->a, &r, j->w.on ? &j->w.t : NULL);
+	if (l->obs.probe_end != NULL)
+		l->obs.probe_end(l->obs.arg, &r, util_now_ms() - t0);
 	pthread_mutex_lock(&l->mu);
 	slots_give(l, j->a.domain);
 	client_settle(l, j->f, &r);
@@ -743,6 +758,7 @@ job_launch(struct limiter *l, struct flight *f, const struct probe_conf *pc,
 	}
 	f->refs++;
 	l->jobs++;
+	note(l, LIMIT_EV_PROBE_START);
 	return 0;
 }
 
@@ -777,6 +793,15 @@ refresh(struct limiter *l, const struct probe_conf *pc, const struct addr *a, co
 		}
 	}
 	pthread_mutex_unlock(&l->mu);
+}
+
+void
+limit_set_observer(struct limiter *l, const struct limit_observer *o)
+{
+	if (o != NULL)
+		l->obs = *o;
+	else
+		memset(&l->obs, 0, sizeof(l->obs));
 }
 
 void
@@ -838,17 +863,23 @@ limit_verdict_parsed(struct limiter *l, const struct probe_conf *pc,
 	h = fnv(key, strlen(key));
 	pthread_mutex_lock(&l->mu);
 	l->callers++;
-	if ((f = flight_find(l, key, h)) != NULL)
+	if ((f = flight_find(l, key, h)) != NULL) {
 		f->refs++;		/* someone is probing it already */
-	else if (per_client && limit_client_take(&l->clients, ckey, l->lc.client_rate,
-	    l->lc.client_counts, &window) != 0)
+		note(l, LIMIT_EV_JOIN);
+	} else if (per_client && limit_client_take(&l->clients, ckey, l->lc.client_rate,
+	    l->lc.client_counts, &window) != 0) {
 		limited = 1;		/* this client's new probes are used up */
+		note(l, LIMIT_EV_CLIENT_RATE);
+	}
 	else if ((f = flight_new(l, key, h)) != NULL) {
 		f->refs++;
 		if (slots_take(l, a->domain, deadline) != 0) {
 			struct probe_result r;
+			struct dom *d = dom_get(l, a->domain, 0);
 
 			/* no slot within the budget: nothing is probed */
+			note(l, d != NULL && d->active >= l->lc.per_domain ? LIMIT_EV_DOMAIN :
+			    LIMIT_EV_MAX_PROBES);
 			result_set(&r, norm, VERDICT_TEMPFAIL, R_RATE_LIMITED);
 			flight_finish(l, f, &r);
 			if (per_client)
@@ -883,8 +914,10 @@ limit_verdict_parsed(struct limiter *l, const struct probe_conf *pc,
 		if (f->done) {
 			*res = f->res;
 			res->cached = 0;
-		} else
+		} else {
 			result_set(res, norm, VERDICT_TEMPFAIL, R_BUDGET);
+			note(l, LIMIT_EV_BUDGET);
+		}
 		flight_put(f);
 	}
 	l->callers--;
