@@ -39,6 +39,7 @@
 #include "conf.h"
 #include "log.h"
 #include "print.h"
+#include "stats_show.h"
 #include "util.h"
 
 /* get, del: not in the cache; the other statuses are <sysexits.h>'s */
@@ -788,6 +789,9 @@ cmd_stats(struct ctx *x, int argc, char **argv)
 		ago(w, sizeof(w), s.newest, now);
 		printf("newest:     %s (%s)\n", ts, w);
 	}
+	/* the milter's own counters, when it writes them (StatsFile) */
+	if (x->have_conf && x->conf.statsfile[0] != '\0')
+		(void)stats_show(stdout, x->conf.statsfile, (long)(x->conf.stats_interval_ms / 1000));
 	return EX_OK;
 }
 
