@@ -13,6 +13,9 @@
 #                   milter, sav-milter (root; not a test, not in make check)
 #   make soak       sav-milter behind Postfix for SOAK_S seconds (1800)
 #                   under faults, every decision checked (not in check)
+#   make fuzz       every libFuzzer target for FUZZ_S seconds (60) each,
+#                   after replaying tests/fuzz/regress (clang-14); make
+#                   check runs them 15 s each (fuzz-ci)
 #   make install    PREFIX=/usr/local DESTDIR=
 
 PREFIX	?= /usr/local
@@ -62,7 +65,7 @@ LIB	:= $(B)/libsav.a
 SAV_PROBE_SRC := probe/cmd/sav_probe.c probe/cmd/print.c
 SAV_CACHE_SRC := probe/cmd/sav_cache.c probe/cmd/print.c probe/cmd/stats_show.c
 # the milter without its main(): the unit suites link it too
-MILTER_LIB_SRC := milter/ctx.c milter/decide.c milter/logline.c milter/handlers.c \
+MILTER_LIB_SRC := milter/ctx.c milter/decide.c milter/logline.c milter/handlers.c milter/macro.c \
 	milter/daemon.c milter/signals.c milter/run.c milter/spfgate.c \
 	milter/stats.c milter/stats_fmt.c milter/stats_file.c
 MILTER_LIB := $(B)/libsavmilter.a
@@ -84,7 +87,8 @@ ALL_OBJ	:= $(LIB_OBJ) $(MILTER_LIB_OBJ) $(call obj,$(SAV_PROBE_SRC) $(SAV_CACHE_
 	$(TOOL_NAMES:%=$(B)/tests/tools/%.o)
 
 .SECONDARY:
-.PHONY: all check unit unit-san lab manlint srclint deps demo bench bench-probe bench-milter soak install uninstall clean
+.PHONY: all check unit unit-san lab manlint srclint deps demo bench bench-probe bench-milter soak install uninstall clean \
+	fuzz fuzz-ci fuzz-regress fuzz-build
 
 all: $(PROGS) $(TOOLS)
 
@@ -131,6 +135,7 @@ check: deps
 	$(MAKE) manlint
 	$(MAKE) srclint
 	$(MAKE) lab
+	$(MAKE) fuzz-ci
 
 deps:
 	@sh tests/deps.sh
@@ -138,7 +143,7 @@ deps:
 unit: $(UNITS) $(TOOLS) $(B)/sav-cache $(B)/sav-probe
 	@sh tests/run-units.sh $(UNITS)
 
-unit-san: $(UNITS) $(TOOLS) $(B)/sav-cache $(B)/sav-probe
+unit-san: $(UNITS) $(TOOLS) $(B)/sav-cache $(B)/sav-probe $(B)/sav-milter
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		sh tests/run-units.sh $(UNITS)
 
@@ -150,6 +155,51 @@ manlint:
 
 srclint:
 	@sh tests/srclint.sh
+
+# --- coverage-guided fuzzing (libFuzzer, clang 14) ----------------------
+# Everything is built again into build/fuzz with -fsanitize=fuzzer-no-link
+# plus ASan and UBSan, so fuzz objects never mix with build/ or
+# build-san/. One binary per target: tests/fuzz/fuzz_NAME.c ->
+# build/fuzz/fuzz_NAME; seeds in tests/fuzz/corpus/NAME, inputs that
+# once failed in tests/fuzz/regress/NAME (replayed on every run).
+FUZZ_CC	?= clang-14
+FUZZ_S	?= 60
+FZ	:= build/fuzz
+FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 $(WARN) $(PKG_CFLAGS) $(INCS) -Imilter -Itests/fuzz \
+	-pthread -MMD -MP $(FUZZ_SAN) -fsanitize=fuzzer-no-link
+FUZZ_NAMES := reply addr dns conf cache_rec milter spf
+FUZZ_BINS := $(FUZZ_NAMES:%=$(FZ)/fuzz_%)
+FUZZ_LIB_OBJ := $(patsubst %.c,$(FZ)/%.o,$(LIB_SRC))
+# the milter's handlers without libmilter: fuzz_milter.c stands in for it
+FUZZ_MILTER_OBJ := $(patsubst %.c,$(FZ)/%.o,milter/ctx.c milter/decide.c milter/logline.c \
+	milter/handlers.c milter/macro.c milter/spfgate.c)
+FUZZ_COMMON_OBJ := $(FZ)/tests/fuzz/fakenet.o
+
+$(FZ)/%.o: %.c
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -c -o $@ $<
+$(FZ)/libsav.a: $(FUZZ_LIB_OBJ)
+	rm -f $@ && ar rcs $@ $^
+# fuzz_milter.o comes first and defines limit_verdict_parsed (the probe's
+# answer is input there): the first definition wins over limit.o's
+$(FZ)/fuzz_milter: $(FZ)/tests/fuzz/fuzz_milter.o $(FUZZ_MILTER_OBJ) $(FUZZ_COMMON_OBJ) $(FZ)/libsav.a
+	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -Wl,--allow-multiple-definition -o $@ $^ \
+		$(filter-out -lmilter,$(PKG_LIBS)) -pthread
+$(FZ)/fuzz_%: $(FZ)/tests/fuzz/fuzz_%.o $(FUZZ_COMMON_OBJ) $(FZ)/libsav.a
+	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(PKG_LIBS) -pthread
+
+-include $(wildcard $(FZ)/*/*.d $(FZ)/*/*/*.d $(FZ)/*/*/*/*.d)
+
+fuzz-build: $(FUZZ_BINS)
+# make fuzz: FUZZ_S seconds per target; fails on any crash, leak, time-out
+# or sanitizer report (tests/fuzz/run.sh)
+fuzz: fuzz-build
+	@sh tests/fuzz/run.sh $(FUZZ_S) $(FUZZ_NAMES)
+fuzz-ci: fuzz-build
+	@sh tests/fuzz/run.sh 15 $(FUZZ_NAMES)
+fuzz-regress: fuzz-build
+	@sh tests/fuzz/run.sh 0 $(FUZZ_NAMES)
 
 demo: deps
 	$(MAKE) all

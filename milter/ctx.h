@@ -53,6 +53,7 @@ struct ctx {
 	int	have_client;		/* hostaddr was an IP address */
 	struct sockaddr_storage client;
 	char	client_ip[INET6_ADDRSTRLEN];
+	int	macro_warned;		/* a malformed macro packet was logged (macro.c) */
 	char	helo[256];		/* HELO/EHLO name (printable, cut), "" unknown; only asked for with ProbeWhen spf-not-pass */
 	/* per message: reset at MAIL FROM and abort */
 	int	have_verdict;

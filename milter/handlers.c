@@ -61,19 +61,22 @@
 #include "limit.h"
 #include "log.h"
 #include "logline.h"
+#include "macro.h"
 #include "spfgate.h"
 #include "stats.h"
 #include "util.h"
 
 #define HEADER_FORGED_MAX	32	/* forged copies of our header we delete */
 
-/* macro - a macro's value, or NULL when absent or empty */
+/*
+ * macro - a macro's value, or NULL when absent or empty, or when the
+ * MTA's macro lists are malformed (macro.c: libmilter's own lookup
+ * would read past a list that holds a name without a value)
+ */
 static const char *
-macro(SMFICTX *mctx, const char *name)
+macro(SMFICTX *mctx, struct ctx *x, const char *name)
 {
-	const char *v = smfi_getsymval(mctx, (char *)name);
-
-	return v != NULL && v[0] != '\0' ? v : NULL;
+	return macro_get(mctx, x, name, &x->macro_warned);
 }
 
 static sfsistat
@@ -256,7 +259,7 @@ sav_envfrom(SMFICTX *mctx, char **argv)
 	len = strnlen(sender, ADDR_INPUT_MAX + 1);
 
 	cl.sa = x->have_client ? (const struct sockaddr *)&x->client : NULL;
-	cl.auth_authen = macro(mctx, "{auth_authen}");
+	cl.auth_authen = macro(mctx, x, "{auth_authen}");
 	/* parsed once: the same struct addr goes to the exemptions and the limiter */
 	st = probe_parse(sender, len, &a, &parsed, NULL);
 	if (!decide_exempt_parsed(c, &cl, st, &a, &parsed, &res) &&
@@ -291,7 +294,7 @@ sav_envfrom(SMFICTX *mctx, char **argv)
 		memset(&ld, 0, sizeof(ld));
 		ld.sender = path;
 		ld.client = x->have_client ? x->client_ip : NULL;
-		ld.qid = macro(mctx, "i");
+		ld.qid = macro(mctx, x, "i");
 		ld.r = &res;
 		ld.action = action_str(d.action);
 		ld.mode = c->monitor ? "monitor" : NULL;

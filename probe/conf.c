@@ -528,9 +528,14 @@ static int
 apply(struct conf *c, const struct key *k, const char *v, char *err, size_t errlen)
 {
 	char lo[24], hi[24];
+	const char *p;
 	long num, secs;
 	int b;
 
+	/* the same refusal for a file line and a command-line setting (conf_set) */
+	for (p = v != NULL ? v : ""; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			return fail(err, errlen, "%s", "control character in value");
 	switch (k->type) {
 	case CT_STRING:
 	case CT_PATH:

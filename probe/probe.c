@@ -330,8 +330,8 @@ addrs_left(const struct probe_conf *c, const struct dns_mx *mx, int h, int i, in
 
 	for (; h < mx->nhost && n < lim; h++, i = 0)
 		for (; i < mx->host[h].naddr && n < lim; i++)
-			if (c->allow_private ||
-			    target_check((const struct sockaddr *)&mx->host[h].addr[i]) == TARGET_PUBLIC)
+			if (target_allowed((const struct sockaddr *)&mx->host[h].addr[i],
+			    c->allow_private) == TARGET_PUBLIC)
 				n++;
 	return n;
 }
@@ -492,14 +492,14 @@ probe_smtp(const struct probe_conf *c, const struct addr *a, unsigned facts,
 
 		for (i = 0; i < host->naddr; i++) {
 			struct sockaddr_storage *ss = &host->addr[i];
-			enum target_class tc = target_check((struct sockaddr *)ss);
+			enum target_class tc = target_allowed((struct sockaddr *)ss, c->allow_private);
 			struct smtp_outcome o;
 			struct probe_result cur = *res;
 			enum smtp_tls used;
 			char ip[48];
 
 			sa_ntop((struct sockaddr *)ss, ip, sizeof(ip));
-			if (tc != TARGET_PUBLIC && !c->allow_private) {
+			if (tc != TARGET_PUBLIC) {
 				trace_printf(t, "probe: refusing %s (%s) for %s: %s", ip, host->name,
 					     a->domain, target_class_str(tc));
 				refused++;

@@ -88,7 +88,54 @@ START_TEST(test_mode)
 	cache_ttl_defaults(&ttl);
 	ck_assert_msg(cache_open(path, &ttl, 0, CACHE_NOSYNC, err, sizeof(err)) == NULL,
 	    "a world-writable file: got a cache, want refusal");
-	ck_assert_msg(strstr(err, "writable by others") != NULL, "err: got \"%s\"", err);
+	ck_assert_msg(strstr(err, "writable by") != NULL, "err: got \"%s\"", err);
+}
+END_TEST
+
+/*
+ * A cache another local user can change is refused by a read-write
+ * open: a group-writable file or lock file, a directory writable by
+ * group or others (sticky too); a read-only open still reads a
+ * group-writable file. The error names the path and the mode.
+ */
+START_TEST(test_writers)
+{
+	char lock[160], err[512];
+	struct cache_ttl ttl;
+	struct cache *c;
+
+	cache_ttl_defaults(&ttl);
+	c = open_c();
+	cache_close(c);
+	snprintf(lock, sizeof(lock), "%s-lock", path);
+
+	ck_assert_int_eq(chmod(path, 0620), 0);
+	ck_assert_msg(cache_open(path, &ttl, 0, CACHE_NOSYNC, err, sizeof(err)) == NULL,
+	    "a group-writable file: got a cache, want refusal");
+	ck_assert_msg(strstr(err, path) != NULL && strstr(err, "group or others") != NULL &&
+	    strstr(err, "0620") != NULL, "err: got \"%s\"", err);
+	c = cache_open(path, &ttl, 0, CACHE_NOSYNC | CACHE_RDONLY, err, sizeof(err));
+	ck_assert_msg(c != NULL, "read-only open of a group-writable file: got NULL (%s)", err);
+	cache_close(c);
+	ck_assert_int_eq(chmod(path, 0600), 0);
+
+	ck_assert_int_eq(chmod(lock, 0660), 0);
+	ck_assert_msg(cache_open(path, &ttl, 0, CACHE_NOSYNC, err, sizeof(err)) == NULL,
+	    "a group-writable lock file: got a cache, want refusal");
+	ck_assert_msg(strstr(err, "-lock") != NULL, "err: got \"%s\"", err);
+	ck_assert_int_eq(chmod(lock, 0600), 0);
+
+	ck_assert_int_eq(chmod(dir, 0770), 0);
+	ck_assert_msg(cache_open(path, &ttl, 0, CACHE_NOSYNC, err, sizeof(err)) == NULL,
+	    "a group-writable directory: got a cache, want refusal");
+	ck_assert_msg(strstr(err, dir) != NULL && strstr(err, "directory") != NULL &&
+	    strstr(err, "0770") != NULL, "err: got \"%s\"", err);
+	ck_assert_int_eq(chmod(dir, 01777), 0);
+	ck_assert_msg(cache_open(path, &ttl, 0, CACHE_NOSYNC, err, sizeof(err)) == NULL,
+	    "a sticky world-writable directory: got a cache, want refusal");
+	ck_assert_int_eq(chmod(dir, 0755), 0);
+	c = open_c();
+	cache_close(c);
 }
 END_TEST
 
@@ -326,6 +373,7 @@ make_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_symlink);
 	tcase_add_test(tc, test_mode);
+	tcase_add_test(tc, test_writers);
 	tcase_add_test(tc, test_once_per_process);
 	tcase_add_test(tc, test_missing_rdonly);
 	tcase_add_loop_test(tc, test_random_file, 0, sizeof(garbage_sizes) / sizeof(garbage_sizes[0]));

@@ -303,6 +303,43 @@ START_TEST(test_missing_file)
 }
 END_TEST
 
+/*
+ * A setting given on the command line (conf_set: sav-probe --helo,
+ * --sender, sav-milter -p) is refused on a control character as a file
+ * line is: CR/LF in HeloName or ProbeSender would otherwise end a
+ * command line on the wire early, and a tab or ESC would reach a log.
+ */
+static const struct {
+	const char *key, *value;
+} ctl_sets[] = {
+	{ "HeloName", "mx.example.test\r\nRSET" },
+	{ "HeloName", "mx.example.test\n" },
+	{ "ProbeSender", "probe@example.test\r\nDATA" },
+	{ "ProbeSender", "<probe@example.test>\r" },
+	{ "RetrySender", "retry@example.test\nRSET" },
+	{ "Socket", "inet:\t8891@127.0.0.1" },
+	{ "CacheFile", "/var/lib/sav\x1b[2J" },
+	{ "MonitorHeader", "X-SAV\x7f" },
+};
+
+START_TEST(test_set_control)
+{
+	struct conf c;
+	char err[300], helo[sizeof(c.probe.helo)], sender[sizeof(c.probe.sender)];
+
+	conf_defaults(&c);
+	memcpy(helo, c.probe.helo, sizeof(helo));
+	memcpy(sender, c.probe.sender, sizeof(sender));
+	err[0] = '\0';
+	ck_assert_msg(conf_set(&c, ctl_sets[_i].key, ctl_sets[_i].value, err, sizeof(err)) == -1,
+		      "%s: a value with a control character was taken", ctl_sets[_i].key);
+	ck_assert_msg(strstr(err, "control character") != NULL, "got %s, want control character", err);
+	ck_assert_str_eq(c.probe.helo, helo);
+	ck_assert_str_eq(c.probe.sender, sender);
+	conf_free(&c);
+}
+END_TEST
+
 Suite *
 make_suite(void)
 {
@@ -315,6 +352,7 @@ make_suite(void)
 	tcase_add_test(tc, test_good);
 	tcase_add_loop_test(tc, test_trusted, 0, sizeof(nets) / sizeof(nets[0]));
 	tcase_add_test(tc, test_missing_file);
+	tcase_add_loop_test(tc, test_set_control, 0, sizeof(ctl_sets) / sizeof(ctl_sets[0]));
 	tcase_add_loop_test(tc, test_restart_changes, 0, sizeof(restart) / sizeof(restart[0]));
 	suite_add_tcase(s, tc);
 	return s;

@@ -105,6 +105,10 @@ static const char zone[] =
 	HOST4("live.late.test", "127.0.0.1")
 	HOST4("quiet.late.test", "127.0.0.2")
 
+	/* an MX that resolves to the unspecified address only */
+	E("zero.test", "MX", "NOERROR", "zero.test. IN MX 10 mx.zero.test.\n")
+	HOST4("mx.zero.test", "0.0.0.0")
+
 	/* a domain with an underscore (addr_parse allows it, as the DNS does) */
 	E("mail_gw.test", "MX", "NOERROR", "mail_gw.test. IN MX 10 mx.one.test.\n");
 
@@ -439,6 +443,32 @@ START_TEST(test_mail_refusal)
 		    "%s (tls %s): needs_tls %d", mail_rows[_i].what, may ? "may" : "never", r.needs_tls);
 		ck_assert_msg(r.tls[0] == '\0', "%s: tls '%s', want plaintext", mail_rows[_i].what, r.tls);
 	}
+}
+END_TEST
+
+/*
+ * ---- AllowPrivateTargets never reaches 0.0.0.0 ----
+ *
+ * A connect() to 0.0.0.0 lands on this host: with the test's server on
+ * 127.0.0.1 and the probe's port set to it, a probe that dialled the
+ * unspecified address would be answered (valid). It must not dial it
+ * at all, even with private targets allowed: the MX is bogus.
+ */
+START_TEST(test_unspecified_private)
+{
+	struct srv s;
+	struct probe_conf c;
+	struct probe_result r;
+
+	memset(&s, 0, sizeof(s));
+	srv_start(&s);
+	conf_local(&c, s.port, 1);
+	probe(&c, "u@zero.test", &r);
+	srv_stop(&s);
+	ck_assert_msg(s.conns == 0, "got %d connections to 0.0.0.0, want 0", s.conns);
+	ck_assert_msg(r.verdict == VERDICT_BAD_DOMAIN && r.reason == R_BOGUS_MX,
+	    "got %s (%s), want bad-domain (bogus-mx)", verdict_str(r.verdict),
+	    reason_str(r.reason));
 }
 END_TEST
 
@@ -887,6 +917,7 @@ make_suite(void)
 	tcase_add_loop_test(tc, test_helo_temp, 0, sizeof(helo_rows) / sizeof(helo_rows[0]));
 	tcase_add_loop_test(tc, test_mail_refusal, 0, sizeof(mail_rows) / sizeof(mail_rows[0]));
 	tcase_add_test(tc, test_rank_reply_over_network);
+	tcase_add_test(tc, test_unspecified_private);
 	tcase_add_test(tc, test_underscore_domain);
 	tcase_add_loop_test(tc, test_catchall_rcpt, 0,
 	    sizeof(catchall_rows) / sizeof(catchall_rows[0]));

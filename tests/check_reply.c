@@ -148,9 +148,6 @@ static const struct rcase cases[] = {
 	  REPLY_DONE, 550, "5.1.1",
 	  "The email account that you tried to reach does not exist. "
 	  "Please try double-checking the recipient's email address - gsmtp", 0 },
-	{ "different enhanced code on later line stays", {
-	    L("550-5.1.1 first"), L("550 5.7.1 second") },
-	  REPLY_DONE, 550, "5.1.1", "first 5.7.1 second", 0 },
 	{ "enhanced code with 2-digit detail", {
 	    L("550 5.1.10 RESOLVER.ADR.RecipientNotFound; not found") },
 	  REPLY_DONE, 550, "5.1.10", "RESOLVER.ADR.RecipientNotFound; not found", 0 },
@@ -164,9 +161,18 @@ static const struct rcase cases[] = {
 	  REPLY_DONE, 550, "", "5.1.1000 x", 0 },
 	{ "enhanced code glued to text ignored", { L("550 5.1.1x user") },
 	  REPLY_DONE, 550, "", "5.1.1x user", 0 },
-	{ "enhanced only taken from first line", {
+	{ "a later line supplies the code the first lacked", {
 	    L("550-no code here"), L("550 5.1.1 user unknown") },
-	  REPLY_DONE, 550, "", "no code here 5.1.1 user unknown", 0 },
+	  REPLY_DONE, 550, "5.1.1", "no code here user unknown", 0 },
+	{ "lines disagree: a policy code on the last line wins", {
+	    L("550-5.1.1 user unknown"), L("550 5.7.1 client host blocked") },
+	  REPLY_DONE, 550, "5.7.1", "user unknown client host blocked", 0 },
+	{ "lines disagree: a policy code on the first line stays", {
+	    L("550-5.7.1 client host blocked"), L("550 5.1.1 user unknown") },
+	  REPLY_DONE, 550, "5.7.1", "client host blocked user unknown", 0 },
+	{ "lines disagree, neither policy: the first line's code stays", {
+	    L("550-5.1.1 user unknown"), L("550 5.5.1 bad command") },
+	  REPLY_DONE, 550, "5.1.1", "user unknown bad command", 0 },
 	{ "greylisting", { L("450 4.7.1 <u@example.test>: Recipient address "
 	    "rejected: Greylisted, see https://postgrey.schweikert.ch/") },
 	  REPLY_DONE, 450, "4.7.1", "<u@example.test>: Recipient address "
@@ -334,7 +340,7 @@ START_TEST(test_lines_endless)
 	    "error after %d lines, want after %d", i, REPLY_LINES_MAX + 1);
 	ck_assert_ptr_nonnull(r.error);
 	ck_assert_int_le(r.nlines, REPLY_LINES_MAX);
-	ck_assert_int_le(strlen(r.text), REPLY_TEXT_MAX - 1);
+	ck_assert_int_le(strlen(r.text), REPLY_FULL_MAX - 1);
 }
 END_TEST
 
@@ -382,33 +388,31 @@ START_TEST(test_bytes_too_many)
 }
 END_TEST
 
-START_TEST(test_text_cap_one_line)
+START_TEST(test_text_long_line_whole)
 {
 	static char buf[1000];
 	struct reply r;
 	size_t n;
 
+	/* a 1000-byte line is kept whole: wording at its end is classified */
 	make_line(buf, sizeof(buf), ' ', 't');
 	reply_init(&r);
 	ck_assert_int_eq(reply_feed(&r, buf, sizeof(buf)), REPLY_DONE);
 	n = strlen(r.text);
-	ck_assert_msg(n == REPLY_TEXT_MAX - 1, "text length: got %zu, want %d",
-	    n, REPLY_TEXT_MAX - 1);
-	ck_assert_msg(strcmp(r.text + n - 3, "...") == 0,
-	    "text end: got \"%s\", want \"...\"", r.text + n - 3);
-	ck_assert_msg(r.text[0] == 't', "text start: got '%c', want 't'",
-	    r.text[0]);
+	ck_assert_msg(n == sizeof(buf) - 4, "text length: got %zu, want %zu", n, sizeof(buf) - 4);
+	ck_assert_msg(r.text[0] == 't' && r.text[n - 1] == 't', "text: got \"%.8s...%s\"",
+	    r.text, r.text + n - 3);
 }
 END_TEST
 
-START_TEST(test_text_cap_many_lines)
+START_TEST(test_text_many_lines_whole)
 {
 	struct reply r;
 	char line[64];
 	size_t n;
 	int i;
 
-	/* 40 lines of 10 text bytes: 439 bytes joined, capped visibly */
+	/* 40 lines of 10 text bytes: 439 bytes joined, all kept */
 	reply_init(&r);
 	for (i = 0; i < 40; i++) {
 		snprintf(line, sizeof(line), "451%c4.7.1 line%06d",
@@ -417,64 +421,54 @@ START_TEST(test_text_cap_many_lines)
 		    i == 39 ? REPLY_DONE : REPLY_MORE);
 	}
 	n = strlen(r.text);
-	ck_assert_msg(n == REPLY_TEXT_MAX - 1, "text length: got %zu, want %d",
-	    n, REPLY_TEXT_MAX - 1);
-	ck_assert_msg(strcmp(r.text + n - 3, "...") == 0,
-	    "text end: got \"%s\", want \"...\"", r.text + n - 3);
+	ck_assert_msg(n == 439, "text length: got %zu, want 439", n);
 	ck_assert_msg(strncmp(r.text, "line000000 line000001 ", 22) == 0,
 	    "text start: got \"%.22s\"", r.text);
+	ck_assert_str_eq(r.text + n - 10, "line000039");
 	ck_assert_str_eq(r.enhanced, "4.7.1");
 }
 END_TEST
 
-START_TEST(test_text_exact_fit)
+START_TEST(test_text_policy_after_3k)
 {
-	char line[REPLY_TEXT_MAX + 8];
+	static char buf[1100];
 	struct reply r;
+	const char *last = "550 Client host [192.0.2.9] blocked using zen.spamhaus.org";
+	int i;
 
-	/* REPLY_TEXT_MAX - 1 text bytes fit exactly: no "..." */
-	memset(line, 'f', sizeof(line));
-	memcpy(line, "250 ", 4);
+	/* three 1 KB continuation lines, then the line that matters */
 	reply_init(&r);
-	ck_assert_int_eq(reply_feed(&r, line, 4 + REPLY_TEXT_MAX - 1),
-	    REPLY_DONE);
-	ck_assert_uint_eq(strlen(r.text), REPLY_TEXT_MAX - 1);
-	ck_assert_msg(r.text[REPLY_TEXT_MAX - 2] == 'f',
-	    "last byte: got '%c', want 'f'", r.text[REPLY_TEXT_MAX - 2]);
+	for (i = 0; i < 3; i++) {
+		make_line(buf, sizeof(buf), '-', 'x');
+		memcpy(buf, "550", 3);
+		ck_assert_int_eq(reply_feed(&r, buf, sizeof(buf)), REPLY_MORE);
+	}
+	ck_assert_int_eq(reply_feed(&r, last, strlen(last)), REPLY_DONE);
+	ck_assert_msg(strstr(r.text, "zen.spamhaus.org") != NULL,
+	    "the last line's text is missing (text is %zu bytes)", strlen(r.text));
+	ck_assert_msg(strstr(r.text, "...") == NULL, "the text was cut");
 }
 END_TEST
 
-START_TEST(test_text_full_then_more)
+START_TEST(test_text_whole_reply_fits)
 {
-	char line[REPLY_TEXT_MAX + 8];
+	static char buf[REPLY_LINE_MAX];
 	struct reply r;
+	size_t left = REPLY_BYTES_MAX, n, want = 0;
+	enum reply_status st = REPLY_MORE;
 
-	/* the first line fills the text exactly, a second one must show the cut */
-	memset(line, 'g', sizeof(line));
-	memcpy(line, "250-", 4);
+	/* the largest reply accepted: its text is never cut */
 	reply_init(&r);
-	ck_assert_int_eq(reply_feed(&r, line, 4 + REPLY_TEXT_MAX - 1),
-	    REPLY_MORE);
-	ck_assert_int_eq(reply_feed(&r, "250 more", 8), REPLY_DONE);
-	ck_assert_uint_eq(strlen(r.text), REPLY_TEXT_MAX - 1);
-	ck_assert_str_eq(r.text + REPLY_TEXT_MAX - 4, "...");
-}
-END_TEST
-
-START_TEST(test_text_room_for_space_only)
-{
-	char line[REPLY_TEXT_MAX + 8];
-	struct reply r;
-
-	/* text one short of full: the joining space fits, nothing else */
-	memset(line, 'h', sizeof(line));
-	memcpy(line, "250-", 4);
-	reply_init(&r);
-	ck_assert_int_eq(reply_feed(&r, line, 4 + REPLY_TEXT_MAX - 2),
-	    REPLY_MORE);
-	ck_assert_int_eq(reply_feed(&r, "250 x", 5), REPLY_DONE);
-	ck_assert_uint_eq(strlen(r.text), REPLY_TEXT_MAX - 1);
-	ck_assert_str_eq(r.text + REPLY_TEXT_MAX - 4, "...");
+	while (left > 0) {
+		n = left > REPLY_LINE_MAX ? REPLY_LINE_MAX : left;
+		left -= n;
+		make_line(buf, n, left > 0 ? '-' : ' ', 'w');
+		want += (want > 0) + n - 4;
+		st = reply_feed(&r, buf, n);
+	}
+	ck_assert_int_eq(st, REPLY_DONE);
+	ck_assert_msg(strlen(r.text) == want, "text length: got %zu, want %zu", strlen(r.text), want);
+	ck_assert_msg(strstr(r.text, "...") == NULL, "the text was cut");
 }
 END_TEST
 
@@ -590,11 +584,10 @@ make_suite(void)
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("text");
-	tcase_add_test(tc, test_text_cap_one_line);
-	tcase_add_test(tc, test_text_cap_many_lines);
-	tcase_add_test(tc, test_text_exact_fit);
-	tcase_add_test(tc, test_text_full_then_more);
-	tcase_add_test(tc, test_text_room_for_space_only);
+	tcase_add_test(tc, test_text_long_line_whole);
+	tcase_add_test(tc, test_text_many_lines_whole);
+	tcase_add_test(tc, test_text_policy_after_3k);
+	tcase_add_test(tc, test_text_whole_reply_fits);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("enhanced");

@@ -119,7 +119,10 @@ static const struct vcase rows[] = {
 	{ 552, "5.2.2", "Mailbox full", RCPT_MAILBOX_FULL },
 	{ 452, "4.2.2", "Over quota", RCPT_MAILBOX_FULL },
 	{ 552, "", "Requested mail action aborted: exceeded storage allocation", RCPT_MAILBOX_FULL },
-	{ 452, "", "Requested action not taken: insufficient system storage", RCPT_MAILBOX_FULL },
+	/* a bare 452 is storage or too many recipients (RFC 5321), not the mailbox */
+	{ 452, "", "Requested action not taken: insufficient system storage", RCPT_TEMP },
+	{ 452, "", "Mailbox full", RCPT_TEMP },
+	{ 452, "4.2.0", "Over quota", RCPT_TEMP },
 	{ 550, "5.2.2", "The email account that you tried to reach is over quota", RCPT_MAILBOX_FULL },
 	{ 450, "4.2.2", "The email account that you tried to reach is over quota", RCPT_MAILBOX_FULL },
 	{ 552, "5.2.3", "Message length exceeds administrative limit", RCPT_MAILBOX_FULL },
@@ -158,6 +161,11 @@ static const struct vcase rows[] = {
 	{ 554, "5.5.0", "Error", RCPT_OTHER },
 	{ 550, "5.1.4", "Destination mailbox address ambiguous", RCPT_OTHER },
 	{ 550, "5.0.0", "Requested action not taken", RCPT_OTHER },
+	/* a well-formed enhanced code outranks the wording */
+	{ 550, "5.5.1", "User unknown", RCPT_OTHER },
+	{ 550, "5.5.0", "No such user here", RCPT_OTHER },
+	{ 553, "5.3.0", "<nobody@example.test>: user unknown", RCPT_OTHER },
+	{ 554, "5.4.4", "Recipient address rejected: mailbox unavailable", RCPT_OTHER },
 	{ 521, "5.3.2", "Host does not accept mail", RCPT_OTHER },
 	/* a contradicting enhanced class is ignored, as reply.c does */
 	{ 550, "4.1.1", "No such user here", RCPT_NO_MAILBOX },
@@ -350,10 +358,12 @@ START_TEST(test_long_text)
 {
 	static char text[8192];
 
-	/* wording past the scanned prefix is not seen; no overrun either way */
+	/* the whole text is read: wording at its end counts as at its start */
 	memset(text, 'a', sizeof(text) - 1);
-	memcpy(text + sizeof(text) - 20, " spamhaus", 9);
 	ck_assert_int_eq(verdict_classify_rcpt(550, "", text), RCPT_NO_MAILBOX);
+	memcpy(text + sizeof(text) - 20, " spamhaus", 9);
+	ck_assert_int_eq(verdict_classify_rcpt(550, "", text), RCPT_POLICY);
+	memset(text, 'a', sizeof(text) - 1);
 	memcpy(text, "spamhaus ", 9);
 	ck_assert_int_eq(verdict_classify_rcpt(550, "", text), RCPT_POLICY);
 }

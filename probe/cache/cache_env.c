@@ -21,9 +21,11 @@
  * SECURITY
  *	The path must not be a symbolic link (lstat before open, and the
  *	descriptor LMDB opened is compared with the path afterwards); new
- *	files are created 0600 with O_NOFOLLOW, the lock file too; a file
- *	writable by others is refused, and so is anything but a regular
- *	file.
+ *	files are created 0600 with O_NOFOLLOW, the lock file too;
+ *	anything but a regular file is refused, and so, for a read-write
+ *	open, is a cache file, lock file or directory writable by group or
+ *	others (check_writers); a read-only open refuses a file writable
+ *	by others.
  *
  * FAILURE
  *	A file LMDB calls invalid, corrupt or of another version, or one
@@ -134,6 +136,64 @@ check_path(const char *path, struct stat *st, int must_exist, char *err, size_t 
 	return 0;
 }
 
+/*
+ * check_writers - nobody but the file's owner may change what the cache
+ * says. A read-write open (the milter, sav-probe --cache) refuses a
+ * cache file or lock file writable by group or others, and a directory
+ * writable by group or others (sticky or not: another user could put a
+ * file of theirs under the cache's name before it is created, or hard
+ * link one of ours there). A read-only open (sav-cache list, get,
+ * stats) refuses only a file writable by others. Returns 0, or -1 with
+ * a message in err naming the path, its mode and what to do.
+ */
+static int
+check_writers(const char *path, const char *lpath, const struct stat *st, int rdonly,
+	      char *err, size_t errlen)
+{
+	mode_t bad = rdonly ? S_IWOTH : (S_IWGRP | S_IWOTH);
+	char dir[PATH_MAX];
+	struct stat ds, ls;
+	char *slash;
+
+	errno = EPERM;
+	if (st->st_mode & bad) {
+		snprintf(err, errlen, "%s: writable by %s (mode %04o); refusing to use it "
+		    "(chmod go-w)", path, st->st_mode & S_IWGRP && !rdonly ? "group or others" :
+		    "others", (unsigned)(st->st_mode & 07777));
+		return -1;
+	}
+	if (rdonly)
+		return 0;
+	if (lstat(lpath, &ls) == 0 && (ls.st_mode & bad)) {
+		snprintf(err, errlen, "%s: writable by group or others (mode %04o); refusing to "
+		    "use the cache (chmod go-w)", lpath, (unsigned)(ls.st_mode & 07777));
+		return -1;
+	}
+	util_strlcpy(dir, path, sizeof(dir));
+	if ((slash = strrchr(dir, '/')) == NULL)
+		util_strlcpy(dir, ".", sizeof(dir));
+	else if (slash == dir)
+		dir[1] = '\0';
+	else
+		*slash = '\0';
+	if (stat(dir, &ds) != 0) {
+		int e = errno;
+
+		snprintf(err, errlen, "%s: %s", dir, strerror(e));
+		errno = e;
+		return -1;
+	}
+	if (ds.st_mode & (S_IWGRP | S_IWOTH)) {
+		snprintf(err, errlen, "%s: the cache's directory is writable by group or others "
+		    "(mode %04o): another user could replace the cache; refusing to use %s "
+		    "(put it in a directory of its own, such as /var/lib/sav-milter)",
+		    dir, (unsigned)(ds.st_mode & 07777), path);
+		return -1;
+	}
+	errno = 0;
+	return 0;
+}
+
 enum open_rc { OPEN_OK, OPEN_CORRUPT, OPEN_FAIL, OPEN_ROFS };
 
 /*
@@ -179,12 +239,8 @@ open_env(struct cache *c, const char *path, size_t mapsize, int rdonly,
 		if (check_path(path, &st, 1, err, errlen) != 0)
 			return OPEN_FAIL;
 	}
-	if (st.st_mode & S_IWOTH) {
-		errno = EPERM;
-		snprintf(err, errlen, "%s: writable by others (mode %04o); refusing to use it",
-		    path, (unsigned)(st.st_mode & 07777));
+	if (check_writers(path, lpath, &st, rdonly, err, errlen) != 0)
 		return OPEN_FAIL;
-	}
 	if (rdonly && st.st_size == 0) {
 		errno = EINVAL;
 		snprintf(err, errlen, "%s: empty file, not a cache", path);

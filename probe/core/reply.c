@@ -12,18 +12,23 @@
  *	a protocol error and never looks like a 2xx.
  *
  *	The first line fixes the code; a later line with another code is
- *	an error. An RFC 3463 enhanced code at the start of the first
- *	line's text is kept when its class matches the basic code's first
- *	digit; when it does not ("250 5.1.1 ..."), it is ignored and stays
- *	in the text. The same enhanced code is removed from the start of
- *	later lines too, so Gmail-style "550-5.1.1 ..." replies read as
- *	one sentence.
+ *	an error. An RFC 3463 enhanced code at the start of a line's text
+ *	counts when its class matches the basic code's first digit; when
+ *	it does not ("250 5.1.1 ..."), it is ignored and stays in the
+ *	text. Counted codes are removed from the text, so Gmail-style
+ *	"550-5.1.1 ..." replies read as one sentence. The reply's code is
+ *	the first line's; a later line that carries one when the first did
+ *	not supplies it; and when lines disagree, a policy code (x.7.x) of
+ *	any line wins over the others, so "550-5.1.1 ..." ending in
+ *	"550 5.7.1 ..." is never read as a mailbox answer.
  *
  *	r->text is the sanitised text of all lines (util_sanitize:
- *	printable ASCII only), each trimmed of blanks and
- *	joined by single spaces. It is capped at REPLY_TEXT_MAX; when more
- *	text arrives than fits it ends in "..." so the cut is visible.
- *	Capping the text is not an error.
+ *	printable ASCII only), each trimmed of blanks and joined by single
+ *	spaces: the whole reply, up to REPLY_FULL_MAX (the byte cap of a
+ *	reply), so wording on any line is classified. When more text
+ *	arrives than fits it ends in "..." so the cut is visible. Capping
+ *	the text is not an error. Results shown and stored keep the first
+ *	REPLY_TEXT_MAX bytes of it.
  *
  *	EHLO keywords (PIPELINING, SMTPUTF8, STARTTLS, 8BITMIME) are
  *	recognised as a whole word at the start of any line's text,
@@ -250,14 +255,12 @@ reply_feed(struct reply *r, const char *line, size_t len)
 
 	n = reply_parse_enhanced(text, tlen, enh, sizeof(enh));
 	if (n > 0) {
-		if (r->nlines == 1) {
-			/* a class that contradicts the code is ignored, not fatal */
-			if (enh[0] == line[0])
-				memcpy(r->enhanced, enh, n + 1);
-			else
-				n = 0;
-		} else if (strcmp(enh, r->enhanced) != 0)
+		/* a class that contradicts the code is ignored, not fatal */
+		if (enh[0] != line[0])
 			n = 0;
+		else if (r->enhanced[0] == '\0' ||
+		    (strncmp(enh + 1, ".7.", 3) == 0 && strncmp(r->enhanced + 1, ".7.", 3) != 0))
+			memcpy(r->enhanced, enh, n + 1);
 		text += n;
 		tlen -= n;
 		trim(&text, &tlen);

@@ -23,7 +23,8 @@
 #define REPLY_LINE_MAX	2048	/* accepted line length (RFC says 512) */
 #define REPLY_LINES_MAX	64	/* continuation lines in one reply */
 #define REPLY_BYTES_MAX	16384	/* total bytes in one reply */
-#define REPLY_TEXT_MAX	256	/* sanitised text kept */
+#define REPLY_TEXT_MAX	256	/* sanitised text shown (results, logs, the cache) */
+#define REPLY_FULL_MAX	REPLY_BYTES_MAX	/* sanitised text kept for classification: the whole reply */
 
 #define REPLY_EXT_PIPELINING	0x01
 #define REPLY_EXT_SMTPUTF8	0x02
@@ -38,8 +39,8 @@ enum reply_status {
 
 struct reply {
 	int	code;			/* 200..599, 0 until the first line */
-	char	enhanced[16];		/* "5.1.1" from the first line, "" if none */
-	char	text[REPLY_TEXT_MAX];	/* sanitised text of all lines, joined by ' ', code and enhanced code removed */
+	char	enhanced[16];		/* "5.1.1", "" if none; see reply.c for replies whose lines differ */
+	char	text[REPLY_FULL_MAX];	/* sanitised text of all lines, joined by ' ', code and enhanced code removed */
 	unsigned ext;			/* REPLY_EXT_* seen on the lines */
 	int	nlines;
 	size_t	nbytes;

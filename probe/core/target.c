@@ -202,6 +202,28 @@ target_is_bogus(enum target_class c)
 }
 
 /*
+ * target_allowed - the probe's target policy for one address. Without
+ * allow_private it is target_check(). AllowPrivateTargets (tests and
+ * labs) lets loopback, private, link-local, CGNAT, reserved and this
+ * host's own addresses through, but never the unspecified address
+ * (0.0.0.0/8, :: and their mapped forms: a connect() to 0.0.0.0 reaches
+ * this host on whatever listens there), multicast or broadcast (no
+ * one's mail server).
+ */
+enum target_class
+target_allowed(const struct sockaddr *sa, int allow_private)
+{
+	enum target_class c;
+
+	if (!allow_private)
+		return target_check(sa);
+	c = target_classify(sa);
+	if (c == TARGET_UNSPECIFIED || c == TARGET_MULTICAST || c == TARGET_BROADCAST)
+		return c;
+	return TARGET_PUBLIC;
+}
+
+/*
  * to_key - reduce an address to 16 bytes for the self comparison:
  * IPv4 as ::ffff:a.b.c.d so a mapped and a plain form compare equal.
  * The IPv6 scope id is ignored. Returns 0, or -1 for other families.

@@ -44,6 +44,13 @@ int	target_is_bogus(enum target_class c);
  */
 enum target_class target_check(const struct sockaddr *sa);
 
+/*
+ * target_allowed - may a probe connect to sa? TARGET_PUBLIC when it
+ * may, else the class that refuses it. allow_private (AllowPrivateTargets)
+ * lets every class through except unspecified, multicast and broadcast.
+ */
+enum target_class target_allowed(const struct sockaddr *sa, int allow_private);
+
 const char *target_class_str(enum target_class c);
 
 #endif

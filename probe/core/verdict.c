@@ -15,12 +15,12 @@
  *	    accept") -> OTHER; 3xx -> OTHER
  *	 3. The enhanced code counts only when it is well formed and its
  *	    class equals the code's first digit; otherwise it is absent.
- *	 4. enhanced x.2.2 (mailbox full)                -> MAILBOX_FULL
- *	 5. 452 with no enhanced code or a mailbox-status one (4.2.x but
- *	    not 4.2.1), unless the text says "too many recipients"
+ *	 4. enhanced x.2.2 (mailbox full: 452 4.2.2, 552 5.2.2)
  *	                                                 -> MAILBOX_FULL
- *	 6. any other 4xx (greylisting 450/451 4.7.1, 452 4.5.3 too many
- *	    recipients, 452 4.3.1 system storage)        -> TEMP
+ *	 5. (none: a bare 452 is "insufficient system storage" or "too
+ *	    many recipients" in RFC 5321, neither about the mailbox)
+ *	 6. any other 4xx (greylisting 450/451 4.7.1, bare 452, 452 4.5.3
+ *	    too many recipients, 452 4.3.1 system storage) -> TEMP
  *	 7. 552 with no enhanced code or 5.2.x (not 5.2.1), and no
  *	    policy wording                               -> MAILBOX_FULL
  *	 8. enhanced 5.7.x (incl. 530 5.7.0 STARTTLS)    -> POLICY
@@ -36,11 +36,16 @@
  *	13. any policy wording (verdict_policy_wording: blocklists,
  *	    relay, policy, "prohibit", "sender", "connect", ...)
  *	                                                 -> POLICY
- *	14. 550/551/553 with no enhanced code            -> NO_MAILBOX
- *	15. 550..559 with mailbox wording ("no such user", "user unknown",
- *	    "mailbox unavailable", "does not exist", ...) -> NO_MAILBOX
- *	16. anything else (500, 502-504, 554 without wording, 5.5.x, 5.1.4
- *	    ambiguous, unknown enhanced codes)           -> OTHER
+ *	14. any other well-formed enhanced code but x.0.0 (5.5.x, 5.1.4
+ *	    ambiguous, 5.3.x, ...) outranks the wording: "550 5.5.1 User
+ *	    unknown" names an invalid command            -> OTHER
+ *	15. 550/551/553 with no enhanced code            -> NO_MAILBOX
+ *	16. 550..559 with mailbox wording ("no such user", "user unknown",
+ *	    "mailbox unavailable", "does not exist", ...), with no enhanced
+ *	    code or the say-nothing x.0.0 (old Sendmail's "550 5.0.0
+ *	    <u>... User unknown")                        -> NO_MAILBOX
+ *	17. anything else (500, 502-504, 554 without wording)
+ *	                                                 -> OTHER
  *
  *	The enhanced code outranks the basic code because it is the more
  *	specific statement: "452 4.5.3 Too many recipients" is not a full
@@ -78,7 +83,9 @@
  *	<...> (quote-aware) and in any blank-delimited token holding an
  *	'@' is therefore ignored, so that <spamhaus.blocked@victim> does
  *	not turn "user unknown" into "policy" and dodge the rejection.
- *	Only the first WORD_SCAN_MAX bytes of text are examined.
+ *	The whole reply text is examined (reply.c keeps all of it, up to
+ *	the reply's byte cap): policy wording on the last of many long
+ *	lines counts as it does on the first.
  *
  * THREADS
  *	Reentrant; all tables are const.
@@ -90,7 +97,7 @@
 #include "util.h"
 #include "verdict.h"
 
-#define WORD_SCAN_MAX	1024	/* text examined for wording */
+#define WORD_SCAN_MAX	REPLY_FULL_MAX	/* text examined for wording: the whole reply */
 
 static const char *const verdict_names[VERDICT_COUNT] = {
 	[VERDICT_VALID] = "valid",
@@ -252,11 +259,6 @@ static const struct word null_sender_words[] = {
 	{ "mail from", 0 }, { "return path", 0 }, { "return-path", 0 },
 	{ "reverse path", 0 }, { "reverse-path", 0 }, { "mailer-daemon", 0 },
 	{ "dsn", 1 },
-	{ NULL, 0 }
-};
-
-static const struct word many_rcpt_words[] = {
-	{ "too many recipients", 0 },
 	{ NULL, 0 }
 };
 
@@ -487,12 +489,8 @@ verdict_classify_rcpt(int code, const char *enhanced, const char *text)
 
 	if (e.valid && e.subj == 2 && e.det == 2)
 		return RCPT_MAILBOX_FULL;
-	if (code < 500) {
-		if (code == 452 && (!e.valid || (e.subj == 2 && e.det != 1)) &&
-		    !has_word(folded, many_rcpt_words))
-			return RCPT_MAILBOX_FULL;
+	if (code < 500)
 		return RCPT_TEMP;
-	}
 	if (code == 552 && (!e.valid || (e.subj == 2 && e.det != 1)) &&
 	    !has_word(folded, policy_words))
 		return RCPT_MAILBOX_FULL;
@@ -512,6 +510,13 @@ verdict_classify_rcpt(int code, const char *enhanced, const char *text)
 		return RCPT_SYNTAX;
 	if (has_word(folded, policy_words))
 		return RCPT_POLICY;
+	/*
+	 * A well-formed enhanced code that is not about the mailbox
+	 * outranks the wording; x.0.0 ("other or undefined status") says
+	 * nothing, so the wording may still decide after it.
+	 */
+	if (e.valid && (e.subj != 0 || e.det != 0))
+		return RCPT_OTHER;
 	if (!e.valid && (code == 550 || code == 551 || code == 553))
 		return RCPT_NO_MAILBOX;
 	if (code >= 550 && code <= 559 && has_word(folded, mailbox_words))

@@ -6,8 +6,8 @@
  *
  * Rules that matter most: uncertainty never becomes a 5xx verdict; a
  * policy rejection (5.7.x, "blocked", "spamhaus", "blacklist", "relay",
- * "access denied", ...) is not "user unknown"; mailbox full (552, 452,
- * x.2.2) means the mailbox exists.
+ * "access denied", ...) is not "user unknown"; mailbox full (552, x.2.2
+ * such as 452 4.2.2) means the mailbox exists; a bare 452 does not.
  */
 #ifndef SAV_VERDICT_H
 #define SAV_VERDICT_H
@@ -34,7 +34,7 @@ int	verdict_parse(const char *s, enum verdict *out);
 enum rcpt_class {
 	RCPT_EXISTS,		/* 2xx (250, 251) */
 	RCPT_NO_MAILBOX,	/* 5xx mailbox-level: 5.1.x (not 5.1.7/5.1.8 about the sender... see .c), 5.2.1, or 550/551/553 with no enhanced code and no policy wording */
-	RCPT_MAILBOX_FULL,	/* 552, 452, x.2.2: exists */
+	RCPT_MAILBOX_FULL,	/* 552, x.2.2 (452 4.2.2): exists */
 	RCPT_POLICY,		/* 5xx policy: 5.7.x, blocklist/relay wording, anything else permanent not about the mailbox */
 	RCPT_TEMP,		/* 4xx other than mailbox full (greylisting included) */
 	RCPT_SYNTAX,		/* 501/553 "path too long"/syntax refusals of our command: unknown */
