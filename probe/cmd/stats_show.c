@@ -167,8 +167,10 @@ read_file(const char *path, struct file *f, char *err, size_t errlen)
 	buf[len] = '\0';
 	for (p = buf; *p != '\0'; p = nl + 1) {
 		nl = strchr(p, '\n');
-		if (nl == NULL)
-			break;		/* a last line without its end: cut short, skipped */
+		if (nl == NULL) {
+			f->skipped++;	/* a last line without its end: cut short */
+			break;
+		}
 		*nl = '\0';
 		if (*p == '#' || *p == '\0')
 			continue;
