@@ -168,12 +168,12 @@ FZ	:= build/fuzz
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 $(WARN) $(PKG_CFLAGS) $(INCS) -Imilter -Itests/fuzz \
 	-pthread -MMD -MP $(FUZZ_SAN) -fsanitize=fuzzer-no-link
-FUZZ_NAMES := reply addr dns conf cache_rec milter spf
+FUZZ_NAMES := reply addr dns conf cache_rec milter spf stats
 FUZZ_BINS := $(FUZZ_NAMES:%=$(FZ)/fuzz_%)
 FUZZ_LIB_OBJ := $(patsubst %.c,$(FZ)/%.o,$(LIB_SRC))
 # the milter's handlers without libmilter: fuzz_milter.c stands in for it
 FUZZ_MILTER_OBJ := $(patsubst %.c,$(FZ)/%.o,milter/ctx.c milter/decide.c milter/logline.c \
-	milter/handlers.c milter/macro.c milter/spfgate.c)
+	milter/handlers.c milter/macro.c milter/spfgate.c milter/stats.c)
 FUZZ_COMMON_OBJ := $(FZ)/tests/fuzz/fakenet.o
 
 $(FZ)/%.o: %.c
@@ -186,6 +186,10 @@ $(FZ)/libsav.a: $(FUZZ_LIB_OBJ)
 $(FZ)/fuzz_milter: $(FZ)/tests/fuzz/fuzz_milter.o $(FUZZ_MILTER_OBJ) $(FUZZ_COMMON_OBJ) $(FZ)/libsav.a
 	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -Wl,--allow-multiple-definition -o $@ $^ \
 		$(filter-out -lmilter,$(PKG_LIBS)) -pthread
+# the StatsFile both ways: the milter's counters and formatter, sav-cache's reader (compiled in)
+$(FZ)/fuzz_stats: $(FZ)/tests/fuzz/fuzz_stats.o $(FZ)/milter/stats.o $(FZ)/milter/stats_fmt.o \
+		$(FUZZ_COMMON_OBJ) $(FZ)/libsav.a
+	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(PKG_LIBS) -pthread
 $(FZ)/fuzz_%: $(FZ)/tests/fuzz/fuzz_%.o $(FUZZ_COMMON_OBJ) $(FZ)/libsav.a
 	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(PKG_LIBS) -pthread
 
