@@ -9,8 +9,13 @@
 #   make bench-probe round trips of a first probe at 20 and 100 ms RTT,
 #                   before/after pipelining the catch-all RCPT (not a
 #                   test; root: a private network namespace)
+#   make bench-starttls what STARTTLS adds to a first probe (round trips,
+#                   ms, CPU) against the same Postfix (root; not a test)
 #   make bench-milter  throughput behind a real Postfix: no milter, a no-op
 #                   milter, sav-milter (root; not a test, not in make check)
+#   make bench-fleet   three sav-milter hosts on one Redis: shared hit
+#                   against LMDB hit, probes per new sender, MAIL FROM
+#                   with Redis paused (root; not a test)
 #   make soak       sav-milter behind Postfix for SOAK_S seconds (1800)
 #                   under faults, every decision checked (not in check)
 #   make fuzz       every libFuzzer target for FUZZ_S seconds (60) each,
@@ -34,8 +39,9 @@ CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null)
 OPT	?= -O2 -g
 WARN	:= -Wall -Wextra -Werror -Wformat=2 -Wshadow -Wno-unused-parameter
 # the probe library's folders, lowest first: core/ knows nothing of
-# sockets, net/ does the I/O, cache/ the store, probe/ ties them together
-INCS	:= -Iprobe/core -Iprobe/net -Iprobe/cache -Iprobe/spf -Iprobe
+# sockets, net/ does the I/O, cache/ the store, spf/ the SPF check,
+# fleet/ the shared cache, probe/ ties them together
+INCS	:= -Iprobe/core -Iprobe/net -Iprobe/cache -Iprobe/spf -Iprobe/fleet -Iprobe
 # -MMD -MP: each object lists the headers it really includes (build/**/*.d)
 CFLAGS	+= -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) $(PKG_CFLAGS) $(INCS) -pthread -MMD -MP
 LDLIBS	+= $(PKG_LIBS) -pthread
@@ -60,7 +66,12 @@ CACHE_SRC := probe/cache/cache_rec.c probe/cache/cache_env.c \
 PROBE_SRC := probe/share.c probe/learn.c probe/probe.c probe/limit_client.c probe/limit.c \
 	probe/conf.c
 SPF_SRC	:= probe/spf/spf.c probe/spf/spf_macro.c probe/spf/spf_dns.c
-LIB_SRC	:= $(CORE_SRC) $(NET_SRC) $(CACHE_SRC) $(SPF_SRC) $(PROBE_SRC)
+# fleet/: the shared cache (Redis) that several MX hosts use together
+FLEET_SRC := probe/fleet/rconn.c probe/fleet/rrec.c probe/fleet/rcache.c \
+	probe/fleet/radmin.c
+# the fleet-wide single flight and limits
+FLEET_SRC += probe/fleet/flock.c probe/fleet/flimit.c probe/fleet/fcoord.c
+LIB_SRC	:= $(CORE_SRC) $(NET_SRC) $(CACHE_SRC) $(SPF_SRC) $(FLEET_SRC) $(PROBE_SRC)
 LIB	:= $(B)/libsav.a
 SAV_PROBE_SRC := probe/cmd/sav_probe.c probe/cmd/print.c
 SAV_CACHE_SRC := probe/cmd/sav_cache.c probe/cmd/print.c probe/cmd/stats_show.c
@@ -74,6 +85,8 @@ FAKE_SMTPD_SRC := tests/tools/fake_smtpd.c tests/tools/fake_smtpd/script.c \
 	tests/tools/fake_smtpd/conn.c tests/tools/fake_smtpd/tls.c
 # one-file tools: tests/tools/NAME.c -> build/tests/NAME
 TOOL_NAMES := bench_cache noop_milter rtt_relay smtp_load
+# the fleet's benchmark tool (make bench-fleet)
+TOOL_NAMES += bench_fleet
 UNIT_NAMES := $(patsubst tests/%.c,%,$(wildcard tests/check_*.c))
 
 obj	= $(patsubst %.c,$(B)/%.o,$(1))
@@ -87,7 +100,7 @@ ALL_OBJ	:= $(LIB_OBJ) $(MILTER_LIB_OBJ) $(call obj,$(SAV_PROBE_SRC) $(SAV_CACHE_
 	$(TOOL_NAMES:%=$(B)/tests/tools/%.o)
 
 .SECONDARY:
-.PHONY: all check unit unit-san lab manlint srclint deps demo bench bench-probe bench-milter soak install uninstall clean \
+.PHONY: all check unit unit-san lab manlint srclint deps demo bench bench-probe bench-starttls bench-milter soak install uninstall clean \
 	fuzz fuzz-ci fuzz-regress fuzz-build
 
 all: $(PROGS) $(TOOLS)
@@ -168,7 +181,7 @@ FZ	:= build/fuzz
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 $(WARN) $(PKG_CFLAGS) $(INCS) -Imilter -Itests/fuzz \
 	-pthread -MMD -MP $(FUZZ_SAN) -fsanitize=fuzzer-no-link
-FUZZ_NAMES := reply addr dns conf cache_rec milter spf stats
+FUZZ_NAMES := reply addr dns conf cache_rec milter spf rrec stats
 FUZZ_BINS := $(FUZZ_NAMES:%=$(FZ)/fuzz_%)
 FUZZ_LIB_OBJ := $(patsubst %.c,$(FZ)/%.o,$(LIB_SRC))
 # the milter's handlers without libmilter: fuzz_milter.c stands in for it
@@ -214,8 +227,14 @@ bench: all $(B)/tests/bench_cache
 
 bench-probe: all
 	@bash tests/bench/bench-probe.sh
+bench-starttls: all
+	@BENCH_MODE=tls bash tests/bench/bench-probe.sh
 bench-milter: all
 	@bash tests/bench/bench-milter.sh
+# make bench-fleet: three hosts on one Redis (root; not a test)
+.PHONY: bench-fleet
+bench-fleet: all
+	@bash tests/bench/bench-fleet.sh
 # make soak: SOAK_S=300 make soak for a shorter run; tests/soak/soak.sh
 # lists the other settings
 soak: all

@@ -141,6 +141,8 @@ struct srv {
 	const char *rcpt;
 	int	greet_delay_ms;		/* wait this long before the greeting */
 	const char *rcpt2;		/* the second RCPT of a connection; NULL: rcpt */
+	const char *postmaster;		/* reply to RCPT TO:<postmaster@...>; NULL: as the others */
+	int	pm_asked;		/* RCPT TO:<postmaster@...> received */
 	int	conns;			/* connections accepted (read after srv_stop) */
 	int	rcpts;			/* RCPT commands received, all connections */
 	int	max_group;		/* most command lines that arrived in one read */
@@ -185,6 +187,11 @@ srv_serve(struct srv *s, int fd)
 			else if (strncasecmp(buf, "RCPT", 4) == 0) {
 				s->rcpts++;
 				r = ++nrcpt == 2 && s->rcpt2 != NULL ? s->rcpt2 : s->rcpt;
+				if (strncasecmp(buf, "RCPT TO:<postmaster@", 20) == 0) {
+					s->pm_asked++;
+					if (s->postmaster != NULL)
+						r = s->postmaster;
+				}
 			} else if (strncasecmp(buf, "QUIT", 4) == 0) {
 				srv_send(fd, "221 2.0.0 bye\r\n");
 				return;
@@ -442,6 +449,66 @@ START_TEST(test_mail_refusal)
 		ck_assert_msg(r.needs_tls == (mail_rows[_i].reason == R_STARTTLS_REQUIRED),
 		    "%s (tls %s): needs_tls %d", mail_rows[_i].what, may ? "may" : "never", r.needs_tls);
 		ck_assert_msg(r.tls[0] == '\0', "%s: tls '%s', want plaintext", mail_rows[_i].what, r.tls);
+	}
+}
+END_TEST
+
+/*
+ * ---- a 5xx without an enhanced code is checked against postmaster ----
+ * OpenSMTPD refuses a client by rule with the words it gives an unknown
+ * user ("550 Invalid recipient"); postmaster, which RFC 5321 has
+ * accepted, is refused the same way only then. Each row runs pipelined
+ * and lock-step, with and without the catch-all RCPT.
+ */
+static const struct {
+	const char *what;
+	const char *rcpt;
+	const char *postmaster;
+	enum verdict want;
+	enum reason reason;
+	int asked;			/* postmaster RCPTs expected */
+} pm_rows[] = {
+	{ "OpenSMTPD reject rule: postmaster refused too",
+	    "550 Invalid recipient: <u@one.test>\r\n",
+	    "550 Invalid recipient: <postmaster@one.test>\r\n",
+	    VERDICT_UNKNOWN, R_POLICY_BLOCK, 1 },
+	{ "Exim unknown user: postmaster accepted",
+	    "550 Unrouteable address\r\n", "250 Accepted\r\n",
+	    VERDICT_INVALID, R_USER_UNKNOWN, 1 },
+	{ "enhanced 5.1.1: no postmaster question",
+	    "550 5.1.1 User unknown\r\n", "550 5.7.1 no\r\n",
+	    VERDICT_INVALID, R_USER_UNKNOWN, 0 },
+	{ "250: no postmaster question",
+	    "250 2.1.5 Ok\r\n", "550 no\r\n",
+	    VERDICT_VALID, R_USER_OK, 0 },
+};
+
+START_TEST(test_postmaster_control)
+{
+	struct srv s;
+	struct probe_conf c;
+	struct probe_result r;
+	int mode;
+
+	for (mode = 0; mode < 4; mode++) {
+		memset(&s, 0, sizeof(s));
+		s.rcpt = pm_rows[_i].rcpt;
+		s.postmaster = pm_rows[_i].postmaster;
+		s.rcpt2 = "550 5.1.1 No such user\r\n";	/* the catch-all RCPT, when asked */
+		if (mode & 1)
+			s.ehlo = "250-mx.test\r\n250 PIPELINING\r\n";
+		srv_start(&s);
+		conf_local(&c, s.port, 1);
+		c.catchall_check = (mode & 2) != 0;
+		probe(&c, "u@one.test", &r);
+		srv_stop(&s);
+		ck_assert_msg(r.verdict == pm_rows[_i].want && r.reason == pm_rows[_i].reason,
+		    "%s (mode %d): got %s (%s), want %s (%s)", pm_rows[_i].what, mode,
+		    verdict_str(r.verdict), reason_str(r.reason), verdict_str(pm_rows[_i].want),
+		    reason_str(pm_rows[_i].reason));
+		ck_assert_msg(s.pm_asked == pm_rows[_i].asked, "%s (mode %d): postmaster asked %d times, want %d",
+		    pm_rows[_i].what, mode, s.pm_asked, pm_rows[_i].asked);
+		ck_assert_msg(s.conns == 1, "%s (mode %d): %d connections", pm_rows[_i].what, mode, s.conns);
 	}
 }
 END_TEST
@@ -916,6 +983,7 @@ make_suite(void)
 	tcase_add_loop_test(tc, test_bogus_mix, 0, sizeof(bogus_rows) / sizeof(bogus_rows[0]));
 	tcase_add_loop_test(tc, test_helo_temp, 0, sizeof(helo_rows) / sizeof(helo_rows[0]));
 	tcase_add_loop_test(tc, test_mail_refusal, 0, sizeof(mail_rows) / sizeof(mail_rows[0]));
+	tcase_add_loop_test(tc, test_postmaster_control, 0, sizeof(pm_rows) / sizeof(pm_rows[0]));
 	tcase_add_test(tc, test_rank_reply_over_network);
 	tcase_add_test(tc, test_unspecified_private);
 	tcase_add_test(tc, test_underscore_domain);

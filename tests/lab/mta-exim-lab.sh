@@ -131,7 +131,7 @@ catchall:
 users:
   driver = accept
   domains = +local_domains
-  local_parts = alice : bob
+  local_parts = alice : bob : postmaster
   transport = devnull
 
 begin transports

@@ -32,6 +32,8 @@
 #   block2  127.0.0.84  the same behind delay_deny, which holds the
 #                       refusal until RCPT (550, no enhanced code, and
 #                       the connection is closed)
+#   helo    127.0.0.86  the helo.checks plugin with forward_dns checked
+#                       and enforced (and private addresses not skipped)
 
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/mta-lib.sh"
@@ -54,6 +56,7 @@ hk_fetch()
 		trap 'rm -rf "$tmp"' EXIT
 		timeout 240 npm install --prefix "$tmp" --cache "$HK_CACHE/cache" \
 			--no-audit --no-fund --ignore-scripts --loglevel=error \
+			--fetch-retries=1 --fetch-retry-mintimeout=2000 --fetch-retry-maxtimeout=5000 \
 			"Haraka@$HARAKA_VERSION" >"$tmp/npm.log" 2>&1 ||
 			{ echo "npm install Haraka@$HARAKA_VERSION failed: $(grep -m1 -E 'ERR|error' "$tmp/npm.log")" >&2; exit 1; }
 		[ -x "$tmp/node_modules/.bin/haraka" ] || { echo "npm left no haraka binary" >&2; exit 1; }
@@ -66,6 +69,9 @@ hk_fetch()
 if ! lab_in_netns; then
 	command -v node >/dev/null || mta_skip "no node (Node.js) on this machine"
 	command -v npm >/dev/null || mta_skip "no npm on this machine"
+	node_major=$(node --version 2>/dev/null | sed -n 's/^v\([0-9]*\)\..*/\1/p')
+	[ "${node_major:-0}" -ge 20 ] ||
+		mta_skip "node $(node --version 2>/dev/null) is too old for Haraka $HARAKA_VERSION (it needs 20 or later)"
 	err=$(hk_fetch 2>&1) || mta_skip "cannot install Haraka from the npm registry: ${err:-unknown error}"
 fi
 lab_isolate "$0" "$@"
@@ -83,6 +89,7 @@ mta_dns hk-tls.test 127.0.0.81
 mta_dns hk-req.test 127.0.0.82
 mta_dns hk-block.test 127.0.0.83
 mta_dns hk-block2.test 127.0.0.84
+mta_dns hk-helo.test 127.0.0.86
 mta_dns_start
 
 # --- Haraka --------------------------------------------------------------------
@@ -107,7 +114,9 @@ hk_instance()
 	echo mx.haraka.test >"$d/config/me"
 	echo catchall-hk.test >"$d/config/host_list"
 	printf '%s\n' alice@hk.test bob@hk.test alice@hk-tls.test alice@hk-req.test \
-		alice@hk-block.test alice@hk-block2.test >"$d/config/lab_users"
+		alice@hk-block.test alice@hk-block2.test alice@hk-helo.test jörg@hk.test \
+		postmaster@hk.test postmaster@hk-tls.test postmaster@hk-req.test \
+		postmaster@hk-block.test postmaster@hk-block2.test postmaster@hk-helo.test >"$d/config/lab_users"
 	printf 'level=info\n' >"$d/config/log.ini"
 	cp "$HK/tls/key.pem" "$d/config/tls_key.pem"
 	cp "$HK/tls/cert.pem" "$d/config/tls_cert.pem"
@@ -169,7 +178,9 @@ hk_instance tls 127.0.0.81:25,127.0.0.82:25 tls lab_require_tls lab_users
 echo 127.0.0.82 >"$HK_LAST/config/lab_require_tls"
 hk_instance block 127.0.0.83:25 access lab_users
 hk_instance block2 127.0.0.84:25 delay_deny access lab_users
-for ip in 80 81 82 84; do
+hk_instance helo 127.0.0.86:25 helo.checks lab_users
+printf '[skip]\nprivate_ip=false\n[check]\nforward_dns=true\n[reject]\nforward_dns=true\n' >"$HK_LAST/config/helo.checks.ini"
+for ip in 80 81 82 84 86; do
 	mta_wait_smtp "127.0.0.$ip" 25 200 || {
 		sed 's/^/#   /' "$LAB_DIR"/haraka-*.log 2>/dev/null | tail -20
 		mta_skip "Haraka $HARAKA_VERSION: $MTA_WHY"
@@ -191,8 +202,19 @@ mta_case haraka policy-client-at-greeting alice@hk-block.test unknown/greeting-r
 mta_case haraka policy-client-at-greeting-strict alice@hk-block.test unknown/greeting-refused -c "$STRICT"
 mta_case haraka policy-client-delayed alice@hk-block2.test unknown/policy-block
 mta_case haraka policy-client-delayed-strict alice@hk-block2.test unknown/policy-block -c "$STRICT"
+mta_case haraka helo-ok alice@hk-helo.test valid/user-ok
+# a HELO name without an address: the plugin refuses EHLO, the probe
+# falls back to HELO, which it lets through (it runs each test once a
+# connection)
+mta_case haraka helo-unresolvable alice@hk-helo.test valid/user-ok --helo nohost.lab.test
+lab_check "haraka: helo-unresolvable: EHLO refused with 550, HELO sent after it" \
+	"$(grep -A1 '^C: EHLO nohost' "$MTA_OUT/haraka-helo-unresolvable.v" | grep -c '^S: 550 ')" 1 \
+	"$(grep -c '^C: HELO nohost.lab.test' "$MTA_OUT/haraka-helo-unresolvable.v")" 1
 mta_case haraka upper-case ALICE@hk.test valid/user-ok
 mta_case haraka upper-case-unknown NOBODY@hk.test invalid/user-unknown
+# a UTF-8 local part (RFC 6531): Haraka offers SMTPUTF8
+mta_case haraka utf8-known jörg@hk.test valid/user-ok
+mta_case haraka utf8-unknown jürgen@hk.test invalid/user-unknown
 
 # the server side first, with another client: the TLS cases below
 # mean something only when Haraka's STARTTLS works

@@ -78,10 +78,11 @@ mta_dns_start
 # --- OpenSMTPD -----------------------------------------------------------------
 : >"$D/vusers"
 for d in known.test grey.test blockmail.test blockrule.test tlsmay.test tlsreq.test blockconn.test; do
-	printf 'alice@%s vmail\nbob@%s vmail\n' "$d" "$d" >>"$D/vusers"
+	printf 'alice@%s vmail\nbob@%s vmail\npostmaster@%s vmail\n' "$d" "$d" "$d" >>"$D/vusers"
 done
 printf '@catchall.test vmail\n' >>"$D/vusers"
-: >"$D/aliases"
+# as every installation has it (RFC 5321 4.5.1): postmaster is delivered
+printf 'postmaster: root\n' >"$D/aliases"
 printf '%s\n' "$CLIENT" >"$D/blocked"
 printf '%s\n' '@grey\.test$' >"$D/greyre"
 cat >"$D/smtpd.conf" <<EOF

@@ -8,7 +8,8 @@
 # one smtpd per behaviour in master.cf, told apart by -o overrides:
 #
 #   127.0.0.70  pf.test, catchall-pf.test (virtual_mailbox_maps
-#               "@catchall-pf.test"); no STARTTLS
+#               "@catchall-pf.test"); no STARTTLS; also the MX of
+#               pf-norelay.test, a domain it does not receive for
 #   127.0.0.71  pf-tls.test: smtpd_tls_security_level = may, with a
 #               self-signed certificate
 #   127.0.0.72  pf-req.test: smtpd_tls_security_level = encrypt (MAIL
@@ -18,6 +19,24 @@
 #   127.0.0.74  pf-block2.test: the same with smtpd_delay_reject = no,
 #               which Postfix answers with the refusal as its greeting
 #               (554, then only QUIT)
+#   127.0.0.78  pf-rbl.test: reject_rbl_client zen.spamhaus.org (the lab's
+#               DNS lists the client)
+#
+# and postscreen(8) in front of smtpd, as many sites run it, with
+# postscreen_access_list emptied (its default permit_mynetworks would
+# wave the lab's client through) and a cache of its own per listener:
+#
+#   127.0.0.75  pf-screen.test: the pregreet test (greet_action enforce):
+#               a multi-line "220-" greeting the client must wait out
+#   127.0.0.76  pf-deep.test: the deep protocol tests as well
+#               (pipelining): the first session is deferred with 450
+#               4.3.2 at RCPT, the next goes through to smtpd
+#   127.0.0.77  pf-dnsbl.test: postscreen_dnsbl_sites zen.spamhaus.org,
+#               enforce: 550 5.7.1 at RCPT
+#
+# A readiness check must not connect to a postscreen listener (reading
+# the first greeting line and leaving is a pregreet), so those are
+# waited for by their socket only.
 #
 # When Postfix or openssl is missing the script says "# skip postfix:
 # <why>".
@@ -40,38 +59,60 @@ mta_dns pf-tls.test 127.0.0.71
 mta_dns pf-req.test 127.0.0.72
 mta_dns pf-block.test 127.0.0.73
 mta_dns pf-block2.test 127.0.0.74
+mta_dns pf-screen.test 127.0.0.75
+mta_dns pf-deep.test 127.0.0.76
+mta_dns pf-dnsbl.test 127.0.0.77
+mta_dns pf-rbl.test 127.0.0.78
+mta_dns pf-norelay.test 127.0.0.70	# not one of Postfix's domains
+rev=$(echo "$CLIENT" | awk -F. '{ print $4 "." $3 "." $2 "." $1 }')
+lab_dns_a "$rev.zen.spamhaus.org" 127.0.0.2
+lab_dns_rrset TXT "$rev.zen.spamhaus.org" "\"https://www.spamhaus.org/query/ip/$CLIENT\""
 mta_dns_start
 
 # --- Postfix -------------------------------------------------------------------
 lab_postfix_mx mx 127.0.0.70 pf.test alice bob || lab_die "cannot write the Postfix instance"
 D=$(lab_postfix_dir mx)
 mta_selfsigned "$D/tls" mx.pf-tls.test || lab_die "openssl could not make a certificate"
-printf '%s ok\n' "@catchall-pf.test" >>"$D/conf/vmailbox"
+printf '%s ok\n' "@catchall-pf.test" "jörg@pf.test" >>"$D/conf/vmailbox"
 printf '%s REJECT\n' "$CLIENT" >"$D/conf/client_access"
-for dom in pf-tls.test pf-req.test pf-block.test pf-block2.test; do
+PFDOMS="pf-tls.test pf-req.test pf-block.test pf-block2.test pf-screen.test pf-deep.test pf-dnsbl.test pf-rbl.test"
+for dom in $PFDOMS; do
 	printf 'alice@%s ok\nbob@%s ok\n' "$dom" "$dom" >>"$D/conf/vmailbox"
 done
 lab_postfix_set mx \
-	"virtual_mailbox_domains = pf.test catchall-pf.test pf-tls.test pf-req.test pf-block.test pf-block2.test" \
+	"virtual_mailbox_domains = pf.test catchall-pf.test $PFDOMS" \
 	"smtpd_tls_cert_file = $D/tls/cert.pem" "smtpd_tls_key_file = $D/tls/key.pem" \
 	"smtpd_tls_security_level = none" \
-	"lab_block_client = check_client_access texthash:$D/conf/client_access"
+	"lab_block_client = check_client_access texthash:$D/conf/client_access" \
+	"lab_rbl_client = reject_rbl_client zen.spamhaus.org" \
+	"postscreen_access_list =" "postscreen_greet_action = enforce" \
+	"postscreen_greet_wait = 1s" "postscreen_dnsbl_action = enforce" \
+	"postscreen_dnsbl_threshold = 1"
 cat >>"$D/conf/master.cf" <<EOF
 127.0.0.71:25 inet n - n - - smtpd -o smtpd_tls_security_level=may
 127.0.0.72:25 inet n - n - - smtpd -o smtpd_tls_security_level=encrypt
 127.0.0.73:25 inet n - n - - smtpd -o smtpd_client_restrictions=\$lab_block_client
 127.0.0.74:25 inet n - n - - smtpd -o smtpd_client_restrictions=\$lab_block_client -o smtpd_delay_reject=no
+127.0.0.78:25 inet n - n - - smtpd -o smtpd_client_restrictions=\$lab_rbl_client
+127.0.0.75:25 inet n - n - 1 postscreen -o postscreen_cache_map=btree:\$data_directory/ps-screen
+127.0.0.76:25 inet n - n - 1 postscreen -o postscreen_cache_map=btree:\$data_directory/ps-deep -o postscreen_pipelining_enable=yes
+127.0.0.77:25 inet n - n - 1 postscreen -o postscreen_cache_map=btree:\$data_directory/ps-dnsbl -o postscreen_dnsbl_sites=zen.spamhaus.org
+smtpd     pass  -       -       n       -       -       smtpd
+dnsblog   unix  -       -       n       -       0       dnsblog
+tlsproxy  unix  -       -       n       -       0       tlsproxy
 tlsmgr    unix  -       -       n       1000?   1       tlsmgr
 EOF
 lab_postfix_start mx
-for ip in 70 71 72 73; do
+for ip in 70 71 72 73 78; do
 	mta_wait_smtp "127.0.0.$ip" 25 100 || {
 		sed 's/^/#   /' "$D/maillog" 2>/dev/null | tail -20
 		mta_skip "Postfix $pf_ver: $MTA_WHY"
 	}
 done
-# this one greets with its refusal
-lab_wait_listen tcp 127.0.0.74 25 100 || mta_skip "Postfix $pf_ver: nothing listens on 127.0.0.74:25"
+# this one greets with its refusal, the others are postscreen
+for ip in 74 75 76 77; do
+	lab_wait_listen tcp "127.0.0.$ip" 25 100 || mta_skip "Postfix $pf_ver: nothing listens on 127.0.0.$ip:25"
+done
 lab_diag "Postfix $pf_ver (the machine's), client $CLIENT"
 
 # --- Cases ---------------------------------------------------------------------
@@ -86,8 +127,23 @@ mta_case postfix policy-client-at-rcpt alice@pf-block.test unknown/policy-block
 mta_case postfix policy-client-at-rcpt-strict alice@pf-block.test unknown/policy-block -c "$STRICT"
 mta_case postfix policy-client-at-greeting alice@pf-block2.test unknown/greeting-refused
 mta_case postfix policy-client-at-greeting-strict alice@pf-block2.test unknown/greeting-refused -c "$STRICT"
+mta_case postfix relay-denied alice@pf-norelay.test unknown/policy-block
+mta_case postfix relay-denied-strict alice@pf-norelay.test unknown/policy-block -c "$STRICT"
+mta_case postfix policy-rbl alice@pf-rbl.test unknown/policy-block
+mta_case postfix policy-rbl-strict alice@pf-rbl.test unknown/policy-block -c "$STRICT"
+mta_case postfix postscreen-pregreet-known alice@pf-screen.test valid/user-ok
+lab_like "$(grep -c '^S: 220-' "$MTA_OUT/postfix-postscreen-pregreet-known.v")" "^[1-9]" \
+	"postfix: postscreen-pregreet-known: postscreen's greeting is multi-line (220-)"
+mta_case postfix postscreen-pregreet-unknown nobody@pf-screen.test invalid/user-unknown
+mta_case postfix postscreen-deep-first alice@pf-deep.test tempfail
+mta_case postfix postscreen-deep-again alice@pf-deep.test valid/user-ok
+mta_case postfix postscreen-dnsbl alice@pf-dnsbl.test unknown/policy-block
+mta_case postfix postscreen-dnsbl-strict alice@pf-dnsbl.test unknown/policy-block -c "$STRICT"
 mta_case postfix upper-case ALICE@pf.test valid/user-ok
 mta_case postfix upper-case-unknown NOBODY@pf.test invalid/user-unknown
+# a UTF-8 local part (RFC 6531): Postfix offers SMTPUTF8
+mta_case postfix utf8-known jörg@pf.test valid/user-ok
+mta_case postfix utf8-unknown jürgen@pf.test invalid/user-unknown
 
 # the server side first, with another client: the TLS cases below
 # mean something only when Postfix's STARTTLS works

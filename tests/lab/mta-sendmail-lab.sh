@@ -4,7 +4,7 @@
 # MX (sendmail-lab.sh has Sendmail as the front MTA calling the milter).
 #
 # Sendmail is not installed: Debian's sendmail-bin, sendmail-cf and
-# libwrap0 are fetched with apt-get download and unpacked with dpkg-deb
+# libwrap0 (and m4, when the machine lacks it) are fetched with apt-get download and unpacked with dpkg-deb
 # -x (mta-lib.sh mta_fetch). The binary is copied into the temp dir
 # without its setgid bit (the loader would ignore LD_LIBRARY_PATH), and
 # each daemon runs inside the lab's loopback-only namespace in a private
@@ -21,7 +21,7 @@
 #                      @domain), grey@sm.test refused with 451 4.7.1 by
 #                      the access map (To:, blocklist_recipients); no
 #                      STARTTLS (daemon modifier M=S)
-#          127.0.0.61  tls.sm-tls.test: the same, STARTTLS offered with
+#          127.0.0.61  sm-tls.test: the same, STARTTLS offered with
 #                      a self-signed certificate
 #   block  127.0.0.62  "Connect:CLIENT REJECT": Sendmail's own refusal
 #                      of the client, given at MAIL
@@ -29,6 +29,18 @@
 #                      with a site's wording
 #   req    127.0.0.63  "TLS_Clt:CLIENT ENCR:128": MAIL before STARTTLS is
 #                      refused with 454 4.7.0 encryption too weak
+#
+# and four common m4 features, each in a daemon of its own:
+#
+#   pause  127.0.0.65  FEATURE(greet_pause, 500): a client that talks
+#                      before the greeting is refused
+#   dnsbl  127.0.0.66  FEATURE(dnsbl, zen.spamhaus.org) (the lab's DNS
+#                      lists the client): refused at MAIL
+#   delay  127.0.0.67  the same with FEATURE(delay_checks): refused at
+#                      RCPT
+#   rate   127.0.0.68  FEATURE(ratecontrol, , terminate) with
+#                      "ClientRate:CLIENT 1": one connection a minute
+#                      (a readiness check must not connect there)
 #
 # When the packages cannot be fetched, or Sendmail does not start, the
 # script says "# skip sendmail: <why>".
@@ -67,16 +79,23 @@ mta_dns sm-req.test 127.0.0.63
 # Sendmail looks up the name of the local address each connection came
 # in on: unanswered, every greeting would wait for the resolver's
 # time-out (1 s)
-for ip in 60 61 62 63 64; do
+for ip in 60 61 62 63 64 65 66 67 68; do
 	lab_dns_rrset PTR "$ip.0.0.127.in-addr.arpa" mx.sm.test.
 done
 lab_dns_a mx.sm.test 127.0.0.60
+mta_dns sm-pause.test 127.0.0.65
+mta_dns sm-dnsbl.test 127.0.0.66
+mta_dns sm-delay.test 127.0.0.67
+mta_dns sm-rate.test 127.0.0.68
+rev=$(echo "$CLIENT" | awk -F. '{ print $4 "." $3 "." $2 "." $1 }')
+lab_dns_a "$rev.zen.spamhaus.org" 127.0.0.2
+lab_dns_rrset TXT "$rev.zen.spamhaus.org" "\"https://www.spamhaus.org/query/ip/$CLIENT\""
 mta_dns_start
 
 # --- Sendmail ------------------------------------------------------------------
 # sm_instance NAME ACCESS DAEMON-LINE... - write, build and start one
-# Sendmail with the access map ACCESS (printf %b) and the given
-# DAEMON_OPTIONS lines.
+# Sendmail with the access map ACCESS (printf %b), the given
+# DAEMON_OPTIONS lines and the m4 lines in SM_EXTRA.
 sm_instance()
 {
 	local name=$1 access=$2 sm=$SMS/$1 d daemons=""
@@ -89,7 +108,7 @@ sm_instance()
 	chmod 700 "$sm/mqueue"
 	printf 'alice: root\nbob: root\n' >"$sm/aliases"
 	printf '%s\n' sm.test catchall-sm.test sm-tls.test sm-block.test sm-block2.test \
-		sm-req.test >"$sm/local-host-names"
+		sm-req.test sm-pause.test sm-dnsbl.test sm-delay.test sm-rate.test >"$sm/local-host-names"
 	printf 'hosts files\naliases files\n' >"$sm/service.switch"
 	printf '%b' "$access" >"$sm/access"
 	printf '@catchall-sm.test\talice\n' >"$sm/virtusertable"
@@ -122,7 +141,7 @@ FEATURE(\`accept_unresolvable_domains')dnl
 FEATURE(\`access_db', \`hash -T<TMPF> -o $sm/access')dnl
 FEATURE(\`blocklist_recipients')dnl
 FEATURE(\`virtusertable', \`hash -o $sm/virtusertable')dnl
-${daemons}MAILER(\`local')dnl
+${SM_EXTRA-}${daemons}MAILER(\`local')dnl
 MAILER(\`smtp')dnl
 EOF
 	"$M4" -D_CF_DIR_="$CF/" "$CF/m4/cf.m4" "$sm/lab.mc" >"$sm/lab.cf" 2>"$sm/m4.log" ||
@@ -144,7 +163,17 @@ sm_instance block2 "Connect:$CLIENT\tERROR:5.7.1:554 Client host blocked by loca
 	"Port=25, Addr=127.0.0.64, Name=MTA-block2, M=S"
 sm_instance req "TLS_Clt:$CLIENT\tENCR:128\n" \
 	"Port=25, Addr=127.0.0.63, Name=MTA-req"
-for ip in 60 61 62 63 64; do
+SM_EXTRA="FEATURE(\`greet_pause', \`500')dnl
+" sm_instance pause "" "Port=25, Addr=127.0.0.65, Name=MTA-pause, M=S"
+SM_EXTRA="FEATURE(\`dnsbl', \`zen.spamhaus.org')dnl
+" sm_instance dnsbl "" "Port=25, Addr=127.0.0.66, Name=MTA-dnsbl, M=S"
+SM_EXTRA="FEATURE(\`delay_checks')dnl
+FEATURE(\`dnsbl', \`zen.spamhaus.org')dnl
+" sm_instance delay "" "Port=25, Addr=127.0.0.67, Name=MTA-delay, M=S"
+SM_EXTRA="FEATURE(\`ratecontrol', \`', \`terminate')dnl
+" sm_instance rate "ClientRate:$CLIENT\t1\n" "Port=25, Addr=127.0.0.68, Name=MTA-rate, M=S"
+lab_wait_listen tcp 127.0.0.68 25 100 || mta_skip "Sendmail $sm_ver: nothing listens on 127.0.0.68:25"
+for ip in 60 61 62 63 64 65 66 67; do
 	mta_wait_smtp "127.0.0.$ip" 25 100 || {
 		sed 's/^/#   /' "$LAB_DIR"/sendmail-*.log 2>/dev/null | tail -20
 		mta_skip "Sendmail $sm_ver: $MTA_WHY"
@@ -165,8 +194,24 @@ mta_case sendmail policy-client-reject alice@sm-block.test unknown/policy-block
 mta_case sendmail policy-client-reject-strict alice@sm-block.test unknown/policy-block -c "$STRICT"
 mta_case sendmail policy-client-554 alice@sm-block2.test unknown/policy-block
 mta_case sendmail policy-client-554-strict alice@sm-block2.test unknown/policy-block -c "$STRICT"
+mta_case sendmail policy-dnsbl alice@sm-dnsbl.test unknown/policy-block
+mta_case sendmail policy-dnsbl-strict alice@sm-dnsbl.test unknown/policy-block -c "$STRICT"
+mta_case sendmail policy-dnsbl-delayed alice@sm-delay.test unknown/policy-block
+mta_case sendmail policy-dnsbl-delayed-strict alice@sm-delay.test unknown/policy-block -c "$STRICT"
+mta_case sendmail greet-pause-known alice@sm-pause.test valid/user-ok
+lab_ge "$(lab_json_num "$MTA_J" elapsed_ms)" 500 \
+	"sendmail: greet-pause-known: the greeting came after the 500 ms pause, and the probe waited for it"
+mta_case sendmail greet-pause-unknown nosuchuser@sm-pause.test invalid/user-unknown
+mta_case sendmail rate-first alice@sm-rate.test valid/user-ok
+mta_case sendmail rate-second alice@sm-rate.test tempfail
 mta_case sendmail upper-case ALICE@sm.test valid/user-ok
 mta_case sendmail upper-case-unknown NOSUCHUSER@sm.test invalid/user-unknown
+# a UTF-8 local part (RFC 6531): Debian's Sendmail is built without
+# EAI, offers no SMTPUTF8, and the probe must not send the address
+mta_case sendmail utf8-no-smtputf8 jörg@sm.test unknown/smtputf8-unsupported
+lab_check "sendmail: utf8-no-smtputf8: no SMTPUTF8 offered, no MAIL or RCPT sent" \
+	"$(grep -c '^S: 250[- ]SMTPUTF8' "$MTA_OUT/sendmail-utf8-no-smtputf8.v")" 0 \
+	"$(grep -Ec '^C: (MAIL|RCPT)' "$MTA_OUT/sendmail-utf8-no-smtputf8.v")" 0
 
 # the server side first, with another client: the TLS cases below
 # mean something only when Sendmail's STARTTLS works

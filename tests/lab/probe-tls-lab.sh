@@ -16,10 +16,12 @@
 #   fake_smtpd instances on 127.0.0.60 and up, one per behaviour: real
 #     TLS with each certificate; garbage instead of a ServerHello (text,
 #     and a bogus TLS record); a close right after "220 Ready to start
-#     TLS"; a stall after it; plaintext replies injected in the 220's
-#     write; 454 to STARTTLS; TLS required (530 to MAIL in plaintext)
-#     with STARTTLS offered, and without it offered; TLS 1.2 at most,
-#     and TLS 1.1 at most (below what the probe accepts).
+#     TLS"; a stall after it; a handshake trickled a byte per 100 ms;
+#     plaintext replies injected in the 220's write; 454 to STARTTLS;
+#     TLS required (530 to MAIL in plaintext) with STARTTLS offered,
+#     without it offered, and with every handshake failing; other
+#     extensions inside TLS than before; TLS 1.2 at most, and TLS 1.1
+#     at most (below what the probe accepts).
 #
 # Before the probe cases, openssl s_client checks that each TLS server
 # really serves what it claims (the certificate, its expiry, its name),
@@ -144,6 +146,7 @@ mx1 cawrong.test 127.0.0.76
 mx1 capdrop.test 127.0.0.77
 mx1 capadd.test 127.0.0.78
 mx1 reqgarb.test 127.0.0.79
+mx1 trickle.test 127.0.0.80
 lab_dns_fallback
 lab_dns_start "$LAB_DNS_DATA"
 
@@ -232,6 +235,13 @@ LAB_FAKE_OPTS=$SELF lab_fake_start capadd 127.0.0.78:25 <<'EOF'
 ehlo 250-fake.test|250 8BITMIME
 tls-ehlo 250-fake.test|250-PIPELINING|250 8BITMIME
 rcpt u@capadd.test 250 2.1.5 Ok
+EOF
+# a real handshake, one byte every 100 ms (about 75 s in all): every
+# read is quick, the whole is far beyond a step's time
+LAB_FAKE_OPTS=$SELF lab_fake_start trickle 127.0.0.80:25 <<'EOF'
+tls trickle 1 100
+idle 30000
+rcpt u@trickle.test 250 2.1.5 Ok
 EOF
 # demands TLS, and its handshake always fails
 lab_fake_start reqgarb 127.0.0.79:25 <<'EOF'
@@ -472,7 +482,7 @@ expect "tls: the same certificate without the CA in the trust store: valid, -v s
 # ---------------------------------------------------------------------
 # Failed handshakes: one plaintext retry on the same host, never a loop
 
-for c in garbage garbin close stall tls11; do
+for c in garbage garbin close stall trickle tls11; do
 	n0=$(lab_fake_conns $c)
 	sp --timeout 15 "u@$c.test"
 	lab_diag "tls: $c: $(( $(lab_fake_conns $c) - n0 )) connections, verdict $V/$R, ${MS} ms"
@@ -482,7 +492,7 @@ for c in garbage garbin close stall tls11; do
 	expect "tls: $c: reconnected once in plaintext, no STARTTLS there, the real verdict (valid)" \
 		"$(( $(lab_fake_conns $c) - n0 ))" 2 "$(conn_cmds $c $((n0 + 2)) '^STARTTLS')" 0 \
 		"$(conn_cmds $c $((n0 + 2)) '^RCPT TO:<u@'"$c"'.test>$')" 1 \
-		"$(conn_cmds $c $((n0 + 1)) '^(MAIL|RCPT)')" 0 "$V" valid "$TLS" null
+		"$(conn_cmds $c $((n0 + 1)) '^(MAIL|RCPT)')" 0 "$V" valid "$RC" 0 "$TLS" null
 done
 # the stalled handshake: how long the client waited, seen by the server
 st=$(sed -n 's/^[0-9]* TLS stall: received \([0-9]*\) bytes, client closed after \([0-9]*\) ms$/\1 \2/p' \
@@ -490,6 +500,11 @@ st=$(sed -n 's/^[0-9]* TLS stall: received \([0-9]*\) bytes, client closed after
 lab_diag "tls: stall: the client sent ${st%% *} bytes (its ClientHello) and gave up after ${st##* } ms"
 lab_check "tls: stalled handshake: the client sent a ClientHello and hung up within CommandTimeout (2 s) plus 1 s" \
 	"${st%% *}" ">=1" "${st##* }" "<=3000"
+tr=$(sed -n 's/^[0-9]* TLS failed client closed after \([0-9]*\) ms, \([0-9]*\) bytes of the handshake sent$/\1 \2/p' \
+	"$LAB_DIR/trickle.tr" | tail -1)
+lab_diag "tls: trickled handshake: the client hung up after ${tr%% *} ms, ${tr##* } bytes of it received"
+lab_check "tls: handshake trickled a byte per 100 ms: the whole handshake under one step deadline (gone within 3 s, not per read)" \
+	"${tr%% *}" "<=3000" "${tr%% *}" ">=1000" "$(grep -c ' TLS established' "$LAB_DIR/trickle.tr")" 0
 
 # ---------------------------------------------------------------------
 # STARTTLS response injection
@@ -505,7 +520,7 @@ expect "tls: the injected line is never an answer (not in the JSON)" "$inj" 0
 n0=$(lab_fake_conns inject) m0=$(lab_fake_conns inject2b)
 sp u@inject2.test
 expect "tls: injection at MX 1, MX 2 answers 550: invalid from MX 2, MX 1 got no MAIL or RCPT" \
-	"$V" invalid "$R" user-unknown "$(cmds inject "$n0" any '^(MAIL|RCPT)')" 0 \
+	"$V" invalid "$R" user-unknown "$RC" 1 "$(cmds inject "$n0" any '^(MAIL|RCPT)')" 0 \
 	"$(( $(lab_fake_conns inject2b) - m0 ))" 1 "$(cmds inject2b "$m0" any '^RCPT TO:<u@inject2.test>$')" 1 \
 	"$(lab_json_str "$J" reply)" "!~injected"
 

@@ -69,6 +69,9 @@
  *					the client sent more after its STARTTLS
  *	ID S(injected): LINE		"tls inject": a line sent in the 220's write
  *	ID TLS garbage sent N bytes after a M-byte ClientHello: BYTES
+ *	ID TLS trickle: sent N bytes in MS ms	"tls trickle": the handshake's
+ *					server side is out (or the client went:
+ *					then "TLS failed client closed after ...")
  *	ID TLS WHAT: received N bytes, client closed|idle after MS ms
  *					end of "tls stall" or "tls garbage"
  *	ID CLOSE [why]			the connection ended
@@ -165,6 +168,10 @@
  *				then the real handshake (needs -C/-K)
  *		stall		the 220, then never a byte: read until the
  *				client goes or the idle time ends
+ *		trickle BYTES MS  a real handshake whose server bytes go out
+ *				BYTES at a time, MS apart (each piece well
+ *				inside a per-read time-out, the whole far
+ *				beyond a step's); needs -C/-K
  *		off		no TLS (the default without -C)
  *	tls-offer yes|no	announce STARTTLS in EHLO or not (default:
  *				yes when TLS is on); "no" with tls-required
@@ -469,7 +476,8 @@ main(int argc, char **argv)
 		if (!sc.tls_mode_set)
 			sc.tls_mode = TLS_HANDSHAKE;
 	}
-	if ((sc.tls_mode == TLS_HANDSHAKE || sc.tls_mode == TLS_INJECT) && !tls_loaded())
+	if ((sc.tls_mode == TLS_HANDSHAKE || sc.tls_mode == TLS_INJECT ||
+	     sc.tls_mode == TLS_TRICKLE) && !tls_loaded())
 		die("tls %s needs -C and -K", tls_mode_name(sc.tls_mode));
 	if (transcript != NULL) {
 		tfd = open(transcript, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);

@@ -3,9 +3,12 @@
  * conn - one fake_smtpd connection, served in the child process the
  * parent forked for it: read command lines, answer each as the script
  * says (replies, delays, trickles, giant and endless replies,
- * disconnects, 421, resets, batched writes; see the top of
- * tests/tools/fake_smtpd.c), and write the transcript lines of the
- * connection (EARLY, PIPELINED, C:, S:, BATCH, CLOSE).
+ * disconnects, 421, resets, batched writes, STARTTLS and its hostile
+ * variants; see the top of tests/tools/fake_smtpd.c), and write the
+ * transcript lines of the connection (EARLY, PIPELINED, C:, S:, BATCH,
+ * TLS, CLOSE). After a handshake every read and write goes through
+ * TLS (io_read, io_send; tls.c); what the client sent in plaintext
+ * after its STARTTLS line is logged and dropped.
  *
  * Every read is bounded: lines are cut at the script's max-line, a
  * connection gets at most CONN_IN_MAX bytes and CONN_CMDS_MAX
@@ -122,7 +125,7 @@ conn_close(struct conn *c, const char *why)
 		tlog("%lu C(partial): %s", c->id, buf);
 	}
 	tlog("%lu CLOSE%s%s", c->id, why[0] != '\0' ? " " : "", why);
-	/* other closes stay abrupt inside TLS too: no close_notify */
+	/* inside TLS only the close after QUIT says close_notify */
 	tls_end(c->ssl, c->tls_notify);
 	close(c->fd);
 	_exit(0);
@@ -609,7 +612,11 @@ conn_starttls(struct conn *c, const struct rspec *rs)
 		drain_end(c, "garbage", got);
 		break;
 	default:
-		c->ssl = tls_accept(c->fd, c->id, sc->idle_ms, sc->tls_max);
+		if (sc->tls_mode == TLS_TRICKLE)
+			c->ssl = tls_accept_trickle(c->fd, c->id, sc->idle_ms, sc->tls_max,
+						    sc->tls_trickle_bytes, sc->tls_trickle_ms);
+		else
+			c->ssl = tls_accept(c->fd, c->id, sc->idle_ms, sc->tls_max);
 		if (c->ssl == NULL)
 			conn_close(c, "TLS handshake failed");
 		/* RFC 3207: the dialogue starts again; nothing before counts */

@@ -57,7 +57,8 @@ enum tls_mode {
 	TLS_GARBAGE,		/* bytes that are no ServerHello, after the ClientHello */
 	TLS_CLOSE,		/* close right after the 220 */
 	TLS_INJECT,		/* plaintext lines in the 220's write, then the handshake */
-	TLS_STALL		/* the 220, then silence */
+	TLS_STALL,		/* the 220, then silence */
+	TLS_TRICKLE		/* a real handshake, its bytes sent slowly */
 };
 
 struct script {
@@ -77,6 +78,7 @@ struct script {
 	int	tls_mode_set;		/* a "tls" line was read */
 	struct rspec tls_text;		/* garbage bytes (one line) or injected lines */
 	int	tls_text_set;
+	long	tls_trickle_bytes, tls_trickle_ms;	/* "tls trickle BYTES MS" */
 	int	tls_offer;		/* STARTTLS in EHLO: -1 when TLS is on, 0, 1 */
 	struct rspec tls_ehlo;		/* "tls-ehlo": EHLO reply inside TLS */
 	int	tls_ehlo_set;
@@ -102,6 +104,8 @@ struct ssl_st;
 void	tls_load(const char *cert, const char *key);
 int	tls_loaded(void);
 struct ssl_st *tls_accept(int fd, unsigned long id, long timeout_ms, int max_version);
+struct ssl_st *tls_accept_trickle(int fd, unsigned long id, long timeout_ms, int max_version,
+				  long bytes, long ms);
 long	tls_read(struct ssl_st *ssl, void *buf, size_t len);
 long	tls_write(struct ssl_st *ssl, const void *buf, size_t len);
 int	tls_pending(struct ssl_st *ssl);

@@ -186,6 +186,7 @@ script_tls(struct script *sc, const char *cmd, char *p, const char *file, int li
 	static const struct { const char *w; enum tls_mode m; } modes[] = {
 		{ "off", TLS_OFF }, { "handshake", TLS_HANDSHAKE }, { "garbage", TLS_GARBAGE },
 		{ "close", TLS_CLOSE }, { "inject", TLS_INJECT }, { "stall", TLS_STALL },
+		{ "trickle", TLS_TRICKLE },
 	};
 	const char *why, *text;
 	char *w;
@@ -197,9 +198,16 @@ script_tls(struct script *sc, const char *cmd, char *p, const char *file, int li
 			if (strcasecmp(w, modes[i].w) == 0)
 				break;
 		if (w == NULL || i == sizeof(modes) / sizeof(modes[0]))
-			die("%s:%d: tls off|handshake|garbage|close|inject|stall", file, lineno);
+			die("%s:%d: tls off|handshake|garbage|close|inject|stall|trickle", file, lineno);
 		sc->tls_mode = modes[i].m;
 		sc->tls_mode_set = 1;
+		if (sc->tls_mode == TLS_TRICKLE) {
+			sc->tls_trickle_bytes = parse_num(next_word(&p), 1, 65536, file, lineno);
+			sc->tls_trickle_ms = parse_num(next_word(&p), 0, 3600000, file, lineno);
+			if (*p != '\0')
+				die("%s:%d: tls trickle BYTES MS", file, lineno);
+			return 1;
+		}
 		text = *p != '\0' ? p : sc->tls_mode == TLS_GARBAGE ? TLS_GARBAGE_TEXT :
 		    TLS_INJECT_TEXT;
 		if ((why = rspec_parse(text, &sc->tls_text)) != NULL || sc->tls_text.none)
