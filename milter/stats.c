@@ -16,6 +16,7 @@
 #include <stdatomic.h>
 #include <time.h>
 
+#include "rconn.h"
 #include "stats.h"
 
 const msec_t stats_lat_bounds_ms[STATS_LAT_BUCKETS] = {
@@ -30,7 +31,8 @@ static counter probes[VERDICT_COUNT];
 static counter lat[STATS_LAT_BUCKETS + 1];
 static counter lat_sum_ms;
 static counter local[2];
-static counter joins;
+static counter shared[2];
+static counter joins, fleet_joins;
 static counter limits[LIMIT_EV_COUNT];
 static counter spf[SPF_RESULT_COUNT];
 static counter writes_failed;
@@ -78,7 +80,9 @@ stats_init(int local_cache)
 	zero(lat, STATS_LAT_BUCKETS + 1);
 	zero(&lat_sum_ms, 1);
 	zero(local, 2);
+	zero(shared, 2);
 	zero(&joins, 1);
+	zero(&fleet_joins, 1);
 	zero(limits, LIMIT_EV_COUNT);
 	zero(spf, SPF_RESULT_COUNT);
 	zero(&writes_failed, 1);
@@ -96,7 +100,11 @@ stats_decision(enum verdict v, enum action a)
 void
 stats_lookup(int cached)
 {
-	bump(&local[cached ? 0 : 1]);
+	bump(&local[cached == RESULT_CACHED_LOCAL ? 0 : 1]);
+	if (cached == RESULT_CACHED_SHARED)
+		bump(&shared[0]);
+	else if (cached == 0 && rconn_up())
+		bump(&shared[1]);
 }
 
 void
@@ -129,6 +137,12 @@ on_probe_end(void *arg, const struct probe_result *r, msec_t ms)
 {
 	int i;
 
+	/* another host probed it (fleet single flight): not a probe of ours */
+	if (r->cached == RESULT_CACHED_SHARED) {
+		bump(&fleet_joins);
+		bump(&ended);
+		return;
+	}
 	if ((unsigned)r->verdict < VERDICT_COUNT)
 		bump(&probes[r->verdict]);
 	if (ms < 0)
@@ -175,7 +189,12 @@ stats_snapshot(struct stats_snap *s)
 	s->have_local = atomic_load(&have_local);
 	s->local[0] = get(&local[0]);
 	s->local[1] = get(&local[1]);
+	s->shared_on = rconn_enabled();
+	s->shared_up = rconn_up();
+	s->shared[0] = get(&shared[0]);
+	s->shared[1] = get(&shared[1]);
 	s->joins = get(&joins);
+	s->fleet_joins = get(&fleet_joins);
 	for (i = 0; i < LIMIT_EV_COUNT; i++)
 		s->limits[i] = get(&limits[i]);
 	for (i = 0; i < SPF_RESULT_COUNT; i++)

@@ -38,6 +38,10 @@ struct stats_snap {
 	uint64_t lat_sum_ms;
 	int	have_local;		/* a local cache (CacheFile) is open */
 	uint64_t local[2];		/* [0] hits, [1] misses */
+	int	shared_on;		/* SharedCache is set */
+	int	shared_up;		/* and the shared cache answers now */
+	uint64_t shared[2];		/* [0] hits, [1] misses (asked only after a local miss) */
+	uint64_t fleet_joins;		/* probes that waited for another host's probe instead */
 	uint64_t joins;			/* single-flight */
 	uint64_t limits[LIMIT_EV_COUNT];	/* the refusal events of limit.h (LIMIT_EV_PROBE_START, LIMIT_EV_JOIN unused) */
 	uint64_t spf[SPF_RESULT_COUNT];
@@ -53,9 +57,12 @@ void	stats_init(int have_local);
 void	stats_decision(enum verdict v, enum action a);
 
 /*
- * stats_lookup - one address lookup in the cache, as the limiter
- * answered it: cached is probe_result.cached (0: a miss, the request
- * went on to a probe or to a limit).
+ * stats_lookup - one address lookup in the caches, as the limiter
+ * answered it: cached is probe_result.cached. RESULT_CACHED_LOCAL: a
+ * local hit; RESULT_CACHED_SHARED: a local miss and a shared hit (also a
+ * verdict another host's probe gave while this request waited, as the
+ * log line's cache=shared); 0: a local miss, and a shared miss when the
+ * shared cache is set and up.
  */
 void	stats_lookup(int cached);
 

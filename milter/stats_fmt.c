@@ -184,10 +184,25 @@ stats_format(const struct stats_snap *s, char *buf, size_t size)
 		sample2(&o, "sav_cache_lookups_total", "cache", "local", "result", "hit", s->local[0]);
 		sample2(&o, "sav_cache_lookups_total", "cache", "local", "result", "miss", s->local[1]);
 	}
+	if (s->shared_on) {
+		if (!s->have_local)
+			family(&o, "sav_cache_lookups_total", "counter",
+			    "Address lookups in the verdict cache, by cache and result.");
+		sample2(&o, "sav_cache_lookups_total", "cache", "shared", "result", "hit", s->shared[0]);
+		sample2(&o, "sav_cache_lookups_total", "cache", "shared", "result", "miss", s->shared[1]);
+		family(&o, "sav_shared_cache_up", "gauge",
+		    "1 while the shared cache (SharedCache) answers, 0 while this host decides alone.");
+		out_printf(&o, "sav_shared_cache_up %d\n", s->shared_up ? 1 : 0);
+	}
 
 	family(&o, "sav_singleflight_joins_total", "counter",
 	    "Requests that waited for another request's probe of the same address instead of probing.");
 	out_printf(&o, "sav_singleflight_joins_total %llu\n", (unsigned long long)s->joins);
+	if (s->shared_on) {
+		family(&o, "sav_fleet_joins_total", "counter",
+		    "Probes that waited for another host's probe of the same address (SharedCache) instead of probing.");
+		out_printf(&o, "sav_fleet_joins_total %llu\n", (unsigned long long)s->fleet_joins);
+	}
 
 	family(&o, "sav_limit_hits_total", "counter",
 	    "Requests refused (or MX addresses skipped) by a limit, by kind.");

@@ -359,6 +359,38 @@ START_TEST(test_format_no_cache)
 }
 END_TEST
 
+START_TEST(test_format_shared)
+{
+	struct stats_snap s;
+	struct parsed p;
+	char err[128] = "";
+	int ln, local;
+
+	for (local = 0; local <= 1; local++) {
+		fill(&s);
+		s.have_local = local;
+		s.shared_on = 1;
+		s.shared_up = local;	/* both states */
+		s.shared[0] = 5;
+		s.shared[1] = 6;
+		s.fleet_joins = 3;
+		ck_assert_int_gt(stats_format(&s, Buf, sizeof(Buf)), 0);
+		ln = parse(Buf, &p, err, sizeof(err));
+		ck_assert_msg(ln == 0, "line %d: %s\n%s", ln, err, Buf);
+		ck_assert_double_eq(value(&p, "sav_cache_lookups_total", "cache=\"shared\",result=\"hit\""), 5);
+		ck_assert_double_eq(value(&p, "sav_cache_lookups_total", "cache=\"shared\",result=\"miss\""), 6);
+		ck_assert_double_eq(value(&p, "sav_cache_lookups_total", "cache=\"local\",result=\"hit\""),
+		    local ? 11 : -1);
+		ck_assert_double_eq(value(&p, "sav_shared_cache_up", ""), local);
+		ck_assert_double_eq(value(&p, "sav_fleet_joins_total", ""), 3);
+	}
+	/* without SharedCache: none of those series */
+	fill(&s);
+	ck_assert_int_gt(stats_format(&s, Buf, sizeof(Buf)), 0);
+	ck_assert_msg(strstr(Buf, "shared") == NULL && strstr(Buf, "fleet") == NULL, "%s", Buf);
+}
+END_TEST
+
 START_TEST(test_format_small)
 {
 	struct stats_snap s;
@@ -395,9 +427,9 @@ START_TEST(test_counters)
 	o->event(o->arg, LIMIT_EV_CLIENT_RATE);
 	stats_decision(VERDICT_INVALID, ACTION_REJECT);
 	stats_decision(VERDICT_COUNT, ACTION_REJECT);	/* out of range: ignored */
-	stats_lookup(1);
+	stats_lookup(RESULT_CACHED_LOCAL);
 	stats_lookup(0);
-	stats_lookup(0);
+	stats_lookup(RESULT_CACHED_SHARED);
 	stats_spf(SPF_PERMERROR);
 	stats_snapshot(&s);
 	ck_assert_uint_eq(s.probes_started, 3);
@@ -411,6 +443,10 @@ START_TEST(test_counters)
 	ck_assert_uint_eq(s.decisions[VERDICT_INVALID][ACTION_REJECT], 1);
 	ck_assert_uint_eq(s.local[0], 1);
 	ck_assert_uint_eq(s.local[1], 2);
+	/* a shared hit; no shared miss counted while sharing is off */
+	ck_assert_uint_eq(s.shared[0], 1);
+	ck_assert_uint_eq(s.shared[1], 0);
+	ck_assert_int_eq(s.shared_on, 0);
 	ck_assert_uint_eq(s.spf[SPF_PERMERROR], 1);
 	ck_assert_int_eq(s.have_local, 1);
 	ck_assert_msg(s.start > 1e9, "start time %f", s.start);
@@ -427,6 +463,15 @@ START_TEST(test_counters)
 		ck_assert_msg(s.lat[bucket[i]] >= 1, "%lld ms not in bucket %d", (long long)ms[i],
 		    bucket[i]);
 	ck_assert_uint_eq(s.lat[0], 2);
+	ck_assert_uint_eq(s.lat[STATS_LAT_BUCKETS], 1);
+	/* a job that waited for another host's probe: a fleet join, not a probe ended */
+	o->event(o->arg, LIMIT_EV_PROBE_START);
+	r.cached = RESULT_CACHED_SHARED;
+	o->probe_end(o->arg, &r, 5000);
+	r.cached = 0;
+	stats_snapshot(&s);
+	ck_assert_uint_eq(s.fleet_joins, 1);
+	ck_assert_uint_eq(s.probes_in_flight, 0);
 	ck_assert_uint_eq(s.lat[STATS_LAT_BUCKETS], 1);
 	/* more ends than starts seen (a race): never a negative gauge */
 	o->probe_end(o->arg, &r, 1);
@@ -557,6 +602,7 @@ make_suite(void)
 	tcase_add_test(t, test_format_parses);
 	tcase_add_test(t, test_format_histogram);
 	tcase_add_test(t, test_format_no_cache);
+	tcase_add_test(t, test_format_shared);
 	tcase_add_test(t, test_format_small);
 	suite_add_tcase(s, t);
 	t = tcase_create("counters");

@@ -109,6 +109,22 @@ START_TEST(test_roundtrip)
 	ck_assert_msg(strstr(out, "limits:     MXRate 1\n") != NULL, "%s", out);
 	ck_assert_msg(strstr(out, "SPF:        softfail 1\n") != NULL, "%s", out);
 	ck_assert_msg(strstr(out, "did not parse") == NULL, "%s", out);
+	ck_assert_msg(strstr(out, "shared:") == NULL && strstr(out, "another host") == NULL, "%s", out);
+	free(out);
+
+	/* with SharedCache */
+	s.shared_on = 1;
+	s.shared_up = 0;
+	s.shared[0] = 4;
+	s.shared[1] = 2;
+	s.fleet_joins = 7;
+	ck_assert_int_gt(stats_format(&s, buf, sizeof(buf)), 0);
+	put(buf, strlen(buf));
+	out = show(Path, &rc);
+	ck_assert_int_eq(rc, 0);
+	ck_assert_msg(strstr(out, "shared: hits 4, misses 2, down (this host decides alone)\n") != NULL,
+	    "%s", out);
+	ck_assert_msg(strstr(out, "7 probes waited for another host's probe instead") != NULL, "%s", out);
 	free(out);
 }
 END_TEST

@@ -334,10 +334,17 @@ stats_show(FILE *out, const char *path, long interval_s)
 		else if (strcmp(label(&f.s[i], "result"), "miss") == 0)
 			smiss = f.s[i].v;
 	}
-	if (sh >= 0 && smiss >= 0)
-		fprintf(out, "              shared: hits %.0f, misses %.0f\n", sh, smiss);
+	if (sh >= 0 && smiss >= 0) {
+		double up = get(&f, "sav_shared_cache_up", NULL, NULL);
+
+		fprintf(out, "              shared: hits %.0f, misses %.0f, %s\n", sh, smiss,
+		    up == 1 ? "up" : up == 0 ? "down (this host decides alone)" : "state unknown");
+	}
 	fprintf(out, "  joins:      %.0f (requests that shared another's probe)\n",
 	    nz(get(&f, "sav_singleflight_joins_total", NULL, NULL)));
+	if (get(&f, "sav_fleet_joins_total", NULL, NULL) >= 0)
+		fprintf(out, "              %.0f probes waited for another host's probe instead\n",
+		    get(&f, "sav_fleet_joins_total", NULL, NULL));
 	fputs("  limits:     ", out);
 	list(out, &f, "sav_limit_hits_total", "kind");
 	fputs("  SPF:        ", out);
