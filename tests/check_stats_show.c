@@ -143,6 +143,7 @@ START_TEST(test_hostile)
 	    "sav_decisions_total{verdict=\"unterminated,action=\"accept\"} 7\n"
 	    "sav_decisions_total{verdict=\"ts\",action=\"accept\"} 3 1700000000\n"
 	    "sav_probes_started_total 9\n"
+	    "sav_stats_generated_timestamp_seconds 1e300\n"
 	    "sav_probes_in_flight 1";	/* no line feed: cut short */
 	char *out;
 	int rc;
@@ -158,6 +159,8 @@ START_TEST(test_hostile)
 	ck_assert_msg(strstr(out, "?]0;owned?") != NULL, "%s", out);
 	ck_assert_msg(strstr(out, "(7 lines of the file did not parse") != NULL, "%s", out);
 	ck_assert_msg(strstr(out, "9 started, 0 in flight") != NULL, "%s", out);
+	/* a time no time_t holds is shown as unknown */
+	ck_assert_msg(strstr(out, ", written -,") != NULL, "%s", out);
 	free(out);
 }
 END_TEST

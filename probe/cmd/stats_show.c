@@ -216,13 +216,20 @@ nz(double v)
 	return v > 0 ? v : 0;
 }
 
+/* when - a time from the file as local time; "-" when absent or not a plausible time */
 static void
 when(char *buf, size_t size, double t)
 {
-	time_t tt = (time_t)t;
+	time_t tt;
 	struct tm tm;
 
-	if (t <= 0 || localtime_r(&tt, &tm) == NULL ||
+	/* the file is untrusted: no cast of a value a time_t cannot hold (year 5138 and on) */
+	if (!(t > 0 && t < 1e11)) {
+		snprintf(buf, size, "-");
+		return;
+	}
+	tt = (time_t)t;
+	if (localtime_r(&tt, &tm) == NULL ||
 	    strftime(buf, size, "%Y-%m-%d %H:%M:%S %z", &tm) == 0)
 		snprintf(buf, size, "-");
 }
