@@ -270,8 +270,8 @@ sav_envfrom(SMFICTX *mctx, char **argv)
 				/* ClientProbeRate counts per SMTP client */
 				limit_verdict_parsed(milter.limiter, &c->probe, cl.sa, &a,
 						     c->probe_wait_ms, &res);
-				/* a literal is decided without the cache */
-				if (milter.cache != NULL && !a.is_literal)
+				/* a literal is decided without the caches */
+				if (!a.is_literal)
 					stats_lookup(res.cached);
 			}
 		} else

@@ -100,7 +100,8 @@ stats_decision(enum verdict v, enum action a)
 void
 stats_lookup(int cached)
 {
-	bump(&local[cached == RESULT_CACHED_LOCAL ? 0 : 1]);
+	if (atomic_load_explicit(&have_local, memory_order_relaxed))
+		bump(&local[cached == RESULT_CACHED_LOCAL ? 0 : 1]);
 	if (cached == RESULT_CACHED_SHARED)
 		bump(&shared[0]);
 	else if (cached == 0 && rconn_up())
