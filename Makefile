@@ -21,6 +21,7 @@
 #   make fuzz       every libFuzzer target for FUZZ_S seconds (60) each,
 #                   after replaying tests/fuzz/regress (clang-14); make
 #                   check runs them 15 s each (fuzz-ci)
+#   make analyze    scan-build and cppcheck over probe/ and milter/
 #   make install    PREFIX=/usr/local DESTDIR=
 
 PREFIX	?= /usr/local
@@ -101,7 +102,7 @@ ALL_OBJ	:= $(LIB_OBJ) $(MILTER_LIB_OBJ) $(call obj,$(SAV_PROBE_SRC) $(SAV_CACHE_
 
 .SECONDARY:
 .PHONY: all check unit unit-san lab manlint srclint deps demo bench bench-probe bench-starttls bench-milter soak install uninstall clean \
-	fuzz fuzz-ci fuzz-regress fuzz-build
+	fuzz fuzz-ci fuzz-regress fuzz-build analyze
 
 all: $(PROGS) $(TOOLS)
 
@@ -149,6 +150,7 @@ check: deps
 	$(MAKE) srclint
 	$(MAKE) lab
 	$(MAKE) fuzz-ci
+	$(MAKE) analyze
 
 deps:
 	@sh tests/deps.sh
@@ -181,7 +183,7 @@ FZ	:= build/fuzz
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 $(WARN) $(PKG_CFLAGS) $(INCS) -Imilter -Itests/fuzz \
 	-pthread -MMD -MP $(FUZZ_SAN) -fsanitize=fuzzer-no-link
-FUZZ_NAMES := reply addr dns conf cache_rec milter spf rrec stats
+FUZZ_NAMES := reply addr dns conf cache_rec milter smtp spf rrec stats
 FUZZ_BINS := $(FUZZ_NAMES:%=$(FZ)/fuzz_%)
 FUZZ_LIB_OBJ := $(patsubst %.c,$(FZ)/%.o,$(LIB_SRC))
 # the milter's handlers without libmilter: fuzz_milter.c stands in for it
@@ -217,6 +219,18 @@ fuzz-ci: fuzz-build
 	@sh tests/fuzz/run.sh 15 $(FUZZ_NAMES)
 fuzz-regress: fuzz-build
 	@sh tests/fuzz/run.sh 0 $(FUZZ_NAMES)
+
+# make analyze: the clang static analyser (scan-build, clang-tools-14)
+# over a fresh build of the three programs in build/scan, and cppcheck
+# over probe/ and milter/; fails on any report. A suppression is a
+# comment on the line itself ("cppcheck-suppress id" with the reason).
+analyze:
+	rm -rf build/scan
+	scan-build-14 --use-cc=$(FUZZ_CC) -o build/scan/report --status-bugs \
+		$(MAKE) -s B=build/scan CC=$(FUZZ_CC) build/scan/sav-probe build/scan/sav-cache build/scan/sav-milter
+	cppcheck -q --enable=warning,portability --inline-suppr --error-exitcode=1 --std=c11 \
+		-D_GNU_SOURCE $(INCS) -Imilter probe milter
+	@echo "analyze: scan-build and cppcheck clean"
 
 demo: deps
 	$(MAKE) all

@@ -142,6 +142,7 @@ daemon_sock_nodelay(const struct sockspec *s)
 		if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &v, &len) < 0 || v != s->family)
 			continue;
 		len = sizeof(got);
+		memset(&got, 0, sizeof(got));
 		if (getsockname(fd, (struct sockaddr *)&got, &len) < 0)
 			continue;
 		port = got.ss_family == AF_INET ? ((struct sockaddr_in *)&got)->sin_port :

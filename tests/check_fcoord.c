@@ -14,6 +14,9 @@
  *    verdict on both, the waiting host's answer marked as the fleet's
  *    (RESULT_CACHED_SHARED) and now in its own LMDB file too; the lock
  *    is gone afterwards;
+ *  - the same for sav-probe's waiting form (limit_verdict_wait): the
+ *    host that waits gets the other's verdict, marked as the fleet's,
+ *    and its trace says it waited for another host's probe;
  *  - DomainConcurrency 2 on each of two hosts: without sharing the
  *    sender's server sees 4 connections at once (the control), with
  *    sharing never more than 2, and every request still gets its real
@@ -113,7 +116,7 @@ sharing_off(void)
 struct req {
 	struct limiter *l;
 	const struct probe_conf *pc;
-	pthread_barrier_t *bar;
+	pthread_barrier_t *bar;		/* NULL: start at once */
 	char	addr[128];
 	msec_t	wait;			/* limit_verdict_wait's */
 	msec_t	budget;			/* > 0: limit_verdict with this budget instead */
@@ -125,7 +128,8 @@ req_main(void *p)
 {
 	struct req *r = p;
 
-	pthread_barrier_wait(r->bar);
+	if (r->bar != NULL)
+		pthread_barrier_wait(r->bar);
 	if (r->budget > 0)
 		limit_verdict(r->l, r->pc, r->addr, strlen(r->addr), r->budget, &r->res);
 	else
@@ -272,6 +276,93 @@ START_TEST(single_flight_across_hosts)
 	ck_assert_msg(connections(t) == 1, "%d connections, want 1 in the fleet", connections(t));
 	free(t);
 	free(r);
+}
+END_TEST
+
+static char trace_buf[4096];
+static pthread_mutex_t trace_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static void
+trace_line(void *arg, const char *line)
+{
+	size_t n;
+
+	(void)arg;
+	pthread_mutex_lock(&trace_mu);
+	n = strlen(trace_buf);
+	snprintf(trace_buf + n, sizeof(trace_buf) - n, "%s\n", line);
+	pthread_mutex_unlock(&trace_mu);
+}
+
+struct waiter {
+	struct limiter *l;
+	const struct probe_conf *pc;
+	struct probe_result res;
+};
+
+static void *
+waiter_main(void *p)
+{
+	struct waiter *w = p;
+	struct trace t = { trace_line, NULL };
+
+	limit_verdict_wait(w->l, w->pc, "two@sf.test", 11, LIMIT_FOREVER, &t, &w->res);
+	return NULL;
+}
+
+START_TEST(single_flight_waiting_form)
+{
+	struct fake_smtpd sv;
+	struct probe_conf pc;
+	struct probe_result ra;
+	struct cache *ca, *cb;
+	struct limiter *a, *b;
+	struct waiter w;
+	pthread_t th;
+	char *t;
+
+	fake_start(&sv, tmpdir, NULL, "delay rcpt 800\nrcpt * 250 2.1.5 Ok\n");
+	limit_fixture_conf(&pc, ns.port, sv.port, "probe.fleet.test", NULL);
+	ca = host_cache("a.mdb");
+	cb = host_cache("b.mdb");
+	a = limit_new(NULL, ca);
+	b = limit_new(NULL, cb);
+	ck_assert(a != NULL && b != NULL);
+	trace_buf[0] = '\0';
+	/* host A (a milter request) starts the probe; host B's list asks while it runs */
+	memset(&w, 0, sizeof(w));
+	w.l = b;
+	w.pc = &pc;
+	{
+		struct req q;
+		pthread_t qa;
+
+		memset(&q, 0, sizeof(q));
+		q.l = a;
+		q.pc = &pc;
+		q.budget = 3000;
+		snprintf(q.addr, sizeof(q.addr), "two@sf.test");
+		ck_assert_int_eq(pthread_create(&qa, NULL, req_main, &q), 0);
+		usleep(200000);
+		ck_assert_int_eq(pthread_create(&th, NULL, waiter_main, &w), 0);
+		pthread_join(qa, NULL);
+		pthread_join(th, NULL);
+		ra = q.res;
+	}
+	ck_assert_msg(ra.verdict == VERDICT_VALID && ra.cached == 0, "host A: got %s/%s cached %d",
+	    verdict_str(ra.verdict), reason_str(ra.reason), ra.cached);
+	ck_assert_msg(w.res.verdict == VERDICT_VALID && w.res.cached == RESULT_CACHED_SHARED,
+	    "host B's list: got %s/%s cached %d, want valid from the fleet",
+	    verdict_str(w.res.verdict), reason_str(w.res.reason), w.res.cached);
+	ck_assert_msg(strstr(trace_buf, "fleet: two@sf.test is being probed by another host") != NULL &&
+	    strstr(trace_buf, "fleet: verdict of the other host's probe") != NULL,
+	    "trace:\n%s", trace_buf);
+	free_two(a, b);
+	cache_close(ca);
+	cache_close(cb);
+	t = fake_stop(&sv);
+	ck_assert_msg(connections(t) == 1, "%d connections, want 1 in the fleet", connections(t));
+	free(t);
 }
 END_TEST
 
@@ -564,6 +655,7 @@ make_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, single_flight_across_hosts);
+	tcase_add_test(tc, single_flight_waiting_form);
 	tcase_add_test(tc, domain_control_without_sharing);
 	tcase_add_test(tc, domain_limit_across_hosts);
 	tcase_add_test(tc, mx_limit_across_hosts);

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -291,6 +292,85 @@ START_TEST(test_garbage)
 }
 END_TEST
 
+/* a shared valid verdict past CacheTTL.refresh is served stale; a stale local one gives way to a fresh shared one */
+START_TEST(test_stale)
+{
+	struct cache *c;
+	struct probe_result r, got;
+	struct rrec rec;
+	char v[64], val[RREC_MAX + 1];
+	int stale = 0, hit;
+
+	SKIP_WITHOUT_REDIS();
+	c = start(pass, "stale");
+	memset(&rec, 0, sizeof(rec));
+	rec.type = RREC_ADDR;
+	rec.created = time(NULL) - 8 * 86400;
+	rec.expires = rec.created + 30 * 86400;
+	mkresult(&rec.r, "", VERDICT_VALID, R_USER_OK, 250);
+	ck_assert_int_gt(rrec_encode(&rec, val, sizeof(val)), 0);
+	raw(v, sizeof(v), "SET sav:v1:a:old@example.test %s", val, NULL);
+	ck_assert_int_eq(rcache_addr(c, "a:old@example.test", 0, &got, &stale), 1);
+	ck_assert_msg(stale == 1, "an 8-day-old shared valid verdict: stale %d, want 1", stale);
+
+	/* the same verdict, fresh in Redis, while the local copy is stale: local gives way, not stale */
+	rec.created = time(NULL) - 60;
+	rec.expires = rec.created + 30 * 86400;
+	ck_assert_int_gt(rrec_encode(&rec, val, sizeof(val)), 0);
+	raw(v, sizeof(v), "SET sav:v1:a:fresh@example.test %s", val, NULL);
+	mkresult(&r, "fresh@example.test", VERDICT_VALID, R_USER_OK, 250);
+	learn_store(c, "a:fresh@example.test", "example.test", &r);
+	memset(&got, 0, sizeof(got));
+	hit = cache_get_addr(c, "a:fresh@example.test", &got, &stale) == CACHE_HIT;
+	stale = 1;		/* as a local record past the refresh age would say */
+	ck_assert_int_eq(rcache_addr(c, "a:fresh@example.test", hit, &got, &stale), 1);
+	ck_assert_msg(stale == 0 && got.cached == RESULT_CACHED_SHARED,
+		      "stale %d cached %d: want the fleet's fresh copy", stale, got.cached);
+	cache_close(c);
+}
+END_TEST
+
+/* a connection that can no longer be written to is a failed command, not SIGPIPE */
+START_TEST(test_broken_pipe)
+{
+	redisContext *ctx;
+	redisReply *r;
+
+	SKIP_WITHOUT_REDIS();
+	cache_close(start(pass, "pipe"));
+	ctx = rconn_get();
+	ck_assert_ptr_nonnull(ctx);
+	ck_assert_int_eq(shutdown(ctx->fd, SHUT_WR), 0);
+	r = redisCommand(ctx, "PING");		/* write(2) on it: EPIPE */
+	ck_assert_ptr_null(r);
+	rconn_failed(ctx, "PING");
+	ck_assert_msg(atomic_load(&nwarn) == 1, "%d warnings, want 1", atomic_load(&nwarn));
+}
+END_TEST
+
+/* a connection the server closed while idle is replaced quietly: no warning, no outage */
+START_TEST(test_idle_closed)
+{
+	struct cache *c;
+	struct probe_result r, got;
+	redisContext *ctx;
+	int stale = 0;
+
+	SKIP_WITHOUT_REDIS();
+	c = start(pass, "idle");
+	mkresult(&r, "idle@example.test", VERDICT_VALID, R_USER_OK, 250);
+	rcache_store(NULL, "a:idle@example.test", "example.test", &r);
+	ctx = rconn_get();
+	ck_assert_ptr_nonnull(ctx);
+	ck_assert_int_eq(shutdown(ctx->fd, SHUT_WR), 0);	/* the server sees EOF and closes */
+	usleep(100 * 1000);
+	ck_assert_int_eq(rcache_addr(c, "a:idle@example.test", 0, &got, &stale), 1);
+	ck_assert_int_eq(got.cached, RESULT_CACHED_SHARED);
+	ck_assert_msg(atomic_load(&nwarn) == 0, "%d warnings (%s), want none", atomic_load(&nwarn), lastwarn);
+	cache_close(c);
+}
+END_TEST
+
 /* one host of the fleet wins the refresh guard */
 START_TEST(test_refresh_claim)
 {
@@ -391,6 +471,9 @@ make_suite(void)
 	tcase_add_test(tc, test_share);
 	tcase_add_test(tc, test_recheck);
 	tcase_add_test(tc, test_garbage);
+	tcase_add_test(tc, test_stale);
+	tcase_add_test(tc, test_broken_pipe);
+	tcase_add_test(tc, test_idle_closed);
 	tcase_add_test(tc, test_refresh_claim);
 	tcase_add_test(tc, test_paused);
 	tcase_add_test(tc, test_auth_refused);

@@ -471,6 +471,7 @@ apply_domain(struct cache *c, MDB_txn *txn, const char *dkey, size_t dklen,
 	int rc, i;
 	MDB_val k = { dklen, (void *)dkey };
 
+	memset(&old, 0, sizeof(old));
 	rc = read_rec(c, txn, dkey, dklen, &old);
 	if (rc < 0)
 		return EIO;
@@ -518,7 +519,6 @@ apply_addr(struct cache *c, MDB_txn *txn, const struct wplan *p, time_t n,
 	int rc;
 
 	memset(&held, 0, sizeof(held));
-	rc = 1;
 	if (p->akey != NULL) {
 		rc = read_rec(c, txn, p->akey, p->aklen, &old);
 		if (rc < 0)

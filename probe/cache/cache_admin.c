@@ -105,7 +105,7 @@ cache_iterate(struct cache *c, const char *prefix,
 		free(e);
 		return -1;
 	}
-	if ((rc = mdb_cursor_open(txn, c->dbi, &cur)) != 0) {
+	if (mdb_cursor_open(txn, c->dbi, &cur) != 0) {
 		mdb_txn_abort(txn);
 		free(e);
 		return -1;
@@ -175,7 +175,7 @@ cache_del(struct cache *c, const char *key)
 		return CACHE_MISS;
 	if (c->rdonly || cache_int_is_broken(c))
 		return CACHE_ERR;
-	if ((rc = mdb_txn_begin(c->env, NULL, 0, &txn)) != 0)
+	if (mdb_txn_begin(c->env, NULL, 0, &txn) != 0)
 		return CACHE_ERR;
 	k.mv_size = klen;
 	k.mv_data = (void *)key;

@@ -297,7 +297,6 @@ open_env(struct cache *c, const char *path, size_t mapsize, int rdonly,
 		goto fail;
 	}
 	if ((unsigned long long)fst.st_size < ((unsigned long long)info.me_last_pgno + 1) * ms.ms_psize) {
-		rc = MDB_CORRUPTED;
 		errno = EIO;
 		snprintf(err, errlen, "%s: truncated (%lld bytes, pages in use need %llu)", path,
 		    (long long)fst.st_size,

@@ -602,7 +602,7 @@ shared_get(const char *key, time_t now)
 static int
 cmd_get(struct ctx *x, int argc, char **argv)
 {
-	char key[PROBE_ADDR_MAX + 8], dom[ADDR_DOMAIN_MAX + 1], dkey[ADDR_DOMAIN_MAX + 8];
+	char key[PROBE_ADDR_MAX + 8] = "", dom[ADDR_DOMAIN_MAX + 1] = "", dkey[ADDR_DOMAIN_MAX + 8];
 	char w1[64], w2[64], ts1[64], ts2[64];
 	struct cache_entry e, d;
 	enum cache_status st, dst = CACHE_MISS;
@@ -705,7 +705,7 @@ shared_done(int rc, long n)
 static int
 cmd_del(struct ctx *x, int argc, char **argv)
 {
-	char key[PROBE_ADDR_MAX + 8], dom[ADDR_DOMAIN_MAX + 1];
+	char key[PROBE_ADDR_MAX + 8] = "", dom[ADDR_DOMAIN_MAX + 1] = "";
 	enum cache_status st;
 	int rc, i = 1, bydomain = 0;
 	long n;
@@ -797,9 +797,10 @@ shared_stats(int json)
 	if (json) {
 		printf(",\"shared\":{\"reachable\":%s", up ? "true" : "false");
 		if (up) {
-			printf(",\"addresses\":%ld,\"domains\":%ld,\"refresh\":%ld,\"other\":%ld,"
-			    "\"capped\":%s,\"used_memory\":%lld,\"maxmemory\":%lld,\"maxmemory_policy\":",
-			    r.addrs, r.domains, r.refresh, r.other, r.capped ? "true" : "false",
+			printf(",\"addresses\":%ld,\"domains\":%ld,\"refresh\":%ld,\"coordination\":%ld,"
+			    "\"other\":%ld,\"capped\":%s,\"used_memory\":%lld,\"maxmemory\":%lld,"
+			    "\"maxmemory_policy\":",
+			    r.addrs, r.domains, r.refresh, r.coord, r.other, r.capped ? "true" : "false",
 			    r.used_memory, r.maxmemory);
 			util_json_str(stdout, r.policy);
 		}
@@ -809,8 +810,9 @@ shared_stats(int json)
 	printf("shared cache (%s%s):\n", rconn_prefix(), up ? "" : ": unavailable");
 	if (!up)
 		return;
-	printf("  addresses  %8ld%s\n  domains    %8ld\n  refreshing %8ld\n  other keys %8ld\n",
-	    r.addrs, r.capped ? "+ (counting stopped)" : "", r.domains, r.refresh, r.other);
+	printf("  addresses  %8ld%s\n  domains    %8ld\n  refreshing %8ld\n  locks and limits %2ld\n"
+	    "  other keys %8ld\n", r.addrs, r.capped ? "+ (counting stopped)" : "", r.domains, r.refresh,
+	    r.coord, r.other);
 	if (r.used_memory >= 0) {
 		human(a, sizeof(a), r.used_memory);
 		human(b, sizeof(b), r.maxmemory);

@@ -356,8 +356,12 @@ main(int argc, char **argv)
 	struct opts o;
 	char err[700];
 	const char *conffile = NULL, *cachefile = NULL;
-	char *addrs_buf[256];
-	char **addrs = addrs_buf;
+	/*
+	 * The addresses are gathered in place, at the front of argv: the
+	 * n-th address is at an index past n, so nothing unread is
+	 * overwritten, and any number of them fits without allocating.
+	 */
+	char **addrs = argv + 1;
 	int naddr = 0, i, worst = 0, opts_done = 0;
 	long timeout = -1;
 	/* command-line settings are applied after the file, as conf_set calls */
@@ -368,11 +372,6 @@ main(int argc, char **argv)
 	o.jobs = 1;
 	o.wait_ms = LIMIT_FOREVER;
 	log_open("sav-probe", LOG_MAIL, 0, 1);
-	/* every argument may be an address: the table must hold argc of them */
-	if (argc > (int)(sizeof(addrs_buf) / sizeof(addrs_buf[0]))) {
-		if ((addrs = calloc((size_t)argc, sizeof(*addrs))) == NULL)
-			return EX_CONFIG;
-	}
 
 	for (i = 1; i < argc; i++) {
 		const char *a = argv[i];
@@ -511,7 +510,5 @@ main(int argc, char **argv)
 		cache_close(o.conf.probe.cache);
 	rconn_shutdown();
 	conf_free(&o.conf);
-	if (addrs != addrs_buf)
-		free(addrs);
 	return worst;
 }

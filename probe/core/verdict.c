@@ -339,7 +339,8 @@ fold(const char *text, char *buf, size_t size)
 	size_t i, n = 0, tok;
 	int inside = 0, quoted = 0;
 
-	for (i = 0; text[i] != '\0' && i < WORD_SCAN_MAX && n + 1 < size; i++) {
+	/* cppcheck-suppress arrayIndexOutOfBoundsCond ; text may be "", but the loop stops at its NUL */
+	for (i = 0; i < WORD_SCAN_MAX && text[i] != '\0' && n + 1 < size; i++) {
 		char c = text[i];
 
 		if (inside) {

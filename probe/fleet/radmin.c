@@ -156,6 +156,10 @@ walk(const char *tail, int mode, struct radmin_stats *st)
 					st->domains++;
 				else if (kl > 11 && strncmp(k, "v1:refresh:", 11) == 0)
 					st->refresh++;
+				else if ((kl > 8 && strncmp(k, "v1:lock:", 8) == 0) ||
+				    (kl > 6 && strncmp(k, "v1:cc:", 6) == 0) ||
+				    (kl > 8 && strncmp(k, "v1:rate:", 8) == 0))
+					st->coord++;
 				else
 					st->other++;
 			}

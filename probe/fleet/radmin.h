@@ -39,7 +39,8 @@ struct radmin_stats {
 	long	addrs;			/* <prefix>v1:a:* */
 	long	domains;		/* <prefix>v1:d:* */
 	long	refresh;		/* <prefix>v1:refresh:* */
-	long	other;			/* anything else under <prefix>v1: (another helper's, or garbage) */
+	long	coord;			/* <prefix>v1:lock:*, cc:*, rate:* (the fleet's probe locks and limits) */
+	long	other;			/* anything else under <prefix>v1: (garbage, or another version's) */
 	int	capped;			/* stopped counting at RADMIN_SCAN_CAP */
 	long long used_memory;		/* INFO memory: used_memory, -1 unknown */
 	long long maxmemory;		/* maxmemory, 0 none, -1 unknown */

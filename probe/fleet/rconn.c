@@ -21,6 +21,9 @@
  * address (or unix:) so that no DNS stands between a message and its
  * decision.
  *
+ * Signals: with sharing on, rconn_init makes the process ignore SIGPIPE
+ * (hiredis writes with write(2), not send(MSG_NOSIGNAL)).
+ *
  * SECURITY: the password is read once from its file (which others must
  * not be able to read), kept in this module only, sent with AUTH and
  * never logged. What the server says reaches the log only through
@@ -28,7 +31,9 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -230,6 +235,22 @@ tv_ms(msec_t ms)
 	return tv;
 }
 
+/*
+ * closed - has the server closed (or written on) an idle connection?
+ * Nothing is due on it, so anything readable, EOF included, means it
+ * is of no more use: Redis's idle timeout, a restart, a kill. Checked
+ * without a round trip before each reuse, so such a connection is
+ * replaced quietly instead of failing a command and marking sharing
+ * down.
+ */
+static int
+closed(const redisContext *c)
+{
+	struct pollfd p = { .fd = c->fd, .events = POLLIN };
+
+	return c->err || poll(&p, 1, 0) != 0;
+}
+
 /* pool_put - keep an idle context of the current generation, or free it */
 static void
 pool_put(redisContext *c, unsigned g)
@@ -258,7 +279,7 @@ pool_take(unsigned g)
 	while (R.npool > 0 && c == NULL) {
 		--R.npool;
 		c = R.pool[R.npool].c;
-		if (R.pool[R.npool].gen != g || c->err) {
+		if (R.pool[R.npool].gen != g || closed(c)) {
 			redisFree(c);
 			c = NULL;
 		}
@@ -301,6 +322,9 @@ rconn_init(const struct rconn_conf *c)
 	R.timeout_ms = c->timeout_ms > 0 ? c->timeout_ms : 250;
 	if (c->passfile[0] != '\0' && read_pass(c->passfile) < 0)
 		return -1;
+	if (c->user[0] != '\0' && c->passfile[0] == '\0')
+		log_msg(LOG_WARNING, "shared cache: SharedCacheUser %s without SharedCachePasswordFile: "
+		    "no AUTH is sent", c->user);
 	if (!R.key_made) {
 		if ((rc = pthread_key_create(&R.key, thread_end)) != 0) {
 			log_msg(LOG_ERR, "shared cache: pthread_key_create: %s", strerror(rc));
@@ -308,6 +332,13 @@ rconn_init(const struct rconn_conf *c)
 		}
 		R.key_made = 1;
 	}
+	/*
+	 * hiredis writes with write(2): a server that closed the connection
+	 * (restarted, or its idle timeout) must cost a failed command, not
+	 * the process. The milter ignores SIGPIPE already; the commands
+	 * get the same here.
+	 */
+	signal(SIGPIPE, SIG_IGN);
 	atomic_store(&down, 0);
 	atomic_store(&last_try, 0);
 	R.on = 1;
@@ -365,6 +396,14 @@ mark_down(const char *what, const char *detail)
 	}
 }
 
+/* io_why - the text for a failed I/O on c: a time-out says so */
+static const char *
+io_why(const redisContext *c)
+{
+	return c->err == REDIS_ERR_IO && strstr(c->errstr, "temporarily unavailable") != NULL ?
+	    "no answer within SharedCacheTimeout" : c->errstr;
+}
+
 /* reply_ok - the reply is +OK; else the error text into why */
 static int
 reply_ok(redisContext *c, redisReply *r, char *why, size_t n)
@@ -373,7 +412,7 @@ reply_ok(redisContext *c, redisReply *r, char *why, size_t n)
 
 	if (!ok) {
 		if (r == NULL)
-			util_strlcpy(why, c->errstr, n);
+			util_strlcpy(why, io_why(c), n);
 		else if (r->type == REDIS_REPLY_ERROR)
 			util_sanitize(why, n, r->str, r->len > 100 ? 100 : r->len);
 		else
@@ -395,6 +434,7 @@ connect_one(void)
 	char why[160];
 	redisContext *c;
 	redisReply *r;
+	int noreply;
 
 	if (R.t.unix_sock)
 		c = redisConnectUnixWithTimeout(R.t.host, tv_ms(R.timeout_ms));
@@ -419,8 +459,10 @@ connect_one(void)
 			r = redisCommand(c, "AUTH %s %s", R.user, R.pass);
 		else
 			r = redisCommand(c, "AUTH %s", R.pass);
+		noreply = r == NULL;
 		if (!reply_ok(c, r, why, sizeof(why))) {
-			mark_down("AUTH refused or failed", why);
+			/* no reply is a slow server, an error reply a refusal */
+			mark_down(noreply ? "AUTH" : "AUTH refused", why);
 			redisFree(c);
 			return NULL;
 		}
@@ -468,7 +510,7 @@ rconn_get(void)
 	}
 	g = atomic_load(&gen);
 	was_down = atomic_load(&down);
-	if (l->c != NULL && l->gen == g && !was_down && !l->c->err) {
+	if (l->c != NULL && l->gen == g && !was_down && !closed(l->c)) {
 		if (l->short_tv) {
 			redisSetTimeout(l->c, tv_ms(R.timeout_ms));
 			l->short_tv = 0;
@@ -508,8 +550,7 @@ rconn_failed(redisContext *c, const char *what)
 
 	detail[0] = '\0';
 	if (c != NULL && c->err)
-		util_strlcpy(detail, c->err == REDIS_ERR_IO && strstr(c->errstr, "temporarily unavailable") ?
-		    "no answer within SharedCacheTimeout" : c->errstr, sizeof(detail));
+		util_strlcpy(detail, io_why(c), sizeof(detail));
 	/* only this thread's own context is freed (rconn.h) */
 	if (l != NULL && c != NULL && l->c == c) {
 		l->c = NULL;

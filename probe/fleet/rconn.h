@@ -42,7 +42,9 @@ struct rconn_conf {
  * and the prefix and reads the password file (its first line; a file
  * that others may read is refused). Nothing connects yet. An empty
  * url leaves sharing off: rconn_get then always returns NULL and no
- * connection is ever made. Returns 0, or -1 with the reason logged.
+ * connection is ever made. With a url, SIGPIPE is ignored from then on
+ * (a closed connection is a failed command, not a dead process).
+ * Returns 0, or -1 with the reason logged.
  */
 int	rconn_init(const struct rconn_conf *c);
 

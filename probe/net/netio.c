@@ -16,7 +16,8 @@
  * LF, the deadline or EOF and then reported as NETIO_TOOLONG; neither
  * buffer ever grows, so memory stays flat whatever the peer sends.
  * Bytes after a line stay buffered (netio_pending) so pipelined
- * replies are not lost.
+ * replies are not lost; netio_more also asks the socket, without
+ * waiting, for what arrived beyond the buffer.
  *
  * Writing: netio_write() sends all bytes with MSG_NOSIGNAL (a peer that
  * closed early gives NETIO_ERROR/EPIPE, never SIGPIPE).
@@ -286,6 +287,42 @@ size_t
 netio_pending(const struct netio *n)
 {
 	return n->end - n->start;
+}
+
+/*
+ * netio_more - is there input nobody has asked for yet? Bytes in the
+ * buffer, or bytes the socket (through the layer, if any) has ready
+ * now: one read that never waits pulls them into the buffer, where
+ * the next netio_read_line finds them. A buffer that ends exactly at a
+ * reply's end says nothing about the socket, so a check on the buffer
+ * alone misses what a server sent in the same write past NETIO_BUF.
+ * TLS records that carry no data (session tickets) are not input.
+ * Returns 1 or 0 (nothing ready, the peer closed, or an error the next
+ * read reports).
+ */
+int
+netio_more(struct netio *n)
+{
+	short events = POLLIN;
+	ssize_t r;
+
+	if (n->end > n->start)
+		return 1;
+	if (n->fd < 0)
+		return 0;
+	n->start = n->end = 0;
+	do {
+		errno = 0;
+		if (n->ops != NULL)
+			r = n->ops->recv(n, n->buf, NETIO_BUF, &events);
+		else
+			r = recv(n->fd, n->buf, NETIO_BUF, MSG_DONTWAIT);
+	} while (r < 0 && errno == EINTR);
+	if (r <= 0)
+		return 0;
+	n->end = (size_t)r;
+	n->nread += (unsigned long long)r;
+	return 1;
 }
 
 enum netio_status

@@ -72,6 +72,12 @@ enum netio_status netio_read_line(struct netio *n, char *line, size_t size,
 /* netio_pending - bytes already buffered and not yet returned */
 size_t	netio_pending(const struct netio *n);
 
+/*
+ * netio_more - 1 when input is waiting that nobody asked for: buffered,
+ * or ready on the socket now (read into the buffer without waiting).
+ */
+int	netio_more(struct netio *n);
+
 /* netio_write - write all of buf within deadline (MSG_NOSIGNAL) */
 enum netio_status netio_write(struct netio *n, const char *buf, size_t len,
 			      msec_t deadline);

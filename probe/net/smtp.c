@@ -7,7 +7,9 @@
  *
  *	connect			connect_ms
  *	<- 220 greeting		greeting_ms; read to the final line, never
- *				speak before it (no banner -> time-out)
+ *				speak before it (no banner -> time-out);
+ *				any other 2xx, or anything more before we
+ *				speak, is a protocol error
  *	-> EHLO helo		command_ms; 5xx -> HELO helo
  *	[STARTTLS offered and tls MAY, or tls FORCE:
  *	 -> STARTTLS		command_ms; not 220 -> SMTP_TLS_FAILED
@@ -20,13 +22,28 @@
  *	-> MAIL FROM:<sender>	non-2xx -> SMTP_MAIL_REFUSED
  *	-> RCPT TO:<rcpt>
  *	[random_rcpt -> RCPT TO:<random>]
- *	[5xx without an enhanced code to the real RCPT, postmaster_rcpt:
- *	 -> RCPT TO:<postmaster@domain>, one command, after the others' replies]
- *				with PIPELINING, MAIL and both RCPTs go in
- *				one write and their replies are read in
- *				order; without it, one command at a time and
- *				the random RCPT only after a 2xx to the real
- *	-> QUIT			quit_ms; the 221 is not required
+ *				with PIPELINING, MAIL, both RCPTs and QUIT
+ *				go in one write and their replies are read
+ *				in order; without it, one command at a time
+ *				and the random RCPT only after a 2xx to the
+ *				real
+ *	[lock-step, 5xx without an enhanced code to the real RCPT:
+ *	 -> RCPT TO:<postmaster@domain>, once, before QUIT]
+ *	-> QUIT			quit_ms; no reply is fine, but a reply
+ *				that is not the 221, or more after it, is
+ *				a protocol error
+ *
+ * PAIRING: every reply is matched to the command it answers, and a
+ * server whose replies do not pair up with our commands gives no
+ * answer (SMTP_PROTOCOL_ERROR: the next MX), never a verdict. A reply
+ * is read only for a command that was sent; after each lock-step
+ * reply, and after the greeting, anything else the server has sent,
+ * in netio's buffer or still on the socket (netio_more), is a protocol
+ * error. A stray line that arrives later, or among pipelined replies,
+ * shifts every reply after it by one, and the last of the batch, the
+ * one QUIT gets, is then not the 221: QUIT ends the pipelined batch
+ * (RFC 2920 allows it) so that the count is checked in the same round
+ * trip.
  *
  * Every step's deadline is the smaller of its own time-out and the
  * overall deadline, and netio passes poll() only the time left, so a
@@ -74,6 +91,7 @@ struct smtp_sess {
 	struct netio n;
 	msec_t	deadline;	/* the probe's deadline, or the end of this address's share */
 	msec_t	first_by;	/* 0, or when the first line of the next reply is due (greeting) */
+	int	quit_sent;	/* QUIT went out (with the pipelined batch) */
 	char	peer[64];
 };
 
@@ -340,16 +358,34 @@ smtp_read(struct smtp_sess *s, struct reply *r, enum smtp_stage stage,
 static enum smtp_status
 smtp_no_trailing(struct smtp_sess *s, enum smtp_stage stage)
 {
-	if (netio_pending(&s->n) == 0)
+	if (!netio_more(&s->n))
 		return SMTP_ANSWERED;
 	smtp_err(s, "unexpected data after %s", stage_what[stage]);
 	return SMTP_PROTOCOL_ERROR;
 }
 
 /*
+ * smtp_fits - can code answer the command of stage at all? A 2xx to
+ * EHLO, HELO, MAIL, RCPT or VRFY is 250, 251 or 252 (RFC 5321 4.3.2),
+ * to STARTTLS 220; 3xx answers none of them. A 221 or a 220 where a
+ * RCPT reply is due is the reply to another command: the pairing is
+ * off (see PAIRING).
+ */
+static int
+smtp_fits(enum smtp_stage stage, int code)
+{
+	if (code >= 400)
+		return 1;
+	if (stage == SMTP_ST_STARTTLS)
+		return code == 220;
+	return code >= 250 && code <= 252;
+}
+
+/*
  * smtp_answer - read the reply to the command of stage within the
  * command time-out. A 421 reply becomes SMTP_CLOSED, with the reply
- * kept in *r.
+ * kept in *r; a code that cannot answer that command is
+ * SMTP_PROTOCOL_ERROR.
  */
 static enum smtp_status
 smtp_answer(struct smtp_sess *s, struct reply *r, enum smtp_stage stage)
@@ -359,6 +395,9 @@ smtp_answer(struct smtp_sess *s, struct reply *r, enum smtp_stage stage)
 	if (st == SMTP_ANSWERED && r->code == 421) {
 		smtp_err(s, "server closing (421) at %s", stage_what[stage]);
 		st = SMTP_CLOSED;
+	} else if (st == SMTP_ANSWERED && !smtp_fits(stage, r->code)) {
+		smtp_err(s, "a %d cannot be the %s", r->code, stage_what[stage]);
+		st = SMTP_PROTOCOL_ERROR;
 	}
 	return st;
 }
@@ -410,8 +449,9 @@ smtp_cmd_kept(struct smtp_sess *s, const char *line, enum smtp_stage stage, stru
  * RCPT's after a final answer to the real one), so that each reply is
  * matched to its own command and the 221 to QUIT. Returns 1 with the
  * reply in *r when the connection may go on, 0 when it broke, closed
- * (421) or stayed silent for step_ms. The outcome, out->err included,
- * is left as it was.
+ * (421) or stayed silent for step_ms, -1 when the reply cannot answer
+ * that command (smtp_fits: the pairing is off). The outcome, out->err
+ * included, is left as it was.
  */
 static int
 smtp_due(struct smtp_sess *s, enum smtp_stage stage, msec_t step_ms, struct reply *r)
@@ -422,56 +462,86 @@ smtp_due(struct smtp_sess *s, enum smtp_stage stage, msec_t step_ms, struct repl
 	memcpy(err, s->out->err, sizeof(err));
 	st = smtp_read(s, r, stage, step_ms > 0 ? step_ms : 1);
 	memcpy(s->out->err, err, sizeof(err));
+	if (st == SMTP_PROTOCOL_ERROR || (st == SMTP_ANSWERED && !smtp_fits(stage, r->code)))
+		return -1;
 	return st == SMTP_ANSWERED && r->code != 421;
 }
 
 /*
- * smtp_quit - polite QUIT; the 221 is waited for at most quit_ms. With
- * random_due the pipelined catch-all RCPT's reply is still to come
- * after a final answer to the real RCPT: QUIT goes out behind it at
- * once, and that reply (matched to its RCPT, kept in out->random) and
- * the 221 share the one quit_ms.
+ * smtp_quit - QUIT (unless it went out with the pipelined batch) and
+ * its 221, waited for at most quit_ms. With random_due the pipelined
+ * catch-all RCPT's reply is still to come after a final answer to the
+ * real RCPT: it is read first (matched to its RCPT, kept in
+ * out->random), and it and the 221 share the one quit_ms. Returns 0,
+ * or -1 when the reply to QUIT is not a 221, is malformed, or has more
+ * behind it: replies and commands did not pair up (see PAIRING).
+ * Silence or a close instead of the 221 is 0: the 221 is a courtesy.
  */
-static void
+static int
 smtp_quit(struct smtp_sess *s, int random_due)
 {
 	struct reply r;
 	enum netio_status st;
 	msec_t quit_ms = s->p->quit_ms > 0 ? s->p->quit_ms : SMTP_QUIT_MS;
 	msec_t dl = smtp_step_deadline(s, quit_ms);
-	char line[SMTP_LINE_MAX + 1];
+	char line[REPLY_LINE_MAX + 1];
 	char clean[SMTP_TRACE_MAX];
 	enum reply_status rs;
 	size_t len;
 
-	smtp_trace_cmd(s, "QUIT\r\n", 6);
-	if (netio_write(&s->n, "QUIT\r\n", 6, dl) != NETIO_OK) {
-		trace_printf(s->p->trace, "smtp: QUIT not sent: %s", s->n.err);
-		return;
+	if (!s->quit_sent) {
+		smtp_trace_cmd(s, "QUIT\r\n", 6);
+		if (netio_write(&s->n, "QUIT\r\n", 6, dl) != NETIO_OK) {
+			trace_printf(s->p->trace, "smtp: QUIT not sent: %s", s->n.err);
+			return 0;
+		}
+		s->quit_sent = 1;
 	}
 	if (random_due) {
-		if (!smtp_due(s, SMTP_ST_RANDOM, dl - util_now_ms(), &r))
-			return;
+		int due = smtp_due(s, SMTP_ST_RANDOM, dl - util_now_ms(), &r);
+
+		if (due <= 0)
+			return due;
 		s->out->have_random = 1;
 		s->out->random = r;
 	}
-	/* Not smtp_read(): nothing here may change the outcome. */
+	/* Not smtp_read(): only the pairing check may change the outcome. */
 	reply_init(&r);
 	for (;;) {
 		st = netio_read_line(&s->n, line, sizeof(line), &len, dl);
+		if (st == NETIO_TOOLONG)
+			return -1;
 		if (st != NETIO_OK) {
 			trace_printf(s->p->trace, "smtp: no reply to QUIT (%s)",
 				     netio_status_str(st));
-			return;
+			return 0;
 		}
 		if (trace_on(s->p->trace)) {
 			util_sanitize(clean, sizeof(clean), line, len);
 			trace_printf(s->p->trace, "S: %s", clean);
 		}
 		rs = reply_feed(&r, line, len);
-		if (rs != REPLY_MORE)
-			return;
+		if (rs == REPLY_MORE)
+			continue;
+		return rs == REPLY_DONE && r.code == 221 && !netio_more(&s->n) ? 0 : -1;
 	}
+}
+
+/*
+ * smtp_settle - after QUIT: a reply count that did not come out right
+ * (smtp_quit < 0) takes back an answer or a MAIL refusal, which would
+ * otherwise become a verdict or a domain fact.
+ */
+static void
+smtp_settle(struct smtp_sess *s, int quit_rc)
+{
+	struct smtp_outcome *out = s->out;
+
+	if (quit_rc >= 0 || (out->status != SMTP_ANSWERED && out->status != SMTP_MAIL_REFUSED))
+		return;
+	out->status = SMTP_PROTOCOL_ERROR;
+	smtp_err(s, "the reply to QUIT is not the one 221 due: the server's replies do not "
+		 "match our commands");
 }
 
 /*
@@ -582,12 +652,16 @@ smtp_vrfy(struct smtp_sess *s, const struct smtp_lines *l)
 	out->by_vrfy = 1;
 	if (r.code / 100 == 2 && l->vrfy_random[0] != '\0') {
 		st = smtp_cmd(s, l->vrfy_random, SMTP_ST_RANDOM, &r);
-		if (st != SMTP_ANSWERED)
+		if (st != SMTP_ANSWERED) {
+			/* a reply out of place takes the answer back (see PAIRING) */
+			if (st == SMTP_PROTOCOL_ERROR)
+				smtp_settle(s, -1);
 			return 1;	/* no QUIT on a broken connection */
+		}
 		out->have_random = 1;
 		out->random = r;
 	}
-	smtp_quit(s, 0);
+	smtp_settle(s, smtp_quit(s, 0));
 	return 1;
 }
 
@@ -595,27 +669,30 @@ smtp_vrfy(struct smtp_sess *s, const struct smtp_lines *l)
  * smtp_postmaster - the real RCPT got a 5xx without an enhanced code
  * ("550 Invalid recipient", "550 Unrouteable address"): words that
  * some servers also give to a client they refuse by rule. RFC 5321
- * 4.5.1 says postmaster must be accepted, so ask for it, once, after
- * the reply still due (the pipelined catch-all RCPT's): a refusal of
- * postmaster too says the refusal is about us, not the mailbox.
- * Whatever happens here only decides have_postmaster.
+ * 4.5.1 says postmaster must be accepted, so ask for it, once, before
+ * QUIT: a refusal of postmaster too says the refusal is about us, not
+ * the mailbox. Lock-step sessions only: a pipelined batch ends in QUIT
+ * (see PAIRING), and there the answer stands as it is. Whatever
+ * happens here only decides have_postmaster, unless the replies stop
+ * pairing up with the commands.
  */
 static void
-smtp_postmaster(struct smtp_sess *s, const struct smtp_lines *l, int grouped)
+smtp_postmaster(struct smtp_sess *s, const struct smtp_lines *l)
 {
 	struct smtp_outcome *out = s->out;
 	enum smtp_status st;
 	struct reply r;
 
-	if (grouped && !smtp_due(s, SMTP_ST_RANDOM, s->p->command_ms, &r))
-		return;		/* no QUIT on a broken connection */
 	out->stage = SMTP_ST_POSTMASTER;
 	st = smtp_cmd(s, l->postmaster, SMTP_ST_POSTMASTER, &r);
-	if (st != SMTP_ANSWERED)
-		return;
+	if (st != SMTP_ANSWERED) {
+		if (st == SMTP_PROTOCOL_ERROR)
+			smtp_settle(s, -1);
+		return;		/* no QUIT on a broken connection */
+	}
 	out->have_postmaster = 1;
 	out->postmaster = r;
-	smtp_quit(s, 0);
+	smtp_settle(s, smtp_quit(s, 0));
 }
 
 /* smtp_wants_postmaster - is the real RCPT's answer one to check with postmaster? */
@@ -646,40 +723,43 @@ smtp_random(struct smtp_sess *s, const struct smtp_lines *l, int grouped)
 	struct reply r;
 
 	if (out->last.code / 100 != 2) {
-		if (smtp_wants_postmaster(out, l))
-			smtp_postmaster(s, l, grouped);
+		if (!s->quit_sent && smtp_wants_postmaster(out, l))
+			smtp_postmaster(s, l);
 		else
-			smtp_quit(s, grouped);
+			smtp_settle(s, smtp_quit(s, grouped));
 		return;
 	}
 	out->stage = SMTP_ST_RANDOM;
-	if (grouped) {
-		st = smtp_answer(s, &r, SMTP_ST_RANDOM);
-		if (st == SMTP_ANSWERED)
-			st = smtp_no_trailing(s, SMTP_ST_RANDOM);
-	} else
+	if (grouped)
+		st = smtp_answer(s, &r, SMTP_ST_RANDOM);	/* the 221 follows */
+	else
 		st = smtp_cmd(s, l->random, SMTP_ST_RANDOM, &r);
-	if (st != SMTP_ANSWERED)
+	if (st != SMTP_ANSWERED) {
+		/* a time-out leaves the answer standing; a reply out of place takes it back */
+		if (st == SMTP_PROTOCOL_ERROR)
+			smtp_settle(s, -1);
 		return;		/* no QUIT on a broken connection */
+	}
 	out->have_random = 1;
 	out->random = r;
-	smtp_quit(s, 0);
+	smtp_settle(s, smtp_quit(s, 0));
 }
 
 /*
  * smtp_mail_rcpt - MAIL, RCPT and the catch-all RCPT. When the server
- * offers PIPELINING all three go in one write (RFC 2920: RCPT may be
- * anywhere in a group), the real RCPT before the catch-all one, and
- * the replies are read in that order, each matched to its command:
- * MAIL, RCPT, catch-all RCPT. Without PIPELINING each command waits
- * for the reply to the one before, and the catch-all RCPT is sent only
- * after a 2xx to the real one.
+ * offers PIPELINING all three go in one write with QUIT last (RFC
+ * 2920: RCPT may be anywhere in a group, QUIT ends one), the real RCPT
+ * before the catch-all one, and the replies are read in that order,
+ * each matched to its command: MAIL, RCPT, catch-all RCPT, and the 221
+ * that proves the count (see PAIRING). Without PIPELINING each command
+ * waits for the reply to the one before, and the catch-all RCPT is
+ * sent only after a 2xx to the real one.
  */
 static void
 smtp_mail_rcpt(struct smtp_sess *s, const struct smtp_lines *l)
 {
 	struct smtp_outcome *out = s->out;
-	char group[3 * (SMTP_LINE_MAX + 1)];
+	char group[3 * (SMTP_LINE_MAX + 1) + 8];
 	enum smtp_status st;
 	struct reply r;
 	int pipelined = (out->ext & REPLY_EXT_PIPELINING) != 0;
@@ -694,10 +774,12 @@ smtp_mail_rcpt(struct smtp_sess *s, const struct smtp_lines *l)
 		memcpy(group, l->mail, ml);
 		memcpy(group + ml, l->rcpt, rl);
 		memcpy(group + ml + rl, l->random, xl);
+		memcpy(group + ml + rl + xl, "QUIT\r\n", 6);
 		out->stage = SMTP_ST_MAIL;
-		st = smtp_send(s, group, ml + rl + xl,
-			       grouped ? "MAIL and both RCPTs" : "MAIL and RCPT",
+		st = smtp_send(s, group, ml + rl + xl + 6,
+			       grouped ? "MAIL, both RCPTs and QUIT" : "MAIL, RCPT and QUIT",
 			       s->p->command_ms);
+		s->quit_sent = 1;
 		if (st == SMTP_ANSWERED)
 			st = smtp_answer(s, &r, SMTP_ST_MAIL);
 	} else
@@ -712,19 +794,23 @@ smtp_mail_rcpt(struct smtp_sess *s, const struct smtp_lines *l)
 		out->status = SMTP_MAIL_REFUSED;
 		out->last = r;
 		/* The RCPT replies (503, mostly) are due before QUIT. */
-		if (pipelined && (!smtp_due(s, SMTP_ST_RCPT, s->p->command_ms, &r) ||
-				  (grouped && !smtp_due(s, SMTP_ST_RANDOM, s->p->command_ms, &r))))
-			return;
-		smtp_quit(s, 0);
+		if (pipelined) {
+			int due = smtp_due(s, SMTP_ST_RCPT, s->p->command_ms, &r);
+
+			if (due > 0 && grouped)
+				due = smtp_due(s, SMTP_ST_RANDOM, s->p->command_ms, &r);
+			if (due <= 0) {
+				smtp_settle(s, due);
+				return;
+			}
+		}
+		smtp_settle(s, smtp_quit(s, 0));
 		return;
 	}
 	out->stage = SMTP_ST_RCPT;
-	if (pipelined) {
-		st = smtp_answer(s, &r, SMTP_ST_RCPT);
-		/* with the catch-all RCPT in the group, its reply may follow at once */
-		if (st == SMTP_ANSWERED && !grouped)
-			st = smtp_no_trailing(s, SMTP_ST_RCPT);
-	} else
+	if (pipelined)
+		st = smtp_answer(s, &r, SMTP_ST_RCPT);	/* more replies of the batch follow */
+	else
 		st = smtp_cmd(s, l->rcpt, SMTP_ST_RCPT, &r);
 	if (st != SMTP_ANSWERED) {
 		out->status = st;
@@ -737,10 +823,10 @@ smtp_mail_rcpt(struct smtp_sess *s, const struct smtp_lines *l)
 	out->last = r;
 	if (l->random[0] != '\0')
 		smtp_random(s, l, grouped);
-	else if (smtp_wants_postmaster(out, l))
-		smtp_postmaster(s, l, 0);
+	else if (!s->quit_sent && smtp_wants_postmaster(out, l))
+		smtp_postmaster(s, l);
 	else
-		smtp_quit(s, 0);
+		smtp_settle(s, smtp_quit(s, 0));
 }
 
 void
@@ -766,6 +852,7 @@ smtp_probe(const struct smtp_params *p, const struct sockaddr *sa,
 	s.out = out;
 	s.deadline = deadline;
 	s.first_by = 0;
+	s.quit_sent = 0;
 	netio_init(&s.n);
 	smtp_peer(sa, s.peer, sizeof(s.peer));
 
@@ -820,7 +907,12 @@ smtp_probe(const struct smtp_params *p, const struct sockaddr *sa,
 	}
 	switch (r.code / 100) {
 	case 2:
-		break;
+		if (r.code == 220)
+			break;
+		/* "250 ..." before the greeting: every later reply would answer the command before */
+		out->status = SMTP_PROTOCOL_ERROR;
+		smtp_err(&s, "greeting is %d, not 220", r.code);
+		goto done;
 	case 4:
 		out->status = SMTP_GREETING_TEMP;
 		smtp_quit(&s, 0);

@@ -170,13 +170,12 @@ target(struct eval *e, const struct term *t, const char *domain, char *dst,
 {
 	struct spf_mctx m = { e->req, e->local, e->local_len, e->sdomain, domain };
 	char *p;
-	int n;
 
 	if (t->spec == NULL) {
 		snprintf(dst, size, "%s", domain);
 		return 0;
 	}
-	if ((n = spf_expand(&m, t->spec, t->speclen, 0, dst, size)) < 0)
+	if (spf_expand(&m, t->spec, t->speclen, 0, dst, size) < 0)
 		return -1;
 	lower(dst);
 	p = dst;
@@ -688,6 +687,8 @@ check(struct eval *e, const char *domain, int depth)
 		return fail(e, SPF_NONE, "%s is not a domain name", domain);
 	if ((res = record(e, domain, &rec)) != SPF_PASS)
 		return res;
+	if (rec == NULL)	/* record() sets it with SPF_PASS; the analyser cannot see through fail() */
+		return fail(e, SPF_TEMPERROR, "no record text for %s", domain);
 	if ((t = calloc(SPF_TERM_COUNT_MAX, sizeof(*t))) == NULL) {
 		free(rec);
 		return fail(e, SPF_TEMPERROR, "out of memory");

@@ -11,8 +11,10 @@
 #   - one new sender at all three hosts at once: exactly one probe in the
 #     fleet (one connection at its server), the same verdict on all three;
 #   - a joe-job: 12 forged senders at one victim domain spread over the
-#     three hosts, DomainConcurrency 2: never more than 2 connections open
-#     at the victim's server at once, in all; every slot given back;
+#     three hosts, and a list of 6 more through sav-probe -j with one
+#     host's configuration, DomainConcurrency 2: never more than 2
+#     connections open at the victim's server at once, in all; the list
+#     waits its turn and gets real verdicts; every slot given back;
 #   - Redis down (killed): every host decides alone, within ProbeWait
 #     plus SharedCacheTimeout, each under its own limits only (so the
 #     same kind of flood now reaches more than 2 at once); Redis back:
@@ -24,7 +26,14 @@
 #   - Redis paused (SIGSTOP) mid-run: every host answers within ProbeWait
 #     plus SharedCacheTimeout, alone, and logs one warning; continued
 #     (SIGCONT): sharing resumes by itself, a sender one host probes is
-#     answered from Redis on another.
+#     answered from Redis on another;
+#   - garbage under the fleet's keys (a lock key that is no lock, a
+#     domain's slot set filled with members that never end): nobody
+#     waits for it, the senders are probed at once;
+#   - MXRate 3 on every host: 9 new senders at one mail server over the
+#     three hosts at once make 3 connections in all (each host alone
+#     would make 3), unless a minute of Redis's clock ended in between
+#     (then up to 6, the documented edge).
 
 . "$(dirname "$0")/lib.sh"
 lab_isolate "$0" "$@"
@@ -36,11 +45,17 @@ lab_init fleet
 
 WAIT_MS=4000		# ProbeWait
 TIMEOUT_MS=8000		# ProbeTimeout: the lock's PX
+RTO_MS=250		# SharedCacheTimeout (the default)
+# Time bounds are checked on the milter's own decision time (ms= in its
+# decision lines), not on miltertest's wall time: with many sessions
+# blocked in MAIL FROM at once, Debian's libmilter (built with its
+# worker pool) starts a new session's worker up to a second or two
+# late, and that is the MTA-facing figure, shown as a diagnostic.
 
 LAB_DNS_DATA=$LAB_DIR/dns.data
 : >"$LAB_DNS_DATA"
 i=2
-for d in new victim kill alone; do
+for d in new victim kill alone rate; do
 	lab_dns_mx "$d.test" "10 mx.$d.test."
 	lab_dns_a "mx.$d.test" "127.0.0.$i"
 	i=$((i + 1))
@@ -65,6 +80,9 @@ X
 LAB_FAKE_NOWAIT=1 lab_fake_start alone 127.0.0.5:25 <<'X'
 delay rcpt 1000
 rcpt default 550 5.1.1 User unknown
+X
+LAB_FAKE_NOWAIT=1 lab_fake_start rate 127.0.0.6:25 <<'X'
+rcpt default 250 2.1.5 Ok
 X
 lab_fake_wait
 
@@ -127,16 +145,25 @@ set --
 for i in $(seq 12); do
 	set -- "$@" "$(( i % 3 + 1 )):joe$i@victim.test"
 done
+# sav-probe -j with host 2's configuration joins the flood: a list shares the fleet's limits too
+"$LAB_BUILD/sav-probe" -c "$LAB_DIR/h2/sav-milter.conf" -j 6 --json \
+	list1@victim.test list2@victim.test list3@victim.test list4@victim.test \
+	list5@victim.test list6@victim.test >"$LAB_DIR/list.json" 2>"$LAB_DIR/list.err" &
+lp=$!
 t0=$(lab_now_ms)
 mail_all "$LAB_DIR/joe.out" "$@"
 ms=$(( $(lab_now_ms) - t0 ))
+wait "$lp"
 settle victim || lab_diag "victim: connections still open after 10 s"
 answered=$(grep -cE ' (replycode|reject|tempfail) ' "$LAB_DIR/joe.out")
-lab_diag "joe-job: 12 MAIL FROM answered in $ms ms; $(lab_fake_conns victim) probes; max $(flab_max_open "$LAB_DIR/victim.tr") open at once"
+lab_diag "joe-job: 12 MAIL FROM answered in $ms ms (the slowest alone: $(awk '{ print $NF }' "$LAB_DIR/joe.out" | sort -n | tail -1) ms); $(lab_fake_conns victim) probes; max $(flab_max_open "$LAB_DIR/victim.tr") open at once"
 lab_check "joe-job: 12 forged senders over three hosts, DomainConcurrency 2: at most 2 connections open at the victim at once, in all" \
 	"$(flab_max_open "$LAB_DIR/victim.tr")" "<=2" "$(flab_max_open "$LAB_DIR/victim.tr")" ">=1"
-lab_check "joe-job: every forged sender refused or tempfailed, none accepted, all within ProbeWait" \
-	"$answered" 12 "$(grep -c ' accept ' "$LAB_DIR/joe.out")" 0 "$ms" "<=$((WAIT_MS + 2000))"
+lab_check "joe-job: sav-probe -j 6 beside the milters waits its turn: 6 real verdicts (invalid), under the same fleet-wide limit" \
+	"$(grep -c '"verdict":"invalid"' "$LAB_DIR/list.json")" 6 "$(lab_fake_ncmds victim '^RCPT TO:<list')" 6
+lab_check "joe-job: every forged sender refused or tempfailed, none accepted, each decided within ProbeWait + SharedCacheTimeout" \
+	"$answered" 12 "$(grep -c ' accept ' "$LAB_DIR/joe.out")" 0 \
+	"$(flab_max_ms 'joe[0-9]+@victim\.test')" "<=$((WAIT_MS + RTO_MS))"
 lab_is "$(flab_redis_cli --scan --pattern 'sav:v1:cc:*' | wc -l)$(flab_redis_cli --scan --pattern 'sav:v1:lock:*' | wc -l)" 00 \
 	"joe-job: every fleet slot and lock given back once the probes ended"
 
@@ -150,10 +177,10 @@ t0=$(lab_now_ms)
 mail_all "$LAB_DIR/alone.out" "$@"
 ms=$(( $(lab_now_ms) - t0 ))
 settle alone
-slow=$(awk -v max=$((WAIT_MS + 250 + 1000)) '$NF > max' "$LAB_DIR/alone.out" | wc -l)
 lab_diag "Redis down: 12 MAIL FROM answered in $ms ms; slowest $(awk '{ print $NF }' "$LAB_DIR/alone.out" | sort -n | tail -1) ms; max $(flab_max_open "$LAB_DIR/alone.tr") open at once"
-lab_check "Redis down: every host still decides (refused or tempfailed), none slower than ProbeWait + SharedCacheTimeout (+1 s)" \
-	"$(grep -cE ' (replycode|reject|tempfail) ' "$LAB_DIR/alone.out")" 12 "$slow" 0
+lab_check "Redis down: every host still decides (refused or tempfailed), none slower than ProbeWait + SharedCacheTimeout" \
+	"$(grep -cE ' (replycode|reject|tempfail) ' "$LAB_DIR/alone.out")" 12 \
+	"$(flab_max_ms 'forged[0-9]+@alone\.test')" "<=$((WAIT_MS + RTO_MS))"
 lab_check "Redis down: each host under its own limits only (2 each: more than 2 open at once, at most 6)" \
 	"$(flab_max_open "$LAB_DIR/alone.tr")" ">=3" "$(flab_max_open "$LAB_DIR/alone.tr")" "<=6"
 alive=0
@@ -209,10 +236,10 @@ kill -STOP "$FLAB_REDIS_PID"
 t0=$(lab_now_ms)
 mail_all "$LAB_DIR/paused.out" 1:p1@new.test 2:p2@new.test 3:p3@new.test 1:p4@new.test
 ms=$(( $(lab_now_ms) - t0 ))
-slow=$(awk -v max=$((WAIT_MS + 250 + 1000)) '$NF > max' "$LAB_DIR/paused.out" | wc -l)
 lab_diag "Redis paused: 4 MAIL FROM answered in $ms ms; $(tr '\n' ';' <"$LAB_DIR/paused.out")"
-lab_check "Redis paused: every host answers (refused), none slower than ProbeWait + SharedCacheTimeout (+1 s)" \
-	"$(grep -c ' replycode ' "$LAB_DIR/paused.out")" 4 "$slow" 0
+lab_check "Redis paused: every host answers (refused), none slower than ProbeWait + SharedCacheTimeout" \
+	"$(grep -c ' replycode ' "$LAB_DIR/paused.out")" 4 \
+	"$(flab_max_ms 'p[0-9]@new\.test')" "<=$((WAIT_MS + RTO_MS))"
 w1=$(cat "$LAB_DIR"/h[123].log | grep -c 'shared cache: unavailable')
 lab_check "Redis paused: one warning per host that noticed, not one per message" \
 	"$((w1 - w0))" ">=1" "$((w1 - w0))" "<=3"
@@ -225,9 +252,48 @@ lab_check "Redis continued: sharing resumes by itself: a sender host 2 probed is
 	"$out" "~ replycode " "$(flab_field "$(flab_decision 3 back@new.test)" cache)" shared \
 	"$(lab_fake_conns mxnew)" "$c0"
 
+# --- garbage under the lock and slot keys ----------------------------------------
+flab_redis_cli SET 'sav:v1:lock:a:junk@new.test' 'not-a-lock' >/dev/null	# no PX, no token
+flab_redis_cli ZADD 'sav:v1:cc:d:victim.test' 99999999999999 x 99999999999999 y >/dev/null
+c0=$(lab_fake_conns mxnew)
+v0=$(lab_fake_conns victim)
+out1=$(flab_mail 3 junk@new.test)
+out2=$(flab_mail 3 garbage@victim.test)
+lab_check "garbage: a lock key that is no lock and a slot set of never-ending members hold nobody up: both probed at once" \
+	"$out1" "~ replycode " "$(( $(lab_fake_conns mxnew) - c0 ))" 1 "$out2" "~ replycode " \
+	"$(( $(lab_fake_conns victim) - v0 ))" 1 \
+	"$(flab_max_ms 'junk@new\.test|garbage@victim\.test')" "<=2500"
+
+# --- MXRate across the fleet -------------------------------------------------------
+# limits are read at start: the three hosts again, with MXRate 3 (their LMDB files stay)
+for n in 1 2 3; do
+	flab_host_kill "$n"
+	mv "$LAB_DIR/h$n.log" "$LAB_DIR/h$n.log.1"
+	flab_host_conf "$n" "ProbeWait $((WAIT_MS / 1000))s" "ProbeTimeout $((TIMEOUT_MS / 1000))s" \
+		"DomainConcurrency 2" "MXRate 3"
+	flab_host_start "$n"
+done
+m0=$(flab_redis_cli TIME | head -1)
+set --
+for i in $(seq 9); do
+	set -- "$@" "$(( i % 3 + 1 )):r$i@rate.test"
+done
+mail_all "$LAB_DIR/rate.out" "$@"
+m1=$(flab_redis_cli TIME | head -1)
+conns=$(lab_fake_conns rate)
+lab_diag "MXRate: $conns connections for 9 new senders; $(grep -c ' accept ' "$LAB_DIR/rate.out") accepted; Redis clock $m0 .. $m1"
+if [ $((m0 / 60)) -eq $((m1 / 60)) ]; then
+	lab_check "MXRate 3 on each of three hosts: 9 new senders at one server make 3 connections in all, within one minute" \
+		"$conns" 3 "$(grep -c ' accept ' "$LAB_DIR/rate.out")" 3 \
+		"$(flab_redis_cli GET "sav:v1:rate:127.0.0.6:$((m0 / 60))")" 3
+else
+	lab_check "MXRate 3 on each of three hosts, across a minute's edge: at most twice the rate" \
+		"$conns" "<=6" "$conns" ">=3"
+fi
+
 n=0
 for h in 1 2 3; do
-	n=$((n + $(grep -c 'fleet: the shared cache refused' "$LAB_DIR/h$h.log")))
+	n=$((n + $(cat "$LAB_DIR/h$h.log"* | grep -c 'fleet: the shared cache refused')))
 done
 lab_is "$n" 0 "ACL: the README's ACL user may run every command of the lock and the limits"
 

@@ -23,6 +23,9 @@
 #   flab_field LINE KEY               KEY's value in a decision line
 #   flab_max_open TRANSCRIPT          most connections open at once at a
 #                                     fake_smtpd, from its CONNECT/CLOSE lines
+#   flab_max_ms ERE                   the longest decision (ms= of the
+#                                     decision lines, the milter's own
+#                                     time) of the senders matching ERE
 #
 # Functions are prefixed flab_; globals FLAB_*.
 
@@ -160,4 +163,10 @@ flab_max_open()
 	awk '$2 == "CONNECT" { if (++open > max) max = open }
 	     $2 == "CLOSE" { open-- }
 	     END { print max + 0 }' "$1"
+}
+
+flab_max_ms()
+{
+	cat "$LAB_DIR"/h[0-9]*.log 2>/dev/null | grep -E "sender=<($1)> " |
+		sed -n 's/.* ms=\([0-9]*\).*/\1/p' | sort -n | tail -1
 }

@@ -526,9 +526,9 @@ expect "smtp: catch-all server: catch-all verdict, a second random RCPT was sent
 	"$V" catch-all "$CATCH" true "$RC" 2 \
 	"$(lab_fake_ncmds catchall '^RCPT TO:<u@catchall.test>$')" 1 \
 	"$(lab_fake_ncmds catchall '^RCPT TO:<[^u][^>]*@catchall.test>$')" 1
-expect "catch-all check with PIPELINING: MAIL and both RCPTs arrived in one read, the real RCPT first, answered in one write" \
-	"$(grep -c '^1 PIPELINED 3$' "$LAB_DIR/catchall.tr")" 1 \
-	"$(grep -c '^1 BATCH 3$' "$LAB_DIR/catchall.tr")" 1 \
+expect "catch-all check with PIPELINING: MAIL, both RCPTs and QUIT arrived in one read, the real RCPT first, answered in one write" \
+	"$(grep -c '^1 PIPELINED 4$' "$LAB_DIR/catchall.tr")" 1 \
+	"$(grep -c '^1 BATCH 4$' "$LAB_DIR/catchall.tr")" 1 \
 	"$(lab_fake_cmds catchall '^RCPT TO:' | head -1)" "RCPT TO:<u@catchall.test>"
 
 sp u@stepall.test

@@ -458,8 +458,8 @@ expect "tls: PIPELINING offered before TLS, not inside: valid, nothing pipelined
 	"$(cmds capdrop "$n0" tls '^EHLO ')" 1
 n0=$(lab_fake_conns capadd)
 sp u@capadd.test
-expect "tls: PIPELINING offered only inside TLS: valid, MAIL and both RCPTs pipelined inside TLS" \
-	"$V" valid "$(events capadd "$n0" '^PIPELINED 3$')" 1 "$(tls_pipelined capadd "$n0")" 1 \
+expect "tls: PIPELINING offered only inside TLS: valid, MAIL, both RCPTs and QUIT pipelined inside TLS" \
+	"$V" valid "$(events capadd "$n0" '^PIPELINED 4$')" 1 "$(tls_pipelined capadd "$n0")" 1 \
 	"$(cmds capadd "$n0" tls '^RCPT TO:')" 2
 
 # The reason words past "self-signed": a chain to a CA the probe trusts

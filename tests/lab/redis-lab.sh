@@ -258,6 +258,32 @@ chmod 644 "$LAB_DIR/wrong.pass"
 out=$("$PROBE" -c "$LAB_DIR/C.conf" alice@example.test 2>&1)
 lab_check "auth: a password file that others may read is refused (exit 78)" "$?" 78 "$out" "~readable by others"
 
+# --- a slow Redis (rtt_relay between host and server) ------------------------------
+
+RELAY=$LAB_BUILD/tests/rtt_relay
+slow_relay()	# PORT ONE-WAY-MS - a relay to Redis that holds every byte that long each way
+{
+	lab_spawn "relay$1" "$RELAY" -l "127.0.0.1:$1" -u "127.0.0.1:$RPORT" -d "$2" \
+		-t "$LAB_DIR/relay$1.tr" -r "$LAB_DIR/relay$1.ready" -T 300
+	lab_wait_file "$LAB_DIR/relay$1.ready" . || lab_die "rtt_relay did not start"
+}
+slow_relay 6391 200
+slow_relay 6392 20
+host_conf S "SharedCache redis://127.0.0.1:6391"
+host_conf T "SharedCache redis://127.0.0.1:6392"
+json A mona@example.test >/dev/null
+c0=$(conns)
+out=$(json S mona@example.test)
+lab_check "slow: Redis 400 ms away (over SharedCacheTimeout): the host probes alone, one warning, bounded" \
+	"$(field "$out" verdict)" invalid "$(field "$out" cached)" false "$(( $(conns) - c0 ))" 1 \
+	"$(grep -c 'shared cache: unavailable (AUTH: no answer within SharedCacheTimeout)' "$LAB_DIR/probe-S.err")" 1 \
+	"$(field "$out" elapsed_ms)" "<=$((2000 + 250))"
+c0=$(conns)
+out=$(json T mona@example.test)
+lab_check "slow: Redis 40 ms away (under SharedCacheTimeout): answered from it, no MX connection" \
+	"$(field "$out" cache_source)" shared "$(( $(conns) - c0 ))" 0 "$(field "$out" elapsed_ms)" ">=40"
+lab_diag "slow: shared answer over a 40 ms round trip took $(field "$out" elapsed_ms) ms"
+
 # --- M sees the deletion within 60 s -----------------------------------------------
 
 left=$(( 61000 - ($(lab_now_ms) - T0) ))
@@ -319,6 +345,18 @@ lab_diag "threads: $th0 before the faults, $th1 after"
 
 # --- purge ---------------------------------------------------------------------
 
+radm SET sav:v1:a:junk1@example.test garbage PX 600000 >/dev/null
+radm SET sav:v1:a:junk2@example.test forever >/dev/null
+radm HSET sav:v1:d:junk3.test a b >/dev/null
+radm PEXPIRE sav:v1:d:junk3.test 600000 >/dev/null
+out=$("$CACHE" -c "$LAB_DIR/A.conf" purge 2>&1)
+lab_check "purge on A deletes the shared values no host would use (damaged, no lifetime, wrong type), not the good ones" \
+	"$out" "~shared cache: deleted 3 keys" "$(radm EXISTS sav:v1:a:junk1@example.test sav:v1:a:junk2@example.test sav:v1:d:junk3.test)" 0 \
+	"$(radm EXISTS sav:v1:a:lisa@example.test)" 1
+json A nina@example.test omar@example.test >/dev/null
+out=$("$CACHE" -c "$LAB_DIR/B.conf" del --domain example.test 2>&1)
+lab_check "del --domain on B deletes the domain's shared addresses too (SCAN, UNLINK)" \
+	"$out" "~shared cache: deleted [3-9] keys" "$(radm --scan --pattern 'sav:v1:a:*@example.test' | wc -l)" 0
 radm SET other:key keep >/dev/null
 out=$("$CACHE" -c "$LAB_DIR/A.conf" purge --all 2>&1)
 lab_check "purge --all on A empties the prefix in Redis and leaves other keys alone" \

@@ -10,7 +10,7 @@
 
 #include <stddef.h>
 
-#define RS_MAX		4096	/* bytes in one scripted reply */
+#define RS_MAX		8192	/* bytes in one scripted reply (a reply past netio's 4096-byte buffer) */
 #define RS_LINES	64	/* lines in one scripted reply */
 #define MAX_RULES	64
 #define KEY_MAX		320
