@@ -15,7 +15,9 @@
 #     transactions at once for one address), limit hits: the budget
 #     (ProbeWait) three times, ClientProbeRate once;
 #   - the file: mode 0644, owned by UserID, no PATH.tmp left behind,
-#     rewritten every second, written once more at a clean stop;
+#     rewritten every second, written once more at a clean stop; a
+#     directory it cannot write for a while: one warning, the failures
+#     counted, one notice when it works again;
 #     refused in a directory others can write;
 #   - after a restart with ProbeWhen spf-not-pass: the counters start
 #     afresh, one SPF pass (skipped, no probe) and one SPF fail (probed);
@@ -184,6 +186,16 @@ parse
 g2=$(val sav_stats_generated_timestamp_seconds)
 lab_is "$(awk -v a="$g1" -v b="$g2" 'BEGIN { d = b - a; print (d >= 1.5 && d <= 3.5) ? "ok" : d }')" ok \
 	"interval: StatsInterval 1s: the file was rewritten (generated $g1, then $g2)"
+
+# --- a directory the milter cannot write for a while -----------------------------------
+chmod 555 "$SDIR"
+sleep 2.5
+chmod 755 "$SDIR"
+wait_generated "$(date +%s.%N)"
+lab_check "write failures: one warning, counted in the file, and a notice once it is written again" \
+	"$(grep -c 'StatsFile: .*trying again every interval' "$LAB_DIR/milter.log")" 1 \
+	"$(val sav_stats_write_failures_total)" ">=2" \
+	"$(grep -c 'StatsFile .* written again' "$LAB_DIR/milter.log")" 1
 
 # --- the last write at a clean stop ------------------------------------------------------
 send 127.0.0.9 alice@example.test >/dev/null
