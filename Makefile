@@ -64,7 +64,7 @@ CORE_SRC := probe/core/util.c probe/core/sa.c probe/core/verdict.c probe/core/re
 NET_SRC	:= probe/net/netio.c probe/net/tls.c probe/net/dnsq.c probe/net/dns.c probe/net/smtp.c
 CACHE_SRC := probe/cache/cache_rec.c probe/cache/cache_env.c \
 	probe/cache/cache.c probe/cache/cache_evict.c probe/cache/cache_admin.c
-PROBE_SRC := probe/share.c probe/learn.c probe/probe.c probe/limit_client.c probe/limit.c \
+PROBE_SRC := probe/share.c probe/learn.c probe/probe.c probe/limit_client.c probe/limit_mx.c probe/limit.c \
 	probe/conf.c
 SPF_SRC	:= probe/spf/spf.c probe/spf/spf_macro.c probe/spf/spf_dns.c
 # fleet/: the shared cache (Redis) that several MX hosts use together
