@@ -210,6 +210,49 @@ START_TEST(test_too_big)
 }
 END_TEST
 
+/* show_json - stats_show_json's output, as show's */
+static char *
+show_json(const char *path, int *rc)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *out = open_memstream(&buf, &len);
+
+	ck_assert_ptr_nonnull(out);
+	*rc = stats_show_json(out, path);
+	fclose(out);
+	return buf;
+}
+
+START_TEST(test_json)
+{
+	static const char text[] =
+	    "sav_decisions_total{verdict=\"invalid\",action=\"reject\"} 3\n"
+	    "sav_decisions_total{verdict=\"a\\\"b\x01\",action=\"accept\"} 1\n"
+	    "sav_singleflight_joins_total 2\n"
+	    "sav_probe_duration_seconds_sum 1.25\n";
+	char *out;
+	int rc;
+
+	put(text, sizeof(text) - 1);
+	out = show_json(Path, &rc);
+	ck_assert_int_eq(rc, 0);
+	printable(out);
+	ck_assert_msg(strncmp(out, ",\"milter\":{\"stats_file\":\"", 25) == 0, "%s", out);
+	ck_assert_msg(strstr(out, "\"sav_decisions_total{verdict=\\\"invalid\\\",action=\\\"reject\\\"}\":3,") != NULL,
+	    "%s", out);
+	/* the quote from the file is escaped for JSON, the control byte is gone */
+	ck_assert_msg(strstr(out, "verdict=\\\"a\\\"b?\\\"") != NULL, "%s", out);
+	ck_assert_msg(strstr(out, "\"sav_singleflight_joins_total\":2,") != NULL, "%s", out);
+	ck_assert_msg(strstr(out, "\"sav_probe_duration_seconds_sum\":1.25}}") != NULL, "%s", out);
+	free(out);
+	out = show_json("/nonexistent-sav/x.prom", &rc);
+	ck_assert_int_eq(rc, -1);
+	ck_assert_msg(strstr(out, ",\"error\":\"No such file or directory\"}") != NULL, "%s", out);
+	free(out);
+}
+END_TEST
+
 START_TEST(test_not_a_file)
 {
 	char *out;
@@ -238,6 +281,7 @@ make_suite(void)
 	tcase_add_test(t, test_long);
 	tcase_add_test(t, test_too_big);
 	tcase_add_test(t, test_not_a_file);
+	tcase_add_test(t, test_json);
 	suite_add_tcase(s, t);
 	return s;
 }

@@ -861,6 +861,8 @@ cmd_stats(struct ctx *x, int argc, char **argv)
 		printf("},\"expired\":%ld,\"damaged\":%ld,\"oldest\":%lld,\"newest\":%lld",
 		    s.expired, s.malformed, (long long)s.oldest, (long long)s.newest);
 		shared_stats(1);
+		if (x->have_conf && x->conf.statsfile[0] != '\0')
+			(void)stats_show_json(stdout, x->conf.statsfile);
 		puts("}");
 		return EX_OK;
 	}

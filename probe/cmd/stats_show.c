@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "stats_show.h"
+#include "util.h"
 
 #define LINE_MAX_	1024
 #define NAME_MAX_	96
@@ -358,4 +359,39 @@ stats_show(FILE *out, const char *path, long interval_s)
 	list(out, &f, "sav_spf_results_total", "result");
 	free(f.s);
 	return 0;
+}
+
+int
+stats_show_json(FILE *out, const char *path)
+{
+	struct file f = { NULL, 0, 0 };
+	char err[256], key[NAME_MAX_ + LABELS_MAX * (sizeof(((struct label *)0)->name) + VALUE_MAX + 4) + 4];
+	int i, j, rc = 0;
+
+	fputs(",\"milter\":{\"stats_file\":", out);
+	util_json_str(out, path);
+	if (read_file(path, &f, err, sizeof(err)) < 0) {
+		fputs(",\"error\":", out);
+		util_json_str(out, err);
+		rc = -1;
+	} else {
+		fputs(",\"samples\":{", out);
+		for (i = 0; i < f.n; i++) {
+			const struct sample *s = &f.s[i];
+			size_t n = (size_t)snprintf(key, sizeof(key), "%s", s->name);
+
+			for (j = 0; j < s->nl && n < sizeof(key); j++)
+				n += (size_t)snprintf(key + n, sizeof(key) - n, "%s%s=\"%s\"", j ? "," : "{",
+				    s->l[j].name, s->l[j].value);
+			if (s->nl > 0 && n < sizeof(key))
+				snprintf(key + n, sizeof(key) - n, "}");
+			fputs(i ? "," : "", out);
+			util_json_str(out, key);
+			fprintf(out, ":%.17g", s->v);
+		}
+		fputc('}', out);
+	}
+	fputc('}', out);
+	free(f.s);
+	return rc;
 }

@@ -22,4 +22,13 @@
  */
 int	stats_show(FILE *out, const char *path, long interval_s);
 
+/*
+ * stats_show_json - the same file for sav-cache stats --json: writes
+ * ,"milter":{"stats_file":PATH,"samples":{"NAME{LABELS}":VALUE,...}}
+ * (labels as read, sanitised; one member per sample the reader kept),
+ * or with "error":WHY instead of "samples" when the file cannot be read.
+ * Returns 0 or -1 as stats_show.
+ */
+int	stats_show_json(FILE *out, const char *path);
+
 #endif

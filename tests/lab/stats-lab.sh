@@ -178,6 +178,12 @@ printf '%s\n' "$out" >"$LAB_DIR/sav-cache-stats.out"
 lab_check "sav-cache stats: the milter's figures from StatsFile next to the cache's" \
 	"$out" "~records:" "$out" "~invalid +reject +5" "$out" "~probes: +10 started, 0 in flight" \
 	"$out" "~joins: +1" "$out" "~ClientProbeRate +1" "$out" "~hits +2, misses +12"
+json=$("$LAB_BUILD/sav-cache" -c "$CONF" stats --json 2>&1)
+lab_is "$(printf '%s' "$json" | python3 -c 'import json, sys
+d = json.load(sys.stdin)["milter"]["samples"]
+print(d["sav_singleflight_joins_total"], d["sav_decisions_total{verdict=\"invalid\",action=\"reject\"}"],
+      d["sav_limit_hits_total{kind=\"budget\"}"])' 2>&1)" "1 5 3" \
+	"sav-cache stats --json: valid JSON, the milter's samples under \"milter\""
 
 # --- rewritten every interval ---------------------------------------------------------
 g1=$(val sav_stats_generated_timestamp_seconds)
