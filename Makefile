@@ -75,7 +75,7 @@ FLEET_SRC += probe/fleet/flock.c probe/fleet/flimit.c probe/fleet/fcoord.c
 LIB_SRC	:= $(CORE_SRC) $(NET_SRC) $(CACHE_SRC) $(SPF_SRC) $(FLEET_SRC) $(PROBE_SRC)
 LIB	:= $(B)/libsav.a
 SAV_PROBE_SRC := probe/cmd/sav_probe.c probe/cmd/print.c
-SAV_CACHE_SRC := probe/cmd/sav_cache.c probe/cmd/print.c probe/cmd/stats_show.c
+SAV_CACHE_SRC := probe/cmd/sav_cache.c probe/cmd/why.c probe/cmd/print.c probe/cmd/stats_show.c
 # the milter without its main(): the unit suites link it too
 MILTER_LIB_SRC := milter/ctx.c milter/decide.c milter/logline.c milter/handlers.c milter/macro.c \
 	milter/daemon.c milter/signals.c milter/run.c milter/spfgate.c \

@@ -261,7 +261,7 @@ decide_reply(const struct conf *c, const char *sender, size_t len,
 	     const struct probe_result *r, struct decision *d)
 {
 	char who[DECIDE_SENDER_SHOW + 8], detail[REPLY_TEXT_MAX + 64];
-	char raw[DECIDE_TEXT_MAX + REPLY_TEXT_MAX + 64];
+	char raw[DECIDE_TEXT_MAX + REPLY_TEXT_MAX + 64], ref[16];
 	const char *reason;
 	const char *vs;
 	enum verdict v;
@@ -298,8 +298,17 @@ decide_reply(const struct conf *c, const char *sender, size_t len,
 		snprintf(detail, sizeof(detail), "; remote server said: %d%s%s %s",
 			 r->code, enh[0] != '\0' ? " " : "", enh, text);
 	}
-	snprintf(raw, sizeof(raw), "Sender address <%s> %s: %s (%s)%s", who,
+	ref[0] = '\0';
+	if (c->reject_reference && r->address[0] != '\0') {
+		char key[sizeof(r->address) + 2], h[9];
+
+		/* the cache key's reference: sav-cache why takes it */
+		snprintf(key, sizeof(key), "a:%s", r->address);
+		util_ref(key, h);
+		snprintf(ref, sizeof(ref), "; ref %s", h);
+	}
+	snprintf(raw, sizeof(raw), "Sender address <%s> %s: %s (%s)%s%s", who,
 		 d->effective == ACTION_REJECT ? "rejected" : "deferred",
-		 what(d->effective, v), reason[0] != '\0' ? reason : vs, detail);
+		 what(d->effective, v), reason[0] != '\0' ? reason : vs, detail, ref);
 	decide_percent(d->text, sizeof(d->text), raw);
 }

@@ -55,6 +55,7 @@ struct conf {
 	int	nexempt;
 	enum action action[VERDICT_COUNT];	/* Action.<verdict> */
 	int	reject_detail;		/* RejectDetail: remote text in replies */
+	int	reject_reference;	/* RejectReference: "; ref XXXXXXXX" (sav-cache why) in replies */
 	int	facility;		/* SyslogFacility: LOG_MAIL */
 	int	log_skipped;		/* LogSkipped: yes */
 	int	probe_when;		/* ProbeWhen: PROBE_WHEN_ALWAYS | PROBE_WHEN_SPF_NOT_PASS */

@@ -414,9 +414,11 @@ log_session(const struct probe_conf *c, const char *host, const struct sockaddr 
 
 /*
  * dialogue - one address's dialogue under the TLS rules, sp->tls the
- * mode to start with. A failed STARTTLS or handshake (not in FORCE
- * mode) is followed by one plaintext dialogue with the same address,
- * as Postfix's "may" does, and nothing else. A plaintext dialogue that
+ * mode to start with. A failed STARTTLS or handshake is followed by one
+ * plaintext dialogue with the same address, as Postfix's "may" does,
+ * and nothing else; in FORCE mode (the domain needs TLS) only when
+ * this server neither offered STARTTLS nor took it (another of the
+ * domain's servers taught the fact; this one may well take plaintext). A plaintext dialogue that
  * is told "TLS first" sets *needs_tls and, unless ProbeTLS is never,
  * is followed by one with STARTTLS whether offered or not (FORCE).
  * Never more than two dialogues. *used is the mode of the last one.
@@ -433,7 +435,8 @@ dialogue(const struct probe_conf *c, const struct dns_mx *mx, int h, int i, int 
 	log_session(c, sp->tls_name, sa, o);
 	if (util_left_ms(deadline, 0) <= 0)
 		return;
-	if (o->status == SMTP_TLS_FAILED && sp->tls == SMTP_TLS_MAY) {
+	if (o->status == SMTP_TLS_FAILED && (sp->tls == SMTP_TLS_MAY ||
+	    (sp->tls == SMTP_TLS_FORCE && o->last.code >= 400 && !(o->ext & REPLY_EXT_STARTTLS)))) {
 		trace_printf(t, "probe: %s; once more in plaintext", o->err);
 		p2.tls = SMTP_TLS_NEVER;
 	} else if (tls_demanded(o)) {

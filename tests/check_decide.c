@@ -441,6 +441,29 @@ START_TEST(test_reply_no_detail_by_default)
 }
 END_TEST
 
+/* RejectReference: the reply ends with the cache key's reference, sav-cache why's argument */
+START_TEST(test_reply_reference)
+{
+	struct probe_result r;
+	struct decision d;
+	struct conf c = C;
+	char ref[9], want[32];
+
+	result(&r, VERDICT_INVALID, R_USER_UNKNOWN, "u@example.org", 550, "5.1.1", "no");
+	decide_reply(&c, "<u@example.org>", 15, &r, &d);
+	ck_assert_msg(strstr(d.text, "ref ") == NULL, "got \"%s\", want no reference by default", d.text);
+	c.reject_reference = 1;
+	decide_reply(&c, "<u@example.org>", 15, &r, &d);
+	util_ref("a:u@example.org", ref);
+	snprintf(want, sizeof(want), "; ref %s", ref);
+	ck_assert_msg(strlen(d.text) > strlen(want) &&
+	    strcmp(d.text + strlen(d.text) - strlen(want), want) == 0,
+	    "got \"%s\", want it to end in \"%s\"", d.text, want);
+	/* pinned: a reference quoted in a bounce must mean the same entry after an upgrade */
+	ck_assert_str_eq(ref, "c46843d7");
+}
+END_TEST
+
 /* ---- decide_percent ---- */
 
 struct pct_case {
@@ -498,6 +521,7 @@ make_suite(void)
 	tcase_add_test(tc, test_reply_configured_actions);
 	tcase_add_test(tc, test_reply_hostile);
 	tcase_add_test(tc, test_reply_no_detail_by_default);
+	tcase_add_test(tc, test_reply_reference);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("percent");

@@ -417,6 +417,84 @@ static const struct {
 	    NULL, 0, VERDICT_INVALID, R_NULL_SENDER_REFUSED, 1, 1 },
 };
 
+/*
+ * ---- STARTTLS offered and refused: one plaintext session more, no loop ----
+ * This server offers STARTTLS and answers it 500 (it knows no such
+ * command): with ProbeTLS may the same address is asked once more in
+ * plaintext and that answer decides; with never it is asked once.
+ */
+START_TEST(test_tls_fallback)
+{
+	struct srv s;
+	struct probe_conf c;
+	struct probe_result r;
+	int may;
+
+	for (may = 0; may <= 1; may++) {
+		memset(&s, 0, sizeof(s));
+		s.ehlo = "250-mx.test\r\n250-STARTTLS\r\n250 8BITMIME\r\n";
+		s.rcpt = "250 2.1.5 Ok\r\n";
+		srv_start(&s);
+		conf_local(&c, s.port, 1);
+		c.tls = may ? SMTP_TLS_MAY : SMTP_TLS_NEVER;
+		probe(&c, "u@one.test", &r);
+		srv_stop(&s);
+		ck_assert_msg(r.verdict == VERDICT_VALID, "tls %s: got %s (%s), want valid",
+		    may ? "may" : "never", verdict_str(r.verdict), reason_str(r.reason));
+		ck_assert_msg(s.conns == 1 + may, "tls %s: got %d connections, want %d",
+		    may ? "may" : "never", s.conns, 1 + may);
+		ck_assert_msg(r.tls[0] == '\0' && !r.needs_tls, "tls %s: tls '%s' needs_tls %d",
+		    may ? "may" : "never", r.tls, r.needs_tls);
+	}
+}
+END_TEST
+
+/*
+ * ---- needs-tls cached, and a server that has no TLS at all ----
+ * The fact makes the probe send STARTTLS at once; this server does not
+ * offer it and refuses it (500), so it is asked once more in plaintext
+ * and its answer decides (the fact may come from another of the
+ * domain's servers); that plaintext answer also clears the fact.
+ */
+START_TEST(test_needs_tls_no_tls_server)
+{
+	char dir[] = "/tmp/check_probe.XXXXXX", path[64], err[256];
+	struct cache_domain dom;
+	struct cache_ttl ttl;
+	struct probe_result why, r;
+	struct probe_conf c;
+	enum cache_status st;
+	struct srv s;
+
+	ck_assert(mkdtemp(dir) != NULL);
+	snprintf(path, sizeof(path), "%s/cache.mdb", dir);
+	cache_ttl_defaults(&ttl);
+	memset(&s, 0, sizeof(s));
+	s.rcpt = "250 2.1.5 Ok\r\n";
+	srv_start(&s);
+	conf_local(&c, s.port, 1);
+	c.cache = cache_open(path, &ttl, 1 << 20, CACHE_NOSYNC, err, sizeof(err));
+	ck_assert_msg(c.cache != NULL, "cache_open: %s", err);
+	result_set(&why, NULL, VERDICT_UNKNOWN, R_STARTTLS_REQUIRED);
+	ck_assert_int_eq(cache_put_domain(c.cache, "one.test", FACT_NEEDS_TLS, &why), CACHE_HIT);
+
+	probe(&c, "u@one.test", &r);
+	st = cache_get_domain(c.cache, "one.test", &dom);
+	cache_close(c.cache);
+	srv_stop(&s);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/cache.mdb-lock", dir);
+	unlink(path);
+	rmdir(dir);
+
+	ck_assert_msg(r.verdict == VERDICT_VALID, "got %s (%s), want valid",
+	    verdict_str(r.verdict), reason_str(r.reason));
+	ck_assert_msg(s.conns == 2, "got %d connections, want 2 (STARTTLS, then plaintext)", s.conns);
+	ck_assert_msg(st != CACHE_HIT || (dom.facts & FACT_NEEDS_TLS) == 0,
+	    "needs-tls still cached (facts 0x%x) after a plaintext answer", dom.facts);
+}
+END_TEST
+
 START_TEST(test_mail_refusal)
 {
 	struct srv s;
@@ -992,6 +1070,8 @@ make_suite(void)
 	tcase_add_loop_test(tc, test_bogus_mix, 0, sizeof(bogus_rows) / sizeof(bogus_rows[0]));
 	tcase_add_loop_test(tc, test_helo_temp, 0, sizeof(helo_rows) / sizeof(helo_rows[0]));
 	tcase_add_loop_test(tc, test_mail_refusal, 0, sizeof(mail_rows) / sizeof(mail_rows[0]));
+	tcase_add_test(tc, test_tls_fallback);
+	tcase_add_test(tc, test_needs_tls_no_tls_server);
 	tcase_add_loop_test(tc, test_postmaster_control, 0, sizeof(pm_rows) / sizeof(pm_rows[0]));
 	tcase_add_test(tc, test_rank_reply_over_network);
 	tcase_add_test(tc, test_unspecified_private);

@@ -8,6 +8,7 @@
  *   sav-cache [-c CONF | -f FILE] del ADDRESS | del --domain DOMAIN
  *   sav-cache [-c CONF | -f FILE] purge [--all]
  *   sav-cache [-c CONF | -f FILE] stats [--json]
+ *   sav-cache [-c CONF | -f FILE] why ADDRESS|REFERENCE	(why.c)
  *
  * The reading commands open the cache read-only; del and purge open it
  * for writing next to a running milter (LMDB serialises writers, so
@@ -43,9 +44,8 @@
 #include "rconn.h"
 #include "stats_show.h"
 #include "util.h"
+#include "sav_cache.h"
 
-/* get, del: not in the cache; the other statuses are <sysexits.h>'s */
-#define EXIT_NOTFOUND	1
 
 #define DEFAULT_CONF	"/etc/sav-milter.conf"
 
@@ -60,6 +60,7 @@ static const char help_text[] =
 "    sav-cache [-c CONF | -f FILE] del --domain DOMAIN\n"
 "    sav-cache [-c CONF | -f FILE] purge [--all]\n"
 "    sav-cache [-c CONF | -f FILE] stats [--json]\n"
+"    sav-cache [-c CONF | -f FILE] why ADDRESS | REFERENCE\n"
 "    sav-cache -h | --help\n"
 "\n"
 "DESCRIPTION\n"
@@ -123,6 +124,13 @@ static const char help_text[] =
 "            With SharedCache set, also the shared cache: keys by kind and\n"
 "            the server's memory.\n"
 "\n"
+"    why ADDRESS | REFERENCE\n"
+"            Why the milter refused or deferred a sender, for the person\n"
+"            who asks: the verdict in words, which mail server said what to\n"
+"            which command and when, when the sender will be asked about\n"
+"            again, and the domain's facts. REFERENCE is the 8 hex digits\n"
+"            the milter's reply text carries with RejectReference yes.\n"
+"\n"
 "OPTIONS\n"
 "    -c CONF   Read CacheFile, CacheSize and CacheTTL.* from CONF.\n"
 "    -f FILE   Use the cache file FILE, with the default lifetimes.\n"
@@ -137,7 +145,7 @@ static const char help_text[] =
 "\n"
 "EXIT STATUS\n"
 "    0   done (list and purge: also when nothing matched)\n"
-"    1   get or del found no such record\n"
+"    1   get, del or why found no such record\n"
 "    69  the shared cache could not be reached (done on this host only)\n"
 "    64  usage error\n"
 "    66  the cache file does not exist or cannot be read\n"
@@ -153,17 +161,7 @@ static const char help_text[] =
 "SEE ALSO\n"
 "    sav-milter(8), sav-milter.conf(5), sav-probe(1), mdb_stat(1)\n";
 
-struct ctx {
-	struct conf conf;
-	int	have_conf;
-	const char *file;
-	struct cache *cache;
-	time_t	now;
-};
-
-static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static int
+int
 usage_error(const char *fmt, ...)
 {
 	va_list ap;
@@ -197,7 +195,7 @@ span(char *buf, size_t size, long long s)
 }
 
 /* ago - "3 hours ago", "just now", "in 2 days" (a time in the future) */
-static void
+void
 ago(char *buf, size_t size, time_t t, time_t now)
 {
 	char s[48];
@@ -211,7 +209,7 @@ ago(char *buf, size_t size, time_t t, time_t now)
 }
 
 /* until - "expires in 2 days" / "expired 3 hours ago" */
-static void
+void
 until(char *buf, size_t size, time_t t, time_t now)
 {
 	char s[48];
@@ -220,7 +218,7 @@ until(char *buf, size_t size, time_t t, time_t now)
 	snprintf(buf, size, t > now ? "expires in %s" : "expired %s ago", s);
 }
 
-static void
+void
 stamp(char *buf, size_t size, time_t t)
 {
 	struct tm tm;
@@ -289,7 +287,7 @@ open_status(int e)
 	    e == EISDIR ? EX_NOINPUT : EX_IOERR;
 }
 
-static int
+int
 open_cache(struct ctx *x, int rdonly)
 {
 	const char *path = x->have_conf ? x->conf.cachefile : x->file;
@@ -356,7 +354,7 @@ open_cache(struct ctx *x, int rdonly)
  * is, an address the way the milter normalises it, or (no '@') a
  * domain. Returns 0, or an exit status after a message.
  */
-static int
+int
 key_for(const char *arg, char *key, size_t size, char *domain, size_t dsize)
 {
 	struct addr a;
@@ -937,7 +935,7 @@ main(int argc, char **argv)
 		break;
 	}
 	if (i >= argc)
-		return usage_error("no command (list, get, del, purge, stats)");
+		return usage_error("no command (list, get, del, purge, stats, why)");
 	cmd = argv[i];
 	if (x.file == NULL) {
 		if (conffile == NULL) {
@@ -976,6 +974,8 @@ main(int argc, char **argv)
 		rc = cmd_purge(&x, argc, argv);
 	else if (strcmp(cmd, "stats") == 0)
 		rc = cmd_stats(&x, argc, argv);
+	else if (strcmp(cmd, "why") == 0)
+		rc = cmd_why(&x, argc, argv);
 	else if (strcmp(cmd, "help") == 0) {
 		fputs(help_text, stdout);
 		rc = EX_OK;

@@ -170,3 +170,14 @@ util_parse_duration(const char *s)
 		return -1;
 	return v * mul;
 }
+
+void
+util_ref(const char *key, char out[9])
+{
+	uint32_t h = 2166136261u;
+	const unsigned char *p;
+
+	for (p = (const unsigned char *)key; *p != '\0'; p++)
+		h = (h ^ *p) * 16777619u;
+	snprintf(out, 9, "%08x", (unsigned)h);
+}

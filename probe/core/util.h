@@ -44,6 +44,14 @@ static inline int trace_on(const struct trace *t) { return t != NULL && t->fn !=
 size_t	util_sanitize(char *dst, size_t size, const char *src, size_t len);
 
 /*
+ * util_ref - the short reference of a cache key ("a:local@domain"):
+ * 8 lowercase hex digits (FNV-1a, 32 bits) in out (9 bytes). The
+ * milter's reply text carries it (RejectReference) and sav-cache why
+ * takes it; it names an entry, it is not a secret.
+ */
+void	util_ref(const char *key, char out[9]);
+
+/*
  * util_strlcpy - bounded copy; returns strlen(src) so that a result
  * >= size means the copy was truncated (treat as an error).
  */

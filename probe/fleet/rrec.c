@@ -11,7 +11,8 @@
  *	CREATED	 unix time the verdict or facts were learnt (1-10 digits)
  *	EXPIRES	 unix time it stops being true; after CREATED, at most
  *		 RREC_LIFE_MAX later
- *	FACTS	 decimal FACT_* bits: 0 for A, 1-31 for D
+ *	FACTS	 decimal FACT_* bits: 0 for A, 1-63 for D (32: needs-tls,
+ *		 the sixth fact; a build that knows five reads it as a miss)
  *	VERDICT	 a verdict the cache keeps (valid ... tempfail)
  *	REASON	 a reason token, or "-" for none
  *	CODE	 0 or an SMTP code 200-599
@@ -44,7 +45,7 @@
 
 #define NFIELDS		12	/* before TEXT */
 #define TIME_MIN	946684800	/* 2000-01-01: anything older is absurd */
-#define FACTS_ALL	0x1f
+#define FACTS_ALL	((1u << FACT_COUNT) - 1)
 
 static int
 storable(enum verdict v)

@@ -666,6 +666,26 @@ smtp_vrfy(struct smtp_sess *s, const struct smtp_lines *l)
 }
 
 /*
+ * smtp_last_word - a reply after the mailbox answer (catch-all or
+ * postmaster RCPT), st as the read gave it: kept in *have / *keep, then
+ * QUIT. A time-out leaves the answer standing; a reply out of place
+ * takes it back; no QUIT on a broken connection.
+ */
+static void
+smtp_last_word(struct smtp_sess *s, enum smtp_status st, const struct reply *r,
+	       int *have, struct reply *keep)
+{
+	if (st != SMTP_ANSWERED) {
+		if (st == SMTP_PROTOCOL_ERROR)
+			smtp_settle(s, -1);
+		return;
+	}
+	*have = 1;
+	*keep = *r;
+	smtp_settle(s, smtp_quit(s, 0));
+}
+
+/*
  * smtp_postmaster - the real RCPT got a 5xx without an enhanced code
  * ("550 Invalid recipient", "550 Unrouteable address"): words that
  * some servers also give to a client they refuse by rule. RFC 5321
@@ -680,20 +700,13 @@ static void
 smtp_postmaster(struct smtp_sess *s, const struct smtp_lines *l)
 {
 	struct smtp_outcome *out = s->out;
-	enum smtp_status st;
 	struct reply r;
 
 	out->stage = SMTP_ST_POSTMASTER;
-	st = smtp_cmd(s, l->postmaster, SMTP_ST_POSTMASTER, &r);
-	if (st != SMTP_ANSWERED) {
-		if (st == SMTP_PROTOCOL_ERROR)
-			smtp_settle(s, -1);
-		return;		/* no QUIT on a broken connection */
-	}
-	out->have_postmaster = 1;
-	out->postmaster = r;
-	smtp_settle(s, smtp_quit(s, 0));
+	smtp_last_word(s, smtp_cmd(s, l->postmaster, SMTP_ST_POSTMASTER, &r), &r,
+		       &out->have_postmaster, &out->postmaster);
 }
+
 
 /* smtp_wants_postmaster - is the real RCPT's answer one to check with postmaster? */
 static int
@@ -734,15 +747,7 @@ smtp_random(struct smtp_sess *s, const struct smtp_lines *l, int grouped)
 		st = smtp_answer(s, &r, SMTP_ST_RANDOM);	/* the 221 follows */
 	else
 		st = smtp_cmd(s, l->random, SMTP_ST_RANDOM, &r);
-	if (st != SMTP_ANSWERED) {
-		/* a time-out leaves the answer standing; a reply out of place takes it back */
-		if (st == SMTP_PROTOCOL_ERROR)
-			smtp_settle(s, -1);
-		return;		/* no QUIT on a broken connection */
-	}
-	out->have_random = 1;
-	out->random = r;
-	smtp_settle(s, smtp_quit(s, 0));
+	smtp_last_word(s, st, &r, &out->have_random, &out->random);
 }
 
 /*

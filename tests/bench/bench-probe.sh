@@ -25,7 +25,8 @@
 # runs sav-probe BENCH_RUNS times (default 5) with the old and the new
 # binary (alternately, after one unmeasured warm-up each) and prints the
 # median time from the connect (the relay's accept) to the moment the
-# client sends QUIT, i.e. has every reply it needs for the verdict, in
+# client has every reply it needs for the verdict (the relay's last
+# server chunk but a lone 221, plus the one-way delay), in
 # ms and in round trips (ms / RTT, one decimal), the fastest run in
 # round trips too (load only ever adds time), and after/before. "before" is sav-probe built from
 # BENCH_BEFORE_REV (default fad38c7: main before the catch-all RCPT was
@@ -39,9 +40,9 @@
 # same Postfix, now with a self-signed certificate and
 # smtpd_tls_security_level = may, behind the same relay; this tree's
 # sav-probe with --tls never and --tls may, alternately, for valid and
-# invalid; the same median ms from the connect to QUIT (taken from the
-# -v trace, timestamped as it is written: inside TLS the relay cannot
-# see the QUIT), round trips, and tls/plain. Then the CPU (user+sys, the
+# invalid; the median ms from the connect to the reply to the real RCPT
+# (taken from the -v trace, timestamped as it is written: inside TLS the
+# relay cannot see the commands), round trips, and tls/plain. Then the CPU (user+sys, the
 # kernel's getrusage of the child, through bash's time) of one
 # sav-probe process verifying 1 and BENCH_CPU_N+1 addresses (default
 # 40) one after the other in each mode: the difference over N is the
@@ -136,6 +137,7 @@ RELAY_PIDS=""
 relays_start()
 {
 	local d=$1 pid n
+	RELAY_D=$d
 	for pid in $RELAY_PIDS; do
 		lab_kill "$pid"
 	done
@@ -153,7 +155,7 @@ relays_start()
 # One probe
 
 # probe_once BIN ADDRESS RELAYNO WANT - run it; sets PO_MS (ms from the
-# connect to QUIT) and PO_TOTAL (sav-probe's elapsed_ms), or dies when the
+# connect to the last reply it needs) and PO_TOTAL (sav-probe's elapsed_ms), or dies when the
 # verdict is not WANT or the relay did not see exactly one dialogue
 probe_once()
 {
@@ -163,8 +165,11 @@ probe_once()
 	v=$(lab_json_str "$j" verdict)
 	[ "$v" = "$want" ] || lab_die "$addr with $bin: verdict '$v', want '$want' ($j)"
 	[ "$(grep -c ' ACCEPT ' "$log")" = "$id" ] || lab_die "$addr: want exactly one connection through relay $n"
-	q=$(awk -v id="$id" '$1 == id && $3 == "C>" && $5 ~ /^QUIT/ { sub(/^\+/, "", $2); print $2; exit }' "$log")
-	[ -n "$q" ] || lab_die "$addr: no QUIT seen by relay $n (connection $id)"
+	# the last server chunk that is not the 221 alone, as the client got
+	# it (one-way delay later): QUIT may share a write with MAIL and RCPT
+	q=$(awk -v id="$id" -v d="$RELAY_D" '$1 == id && $3 == "S>" && $4 != "EOF" && $5 !~ /^221$/ {
+		t = $2; sub(/^\+/, "", t) } END { if (t != "") print t + d }' "$log")
+	[ -n "$q" ] || lab_die "$addr: no reply seen by relay $n (connection $id)"
 	PO_MS=$q
 	PO_TOTAL=$(lab_json_num "$j" elapsed_ms)
 }
@@ -183,8 +188,10 @@ minimum()	# numbers on stdin -> the smallest (load only ever adds time)
 # STARTTLS (BENCH_MODE=tls)
 
 # tls_once TLSMODE ADDRESS WANT - one probe through relay 2 with --tls
-# TLSMODE; sets PO_MS (ms from "smtp: connect" to "C: QUIT" in the -v
-# trace, each line stamped when it was written) or dies when the
+# TLSMODE; sets PO_MS (ms from "smtp: connect" to the reply to the real
+# RCPT, the second "S:" line after "C: MAIL FROM", in the -v trace, each
+# line stamped when it was written: QUIT may go out in the same write as
+# MAIL and RCPT, so it no longer marks the verdict) or dies when the
 # verdict, the session's TLS or the count of connections is not right
 tls_once()
 {
@@ -192,7 +199,7 @@ tls_once()
 	id=$(( $(grep -c ' ACCEPT ' "$log" 2>/dev/null) + 1 ))
 	j=$("$PROBE" --json -v --tls "$mode" --resolver 127.0.0.1 --allow-private --helo bench.test "$addr" \
 		2> >(perl -MTime::HiRes=time -ne 'printf "%.3f %s", time * 1000, $_' >"$LAB_DIR/tls.trace"))
-	for _ in $(seq 20); do grep -q 'C: QUIT' "$LAB_DIR/tls.trace" && break; sleep 0.05; done
+	for _ in $(seq 20); do grep -q 'smtp: answered' "$LAB_DIR/tls.trace" && break; sleep 0.05; done
 	v=$(lab_json_str "$j" verdict)
 	t=$(lab_json_str "$j" tls)
 	[ "$v" = "$want" ] || lab_die "$addr --tls $mode: verdict '$v', want '$want' ($j)"
@@ -202,9 +209,10 @@ tls_once()
 		[ -z "$t" ] || lab_die "$addr --tls never: tls '$t'"
 	fi
 	[ "$(grep -c ' ACCEPT ' "$log")" = "$id" ] || lab_die "$addr: want exactly one connection through relay 2"
-	PO_MS=$(awk '/smtp: connect / && !c { c = $1 } / C: QUIT$/ && !q { q = $1 }
+	PO_MS=$(awk '/smtp: connect / && !c { c = $1 } / C: MAIL FROM:/ { m = 1; s = 0 }
+		m && / S: / && ++s == 2 && !q { q = $1 }
 		END { if (c && q) printf "%.1f", q - c }' "$LAB_DIR/tls.trace")
-	[ -n "$PO_MS" ] || lab_die "$addr: no connect/QUIT in the trace"
+	[ -n "$PO_MS" ] || lab_die "$addr: no connect or RCPT reply in the trace"
 }
 
 # cpu_run TLSMODE N - user+sys ms of one sav-probe verifying N addresses
@@ -226,7 +234,7 @@ if [ "$MODE" = tls ]; then
 	echo "  $NETEM; DNS is answered at once and not counted"
 	echo "  Postfix $(postconf -d -h mail_version 2>/dev/null), smtpd_tls_security_level = may, RSA 2048 self-signed;"
 	echo "  $(openssl version)"
-	echo "  ms from the connect to QUIT (the client has its verdict), median of $RUNS runs;"
+	echo "  ms from the connect to the reply to the real RCPT (the verdict), median of $RUNS runs;"
 	echo "  RTTs = that / RTT, and the fastest run's (min); tls/plain = ratio of the medians;"
 	echo "  load: $(cut -d' ' -f1-3 /proc/loadavg)"
 	echo
@@ -281,7 +289,7 @@ SCEN=(
 echo "bench-probe: first contact, SMTP dialogue until the verdict"
 echo "  $NETEM; DNS is answered at once and not counted"
 echo "  before: $BEFORE_WHAT; after: $PROBE"
-echo "  ms from the connect to QUIT (the client has its verdict), median of $RUNS runs;"
+echo "  ms from the connect to the last reply the verdict needs, median of $RUNS runs;"
 echo "  RTTs = that / RTT, and the fastest run's (min); a/b = after/before (medians);"
 echo "  probe ms = sav-probe's elapsed_ms after (DNS, dialogue, QUIT), median; load: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo

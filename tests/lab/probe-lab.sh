@@ -695,6 +695,17 @@ expect "cache: --cache: a greylisted tempfail is cached as tempfail only, never 
 G=$("$SAVCACHE" -f "$CACHE" get nobody@pf.test 2>&1)
 lab_check "F sav-cache get shows the stored verdict, its reply and its expiry" \
 	"$G" "~invalid" "$G" "~user-unknown" "$G" "~550" "$G" "~expires in"
+# why: the same entry explained, by address and by its reference
+W=$("$SAVCACHE" -f "$CACHE" why nobody@pf.test 2>&1)
+WREF=$(printf '%s\n' "$W" | sed -n 's/^  reference: *\([0-9a-f]\{8\}\)$/\1/p')
+W2=$("$SAVCACHE" -f "$CACHE" why "$WREF" 2>&1)
+lab_diag "sav-cache why: $(printf '%s' "$W" | tr '\n' '|')"
+lab_check "sav-cache why: the action, the meaning, the MX and step, the reply, when asked again; the reference finds it too" \
+	"$W" "~^nobody@pf\.test: reject \(invalid, user-unknown\)" "$W" "~what it means: .*mailbox does not exist" \
+	"$W" "~decided: +mx\.pf\.test \[127\.0\.0\.[0-9]+\] answered RCPT TO" "$W" "~it said: +550 5\.1\.1 " \
+	"$W" "~asked again: +after " "$WREF" "~^[0-9a-f]{8}$" "$W2" "$W"
+"$SAVCACHE" -f "$CACHE" why nosuch@pf.test >/dev/null 2>&1
+lab_is "$?" 1 "sav-cache why: an address without a verdict on file: exit 1"
 n0=$(lab_fake_conns nullref)
 sp --cache "$CACHE" first@nullref.test
 sp --cache "$CACHE" second@nullref.test
