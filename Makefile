@@ -64,7 +64,7 @@ CORE_SRC := probe/core/util.c probe/core/sa.c probe/core/verdict.c probe/core/re
 NET_SRC	:= probe/net/netio.c probe/net/tls.c probe/net/dnsq.c probe/net/dns.c probe/net/smtp.c
 CACHE_SRC := probe/cache/cache_rec.c probe/cache/cache_env.c \
 	probe/cache/cache.c probe/cache/cache_evict.c probe/cache/cache_admin.c
-PROBE_SRC := probe/share.c probe/learn.c probe/probe.c probe/limit_client.c probe/limit.c \
+PROBE_SRC := probe/share.c probe/learn.c probe/probe.c probe/limit_client.c probe/limit_mx.c probe/limit.c \
 	probe/conf.c
 SPF_SRC	:= probe/spf/spf.c probe/spf/spf_macro.c probe/spf/spf_dns.c
 # fleet/: the shared cache (Redis) that several MX hosts use together
@@ -75,10 +75,11 @@ FLEET_SRC += probe/fleet/flock.c probe/fleet/flimit.c probe/fleet/fcoord.c
 LIB_SRC	:= $(CORE_SRC) $(NET_SRC) $(CACHE_SRC) $(SPF_SRC) $(FLEET_SRC) $(PROBE_SRC)
 LIB	:= $(B)/libsav.a
 SAV_PROBE_SRC := probe/cmd/sav_probe.c probe/cmd/print.c
-SAV_CACHE_SRC := probe/cmd/sav_cache.c probe/cmd/why.c probe/cmd/print.c
+SAV_CACHE_SRC := probe/cmd/sav_cache.c probe/cmd/why.c probe/cmd/print.c probe/cmd/stats_show.c
 # the milter without its main(): the unit suites link it too
 MILTER_LIB_SRC := milter/ctx.c milter/decide.c milter/logline.c milter/handlers.c milter/macro.c \
-	milter/daemon.c milter/signals.c milter/run.c milter/spfgate.c
+	milter/daemon.c milter/signals.c milter/run.c milter/spfgate.c \
+	milter/stats.c milter/stats_fmt.c milter/stats_file.c
 MILTER_LIB := $(B)/libsavmilter.a
 MILTER_SRC := milter/main.c
 FAKE_SMTPD_SRC := tests/tools/fake_smtpd.c tests/tools/fake_smtpd/script.c \
@@ -182,12 +183,12 @@ FZ	:= build/fuzz
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 $(WARN) $(PKG_CFLAGS) $(INCS) -Imilter -Itests/fuzz \
 	-pthread -MMD -MP $(FUZZ_SAN) -fsanitize=fuzzer-no-link
-FUZZ_NAMES := reply addr dns conf cache_rec milter smtp spf rrec
+FUZZ_NAMES := reply addr dns conf cache_rec milter smtp spf rrec stats
 FUZZ_BINS := $(FUZZ_NAMES:%=$(FZ)/fuzz_%)
 FUZZ_LIB_OBJ := $(patsubst %.c,$(FZ)/%.o,$(LIB_SRC))
 # the milter's handlers without libmilter: fuzz_milter.c stands in for it
 FUZZ_MILTER_OBJ := $(patsubst %.c,$(FZ)/%.o,milter/ctx.c milter/decide.c milter/logline.c \
-	milter/handlers.c milter/macro.c milter/spfgate.c)
+	milter/handlers.c milter/macro.c milter/spfgate.c milter/stats.c)
 FUZZ_COMMON_OBJ := $(FZ)/tests/fuzz/fakenet.o
 
 $(FZ)/%.o: %.c
@@ -200,6 +201,10 @@ $(FZ)/libsav.a: $(FUZZ_LIB_OBJ)
 $(FZ)/fuzz_milter: $(FZ)/tests/fuzz/fuzz_milter.o $(FUZZ_MILTER_OBJ) $(FUZZ_COMMON_OBJ) $(FZ)/libsav.a
 	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -Wl,--allow-multiple-definition -o $@ $^ \
 		$(filter-out -lmilter,$(PKG_LIBS)) -pthread
+# the StatsFile both ways: the milter's counters and formatter, sav-cache's reader (compiled in)
+$(FZ)/fuzz_stats: $(FZ)/tests/fuzz/fuzz_stats.o $(FZ)/milter/stats.o $(FZ)/milter/stats_fmt.o \
+		$(FUZZ_COMMON_OBJ) $(FZ)/libsav.a
+	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(PKG_LIBS) -pthread
 $(FZ)/fuzz_%: $(FZ)/tests/fuzz/fuzz_%.o $(FUZZ_COMMON_OBJ) $(FZ)/libsav.a
 	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(PKG_LIBS) -pthread
 

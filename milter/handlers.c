@@ -63,6 +63,7 @@
 #include "logline.h"
 #include "macro.h"
 #include "spfgate.h"
+#include "stats.h"
 #include "util.h"
 
 #define HEADER_FORGED_MAX	32	/* forged copies of our header we delete */
@@ -223,6 +224,7 @@ spf_step(const struct conf *c, const struct ctx *x, const struct addr *a,
 	r = spfgate_check(&gc, (const struct sockaddr *)&x->client, a->local,
 	    a->domain, x->helo, &cached, NULL, 0);
 	*spf = spf_result_str(r);
+	stats_spf(r);
 	if (r != SPF_PASS)
 		return 0;
 	result_set(res, parsed->address, VERDICT_SKIPPED, R_SPF_PASS);
@@ -264,14 +266,19 @@ sav_envfrom(SMFICTX *mctx, char **argv)
 	    !(st == ADDR_OK && spf_step(c, x, &a, &parsed, &res, &spf))) {
 		if (milter.limiter != NULL) {
 			res = parsed;	/* decided by parsing alone unless ADDR_OK */
-			if (st == ADDR_OK)
+			if (st == ADDR_OK) {
 				/* ClientProbeRate counts per SMTP client */
 				limit_verdict_parsed(milter.limiter, &c->probe, cl.sa, &a,
 						     c->probe_wait_ms, &res);
+				/* a literal is decided without the caches */
+				if (!a.is_literal)
+					stats_lookup(res.cached);
+			}
 		} else
 			result_set(&res, NULL, VERDICT_ERROR, R_INTERNAL);
 	}
 	decide_reply(c, sender, len, &res, &d);
+	stats_decision(res.verdict, d.action);
 
 	if (res.verdict != VERDICT_SKIPPED || c->log_skipped) {
 		/* log.c adds the angle brackets: pass the path without one pair */

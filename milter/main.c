@@ -40,6 +40,7 @@
 #include "rconn.h"
 #include "run.h"
 #include "signals.h"
+#include "stats.h"
 #include "tls.h"
 #include "util.h"
 
@@ -77,6 +78,8 @@ main(int argc, char **argv)
 	gid_t ugid, sgid;
 	int exitcode = EX_OK;
 	char pidfile[sizeof(c->pidfile)];
+	char statsfile[sizeof(c->statsfile)];
+	msec_t stats_interval_ms;
 
 	while ((ch = getopt(argc, argv, "c:p:fh")) != -1) {
 		switch (ch) {
@@ -222,6 +225,8 @@ main(int argc, char **argv)
 		exitcode = EX_CONFIG;
 		goto fail;
 	}
+	stats_init(milter.cache != NULL);
+	limit_set_observer(milter.limiter, stats_observer());
 	if (daemon_write_pidfile(c->pidfile, err, sizeof(err)) < 0) {
 		log_msg(LOG_ERR, "%s", err);
 		exitcode = EX_CANTCREAT;
@@ -234,6 +239,14 @@ main(int argc, char **argv)
 		exitcode = EX_NOPERM;
 		goto fail;
 	}
+	/* as the user that will write it */
+	if (c->statsfile[0] != '\0' && stats_file_check(c->statsfile, err, sizeof(err)) < 0) {
+		log_msg(LOG_ERR, "%s", err);
+		exitcode = EX_CANTCREAT;
+		goto fail;
+	}
+	util_strlcpy(statsfile, c->statsfile, sizeof(statsfile));
+	stats_interval_ms = c->stats_interval_ms;
 	/* c belongs to the snapshot from here on; a reload may free it */
 	util_strlcpy(pidfile, c->pidfile, sizeof(pidfile));
 	log_msg(LOG_INFO, "starting: socket %s, cache %s, shared cache %s, mode %s, ProbeWait %lds",
@@ -248,6 +261,8 @@ main(int argc, char **argv)
 	ra.explicit = explicit;
 	ra.socket_override = socket_override;
 	ra.sock = &ss;
+	ra.statsfile = statsfile;
+	ra.stats_interval_ms = stats_interval_ms;
 	exitcode = run_milter(&ra);
 
 	if (ss.family == AF_UNIX)

@@ -38,6 +38,7 @@
 #include "log.h"
 #include "run.h"
 #include "signals.h"
+#include "stats.h"
 #include "util.h"
 
 #define STOP_GRACE_MS	600	/* connections in progress, after the listener stopped */
@@ -133,6 +134,9 @@ run_milter(const struct run_args *a)
 		return EX_OSERR;
 	}
 	signals_take();
+	/* no file is no reason to stop the mail: a failure is logged */
+	if (a->statsfile != NULL && a->statsfile[0] != '\0')
+		(void)stats_writer_start(a->statsfile, a->stats_interval_ms);
 
 	for (;;) {
 		struct pollfd pfd = { .fd = signals_fd(), .events = POLLIN };
@@ -160,5 +164,7 @@ run_milter(const struct run_args *a)
 	}
 	if (atomic_load(&smfi_done))
 		pthread_join(tid, NULL);
+	/* after the grace period: the decisions of the last sessions are in */
+	stats_writer_stop();
 	return exitcode;
 }

@@ -14,6 +14,8 @@ struct run_args {
 	int	explicit;		/* -c given */
 	const char *socket_override;	/* -p, or NULL */
 	const struct sockspec *sock;	/* the listening socket, to wake the listener */
+	const char *statsfile;		/* StatsFile, "" or NULL: none */
+	msec_t	stats_interval_ms;	/* StatsInterval */
 };
 
 /*

@@ -158,6 +158,8 @@ static const struct key keys[] = {
 	{ "Action.error",	CT_WORD,	"tempfail", AT(action[VERDICT_ERROR]), .words = actions },
 	{ "RejectDetail",	CT_BOOL,	"no", AT(reject_detail) },
 	{ "RejectReference",	CT_BOOL,	"no", AT(reject_reference) },
+	{ "StatsFile",		CT_PATH,	"", AT(statsfile), .flags = KF_EMPTY | KF_RESTART },
+	{ "StatsInterval",	CT_MS,		"15s", AT(stats_interval_ms), .min = 1, .max = 3600, .flags = KF_RESTART },
 	{ "SyslogFacility",	CT_SPECIAL,	"mail", AT(facility), .set = set_facility, .flags = KF_RESTART },
 	{ "LogSkipped",		CT_BOOL,	"yes", AT(log_skipped) },
 	{ "SharedCache",	CT_SPECIAL,	"", AT(shared.url), .set = set_shared, .flags = KF_EMPTY | KF_RESTART },

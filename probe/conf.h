@@ -61,6 +61,8 @@ struct conf {
 	int	probe_when;		/* ProbeWhen: PROBE_WHEN_ALWAYS | PROBE_WHEN_SPF_NOT_PASS */
 	msec_t	spf_timeout_ms;		/* SPFTimeout, 4 s: the whole SPF evaluation */
 	long	spf_pass_ttl;		/* CacheTTL.spf-pass, 10 min: a pass remembered per (domain, client network) */
+	char	statsfile[512];		/* StatsFile, "" = none: the Prometheus text file the milter rewrites */
+	msec_t	stats_interval_ms;	/* StatsInterval, 15 s */
 };
 
 /* conf_defaults - every key at its default */

@@ -71,10 +71,10 @@
  *	One mutex guards everything; waits are condition variables on
  *	CLOCK_MONOTONIC (slot_cv for every slot, one cv per flight,
  *	idle_cv for shutdown). A flight is reference counted: its waiters
- *	and its job. The MX table is bounded (MX_MAX entries); idle
- *	entries whose rate window has passed are pruned; when it is full
- *	of busy entries a new MX IP is refused (the probe reports it as
- *	rate-limited). The client table (limit_client.c) is a fixed array
+ *	and its job. The MX table (limit_mx.c) is bounded (LIMIT_MX_MAX
+ *	entries); idle entries whose rate window has passed are pruned;
+ *	when it is full of busy entries a new MX IP is refused (the probe
+ *	reports it as rate-limited). The client table (limit_client.c) is a fixed array
  *	inside the limiter, under the same mutex. The limiter itself is
  *	freed by limit_free, or, when background probes outlive
  *	limit_free's wait, by the last of them.
@@ -112,17 +112,15 @@
 #include "fcoord.h"
 #include "limit.h"
 #include "limit_client.h"
+#include "limit_mx.h"
 #include "log.h"
 #include "rcache.h"
 #include "sa.h"
 
 #define FLIGHT_BUCKETS	1024
 #define DOM_BUCKETS	1024
-#define MX_BUCKETS	1024
-#define MX_MAX		8192		/* MX IPs tracked at once */
-#define MX_PRUNE_AT	1024		/* prune idle MX entries from this many on */
 #define MX_RATE_MAX	1000		/* bound on mx_rate (ring size, as conf.c allows) */
-#define RATE_WINDOW_MS	60000
+#define RATE_WINDOW_MS	LIMIT_RATE_WINDOW_MS
 
 struct flight {
 	struct flight *next;
@@ -145,16 +143,6 @@ struct dom {
 	char	name[ADDR_DOMAIN_MAX + 1];
 };
 
-struct mx {
-	struct mx *next;
-	uint32_t hash;
-	int	family;
-	unsigned char addr[16];
-	int	active;
-	int	rhead, rcount;		/* ring of the last connection times */
-	msec_t	*ring;
-};
-
 struct limiter {
 	pthread_mutex_t mu;
 	pthread_cond_t slot_cv;		/* a domain, global or MX slot came free */
@@ -163,8 +151,7 @@ struct limiter {
 	struct cache *cache;
 	struct flight *flights[FLIGHT_BUCKETS];
 	struct dom *doms[DOM_BUCKETS];
-	struct mx *mxs[MX_BUCKETS];
-	int	nmx;
+	struct limit_mxs mxs;		/* per-MX-address counts (limit_mx.c) */
 	int	active;			/* probes holding a global slot */
 	int	jobs;			/* background threads alive */
 	int	callers;		/* threads inside limit_verdict */
@@ -173,6 +160,7 @@ struct limiter {
 	int	waiting;		/* threads waiting for a domain, global or MX slot */
 	int	mx_waiting;		/* of them, probes waiting for an MX slot */
 	struct limit_clients clients;	/* per-client charges (limit_client.c) */
+	struct limit_observer obs;	/* the counters' callbacks; event NULL: none */
 };
 
 /* how the probe of a limit_verdict_wait request runs; all zero for the milter's */
@@ -222,6 +210,14 @@ static uint32_t
 fnv(const void *p, size_t len)
 {
 	return fnv_from(2166136261u, p, len);
+}
+
+/* note - tell the observer (limit.h: quick, never back into the limiter) */
+static void
+note(struct limiter *l, enum limit_event ev)
+{
+	if (l->obs.event != NULL)
+		l->obs.event(l->obs.arg, ev);
 }
 
 /* a deadline that never comes: wait_until waits until woken */
@@ -406,93 +402,9 @@ slots_give(struct limiter *l, const char *domain)
 /* ---- MX IP slots: the probe's target hooks ---- */
 
 static int
-mx_key(const struct sockaddr *sa, int *family, unsigned char addr[16])
-{
-	memset(addr, 0, 16);
-	if (sa->sa_family == AF_INET) {
-		memcpy(addr, &((const struct sockaddr_in *)sa)->sin_addr, 4);
-		*family = AF_INET;
-		return 0;
-	}
-	if (sa->sa_family == AF_INET6) {
-		memcpy(addr, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
-		*family = AF_INET6;
-		return 0;
-	}
-	return -1;
-}
-
-static int
 mx_rate(const struct limiter *l)
 {
 	return l->lc.mx_rate > MX_RATE_MAX ? MX_RATE_MAX : l->lc.mx_rate;
-}
-
-/* the newest connection time in m's ring, 0 if none */
-static msec_t
-mx_newest(const struct mx *m, int rate)
-{
-	if (m->rcount == 0 || rate <= 0)
-		return 0;
-	return m->ring[(m->rhead + m->rcount - 1) % rate];
-}
-
-static void
-mx_free(struct mx *m)
-{
-	free(m->ring);
-	free(m);
-}
-
-/* drop entries with nothing in flight and nothing in the rate window */
-static void
-mx_prune(struct limiter *l, msec_t now)
-{
-	int rate = mx_rate(l), i;
-
-	for (i = 0; i < MX_BUCKETS; i++) {
-		struct mx **pp = &l->mxs[i];
-
-		while (*pp != NULL) {
-			struct mx *m = *pp;
-
-			if (m->active == 0 && now - mx_newest(m, rate) >= RATE_WINDOW_MS) {
-				*pp = m->next;
-				mx_free(m);
-				l->nmx--;
-			} else
-				pp = &m->next;
-		}
-	}
-}
-
-static struct mx *
-mx_get(struct limiter *l, int family, const unsigned char addr[16], int create)
-{
-	uint32_t h = fnv(addr, 16) ^ (uint32_t)family;
-	int rate = mx_rate(l);
-	struct mx *m;
-
-	for (m = l->mxs[h % MX_BUCKETS]; m != NULL; m = m->next)
-		if (m->hash == h && m->family == family && memcmp(m->addr, addr, 16) == 0)
-			return m;
-	if (!create)
-		return NULL;
-	if (l->nmx >= MX_PRUNE_AT)
-		mx_prune(l, util_now_ms());
-	if (l->nmx >= MX_MAX || (m = calloc(1, sizeof(*m))) == NULL)
-		return NULL;
-	if (rate > 0 && (m->ring = calloc((size_t)rate, sizeof(*m->ring))) == NULL) {
-		free(m);
-		return NULL;
-	}
-	m->hash = h;
-	m->family = family;
-	memcpy(m->addr, addr, 16);
-	m->next = l->mxs[h % MX_BUCKETS];
-	l->mxs[h % MX_BUCKETS] = m;
-	l->nmx++;
-	return m;
 }
 
 /*
@@ -532,11 +444,11 @@ mx_acquire(void *arg, const struct sockaddr *sa, msec_t *deadline)
 	struct job *j = arg;
 	struct limiter *l = j->l;
 	unsigned char addr[16];
-	int family, rate, rc = -1, waited = 0, e;
+	int family, rate, rc = -1, waited = 0, e, why = LIMIT_EV_MX_CONC;
 	msec_t t0 = util_now_ms(), stop = *deadline;
-	struct mx *m;
+	struct limit_mx *m;
 
-	if (mx_key(sa, &family, addr) != 0)
+	if (limit_mx_key(sa, &family, addr) != 0)
 		return 0;	/* not an IP: nothing to count */
 	if (j->w.on)
 		stop = j->w.left == LIMIT_FOREVER ? NO_DEADLINE : t0 + j->w.left;
@@ -546,8 +458,8 @@ mx_acquire(void *arg, const struct sockaddr *sa, msec_t *deadline)
 		msec_t now = util_now_ms(), until = stop;
 		int conc_ok, rate_ok;
 
-		/* looked up afresh after every wait: mx_prune may have run */
-		if ((m = mx_get(l, family, addr, 1)) == NULL)
+		/* looked up afresh after every wait: a prune may have run */
+		if ((m = limit_mx_get(&l->mxs, rate, family, addr, 1)) == NULL)
 			break;
 		conc_ok = l->lc.per_mx <= 0 || m->active < l->lc.per_mx;
 		rate_ok = rate <= 0 || m->rcount < rate ||
@@ -565,6 +477,7 @@ mx_acquire(void *arg, const struct sockaddr *sa, msec_t *deadline)
 			rc = 0;
 			break;
 		}
+		why = conc_ok ? LIMIT_EV_MX_RATE : LIMIT_EV_MX_CONC;
 		if (!rate_ok && m->ring[m->rhead] + RATE_WINDOW_MS < until)
 			until = m->ring[m->rhead] + RATE_WINDOW_MS;
 		waited = 1;
@@ -576,6 +489,8 @@ mx_acquire(void *arg, const struct sockaddr *sa, msec_t *deadline)
 		if (e == ETIMEDOUT && util_now_ms() >= stop)
 			break;
 	}
+	if (rc != 0 && m != NULL)
+		note(l, (enum limit_event)why);
 	pthread_mutex_unlock(&l->mu);
 	/* the fleet's slot on top of ours, outside the mutex (it is I/O) */
 	if (rc == 0 && fcoord_mx_acquire(&j->fc, sa, stop) != 0) {
@@ -593,13 +508,13 @@ mx_release(void *arg, const struct sockaddr *sa)
 	struct limiter *l = ((struct job *)arg)->l;
 	unsigned char addr[16];
 	int family;
-	struct mx *m;
+	struct limit_mx *m;
 
 	fcoord_mx_release(&((struct job *)arg)->fc);
-	if (mx_key(sa, &family, addr) != 0)
+	if (limit_mx_key(sa, &family, addr) != 0)
 		return;
 	pthread_mutex_lock(&l->mu);
-	if ((m = mx_get(l, family, addr, 0)) != NULL && m->active > 0)
+	if ((m = limit_mx_get(&l->mxs, mx_rate(l), family, addr, 0)) != NULL && m->active > 0)
 		m->active--;
 	pthread_cond_broadcast(&l->slot_cv);
 	pthread_mutex_unlock(&l->mu);
@@ -662,14 +577,7 @@ limiter_destroy(struct limiter *l)
 {
 	int i;
 
-	for (i = 0; i < MX_BUCKETS; i++) {
-		while (l->mxs[i] != NULL) {
-			struct mx *m = l->mxs[i];
-
-			l->mxs[i] = m->next;
-			mx_free(m);
-		}
-	}
+	limit_mx_free_all(&l->mxs);
 	for (i = 0; i < DOM_BUCKETS; i++) {
 		while (l->doms[i] != NULL) {
 			struct dom *d = l->doms[i];
@@ -691,6 +599,7 @@ job_main(void *arg)
 	struct job *j = arg;
 	struct limiter *l = j->l;
 	struct probe_result r;
+	msec_t t0 = util_now_ms();
 	int last;
 
 	if (j->w.on && j->w.queued > 0)
@@ -699,6 +608,8 @@ job_main(void *arg)
 	memset(&r, 0, sizeof(r));
 	util_strlcpy(r.address, j->norm, sizeof(r.address));
 	fcoord_probe(&j->fc, &j->pc, &j->a, &r, j->w.on ? &j->w.t : NULL);
+	if (l->obs.probe_end != NULL)
+		l->obs.probe_end(l->obs.arg, &r, util_now_ms() - t0);
 	pthread_mutex_lock(&l->mu);
 	slots_give(l, j->a.domain);
 	client_settle(l, j->f, &r);
@@ -760,6 +671,7 @@ job_launch(struct limiter *l, struct flight *f, const struct probe_conf *pc,
 	}
 	f->refs++;
 	l->jobs++;
+	note(l, LIMIT_EV_PROBE_START);
 	return 0;
 }
 
@@ -794,6 +706,15 @@ refresh(struct limiter *l, const struct probe_conf *pc, const struct addr *a, co
 		}
 	}
 	pthread_mutex_unlock(&l->mu);
+}
+
+void
+limit_set_observer(struct limiter *l, const struct limit_observer *o)
+{
+	if (o != NULL)
+		l->obs = *o;
+	else
+		memset(&l->obs, 0, sizeof(l->obs));
 }
 
 void
@@ -856,17 +777,23 @@ limit_verdict_parsed(struct limiter *l, const struct probe_conf *pc,
 	h = fnv(key, strlen(key));
 	pthread_mutex_lock(&l->mu);
 	l->callers++;
-	if ((f = flight_find(l, key, h)) != NULL)
+	if ((f = flight_find(l, key, h)) != NULL) {
 		f->refs++;		/* someone is probing it already */
-	else if (per_client && limit_client_take(&l->clients, ckey, l->lc.client_rate,
-	    l->lc.client_counts, &window) != 0)
+		note(l, LIMIT_EV_JOIN);
+	} else if (per_client && limit_client_take(&l->clients, ckey, l->lc.client_rate,
+	    l->lc.client_counts, &window) != 0) {
 		limited = 1;		/* this client's new probes are used up */
+		note(l, LIMIT_EV_CLIENT_RATE);
+	}
 	else if ((f = flight_new(l, key, h)) != NULL) {
 		f->refs++;
 		if (slots_take(l, a->domain, deadline) != 0) {
 			struct probe_result r;
+			struct dom *d = dom_get(l, a->domain, 0);
 
 			/* no slot within the budget: nothing is probed */
+			note(l, d != NULL && d->active >= l->lc.per_domain ? LIMIT_EV_DOMAIN :
+			    LIMIT_EV_MAX_PROBES);
 			result_set(&r, norm, VERDICT_TEMPFAIL, R_RATE_LIMITED);
 			flight_finish(l, f, &r);
 			if (per_client)
@@ -903,8 +830,10 @@ limit_verdict_parsed(struct limiter *l, const struct probe_conf *pc,
 			/* but a verdict another host probed (fcoord.c) says it came from the fleet */
 			if (res->cached != RESULT_CACHED_SHARED)
 				res->cached = 0;
-		} else
+		} else {
 			result_set(res, norm, VERDICT_TEMPFAIL, R_BUDGET);
+			note(l, LIMIT_EV_BUDGET);
+		}
 		flight_put(f);
 	}
 	l->callers--;

@@ -144,6 +144,39 @@ void	limit_verdict_wait(struct limiter *l, const struct probe_conf *pc,
 			   const char *address, size_t len, msec_t wait_ms,
 			   const struct trace *t, struct probe_result *res);
 
+/*
+ * What the limiter tells an observer (the milter's counters): each
+ * event once, as it happens. The refusals are those that decided a
+ * request or skipped an MX address: a wait that ended in a slot is not
+ * one.
+ */
+enum limit_event {
+	LIMIT_EV_PROBE_START,		/* a probe began (a request's or a stale entry's refresh) */
+	LIMIT_EV_JOIN,			/* a request waited for another's probe of the same address */
+	LIMIT_EV_MAX_PROBES,		/* refused: no global slot (MaxProbes) within the budget */
+	LIMIT_EV_DOMAIN,		/* refused: no sender domain slot (DomainConcurrency) */
+	LIMIT_EV_MX_CONC,		/* an MX address skipped: MXConcurrency */
+	LIMIT_EV_MX_RATE,		/* an MX address skipped: MXRate */
+	LIMIT_EV_CLIENT_RATE,		/* refused at once: ClientProbeRate */
+	LIMIT_EV_BUDGET,		/* the caller's budget (ProbeWait) ran out before the probe ended */
+	LIMIT_EV_COUNT
+};
+
+/*
+ * The observer's callbacks run in the limiter's threads, some with its
+ * mutex held: they must be quick and must not call the limiter (the
+ * milter's only add to atomic counters). probe_end gets each probe's
+ * result and how long probe_verify took.
+ */
+struct limit_observer {
+	void	(*event)(void *arg, enum limit_event ev);
+	void	(*probe_end)(void *arg, const struct probe_result *r, msec_t ms);
+	void	*arg;
+};
+
+/* limit_set_observer - set (or, with NULL, clear) the observer; before the limiter is used */
+void	limit_set_observer(struct limiter *l, const struct limit_observer *o);
+
 struct limit_stats {
 	int	probing;		/* probes running, not waiting for an MX IP slot */
 	int	waiting;		/* requests or probes waiting for a slot now */

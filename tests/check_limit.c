@@ -218,6 +218,33 @@ run_all(struct limiter *l, const struct probe_conf *pc, int n, const char *local
 	return run_all_from(l, pc, NULL, n, local, numbered, domain, budget);
 }
 
+/* the observer's counts (limit.h): what the milter's StatsFile shows */
+static atomic_int evs[LIMIT_EV_COUNT], ends;
+
+static void
+on_event(void *arg, enum limit_event ev)
+{
+	atomic_fetch_add(&evs[ev], 1);
+}
+
+static void
+on_end(void *arg, const struct probe_result *r, msec_t ms)
+{
+	atomic_fetch_add(&ends, 1);
+}
+
+static void
+watch(struct limiter *l)
+{
+	static const struct limit_observer o = { on_event, on_end, NULL };
+	int i;
+
+	for (i = 0; i < LIMIT_EV_COUNT; i++)
+		atomic_store(&evs[i], 0);
+	atomic_store(&ends, 0);
+	limit_set_observer(l, &o);
+}
+
 /* one probe for many requests */
 START_TEST(test_single_flight)
 {
@@ -229,15 +256,17 @@ START_TEST(test_single_flight)
 	struct probe_result again;
 	struct req *r;
 	char *t;
-	int i;
+	int i, probed;
 
 	fake_start(&sv, tmpdir, NULL, "delay rcpt 500\nrcpt * 250 2.1.5 Ok\n");
 	conf_for(&pc, &sv, c);
 	limit_conf_defaults(&lc);
 	l = limit_new(&lc, c);
 	ck_assert(l != NULL);
+	watch(l);
 	r = run_all(l, &pc, 50, "who", 0, "single.test", 5000);
-	for (i = 0; i < 50; i++) {
+	for (i = 0, probed = 0; i < 50; i++) {
+		probed += r[i].res.cached == 0;
 		ck_assert_msg(r[i].res.verdict == VERDICT_VALID, "request %d: got %s/%s, want valid",
 		    i, verdict_str(r[i].res.verdict), reason_str(r[i].res.reason));
 		ck_assert_str_eq(reason_str(r[i].res.reason), reason_str(r[0].res.reason));
@@ -248,6 +277,10 @@ START_TEST(test_single_flight)
 	ck_assert_msg(again.cached == 1 && again.verdict == VERDICT_VALID,
 	    "after the probe: got cached=%d %s, want a cache hit", again.cached, verdict_str(again.verdict));
 	limit_free(l, 5000);
+	/* one leader; every other request that did not hit the cache joined it */
+	ck_assert_msg(evs[LIMIT_EV_PROBE_START] == 1 && ends == 1 && evs[LIMIT_EV_JOIN] == probed - 1,
+	    "observer: got %d started, %d ended, %d joins, want 1, 1, %d",
+	    evs[LIMIT_EV_PROBE_START], ends, evs[LIMIT_EV_JOIN], probed - 1);
 	t = fake_stop(&sv);
 	ck_assert_msg(connections(t) == 1, "got %d connections, want 1:\n%.2000s", connections(t), t);
 	free(t);
@@ -273,6 +306,7 @@ START_TEST(test_joe_job)
 	conf_for(&pc, &sv, c);
 	limit_conf_defaults(&lc);
 	l = limit_new(&lc, c);
+	watch(l);
 	r = run_all(l, &pc, 300, "forged", 1, "joe.test", 1500);
 	for (i = 0; i < 300; i++) {
 		if (r[i].elapsed > worst)
@@ -294,6 +328,12 @@ START_TEST(test_joe_job)
 	ck_assert_msg(limited >= 250, "rate-limited: got %d of 300 (budget %d, invalid %d)", limited,
 	    budget, invalid);
 	limit_free(l, 5000);
+	/* each refusal counted once, by its kind */
+	ck_assert_msg(evs[LIMIT_EV_DOMAIN] == limited && evs[LIMIT_EV_BUDGET] == budget &&
+	    evs[LIMIT_EV_MAX_PROBES] == 0 && evs[LIMIT_EV_PROBE_START] == ends,
+	    "observer: got DomainConcurrency %d, budget %d, MaxProbes %d, %d started and %d ended; "
+	    "want %d, %d, 0, as many ended as started", evs[LIMIT_EV_DOMAIN], evs[LIMIT_EV_BUDGET],
+	    evs[LIMIT_EV_MAX_PROBES], evs[LIMIT_EV_PROBE_START], ends, limited, budget);
 	t = fake_stop(&sv);
 	ck_assert_msg(max_concurrent(t) >= 1 && max_concurrent(t) <= 2,
 	    "the victim saw %d connections at once, want at most 2", max_concurrent(t));
@@ -444,12 +484,19 @@ START_TEST(test_at_once)
 	if (caps[_i].max_probes > 0)
 		lc.max_probes = caps[_i].max_probes;
 	l = limit_new(&lc, NULL);
+	watch(l);
 	r = run_all(l, &pc, 6, "u", 2, caps[_i].domain, 8000);
 	for (i = 0; i < 6; i++)
 		ck_assert_msg(r[i].res.verdict == VERDICT_VALID, "%s: %s%d: got %s/%s, want valid",
 		    caps[_i].what, caps[_i].domain, i + 1, verdict_str(r[i].res.verdict),
 		    reason_str(r[i].res.reason));
 	limit_free(l, 5000);
+	/* waits that ended with a slot are no refusals */
+	ck_assert_msg(evs[LIMIT_EV_MX_CONC] == 0 && evs[LIMIT_EV_MAX_PROBES] == 0 &&
+	    evs[LIMIT_EV_DOMAIN] == 0 && evs[LIMIT_EV_PROBE_START] == 6,
+	    "%s: observer: got MXConcurrency %d, MaxProbes %d, DomainConcurrency %d, %d started",
+	    caps[_i].what, evs[LIMIT_EV_MX_CONC], evs[LIMIT_EV_MAX_PROBES], evs[LIMIT_EV_DOMAIN],
+	    evs[LIMIT_EV_PROBE_START]);
 	t = fake_stop(&sv);
 	ck_assert_msg(max_concurrent(t) == caps[_i].at_once, "%s: got %d at once, want %d",
 	    caps[_i].what, max_concurrent(t), caps[_i].at_once);
@@ -478,6 +525,7 @@ START_TEST(test_mx_rate)
 	lc.mx_rate = 3;
 	lc.per_domain = 10;
 	l = limit_new(&lc, NULL);
+	watch(l);
 	r = run_all(l, &pc, 5, "u", 2, "r", 3000);
 	for (i = 0; i < 5; i++) {
 		if (r[i].res.verdict == VERDICT_VALID)
@@ -488,6 +536,10 @@ START_TEST(test_mx_rate)
 	limit_free(l, 5000);
 	t = fake_stop(&sv);
 	ck_assert_msg(ok == 3 && limited == 2, "got %d valid and %d rate-limited, want 3 and 2", ok, limited);
+	/* the two probes each skipped their one MX address for MXRate */
+	ck_assert_msg(evs[LIMIT_EV_MX_RATE] == 2 && evs[LIMIT_EV_MX_CONC] == 0 && ends == 5,
+	    "observer: got MXRate %d, MXConcurrency %d, %d ended, want 2, 0, 5",
+	    evs[LIMIT_EV_MX_RATE], evs[LIMIT_EV_MX_CONC], ends);
 	ck_assert_int_eq(connections(t), 3);
 	free(t);
 	free(r);
@@ -653,6 +705,7 @@ START_TEST(test_client_rate)
 	l = limit_new(&lc, c);
 	atomic_store(&fake_ms, 1000000);
 	limit_set_clock(l, fake_ms_clock);
+	watch(l);
 
 	/* cache hits cost nothing: u1 and u2 are still probed after five of them */
 	for (i = 0; i < 3; i++) {
@@ -691,6 +744,10 @@ START_TEST(test_client_rate)
 	ask(l, &pc, "192.0.2.1", "u5@c1.test", 5000, &res);
 	want("u5 in the next minute", &res, VERDICT_INVALID, R_USER_UNKNOWN, 0);
 	ck_assert_int_eq(atomic_load(&nclient), 1);
+	/* x@silent.test, u3 and the first u5: three refusals, each counted once */
+	ck_assert_msg(evs[LIMIT_EV_CLIENT_RATE] == 3 && evs[LIMIT_EV_PROBE_START] == 6,
+	    "observer: got ClientProbeRate %d, %d started, want 3, 6", evs[LIMIT_EV_CLIENT_RATE],
+	    evs[LIMIT_EV_PROBE_START]);
 
 	/* every probe above has ended; one for x@silent.test would still wait for DNS */
 	ck_assert_msg(limit_free(l, 0) == 0, "a probe is still running: one was started for the "

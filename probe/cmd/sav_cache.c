@@ -42,6 +42,7 @@
 #include "print.h"
 #include "radmin.h"
 #include "rconn.h"
+#include "stats_show.h"
 #include "util.h"
 #include "sav_cache.h"
 
@@ -858,6 +859,8 @@ cmd_stats(struct ctx *x, int argc, char **argv)
 		printf("},\"expired\":%ld,\"damaged\":%ld,\"oldest\":%lld,\"newest\":%lld",
 		    s.expired, s.malformed, (long long)s.oldest, (long long)s.newest);
 		shared_stats(1);
+		if (x->have_conf && x->conf.statsfile[0] != '\0')
+			(void)stats_show_json(stdout, x->conf.statsfile);
 		puts("}");
 		return EX_OK;
 	}
@@ -889,6 +892,9 @@ cmd_stats(struct ctx *x, int argc, char **argv)
 		printf("newest:     %s (%s)\n", ts, w);
 	}
 	shared_stats(0);
+	/* the milter's own counters, when it writes them (StatsFile) */
+	if (x->have_conf && x->conf.statsfile[0] != '\0')
+		(void)stats_show(stdout, x->conf.statsfile, (long)(x->conf.stats_interval_ms / 1000));
 	return EX_OK;
 }
 

@@ -366,6 +366,12 @@ rconn_enabled(void)
 	return R.on;
 }
 
+int
+rconn_up(void)
+{
+	return R.on && !atomic_load(&down);
+}
+
 const char *
 rconn_prefix(void)
 {

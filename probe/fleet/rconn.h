@@ -54,6 +54,9 @@ void	rconn_shutdown(void);
 /* rconn_enabled - SharedCache is set (whether or not the server is up now) */
 int	rconn_enabled(void);
 
+/* rconn_up - SharedCache is set and not marked down (no failure since the last success) */
+int	rconn_up(void);
+
 /*
  * rconn_get - this thread's context, connected, AUTHed and SELECTed,
  * or NULL when sharing is off or down. Never blocks longer than about
