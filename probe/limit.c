@@ -104,6 +104,7 @@
 
 #include "addr.h"
 #include "cache.h"
+#include "tls.h"
 #include "limit.h"
 #include "limit_client.h"
 #include "log.h"
@@ -683,6 +684,12 @@ job_main(void *arg)
 	memset(&r, 0, sizeof(r));
 	util_strlcpy(r.address, j->norm, sizeof(r.address));
 	probe_verify(&j->pc, &j->a, &r, j->w.on ? &j->w.t : NULL);
+	/*
+	 * A detached thread's OpenSSL state is freed at its exit, which can
+	 * come after the process has seen jobs reach 0 and exited: free it
+	 * now (the hostile-peer fuzzer found it as a leak at exit).
+	 */
+	tls_thread_done();
 	pthread_mutex_lock(&l->mu);
 	slots_give(l, j->a.domain);
 	client_settle(l, j->f, &r);
