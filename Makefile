@@ -17,6 +17,8 @@
 #                   after replaying tests/fuzz/regress (clang-14); make
 #                   check runs them 15 s each (fuzz-ci)
 #   make analyze    scan-build and cppcheck over probe/ and milter/
+#   make fuzz-peer  the hostile-peer fuzzer (lab, root) for FUZZ_PEER_N
+#                   dialogues (5000); make check's lab runs 300
 #   make install    PREFIX=/usr/local DESTDIR=
 
 PREFIX	?= /usr/local
@@ -73,7 +75,7 @@ MILTER_SRC := milter/main.c
 FAKE_SMTPD_SRC := tests/tools/fake_smtpd.c tests/tools/fake_smtpd/script.c \
 	tests/tools/fake_smtpd/conn.c
 # one-file tools: tests/tools/NAME.c -> build/tests/NAME
-TOOL_NAMES := bench_cache noop_milter rtt_relay smtp_load
+TOOL_NAMES := bench_cache noop_milter rtt_relay smtp_load fuzz_peer
 UNIT_NAMES := $(patsubst tests/%.c,%,$(wildcard tests/check_*.c))
 
 obj	= $(patsubst %.c,$(B)/%.o,$(1))
@@ -88,7 +90,7 @@ ALL_OBJ	:= $(LIB_OBJ) $(MILTER_LIB_OBJ) $(call obj,$(SAV_PROBE_SRC) $(SAV_CACHE_
 
 .SECONDARY:
 .PHONY: all check unit unit-san lab manlint srclint deps demo bench bench-probe bench-milter soak install uninstall clean \
-	fuzz fuzz-ci fuzz-regress fuzz-build analyze
+	fuzz fuzz-ci fuzz-regress fuzz-build analyze fuzz-peer
 
 all: $(PROGS) $(TOOLS)
 
@@ -201,6 +203,15 @@ fuzz-ci: fuzz-build
 	@sh tests/fuzz/run.sh 15 $(FUZZ_NAMES)
 fuzz-regress: fuzz-build
 	@sh tests/fuzz/run.sh 0 $(FUZZ_NAMES)
+
+# make fuzz-peer: the hostile-peer fuzzer of the lab for FUZZ_PEER_N
+# dialogues (5000) with a new seed (FUZZ_PEER_SEED to repeat one), against
+# the ASan+UBSan sav-probe; make check runs 300 with seed 1 in the lab
+FUZZ_PEER_N ?= 5000
+fuzz-peer: all
+	$(MAKE) SAN=1 build-san/sav-probe
+	@FUZZPEER_N=$(FUZZ_PEER_N) FUZZPEER_SEED=$${FUZZ_PEER_SEED:-$$(date +%s)} LAB_ONLY=fuzzpeer \
+		sh tests/lab/run.sh
 
 # make analyze: the clang static analyser (scan-build, clang-tools-14)
 # over a fresh build of the three programs in build/scan, and cppcheck
