@@ -201,6 +201,17 @@ static const struct scen scens[] = {
 	  "mail <> 250 2.1.0 Ok|250 2.1.5 extra\nrcpt * 452 4.5.3 Too many recipients\n",
 	  0, 0, 0, 0, 0, SMTP_PROTOCOL_ERROR, SMTP_ST_RCPT, 250, NULL, 0, 0, 0, 0,
 	  { "=1 PIPELINED 3", "=1 C: QUIT" }, "the reply to QUIT is not the one 221 due" },
+	/*
+	 * A dialogue shifted by one (as after a stray line before our EHLO):
+	 * each reply answers the command before; the RCPT's own reply, a
+	 * 421, lands on the catch-all RCPT and the server closes. Only a
+	 * 221 could prove the count after a 421: no answer.
+	 */
+	{ "shifted by one, a 421 and a close at the catch-all RCPT: no answer",
+	  "ehlo 250 2.1.5 extra\nmail <> 250-fake.test|250 8BITMIME\n"
+	  "rcpt alice@x.test 250 2.1.0 Ok\nrcpt default 421 4.3.2 closing\nclose-after rcpt 2\n",
+	  F_RANDOM, 0, 0, 0, 0, SMTP_CLOSED, SMTP_ST_RANDOM, 250, NULL, 0, 0, 0, 0,
+	  { "=2 C: RCPT" }, "no 221 to QUIT" },
 	/* EHLO refused with 5xx: fall back to HELO */
 	{ "EHLO 502 -> HELO", "ehlo 502 5.5.2 Error: command not recognized\n"
 	  "rcpt alice@x.test 250 Ok\n", 0, 0, 0, 0, 0,

@@ -46,8 +46,10 @@
  * trip. An answer (or a refusal of MAIL) therefore stands only once
  * the count is proven: by the 221, last, or by a clean close (TCP
  * delivers what was sent before the FIN first, so a close with nothing
- * before it means no reply was owed). A 421 is followed by QUIT all the
- * same, to see what else comes. A reset, or silence where a reply is
+ * before it means no reply was owed). After a 421 to the catch-all RCPT
+ * QUIT goes out all the same and only its 221 proves the count (the 421
+ * could be the real RCPT's, shifted, and a server closes after a 421
+ * whatever it owed). A reset, or silence where a reply is
  * due, leaves the count unproven and gives SMTP_CLOSED (the next MX),
  * as a shifted dialogue would.
  *
@@ -474,7 +476,7 @@ smtp_due(struct smtp_sess *s, enum smtp_stage stage, msec_t step_ms, struct repl
  * catch-all RCPT's reply is still to come after a final answer to the
  * real RCPT: it is read first (matched to its RCPT, kept in
  * out->random) within the command time-out, the 221 quit_ms after it.
- * Returns 1
+ * Returns 2 for the 221 and 1
  * when the 221 came and nothing after it: every reply was counted; 0
  * when QUIT got no reply (silence, a close, QUIT not sent): the count
  * is unknown; -1 when the reply to QUIT is not a 221, is malformed, or
@@ -534,7 +536,7 @@ smtp_quit(struct smtp_sess *s, int random_due)
 		rs = reply_feed(&r, line, len);
 		if (rs == REPLY_MORE)
 			continue;
-		return rs == REPLY_DONE && r.code == 221 && !netio_more(&s->n) ? 1 : -1;
+		return rs == REPLY_DONE && r.code == 221 && !netio_more(&s->n) ? 2 : -1;
 	}
 }
 
@@ -569,9 +571,9 @@ smtp_settle(struct smtp_sess *s, int quit_rc)
 /*
  * smtp_after_fail - the count after the catch-all RCPT (or VRFY) failed
  * with st, *r its reply if any: a clean close proves it (1), a reply out
- * of place disproves it (-1), a 421 is followed by QUIT to see what
- * else comes; a reset or a time-out leaves it unproven (0). No QUIT on
- * a broken connection.
+ * of place disproves it (-1), a 421 is followed by QUIT and only a 221
+ * to it proves it; a reset or a time-out leaves it unproven (0). No
+ * QUIT on a broken connection.
  */
 static int
 smtp_after_fail(struct smtp_sess *s, enum smtp_status st, const struct reply *r)
@@ -580,8 +582,16 @@ smtp_after_fail(struct smtp_sess *s, enum smtp_status st, const struct reply *r)
 		return -1;
 	if (st == SMTP_CLOSED && s->eof)
 		return 1;
-	if (st == SMTP_CLOSED && r->code == 421)
-		return smtp_quit(s, 0);
+	/*
+	 * After a 421 only a 221 proves the count: the 421 may be the real
+	 * RCPT's reply, shifted by a stray line, and a server closes after
+	 * a 421 whatever it owed.
+	 */
+	if (st == SMTP_CLOSED && r->code == 421) {
+		int rc = smtp_quit(s, 0);
+
+		return rc == 2 ? 1 : rc < 0 ? -1 : 0;
+	}
 	return 0;
 }
 
