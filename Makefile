@@ -9,13 +9,18 @@
 #   make bench-probe round trips of a first probe at 20 and 100 ms RTT,
 #                   before/after pipelining the catch-all RCPT (not a
 #                   test; root: a private network namespace)
+#   make bench-starttls what STARTTLS adds to a first probe (round trips,
+#                   ms, CPU) against the same Postfix (root; not a test)
 #   make bench-milter  throughput behind a real Postfix: no milter, a no-op
 #                   milter, sav-milter (root; not a test, not in make check)
+#   make bench-fleet   three sav-milter hosts on one Redis: shared hit
+#                   against LMDB hit, probes per new sender, MAIL FROM
+#                   with Redis paused (root; not a test)
 #   make soak       sav-milter behind Postfix for SOAK_S seconds (1800)
 #                   under faults, every decision checked (not in check)
 #   make fuzz       every libFuzzer target for FUZZ_S seconds (60) each,
 #                   after replaying tests/fuzz/regress (clang-14); make
-#                   check runs them 15 s each (fuzz-ci)
+#                   check runs them FUZZ_CI_S (10) s each (fuzz-ci)
 #   make analyze    scan-build and cppcheck over probe/ and milter/
 #   make fuzz-peer  the hostile-peer fuzzer (lab, root) for FUZZ_PEER_N
 #                   dialogues (5000); make check's lab runs 300
@@ -37,8 +42,9 @@ CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null)
 OPT	?= -O2 -g
 WARN	:= -Wall -Wextra -Werror -Wformat=2 -Wshadow -Wno-unused-parameter
 # the probe library's folders, lowest first: core/ knows nothing of
-# sockets, net/ does the I/O, cache/ the store, probe/ ties them together
-INCS	:= -Iprobe/core -Iprobe/net -Iprobe/cache -Iprobe/spf -Iprobe
+# sockets, net/ does the I/O, cache/ the store, spf/ the SPF check,
+# fleet/ the shared cache, probe/ ties them together
+INCS	:= -Iprobe/core -Iprobe/net -Iprobe/cache -Iprobe/spf -Iprobe/fleet -Iprobe
 # -MMD -MP: each object lists the headers it really includes (build/**/*.d)
 CFLAGS	+= -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) $(PKG_CFLAGS) $(INCS) -pthread -MMD -MP
 LDLIBS	+= $(PKG_LIBS) -pthread
@@ -63,7 +69,12 @@ CACHE_SRC := probe/cache/cache_rec.c probe/cache/cache_env.c \
 PROBE_SRC := probe/share.c probe/learn.c probe/probe.c probe/limit_client.c probe/limit.c \
 	probe/conf.c
 SPF_SRC	:= probe/spf/spf.c probe/spf/spf_macro.c probe/spf/spf_dns.c
-LIB_SRC	:= $(CORE_SRC) $(NET_SRC) $(CACHE_SRC) $(SPF_SRC) $(PROBE_SRC)
+# fleet/: the shared cache (Redis) that several MX hosts use together
+FLEET_SRC := probe/fleet/rconn.c probe/fleet/rrec.c probe/fleet/rcache.c \
+	probe/fleet/radmin.c
+# the fleet-wide single flight and limits
+FLEET_SRC += probe/fleet/flock.c probe/fleet/flimit.c probe/fleet/fcoord.c
+LIB_SRC	:= $(CORE_SRC) $(NET_SRC) $(CACHE_SRC) $(SPF_SRC) $(FLEET_SRC) $(PROBE_SRC)
 LIB	:= $(B)/libsav.a
 SAV_PROBE_SRC := probe/cmd/sav_probe.c probe/cmd/print.c
 SAV_CACHE_SRC := probe/cmd/sav_cache.c probe/cmd/print.c
@@ -73,9 +84,11 @@ MILTER_LIB_SRC := milter/ctx.c milter/decide.c milter/logline.c milter/handlers.
 MILTER_LIB := $(B)/libsavmilter.a
 MILTER_SRC := milter/main.c
 FAKE_SMTPD_SRC := tests/tools/fake_smtpd.c tests/tools/fake_smtpd/script.c \
-	tests/tools/fake_smtpd/conn.c
+	tests/tools/fake_smtpd/conn.c tests/tools/fake_smtpd/tls.c
 # one-file tools: tests/tools/NAME.c -> build/tests/NAME
 TOOL_NAMES := bench_cache noop_milter rtt_relay smtp_load fuzz_peer
+# the fleet's benchmark tool (make bench-fleet)
+TOOL_NAMES += bench_fleet
 UNIT_NAMES := $(patsubst tests/%.c,%,$(wildcard tests/check_*.c))
 
 obj	= $(patsubst %.c,$(B)/%.o,$(1))
@@ -89,7 +102,7 @@ ALL_OBJ	:= $(LIB_OBJ) $(MILTER_LIB_OBJ) $(call obj,$(SAV_PROBE_SRC) $(SAV_CACHE_
 	$(TOOL_NAMES:%=$(B)/tests/tools/%.o)
 
 .SECONDARY:
-.PHONY: all check unit unit-san lab manlint srclint deps demo bench bench-probe bench-milter soak install uninstall clean \
+.PHONY: all check unit unit-san lab manlint srclint deps demo bench bench-probe bench-starttls bench-milter soak install uninstall clean \
 	fuzz fuzz-ci fuzz-regress fuzz-build analyze fuzz-peer
 
 all: $(PROGS) $(TOOLS)
@@ -167,11 +180,13 @@ srclint:
 # once failed in tests/fuzz/regress/NAME (replayed on every run).
 FUZZ_CC	?= clang-14
 FUZZ_S	?= 60
+# make check: 9 targets share its ~3-minute fuzz budget with the build and the peer fuzzer
+FUZZ_CI_S ?= 10
 FZ	:= build/fuzz
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 $(WARN) $(PKG_CFLAGS) $(INCS) -Imilter -Itests/fuzz \
 	-pthread -MMD -MP $(FUZZ_SAN) -fsanitize=fuzzer-no-link
-FUZZ_NAMES := reply addr dns conf cache_rec milter smtp
+FUZZ_NAMES := reply addr dns conf cache_rec milter smtp spf rrec
 FUZZ_BINS := $(FUZZ_NAMES:%=$(FZ)/fuzz_%)
 FUZZ_LIB_OBJ := $(patsubst %.c,$(FZ)/%.o,$(LIB_SRC))
 # the milter's handlers without libmilter: fuzz_milter.c stands in for it
@@ -200,7 +215,7 @@ fuzz-build: $(FUZZ_BINS)
 fuzz: fuzz-build
 	@sh tests/fuzz/run.sh $(FUZZ_S) $(FUZZ_NAMES)
 fuzz-ci: fuzz-build
-	@sh tests/fuzz/run.sh 15 $(FUZZ_NAMES)
+	@sh tests/fuzz/run.sh $(FUZZ_CI_S) $(FUZZ_NAMES)
 fuzz-regress: fuzz-build
 	@sh tests/fuzz/run.sh 0 $(FUZZ_NAMES)
 
@@ -234,8 +249,14 @@ bench: all $(B)/tests/bench_cache
 
 bench-probe: all
 	@bash tests/bench/bench-probe.sh
+bench-starttls: all
+	@BENCH_MODE=tls bash tests/bench/bench-probe.sh
 bench-milter: all
 	@bash tests/bench/bench-milter.sh
+# make bench-fleet: three hosts on one Redis (root; not a test)
+.PHONY: bench-fleet
+bench-fleet: all
+	@bash tests/bench/bench-fleet.sh
 # make soak: SOAK_S=300 make soak for a shorter run; tests/soak/soak.sh
 # lists the other settings
 soak: all

@@ -297,6 +297,8 @@ daemon_load(struct conf *c, const char *path, int explicit, const char *socket_o
 		conf_free(c);
 		return -1;
 	}
+	/* the milter logs each TLS session's trust, as Postfix's smtp client does */
+	c->probe.log_tls = 1;
 	return 0;
 }
 

@@ -60,7 +60,8 @@ log_format_decision(char *buf, size_t size, const struct log_decision *d)
 	if (d->spf)
 		off = kv(buf, size, off, "spf", d->spf);
 	if (r->verdict != VERDICT_SKIPPED)
-		off = kv(buf, size, off, "cache", r->cached ? "hit" : "miss");
+		off = kv(buf, size, off, "cache", !r->cached ? "miss" :
+		    r->cached == RESULT_CACHED_SHARED ? "shared" : "hit");
 	/* a fresh probe says whether its deciding session was in TLS */
 	if (r->verdict != VERDICT_SKIPPED && !r->cached)
 		off = kv(buf, size, off, "tls", r->tls[0] ? r->tls : "none");

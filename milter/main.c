@@ -36,8 +36,11 @@
 #include "handlers.h"
 #include "limit.h"
 #include "log.h"
+#include "rcache.h"
+#include "rconn.h"
 #include "run.h"
 #include "signals.h"
+#include "tls.h"
 #include "util.h"
 
 #ifndef SYSCONFDIR
@@ -205,9 +208,18 @@ main(int argc, char **argv)
 		}
 	}
 	c->probe.cache = milter.cache;
+	/* the trust store is read once, now, not in the first probe's handshake */
+	if (c->probe.tls != SMTP_TLS_NEVER && tls_prepare(err, sizeof(err)) < 0)
+		log_msg(LOG_WARNING, "TLS: %s; probes stay in plaintext", err);
 	if ((milter.limiter = limit_new(&c->limits, milter.cache)) == NULL) {
 		log_msg(LOG_ERR, "cannot set up the probe limiter");
 		exitcode = EX_OSERR;
+		goto fail;
+	}
+	/* the shared cache: its password file is read now, before privileges go */
+	rcache_init(&c->ttl);
+	if (rconn_init(&c->shared) < 0) {
+		exitcode = EX_CONFIG;
 		goto fail;
 	}
 	if (daemon_write_pidfile(c->pidfile, err, sizeof(err)) < 0) {
@@ -224,8 +236,9 @@ main(int argc, char **argv)
 	}
 	/* c belongs to the snapshot from here on; a reload may free it */
 	util_strlcpy(pidfile, c->pidfile, sizeof(pidfile));
-	log_msg(LOG_INFO, "starting: socket %s, cache %s, mode %s, ProbeWait %lds",
+	log_msg(LOG_INFO, "starting: socket %s, cache %s, shared cache %s, mode %s, ProbeWait %lds",
 		c->socket, milter.cache != NULL ? c->cachefile : "none",
+		c->shared.url[0] != '\0' ? c->shared.url : "none",
 		c->monitor ? "monitor" : "enforce", (long)(c->probe_wait_ms / 1000));
 	snap_install(s);
 	c = NULL;

@@ -35,6 +35,7 @@ enum ctype {
 	CT_SECONDS,	/* long: a duration, in seconds */
 	CT_MS,		/* msec_t: a duration of min..max seconds, kept in milliseconds */
 	CT_MS_INT,	/* int: the same */
+	CT_MSEC,	/* msec_t: "250ms" or a duration, min..max milliseconds */
 	CT_INT,		/* int: min..max */
 	CT_OCTAL,	/* int: a file mode, min..max */
 	CT_SIZE,	/* size_t: bytes (k, M, G), at least min */
@@ -72,6 +73,7 @@ struct key {
 #define NUM_MAX	100000	/* the largest number any CT_INT key takes */
 
 static key_set set_resolver, set_helo, set_sender, set_header, set_nets, set_exempt, set_facility;
+static key_set set_shared, set_prefix;
 
 static const struct word methods[] = {
 	{ "rcpt", SMTP_METHOD_RCPT }, { "vrfy", SMTP_METHOD_VRFY }, { NULL, 0 }
@@ -157,6 +159,11 @@ static const struct key keys[] = {
 	{ "RejectDetail",	CT_BOOL,	"no", AT(reject_detail) },
 	{ "SyslogFacility",	CT_SPECIAL,	"mail", AT(facility), .set = set_facility, .flags = KF_RESTART },
 	{ "LogSkipped",		CT_BOOL,	"yes", AT(log_skipped) },
+	{ "SharedCache",	CT_SPECIAL,	"", AT(shared.url), .set = set_shared, .flags = KF_EMPTY | KF_RESTART },
+	{ "SharedCacheUser",	CT_STRING,	"", AT(shared.user), .flags = KF_EMPTY | KF_RESTART },
+	{ "SharedCachePasswordFile", CT_PATH,	"", AT(shared.passfile), .flags = KF_EMPTY | KF_RESTART },
+	{ "SharedCacheTimeout",	CT_MSEC,	"250ms", AT(shared.timeout_ms), .min = 10, .max = 10000, .flags = KF_RESTART },
+	{ "SharedCachePrefix",	CT_SPECIAL,	"sav:", AT(shared.prefix), .set = set_prefix, .flags = KF_RESTART },
 	{ NULL, 0, NULL, .flags = 0 }
 };
 
@@ -485,6 +492,52 @@ set_facility(struct conf *c, const struct key *k, const char *v, char *err, size
 	return fail(err, errlen, "unknown syslog facility: %s", v);
 }
 
+/* SharedCache: redis://HOST[:PORT][/DB], unix:/PATH or "" (no sharing) */
+static int
+set_shared(struct conf *c, const struct key *k, const char *v, char *err, size_t errlen)
+{
+	char why[128];
+
+	if (*v != '\0' && rconn_url_check(v, why, sizeof(why)) < 0)
+		return fail(err, errlen, "%s, not %s", why, v);
+	if (util_strlcpy(FIELD(c, k, char), v, k->size) >= k->size)
+		return fail(err, errlen, "%s", "value too long");
+	return 0;
+}
+
+/* SharedCachePrefix: it starts every key, so no space, CR, LF or other control byte */
+static int
+set_prefix(struct conf *c, const struct key *k, const char *v, char *err, size_t errlen)
+{
+	if (rconn_prefix_check(v) < 0)
+		return fail(err, errlen, "want 1-%d printable characters without space, not %s",
+		    RCONN_PREFIX_MAX, v);
+	util_strlcpy(FIELD(c, k, char), v, k->size);
+	return 0;
+}
+
+/* parse_msec - "250ms", or a duration in seconds ("1", "2s"), as milliseconds; -1 on error */
+static long
+parse_msec(const char *v)
+{
+	size_t len = strlen(v);
+	char num[24];
+	long n;
+
+	if (len > 2 && strcmp(v + len - 2, "ms") == 0) {
+		if (len - 2 >= sizeof(num))
+			return -1;
+		memcpy(num, v, len - 2);
+		num[len - 2] = '\0';
+		if (parse_int(num, 0, 3600L * 1000, &n) < 0)
+			return -1;
+		return n;
+	}
+	if ((n = util_parse_duration(v)) < 0 || n > 3600)
+		return -1;
+	return n * 1000;
+}
+
 /* set_word - a CT_WORD value: "want a, b or c, not v" when it is none of the row's words */
 static int
 set_word(struct conf *c, const struct key *k, const char *v, char *err, size_t errlen)
@@ -570,6 +623,13 @@ apply(struct conf *c, const struct key *k, const char *v, char *err, size_t errl
 		else
 			*FIELD(c, k, int) = (int)(secs * 1000);
 		return 0;
+	case CT_MSEC:
+		if ((num = parse_msec(v)) < 0)
+			return fail(err, errlen, "want a duration (250ms, 1s), not %s", v);
+		if (num < k->min || num > k->max)
+			return fail(err, errlen, "want between %ldms and %ldms, not %s", k->min, k->max, v);
+		*FIELD(c, k, msec_t) = num;
+		return 0;
 	case CT_INT:
 		if (k->want != NULL) {
 			if (parse_int(v, k->min, k->max, &num) < 0)
@@ -612,7 +672,7 @@ type_size(enum ctype t)
 	switch (t) {
 	case CT_BOOL: case CT_INT: case CT_OCTAL: case CT_MS_INT: case CT_WORD: return sizeof(int);
 	case CT_SECONDS: return sizeof(long);
-	case CT_MS: return sizeof(msec_t);
+	case CT_MS: case CT_MSEC: return sizeof(msec_t);
 	case CT_SIZE: return sizeof(size_t);
 	default: return 0;
 	}

@@ -16,6 +16,7 @@
 #include "probe.h"
 #include "cache.h"
 #include "limit.h"
+#include "rconn.h"
 
 enum action { ACTION_ACCEPT, ACTION_TEMPFAIL, ACTION_REJECT };
 enum probe_when { PROBE_WHEN_ALWAYS, PROBE_WHEN_SPF_NOT_PASS };
@@ -36,6 +37,7 @@ struct conf {
 	struct cache_ttl ttl;		/* CacheTTL.* */
 	size_t	cache_size;		/* CacheSize (map size, bytes) */
 	struct limit_conf limits;	/* MaxProbes, DomainConcurrency, MXConcurrency, MXRate, ClientProbeRate, ClientProbeRateCounts */
+	struct rconn_conf shared;	/* SharedCache, SharedCacheUser, SharedCachePasswordFile, SharedCacheTimeout, SharedCachePrefix */
 
 	char	socket[512];		/* Socket: unix:/path | inet:port@host | inet6:port@host */
 	int	socket_mode;		/* SocketMode, octal, 0660 */

@@ -109,7 +109,7 @@ learn_from_facts(unsigned facts, const struct probe_result *why, struct probe_re
 	memcpy(address, res->address, sizeof(address));
 	*res = *why;
 	memcpy(res->address, address, sizeof(res->address));
-	res->cached = 1;
+	res->cached = why->cached == RESULT_CACHED_SHARED ? RESULT_CACHED_SHARED : RESULT_CACHED_LOCAL;
 	return 1;
 }
 

@@ -39,6 +39,11 @@
  *	   probe's timeout (probe_conf.timeout_ms) whatever the callers'
  *	   budgets; probe_verify reads the domain facts, probes, and
  *	   stores the result under the rules of learn.c.
+ *	5a. With SharedCache set, the job also coordinates with the other
+ *	   hosts of the fleet (probe/fleet/fcoord.c): one probe of the
+ *	   address in the fleet, DomainConcurrency, MXConcurrency and
+ *	   MXRate counted across it, on top of the local slots; while the
+ *	   shared cache is down, the local rules alone.
  *	6. Each caller waits at most its budget_ms; past it, tempfail /
  *	   budget, while the probe goes on and fills the cache, so the
  *	   sender's retry is answered from there.
@@ -104,10 +109,12 @@
 
 #include "addr.h"
 #include "cache.h"
+#include "fcoord.h"
 #include "tls.h"
 #include "limit.h"
 #include "limit_client.h"
 #include "log.h"
+#include "rcache.h"
 #include "sa.h"
 
 #define FLIGHT_BUCKETS	1024
@@ -184,6 +191,7 @@ struct job {
 	struct waitmode w;
 	struct addr a;			/* parsed once, by the request */
 	char	norm[PROBE_ADDR_MAX];	/* a, formatted */
+	struct fcoord fc;		/* its part in the fleet (probe/fleet/fcoord.c) */
 };
 
 void
@@ -508,6 +516,8 @@ mx_waited(struct job *j, const struct sockaddr *sa, int rc, msec_t spent, msec_t
 	    j->l->lc.per_mx, j->l->lc.mx_rate);
 }
 
+static void mx_release(void *arg, const struct sockaddr *sa);
+
 /*
  * mx_acquire - target_acquire hook (arg: the job): a connection slot
  * for this IP, at most per_mx at once and at most mx_rate new
@@ -568,6 +578,11 @@ mx_acquire(void *arg, const struct sockaddr *sa, msec_t *deadline)
 			break;
 	}
 	pthread_mutex_unlock(&l->mu);
+	/* the fleet's slot on top of ours, outside the mutex (it is I/O) */
+	if (rc == 0 && fcoord_mx_acquire(&j->fc, sa, stop) != 0) {
+		mx_release(arg, sa);
+		rc = -1;
+	}
 	if (j->w.on && waited)
 		mx_waited(j, sa, rc, util_now_ms() - t0, deadline);
 	return rc;
@@ -581,6 +596,7 @@ mx_release(void *arg, const struct sockaddr *sa)
 	int family;
 	struct mx *m;
 
+	fcoord_mx_release(&((struct job *)arg)->fc);
 	if (mx_key(sa, &family, addr) != 0)
 		return;
 	pthread_mutex_lock(&l->mu);
@@ -683,7 +699,7 @@ job_main(void *arg)
 		    "MaxProbes %d)", (long long)j->w.queued, l->lc.per_domain, l->lc.max_probes);
 	memset(&r, 0, sizeof(r));
 	util_strlcpy(r.address, j->norm, sizeof(r.address));
-	probe_verify(&j->pc, &j->a, &r, j->w.on ? &j->w.t : NULL);
+	fcoord_probe(&j->fc, &j->pc, &j->a, &r, j->w.on ? &j->w.t : NULL);
 	/*
 	 * A detached thread's OpenSSL state is freed at its exit, which can
 	 * come after the process has seen jobs reach 0 and exited: free it
@@ -712,7 +728,7 @@ job_main(void *arg)
  */
 static int
 job_launch(struct limiter *l, struct flight *f, const struct probe_conf *pc,
-	   const struct addr *a, const char *norm, const struct waitmode *w)
+	   const struct addr *a, const char *norm, const struct waitmode *w, msec_t until)
 {
 	const char *domain = a->domain;
 	pthread_attr_t attr;
@@ -736,6 +752,7 @@ job_launch(struct limiter *l, struct flight *f, const struct probe_conf *pc,
 		j->w = *w;
 	j->a = *a;
 	util_strlcpy(j->norm, norm, sizeof(j->norm));
+	fcoord_begin(&j->fc, l->lc.per_domain, l->lc.per_mx, l->lc.mx_rate, until);
 	rc = pthread_attr_init(&attr);
 	if (rc == 0) {
 		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
@@ -753,12 +770,12 @@ job_launch(struct limiter *l, struct flight *f, const struct probe_conf *pc,
 	return 0;
 }
 
-/* job_start - job_launch for the milter's requests */
+/* job_start - job_launch for the milter's requests, whose callers wait until until */
 static int
 job_start(struct limiter *l, struct flight *f, const struct probe_conf *pc,
-	  const struct addr *a, const char *norm)
+	  const struct addr *a, const char *norm, msec_t until)
 {
-	return job_launch(l, f, pc, a, norm, NULL);
+	return job_launch(l, f, pc, a, norm, NULL, until);
 }
 
 /* start a background refresh of a stale entry if nothing is in flight and a slot is free now */
@@ -776,7 +793,7 @@ refresh(struct limiter *l, const struct probe_conf *pc, const struct addr *a, co
 	    slots_take(l, domain, util_now_ms()) == 0) {
 		if ((f = flight_new(l, key, h)) == NULL)
 			slots_give(l, domain);
-		else if (job_start(l, f, pc, a, norm) != 0) {
+		else if (job_start(l, f, pc, a, norm, util_now_ms()) != 0) {
 			result_set(&r, "", VERDICT_ERROR, R_INTERNAL);
 			f->refs++;
 			flight_finish(l, f, &r);
@@ -831,10 +848,11 @@ limit_verdict_parsed(struct limiter *l, const struct probe_conf *pc,
 		return;
 	}
 	memset(res, 0, sizeof(*res));
-	if (cache != NULL && cache_get_addr(cache, key, res, &stale) == CACHE_HIT) {
+	/* the local cache, then the fleet's (rcache); res->cached says which answered */
+	if (rcache_addr(cache, key, cache != NULL && cache_get_addr(cache, key, res, &stale) == CACHE_HIT,
+	    res, &stale)) {
 		util_strlcpy(res->address, norm, sizeof(res->address));
-		res->cached = 1;
-		if (stale)
+		if (stale && rcache_refresh_claim(key))
 			refresh(l, pc, a, norm, key);
 		res->elapsed_ms = (long)(util_now_ms() - start);
 		return;
@@ -867,7 +885,7 @@ limit_verdict_parsed(struct limiter *l, const struct probe_conf *pc,
 				memcpy(f->ckey, ckey, LIMIT_CLIENT_KEY);
 				f->cwindow = window;
 			}
-			if (job_start(l, f, pc, a, norm) != 0) {
+			if (job_start(l, f, pc, a, norm, deadline) != 0) {
 				struct probe_result r;
 
 				f->charged = 0;
@@ -889,7 +907,9 @@ limit_verdict_parsed(struct limiter *l, const struct probe_conf *pc,
 				break;
 		if (f->done) {
 			*res = f->res;
-			res->cached = 0;
+			/* but a verdict another host probed (fcoord.c) says it came from the fleet */
+			if (res->cached != RESULT_CACHED_SHARED)
+				res->cached = 0;
 		} else
 			result_set(res, norm, VERDICT_TEMPFAIL, R_BUDGET);
 		flight_put(f);
@@ -961,11 +981,12 @@ limit_verdict_wait(struct limiter *l, const struct probe_conf *pc, const char *a
 		return;
 	}
 	memset(res, 0, sizeof(*res));
-	if (cache != NULL && cache_get_addr(cache, key, res, &stale) == CACHE_HIT) {
+	if (rcache_addr(cache, key, cache != NULL && cache_get_addr(cache, key, res, &stale) == CACHE_HIT,
+	    res, &stale)) {
 		/* no refresh of a stale entry: the command leaves nothing running */
-		trace_printf(t, "cache: hit %s%s", verdict_str(res->verdict), stale ? " (stale)" : "");
+		trace_printf(t, "cache: hit %s%s%s", verdict_str(res->verdict), stale ? " (stale)" : "",
+		    res->cached == RESULT_CACHED_SHARED ? " (shared)" : "");
 		util_strlcpy(res->address, norm, sizeof(res->address));
-		res->cached = 1;
 		res->elapsed_ms = (long)(util_now_ms() - start);
 		return;
 	}
@@ -987,7 +1008,7 @@ limit_verdict_wait(struct limiter *l, const struct probe_conf *pc, const char *a
 
 			w.queued = now - start;
 			w.left = until == NO_DEADLINE ? LIMIT_FOREVER : until > now ? until - now : 0;
-			if (job_launch(l, f, pc, &a, norm, &w) != 0) {
+			if (job_launch(l, f, pc, &a, norm, &w, until) != 0) {
 				result_set(&r, norm, VERDICT_ERROR, R_INTERNAL);
 				flight_finish(l, f, &r);
 			}

@@ -35,7 +35,9 @@
 
 #include "addr.h"
 #include "cache.h"
+#include "rcache.h"
 #include "learn.h"
+#include "log.h"
 #include "probe.h"
 #include "share.h"
 #include "sa.h"
@@ -192,6 +194,16 @@ judge(const struct probe_conf *c, const struct smtp_outcome *o, int known_catcha
 				set(cur, VERDICT_VALID, R_USER_OK);
 			return 1;
 		case RCPT_NO_MAILBOX:
+			/*
+			 * A 5xx without an enhanced code was checked against
+			 * postmaster (smtp.c): refused too, the refusal is
+			 * about us (a rule against our address), not the
+			 * mailbox; RFC 5321 4.5.1 has postmaster accepted.
+			 */
+			if (o->have_postmaster && o->postmaster.code / 100 == 5) {
+				set(cur, VERDICT_UNKNOWN, R_POLICY_BLOCK);
+				return 1;
+			}
 			set(cur, VERDICT_INVALID, R_USER_UNKNOWN);
 			return 1;
 		case RCPT_MAILBOX_FULL:
@@ -375,10 +387,38 @@ tls_demanded(const struct smtp_outcome *o)
 }
 
 /*
+ * log_session - the Postfix-style line for a TLS session (log_tls: the
+ * milter, whose probes have no -v trace), e.g. "Untrusted TLS connection
+ * established to mx.example.org[192.0.2.1]:25: TLSv1.3 with cipher
+ * TLS_AES_256_GCM_SHA384 (self-signed)". The names come from DNS and
+ * OpenSSL; log_msg makes the line printable.
+ */
+static void
+log_session(const struct probe_conf *c, const char *host, const struct sockaddr *sa,
+	    const struct smtp_outcome *o)
+{
+	static const char *const word[] = {
+		[TLS_ANONYMOUS] = "Anonymous", [TLS_UNTRUSTED] = "Untrusted", [TLS_TRUSTED] = "Trusted",
+	};
+	char ip[48];
+
+	if (!c->log_tls || o->tls.protocol[0] == '\0' || (unsigned)o->tls.trust > TLS_TRUSTED)
+		return;
+	sa_ntop(sa, ip, sizeof(ip));
+	log_msg(LOG_INFO, "%s TLS connection established to %s[%s]:%d: %s with cipher %s%s%s%s",
+		word[o->tls.trust], host, ip, c->port, o->tls.protocol, o->tls.cipher,
+		o->tls.trust == TLS_UNTRUSTED ? " (" : "",
+		o->tls.trust == TLS_UNTRUSTED ? o->tls.reason : "",
+		o->tls.trust == TLS_UNTRUSTED ? ")" : "");
+}
+
+/*
  * dialogue - one address's dialogue under the TLS rules, sp->tls the
- * mode to start with. A failed STARTTLS or handshake (not in FORCE
- * mode) is followed by one plaintext dialogue with the same address,
- * as Postfix's "may" does, and nothing else. A plaintext dialogue that
+ * mode to start with. A failed STARTTLS or handshake is followed by one
+ * plaintext dialogue with the same address, as Postfix's "may" does,
+ * and nothing else; in FORCE mode (the domain needs TLS) only when
+ * this server neither offered STARTTLS nor took it (another of the
+ * domain's servers taught the fact; this one may well take plaintext). A plaintext dialogue that
  * is told "TLS first" sets *needs_tls and, unless ProbeTLS is never,
  * is followed by one with STARTTLS whether offered or not (FORCE).
  * Never more than two dialogues. *used is the mode of the last one.
@@ -392,9 +432,11 @@ dialogue(const struct probe_conf *c, const struct dns_mx *mx, int h, int i, int 
 
 	*used = sp->tls;
 	smtp_probe(sp, sa, deadline, o);
+	log_session(c, sp->tls_name, sa, o);
 	if (util_left_ms(deadline, 0) <= 0)
 		return;
-	if (o->status == SMTP_TLS_FAILED && sp->tls == SMTP_TLS_MAY) {
+	if (o->status == SMTP_TLS_FAILED && (sp->tls == SMTP_TLS_MAY ||
+	    (sp->tls == SMTP_TLS_FORCE && o->last.code >= 400 && !(o->ext & REPLY_EXT_STARTTLS)))) {
 		trace_printf(t, "probe: %s; once more in plaintext", o->err);
 		p2.tls = SMTP_TLS_NEVER;
 	} else if (tls_demanded(o)) {
@@ -410,6 +452,7 @@ dialogue(const struct probe_conf *c, const struct dns_mx *mx, int h, int i, int 
 	give_share(c, mx, h, i, tried - 1, deadline, &p2, t);
 	*used = p2.tls;
 	smtp_probe(&p2, sa, deadline, o);
+	log_session(c, sp->tls_name, sa, o);
 }
 
 /*
@@ -424,7 +467,7 @@ probe_smtp(const struct probe_conf *c, const struct addr *a, unsigned facts,
 	struct dns_mx mx = zero_mx;
 	struct pending pend;
 	struct smtp_params sp;
-	char rcpt[PROBE_ADDR_MAX], randrcpt[PROBE_ADDR_MAX], local[40];
+	char rcpt[PROBE_ADDR_MAX], randrcpt[PROBE_ADDR_MAX], local[40], pmrcpt[PROBE_ADDR_MAX];
 	struct addr ra;
 	int h, i, sessions = 0, tried = 0, refused = 0, bogus = 0, self = 0, rate = 0, unresolved = 0;
 	int retried;
@@ -474,6 +517,11 @@ probe_smtp(const struct probe_conf *c, const struct addr *a, unsigned facts,
 	sp.sender = c->sender;
 	sp.rcpt = rcpt;
 	sp.random_rcpt = randrcpt[0] ? randrcpt : NULL;
+	/* the control for a bare 5xx (smtp.c); not for postmaster itself */
+	sp.postmaster_rcpt = NULL;
+	if (strcasecmp(a->local, "postmaster") != 0 &&
+	    (size_t)snprintf(pmrcpt, sizeof(pmrcpt), "postmaster@%s", a->domain) < sizeof(pmrcpt))
+		sp.postmaster_rcpt = pmrcpt;
 	sp.need_smtputf8 = a->utf8_local;
 	sp.method = c->method;
 	/* ProbeTLS never ignores the fact; the server's answer stays starttls-required */
@@ -691,10 +739,13 @@ probe_verify(const struct probe_conf *c, const struct addr *a, struct probe_resu
 		literal_verdict(a, c, res);
 		goto out;
 	}
-	have_key = c->cache != NULL && addr_cache_key(a, key, sizeof(key)) >= 0;
-	if (have_key && cache_get_domain(c->cache, a->domain, &dom) == CACHE_HIT) {
+	have_key = addr_cache_key(a, key, sizeof(key)) >= 0;
+	/* the local cache's facts, then the fleet's (rcache) */
+	if (have_key && rcache_domain(c->cache, a->domain, c->cache != NULL &&
+	    cache_get_domain(c->cache, a->domain, &dom) == CACHE_HIT, &dom)) {
 		facts = dom.facts;
-		trace_printf(t, "cache: domain %s facts 0x%x", a->domain, facts);
+		trace_printf(t, "cache: domain %s facts 0x%x%s", a->domain, facts,
+		    dom.why.cached == RESULT_CACHED_SHARED ? " (shared)" : "");
 		answered = learn_from_facts(facts, &dom.why, res);
 	}
 	if (!answered) {
@@ -704,8 +755,10 @@ probe_verify(const struct probe_conf *c, const struct addr *a, struct probe_resu
 		res->needs_tls = needs_tls;
 	}
 	learn_null_sender(c->strict_null, res);
-	if (!answered && have_key)
+	if (!answered && have_key) {
 		learn_store(c->cache, key, a->domain, res);
+		rcache_store(c->cache, key, a->domain, res);
+	}
 out:
 	res->elapsed_ms = (long)(util_now_ms() - start);
 }

@@ -30,6 +30,7 @@ struct probe_conf {
 	int	catchall_check;		/* 1 unless --no-catchall */
 	enum smtp_method method;	/* rcpt | vrfy */
 	enum smtp_tls tls;		/* ProbeTLS: SMTP_TLS_MAY (default) or SMTP_TLS_NEVER */
+	int	log_tls;		/* log_msg each TLS session at LOG_INFO, as Postfix does (the milter) */
 	int	max_targets;		/* MaxTargets, 5 */
 	int	max_sessions;		/* MaxSessions, 2: completed handshakes without an answer */
 	msec_t	timeout_ms;		/* ProbeTimeout: whole probe incl. DNS, 60 s */

@@ -6,7 +6,9 @@
  * reasons without a number go to disk as their literal token; a literal
  * token this build does not know decodes as R_OTHER with the stored
  * verdict and goes back to disk unchanged; a number past the table is
- * a miss, never another reason.
+ * a miss, never another reason. The domain facts keep their flag bits:
+ * the sixth, needs-tls, is bit 7, its time after the five others', and
+ * never allowed on an address record.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -104,6 +106,40 @@ START_TEST(test_pinned)
 }
 END_TEST
 
+START_TEST(test_fact_bits)
+{
+	static const char dkey[] = "d:x.test";
+	unsigned char buf[REC_MAX];
+	struct rec r, back;
+	size_t len;
+
+	mkrec(&r, VERDICT_UNKNOWN, R_STARTTLS_REQUIRED);
+	r.type = REC_DOMAIN;
+	r.flags = FACT_REFUSES_NULL | FACT_NEEDS_TLS;
+	r.fact_time[1] = 1700000001;
+	r.fact_time[5] = 1700000005;
+	len = cache_rec_encode(&r, dkey, strlen(dkey), buf, sizeof(buf));
+	ck_assert_msg(len > 0, "not encoded");
+	/* the five old facts keep bits 0-4; needs-tls is bit 7 (0x80) */
+	ck_assert_msg(buf[4] == (0x02 | 0x80), "flags byte 0x%02x, want 0x82", buf[4]);
+	/* one time per fact, in bit order: refuses-null's, then needs-tls's */
+	ck_assert_msg(buf[REC_HDR] == 0x01 && buf[REC_HDR + 4] == 0x05, "fact times out of order");
+	ck_assert_int_eq(cache_rec_decode(buf, len, dkey, strlen(dkey), &back), 0);
+	ck_assert_msg(back.flags == (FACT_REFUSES_NULL | FACT_NEEDS_TLS), "flags 0x%x", back.flags);
+	ck_assert_int_eq(back.fact_time[1], 1700000001);
+	ck_assert_int_eq(back.fact_time[5], 1700000005);
+	ck_assert_str_eq(cache_fact_str(FACT_NEEDS_TLS), "needs-tls");
+
+	/* bit 7 on an address record is not ours: a miss */
+	mkrec(&r, VERDICT_VALID, R_USER_OK);
+	len = cache_rec_encode(&r, KEY, strlen(KEY), buf, sizeof(buf));
+	ck_assert_msg(len > 0, "not encoded");
+	buf[4] |= 0x80;
+	recrc(buf, len);
+	ck_assert_int_eq(cache_rec_decode(buf, len, KEY, strlen(KEY), &back), -1);
+}
+END_TEST
+
 /*
  * A literal token this build does not know (another version wrote it):
  * a hit with the stored verdict and R_OTHER, never some other reason;
@@ -185,6 +221,7 @@ make_suite(void)
 	tc = tcase_create("reasons");
 	tcase_add_loop_test(tc, test_pinned, 0, R_COUNT);
 	tcase_add_test(tc, test_unknown_literal);
+	tcase_add_test(tc, test_fact_bits);
 	tcase_add_test(tc, test_bad_reason_byte);
 	suite_add_tcase(s, tc);
 	return s;

@@ -77,6 +77,8 @@ static const struct {
 	{ "Resolver example.org\n", ":1: Resolver:" },
 	{ "Resolver 127.0.0.1:5353\nResolver ::1\n", ":2: Resolver: " },
 	{ "ProbeMethod expn\n", ":1: ProbeMethod: want rcpt or vrfy" },
+	{ "ProbeTLS encrypt\n", ":1: ProbeTLS: want may or never" },
+	{ "ProbeTLS\n", ":1: ProbeTLS: missing value" },
 	{ "MaxTargets 0\n", ":1: MaxTargets: want a number" },
 	{ "MXRate 1001\n", ":1: MXRate: want at most 1000" },
 	{ "MaxSessions 51\n", ":1: MaxSessions: want at most 50" },
@@ -90,6 +92,17 @@ static const struct {
 	{ "ProbeWait 61s\n", "ProbeWait: longer than ProbeTimeout" },
 	{ "MonitorHeader X-Bad:Header\n", ":1: MonitorHeader: bad header name" },
 	{ "HeloName ok.example\x01\n", ":1: HeloName: control character" },
+	{ "SharedCache http://127.0.0.1\n", ":1: SharedCache: want redis://" },
+	{ "SharedCache redis://127.0.0.1:0\n", ":1: SharedCache: want a port" },
+	{ "SharedCache redis://127.0.0.1/x\n", ":1: SharedCache: bad database number" },
+	{ "SharedCache redis://a b\n", ":1: SharedCache: trailing text" },
+	{ "SharedCache unix:relative.sock\n", ":1: SharedCache: want unix:/absolute/path" },
+	{ "SharedCacheTimeout 5ms\n", ":1: SharedCacheTimeout: want between 10ms and 10000ms" },
+	{ "SharedCacheTimeout 11s\n", ":1: SharedCacheTimeout: want between" },
+	{ "SharedCacheTimeout 250us\n", ":1: SharedCacheTimeout: want a duration" },
+	{ "SharedCachePrefix a b\n", ":1: SharedCachePrefix: want 1-48 printable" },
+	{ "SharedCachePrefix 0123456789012345678901234567890123456789012345678\n", ":1: SharedCachePrefix: want 1-48" },
+	{ "SharedCachePasswordFile pass.txt\n", ":1: SharedCachePasswordFile: want an absolute path" },
 };
 
 START_TEST(test_bad)
@@ -118,6 +131,7 @@ START_TEST(test_defaults)
 	ck_assert_str_eq(c.probe.sender, "");
 	ck_assert_str_eq(c.probe.retry_sender, "");
 	ck_assert_int_eq(c.probe.strict_null, 0);
+	ck_assert_int_eq(c.probe.tls, SMTP_TLS_MAY);
 	ck_assert_int_eq(c.monitor, 0);
 	ck_assert_int_eq(c.skip_auth, 1);
 	ck_assert_int_eq(c.action[VERDICT_VALID], ACTION_ACCEPT);
@@ -140,6 +154,9 @@ START_TEST(test_defaults)
 	ck_assert_int_eq(c.limits.client_counts, LIMIT_COUNT_FAILURES);
 	ck_assert_int_eq(c.nnets, 2);
 	ck_assert_int_eq(c.facility, LOG_MAIL);
+	ck_assert_str_eq(c.shared.url, "");
+	ck_assert_str_eq(c.shared.prefix, "sav:");
+	ck_assert_int_eq(c.shared.timeout_ms, 250);
 	ck_assert_msg(strchr(c.probe.helo, '.') != NULL, "helo %s is not a FQDN", c.probe.helo);
 	conf_free(&c);
 }
@@ -167,7 +184,10 @@ START_TEST(test_good)
 			 "Action.unknown tempfail\nCacheTTL.valid 2d\nCacheTTL.refresh 1d\n"
 			 "CacheFile /var/tmp/x.mdb\nSyslogFacility local3\n"
 			 "ClientProbeRate 0\nClientProbeRateCounts ALL\n"
-			 "RetrySender <Retry@PROBE.Example>\nStrictNullSender yes\n",
+			 "RetrySender <Retry@PROBE.Example>\nStrictNullSender yes\n"
+			 "ProbeTLS never\n"
+			 "SharedCache redis://[::1]:6380/3\nSharedCacheTimeout 1s\n"
+			 "SharedCachePrefix mx:\nSharedCacheUser sav\n",
 			 list);
 		write_file(path, text);
 	}
@@ -180,6 +200,9 @@ START_TEST(test_good)
 	ck_assert_str_eq(c.probe.sender, "sav@probe.example");
 	ck_assert_str_eq(c.probe.retry_sender, "Retry@probe.example");
 	ck_assert_int_eq(c.probe.strict_null, 1);
+	ck_assert_int_eq(c.probe.tls, SMTP_TLS_NEVER);
+	ck_assert_int_eq(conf_set(&c, "ProbeTLS", "MAY", err, sizeof(err)), 0);
+	ck_assert_int_eq(c.probe.tls, SMTP_TLS_MAY);
 	ck_assert_int_eq(conf_set(&c, "RetrySender", "<>", err, sizeof(err)), 0);
 	ck_assert_msg(c.probe.retry_sender[0] == '\0', "RetrySender <>: got \"%s\", want \"\" (off)", c.probe.retry_sender);
 	ck_assert_str_eq(c.probe.helo, "probe.example");
@@ -191,6 +214,13 @@ START_TEST(test_good)
 	ck_assert_int_eq(c.facility, LOG_LOCAL3);
 	ck_assert_int_eq(c.limits.client_rate, 0);
 	ck_assert_int_eq(c.limits.client_counts, LIMIT_COUNT_ALL);
+	ck_assert_str_eq(c.shared.url, "redis://[::1]:6380/3");
+	ck_assert_int_eq(c.shared.timeout_ms, 1000);
+	ck_assert_str_eq(c.shared.prefix, "mx:");
+	ck_assert_str_eq(c.shared.user, "sav");
+	ck_assert_int_eq(conf_set(&c, "SharedCacheTimeout", "40ms", err, sizeof(err)), 0);
+	ck_assert_int_eq(c.shared.timeout_ms, 40);
+	ck_assert_int_eq(conf_set(&c, "SharedCache", "unix:/run/redis/redis.sock", err, sizeof(err)), 0);
 	ck_assert_int_eq(conf_set(&c, "ClientProbeRateCounts", "failures", err, sizeof(err)), 0);
 	ck_assert_int_eq(c.limits.client_counts, LIMIT_COUNT_FAILURES);
 	ck_assert_int_eq(c.nexempt, 3);

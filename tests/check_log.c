@@ -80,6 +80,9 @@ START_TEST(test_decision_line)
 	ck_assert_msg(strstr(line, " cache=hit ") != NULL, "got %s", line);
 	/* a cached verdict had no session: no tls= */
 	ck_assert_msg(strstr(line, "tls=") == NULL, "got %s", line);
+	r.cached = RESULT_CACHED_SHARED;	/* answered from the fleet's shared cache */
+	log_format_decision(line, sizeof(line), &d);
+	ck_assert_msg(strstr(line, " cache=shared ") != NULL, "got %s, want cache=shared", line);
 	r.cached = 0;
 	strcpy(r.tls, "TLSv1.3");
 	log_format_decision(line, sizeof(line), &d);

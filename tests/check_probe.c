@@ -141,6 +141,8 @@ struct srv {
 	const char *rcpt;
 	int	greet_delay_ms;		/* wait this long before the greeting */
 	const char *rcpt2;		/* the second RCPT of a connection; NULL: rcpt */
+	const char *postmaster;		/* reply to RCPT TO:<postmaster@...>; NULL: as the others */
+	int	pm_asked;		/* RCPT TO:<postmaster@...> received */
 	int	conns;			/* connections accepted (read after srv_stop) */
 	int	rcpts;			/* RCPT commands received, all connections */
 	int	max_group;		/* most command lines that arrived in one read */
@@ -185,6 +187,11 @@ srv_serve(struct srv *s, int fd)
 			else if (strncasecmp(buf, "RCPT", 4) == 0) {
 				s->rcpts++;
 				r = ++nrcpt == 2 && s->rcpt2 != NULL ? s->rcpt2 : s->rcpt;
+				if (strncasecmp(buf, "RCPT TO:<postmaster@", 20) == 0) {
+					s->pm_asked++;
+					if (s->postmaster != NULL)
+						r = s->postmaster;
+				}
 			} else if (strncasecmp(buf, "QUIT", 4) == 0) {
 				srv_send(fd, "221 2.0.0 bye\r\n");
 				return;
@@ -410,6 +417,84 @@ static const struct {
 	    NULL, 0, VERDICT_INVALID, R_NULL_SENDER_REFUSED, 1, 1 },
 };
 
+/*
+ * ---- STARTTLS offered and refused: one plaintext session more, no loop ----
+ * This server offers STARTTLS and answers it 500 (it knows no such
+ * command): with ProbeTLS may the same address is asked once more in
+ * plaintext and that answer decides; with never it is asked once.
+ */
+START_TEST(test_tls_fallback)
+{
+	struct srv s;
+	struct probe_conf c;
+	struct probe_result r;
+	int may;
+
+	for (may = 0; may <= 1; may++) {
+		memset(&s, 0, sizeof(s));
+		s.ehlo = "250-mx.test\r\n250-STARTTLS\r\n250 8BITMIME\r\n";
+		s.rcpt = "250 2.1.5 Ok\r\n";
+		srv_start(&s);
+		conf_local(&c, s.port, 1);
+		c.tls = may ? SMTP_TLS_MAY : SMTP_TLS_NEVER;
+		probe(&c, "u@one.test", &r);
+		srv_stop(&s);
+		ck_assert_msg(r.verdict == VERDICT_VALID, "tls %s: got %s (%s), want valid",
+		    may ? "may" : "never", verdict_str(r.verdict), reason_str(r.reason));
+		ck_assert_msg(s.conns == 1 + may, "tls %s: got %d connections, want %d",
+		    may ? "may" : "never", s.conns, 1 + may);
+		ck_assert_msg(r.tls[0] == '\0' && !r.needs_tls, "tls %s: tls '%s' needs_tls %d",
+		    may ? "may" : "never", r.tls, r.needs_tls);
+	}
+}
+END_TEST
+
+/*
+ * ---- needs-tls cached, and a server that has no TLS at all ----
+ * The fact makes the probe send STARTTLS at once; this server does not
+ * offer it and refuses it (500), so it is asked once more in plaintext
+ * and its answer decides (the fact may come from another of the
+ * domain's servers); that plaintext answer also clears the fact.
+ */
+START_TEST(test_needs_tls_no_tls_server)
+{
+	char dir[] = "/tmp/check_probe.XXXXXX", path[64], err[256];
+	struct cache_domain dom;
+	struct cache_ttl ttl;
+	struct probe_result why, r;
+	struct probe_conf c;
+	enum cache_status st;
+	struct srv s;
+
+	ck_assert(mkdtemp(dir) != NULL);
+	snprintf(path, sizeof(path), "%s/cache.mdb", dir);
+	cache_ttl_defaults(&ttl);
+	memset(&s, 0, sizeof(s));
+	s.rcpt = "250 2.1.5 Ok\r\n";
+	srv_start(&s);
+	conf_local(&c, s.port, 1);
+	c.cache = cache_open(path, &ttl, 1 << 20, CACHE_NOSYNC, err, sizeof(err));
+	ck_assert_msg(c.cache != NULL, "cache_open: %s", err);
+	result_set(&why, NULL, VERDICT_UNKNOWN, R_STARTTLS_REQUIRED);
+	ck_assert_int_eq(cache_put_domain(c.cache, "one.test", FACT_NEEDS_TLS, &why), CACHE_HIT);
+
+	probe(&c, "u@one.test", &r);
+	st = cache_get_domain(c.cache, "one.test", &dom);
+	cache_close(c.cache);
+	srv_stop(&s);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/cache.mdb-lock", dir);
+	unlink(path);
+	rmdir(dir);
+
+	ck_assert_msg(r.verdict == VERDICT_VALID, "got %s (%s), want valid",
+	    verdict_str(r.verdict), reason_str(r.reason));
+	ck_assert_msg(s.conns == 2, "got %d connections, want 2 (STARTTLS, then plaintext)", s.conns);
+	ck_assert_msg(st != CACHE_HIT || (dom.facts & FACT_NEEDS_TLS) == 0,
+	    "needs-tls still cached (facts 0x%x) after a plaintext answer", dom.facts);
+}
+END_TEST
+
 START_TEST(test_mail_refusal)
 {
 	struct srv s;
@@ -442,6 +527,75 @@ START_TEST(test_mail_refusal)
 		ck_assert_msg(r.needs_tls == (mail_rows[_i].reason == R_STARTTLS_REQUIRED),
 		    "%s (tls %s): needs_tls %d", mail_rows[_i].what, may ? "may" : "never", r.needs_tls);
 		ck_assert_msg(r.tls[0] == '\0', "%s: tls '%s', want plaintext", mail_rows[_i].what, r.tls);
+	}
+}
+END_TEST
+
+/*
+ * ---- a 5xx without an enhanced code is checked against postmaster ----
+ * OpenSMTPD refuses a client by rule with the words it gives an unknown
+ * user ("550 Invalid recipient"); postmaster, which RFC 5321 has
+ * accepted, is refused the same way only then. Each row runs lock-step
+ * and pipelined, with and without the catch-all RCPT. A pipelined batch
+ * ends in QUIT, so there postmaster is never asked and the reply stands
+ * as it is (OpenSMTPD does not offer PIPELINING).
+ */
+static const struct {
+	const char *what;
+	const char *rcpt;
+	const char *postmaster;
+	enum verdict want;
+	enum reason reason;
+	int asked;			/* postmaster RCPTs expected, lock-step */
+	enum verdict pwant;		/* pipelined: no postmaster question */
+	enum reason preason;
+} pm_rows[] = {
+	{ "OpenSMTPD reject rule: postmaster refused too",
+	    "550 Invalid recipient: <u@one.test>\r\n",
+	    "550 Invalid recipient: <postmaster@one.test>\r\n",
+	    VERDICT_UNKNOWN, R_POLICY_BLOCK, 1, VERDICT_INVALID, R_USER_UNKNOWN },
+	{ "Exim unknown user: postmaster accepted",
+	    "550 Unrouteable address\r\n", "250 Accepted\r\n",
+	    VERDICT_INVALID, R_USER_UNKNOWN, 1, VERDICT_INVALID, R_USER_UNKNOWN },
+	{ "enhanced 5.1.1: no postmaster question",
+	    "550 5.1.1 User unknown\r\n", "550 5.7.1 no\r\n",
+	    VERDICT_INVALID, R_USER_UNKNOWN, 0, VERDICT_INVALID, R_USER_UNKNOWN },
+	{ "250: no postmaster question",
+	    "250 2.1.5 Ok\r\n", "550 no\r\n",
+	    VERDICT_VALID, R_USER_OK, 0, VERDICT_VALID, R_USER_OK },
+};
+
+START_TEST(test_postmaster_control)
+{
+	struct srv s;
+	struct probe_conf c;
+	struct probe_result r;
+	int mode, piped;
+	enum verdict want;
+	enum reason reason;
+
+	for (mode = 0; mode < 4; mode++) {
+		piped = mode & 1;
+		want = piped ? pm_rows[_i].pwant : pm_rows[_i].want;
+		reason = piped ? pm_rows[_i].preason : pm_rows[_i].reason;
+		memset(&s, 0, sizeof(s));
+		s.rcpt = pm_rows[_i].rcpt;
+		s.postmaster = pm_rows[_i].postmaster;
+		s.rcpt2 = "550 5.1.1 No such user\r\n";	/* the catch-all RCPT, when asked */
+		if (mode & 1)
+			s.ehlo = "250-mx.test\r\n250 PIPELINING\r\n";
+		srv_start(&s);
+		conf_local(&c, s.port, 1);
+		c.catchall_check = (mode & 2) != 0;
+		probe(&c, "u@one.test", &r);
+		srv_stop(&s);
+		ck_assert_msg(r.verdict == want && r.reason == reason,
+		    "%s (mode %d): got %s (%s), want %s (%s)", pm_rows[_i].what, mode,
+		    verdict_str(r.verdict), reason_str(r.reason), verdict_str(want), reason_str(reason));
+		ck_assert_msg(s.pm_asked == (piped ? 0 : pm_rows[_i].asked),
+		    "%s (mode %d): postmaster asked %d times, want %d",
+		    pm_rows[_i].what, mode, s.pm_asked, piped ? 0 : pm_rows[_i].asked);
+		ck_assert_msg(s.conns == 1, "%s (mode %d): %d connections", pm_rows[_i].what, mode, s.conns);
 	}
 }
 END_TEST
@@ -916,6 +1070,9 @@ make_suite(void)
 	tcase_add_loop_test(tc, test_bogus_mix, 0, sizeof(bogus_rows) / sizeof(bogus_rows[0]));
 	tcase_add_loop_test(tc, test_helo_temp, 0, sizeof(helo_rows) / sizeof(helo_rows[0]));
 	tcase_add_loop_test(tc, test_mail_refusal, 0, sizeof(mail_rows) / sizeof(mail_rows[0]));
+	tcase_add_test(tc, test_tls_fallback);
+	tcase_add_test(tc, test_needs_tls_no_tls_server);
+	tcase_add_loop_test(tc, test_postmaster_control, 0, sizeof(pm_rows) / sizeof(pm_rows[0]));
 	tcase_add_test(tc, test_rank_reply_over_network);
 	tcase_add_test(tc, test_unspecified_private);
 	tcase_add_test(tc, test_underscore_domain);

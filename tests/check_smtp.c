@@ -48,6 +48,9 @@
 #define F_NOCONNECT	0x10	/* the probe must not connect at all */
 #define F_SENDER	0x20	/* sender = SENDER */
 #define F_PRINTABLE	0x40	/* last.text must be printable ASCII */
+#define F_TLS_MAY	0x80	/* tls SMTP_TLS_MAY (else NEVER) */
+#define F_TLS_FORCE	0x100	/* tls SMTP_TLS_FORCE */
+#define EHLO_TLS	"ehlo 250-fake.test|250-PIPELINING|250 STARTTLS\n"
 
 #define RCPT		"alice@x.test"
 #define RANDOM_RCPT	"zz9rnd7q@x.test"
@@ -359,6 +362,26 @@ static const struct scen scens[] = {
 	{ "VRFY catch-all check", "vrfy * 250 2.1.5 Ok\n", F_VRFY | F_RANDOM,
 	  0, 0, 0, 0, SMTP_ANSWERED, SMTP_ST_RANDOM, 250, NULL, 250, 1, 0, 0,
 	  { "=2 C: VRFY", "+C: VRFY <zz9rnd7q@x.test>", "-C: MAIL" }, NULL },
+	/* STARTTLS (the handshake itself: check_tls) */
+	{ "STARTTLS offered, 454", EHLO_TLS "starttls 454 4.7.0 TLS not available\nrcpt * 250 Ok\n",
+	  F_TLS_MAY, 0, 0, 0, 0, SMTP_TLS_FAILED, SMTP_ST_STARTTLS, 454, "4.7.0", 0, 0, 0, 0,
+	  { "=1 C: STARTTLS", "<C: EHLO|C: STARTTLS", "-C: MAIL", "+C: QUIT" }, "STARTTLS refused (454)" },
+	{ "STARTTLS 220 with a reply injected behind it",
+	  EHLO_TLS "starttls 220 2.0.0 Ready to start TLS|250 2.1.5 injected\nrcpt * 250 Ok\n",
+	  F_TLS_MAY, 0, 0, 0, 0, SMTP_PROTOCOL_ERROR, SMTP_ST_STARTTLS, -1, NULL, 0, 0, 0, 0,
+	  { "=1 C: STARTTLS", "-C: MAIL", "-C: RCPT", "-C: QUIT" }, "data after the 220 to STARTTLS" },
+	{ "STARTTLS not offered, may: plaintext", "rcpt * 250 Ok\n", F_TLS_MAY,
+	  0, 0, 0, 0, SMTP_ANSWERED, SMTP_ST_RCPT, 250, NULL, 0, 0, 0, 0,
+	  { "-C: STARTTLS", "=1 C: RCPT" }, NULL },
+	{ "STARTTLS offered, never: plaintext", EHLO_TLS "rcpt * 250 Ok\n", 0,
+	  0, 0, 0, 0, SMTP_ANSWERED, SMTP_ST_RCPT, 250, NULL, 0, 0, 0, 0,
+	  { "-C: STARTTLS", "=1 C: RCPT" }, NULL },
+	{ "STARTTLS not offered, forced", "rcpt * 250 Ok\n", F_TLS_FORCE,
+	  0, 0, 0, 0, SMTP_TLS_FAILED, SMTP_ST_STARTTLS, 454, NULL, 0, 0, 0, 0,
+	  { "=1 C: STARTTLS", "-C: MAIL" }, NULL },
+	{ "STARTTLS answered 421", EHLO_TLS "421-at starttls\n", F_TLS_MAY,
+	  0, 0, 0, 0, SMTP_CLOSED, SMTP_ST_STARTTLS, 421, NULL, 0, 0, 0, 0,
+	  { "=1 C: STARTTLS", "-C: MAIL" }, NULL },
 	/* the 221 is not required */
 	{ "QUIT not answered: the count is unproven, no answer", "quit none\nrcpt * 250 Ok\n",
 	  0, 0, 0, 0, 300, SMTP_CLOSED, SMTP_ST_RCPT, 250, NULL, 0, 0, 250, 1200,
@@ -492,6 +515,8 @@ START_TEST(test_scenario)
 	p.random_rcpt = (sc->flags & F_RANDOM) ? RANDOM_RCPT : NULL;
 	p.need_smtputf8 = (sc->flags & F_UTF8) != 0;
 	p.method = (sc->flags & F_VRFY) ? SMTP_METHOD_VRFY : SMTP_METHOD_RCPT;
+	p.tls = (sc->flags & F_TLS_FORCE) ? SMTP_TLS_FORCE :
+	    (sc->flags & F_TLS_MAY) ? SMTP_TLS_MAY : SMTP_TLS_NEVER;
 	p.connect_ms = 2000;
 	p.greeting_ms = sc->greeting_ms > 0 ? sc->greeting_ms : 2000;
 	p.command_ms = sc->command_ms > 0 ? sc->command_ms : 2000;

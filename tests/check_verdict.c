@@ -105,6 +105,10 @@ static const struct vcase rows[] = {
 	/* Exim: an ACL "deny" without a message */
 	{ 550, "", "Administrative prohibition", RCPT_POLICY },
 	{ 554, "", "Relaying prohibited", RCPT_POLICY },
+	/* Haraka: the access plugin's refusal of the client, behind delay_deny */
+	{ 550, "", "Unknown [192.0.2.1] You are not allowed to connect", RCPT_POLICY },
+	/* "connect" only as a word */
+	{ 550, "", "<nobody@example.test>: unknown user, reconnecting will not help", RCPT_NO_MAILBOX },
 	/* a mailbox code still wins over the plain word */
 	{ 550, "5.1.1", "User unknown (sender notified)", RCPT_NO_MAILBOX },
 	/* STARTTLS required */

@@ -8,6 +8,8 @@ for t in "$@"; do
 	line=$(printf '%s\n' "$out" | grep -E '^[0-9]+%: Checks' | tail -1)
 	if [ -n "$line" ]; then
 		echo "$name: $line"
+		# a suite that could not run some of its cases says so on a SKIP: line
+		printf '%s\n' "$out" | grep '^SKIP: ' || true
 		n=$(echo "$line" | sed 's/.*Checks: \([0-9]*\).*/\1/')
 		f=$(echo "$line" | sed 's/.*Failures: \([0-9]*\).*/\1/')
 		e=$(echo "$line" | sed 's/.*Errors: \([0-9]*\).*/\1/')

@@ -47,7 +47,7 @@ print_human(FILE *fp, const struct probe_result *r)
 	if (r->ip[0])
 		fprintf(fp, " [%s]", r->ip);
 	if (r->cached)
-		fputs(" cached", fp);
+		fputs(r->cached == RESULT_CACHED_SHARED ? " cached (shared)" : " cached", fp);
 	fprintf(fp, " %ldms\n", r->elapsed_ms);
 	if (r->text[0] && r->verdict != VERDICT_VALID)
 		fprintf(fp, "  remote said: %s\n", r->text);

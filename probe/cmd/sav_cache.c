@@ -39,6 +39,8 @@
 #include "conf.h"
 #include "log.h"
 #include "print.h"
+#include "radmin.h"
+#include "rconn.h"
 #include "util.h"
 
 /* get, del: not in the cache; the other statuses are <sysexits.h>'s */
@@ -99,19 +101,26 @@ static const char help_text[] =
 "            shows the domain's facts. The address is normalised as the\n"
 "            milter does it (<> and source routes stripped, domain lower\n"
 "            case, IDN to A-label); a raw key a:... or d:... is used as is.\n"
+"            With SharedCache set, a last line shows the shared copy.\n"
 "\n"
 "    del ADDRESS | del --domain DOMAIN\n"
 "            Delete one address record, or every record of a domain (its\n"
 "            addresses and its facts). The next message from such a sender\n"
 "            is probed again.\n"
+"            With SharedCache set in CONF, the shared copies go too, and\n"
+"            every host probes the sender again within a minute.\n"
 "\n"
 "    purge [--all]\n"
 "            Delete expired and damaged records (the milter does this as it\n"
 "            goes, too). With --all, delete every record.\n"
+"            With SharedCache set: in Redis too (damaged values and keys\n"
+"            without a lifetime; with --all, every key under the prefix).\n"
 "\n"
 "    stats [--json]\n"
 "            Records by verdict, domain facts, expired and damaged records,\n"
 "            the oldest and newest record, file size and map use.\n"
+"            With SharedCache set, also the shared cache: keys by kind and\n"
+"            the server's memory.\n"
 "\n"
 "OPTIONS\n"
 "    -c CONF   Read CacheFile, CacheSize and CacheTTL.* from CONF.\n"
@@ -128,6 +137,7 @@ static const char help_text[] =
 "EXIT STATUS\n"
 "    0   done (list and purge: also when nothing matched)\n"
 "    1   get or del found no such record\n"
+"    69  the shared cache could not be reached (done on this host only)\n"
 "    64  usage error\n"
 "    66  the cache file does not exist or cannot be read\n"
 "    74  I/O error, or the cache file is damaged\n"
@@ -556,6 +566,38 @@ show_domain(const struct cache_entry *d, time_t now, const char *indent)
 	putchar('\n');
 }
 
+/* shared_get - with SharedCache set, one line on the shared copy of key; radmin_get's status */
+static int
+shared_get(const char *key, time_t now)
+{
+	struct rrec rec;
+	char w[64];
+	int rc;
+
+	if (!rconn_enabled())
+		return -1;
+	switch ((rc = radmin_get(key, &rec))) {
+	case 1:
+		until(w, sizeof(w), rec.expires, now);
+		if (rec.type == RREC_DOMAIN)
+			printf("shared:    facts 0x%x, %s\n", rec.facts, w);
+		else
+			printf("shared:    %s (%s), %s\n", verdict_str(rec.r.verdict),
+			    rec.r.reason != R_NONE ? reason_str(rec.r.reason) : "-", w);
+		break;
+	case 0:
+		printf("shared:    none\n");
+		break;
+	case 2:
+		printf("shared:    damaged value (a miss for every host; purge deletes it)\n");
+		break;
+	default:
+		printf("shared:    unavailable\n");
+		break;
+	}
+	return rc;
+}
+
 static int
 cmd_get(struct ctx *x, int argc, char **argv)
 {
@@ -587,7 +629,7 @@ cmd_get(struct ctx *x, int argc, char **argv)
 		dst = cache_get_entry(x->cache, dkey, &d);
 	if (st == CACHE_MISS && dst != CACHE_HIT) {
 		fprintf(stderr, "sav-cache: %s: not in the cache\n", key + 2);
-		return EXIT_NOTFOUND;
+		return shared_get(key, now) == 1 ? EX_OK : EXIT_NOTFOUND;
 	}
 	if (st == CACHE_MISS)
 		printf("%s: no address record\n", key + 2);
@@ -634,10 +676,30 @@ cmd_get(struct ctx *x, int argc, char **argv)
 		printf("domain %s:\n", dom);
 		show_domain(&d, now, "  ");
 	}
+	shared_get(key, now);
 	return EX_OK;
 }
 
 /* ---- del, purge ---- */
+
+/*
+ * shared_done - with SharedCache set, say what the fleet-wide half of a
+ * del or purge did (n keys deleted, -1: not reached) and give the exit
+ * status: rc, or EX_OK when only the shared cache had it, or
+ * EX_UNAVAILABLE when it could not be reached (the local half is done).
+ */
+static int
+shared_done(int rc, long n)
+{
+	if (!rconn_enabled())
+		return rc;
+	if (n < 0) {
+		fprintf(stderr, "sav-cache: the shared cache is unavailable: done on this host only\n");
+		return EX_UNAVAILABLE;
+	}
+	printf("shared cache: deleted %ld key%s\n", n, n == 1 ? "" : "s");
+	return n > 0 && rc == EXIT_NOTFOUND ? EX_OK : rc;
+}
 
 static int
 cmd_del(struct ctx *x, int argc, char **argv)
@@ -670,19 +732,18 @@ cmd_del(struct ctx *x, int argc, char **argv)
 			return EX_IOERR;
 		}
 		printf("deleted %ld record%s of %s\n", n, n == 1 ? "" : "s", dom);
-		return n > 0 ? EX_OK : EXIT_NOTFOUND;
+		return shared_done(n > 0 ? EX_OK : EXIT_NOTFOUND, radmin_del_domain(dom));
 	}
 	st = cache_del(x->cache, key);
 	if (st == CACHE_ERR) {
 		fprintf(stderr, "sav-cache: deleting failed\n");
 		return EX_IOERR;
 	}
-	if (st == CACHE_MISS) {
+	if (st == CACHE_MISS)
 		fprintf(stderr, "sav-cache: %s: not in the cache\n", key + 2);
-		return EXIT_NOTFOUND;
-	}
-	printf("deleted %s\n", key + 2);
-	return EX_OK;
+	else
+		printf("deleted %s\n", key + 2);
+	return shared_done(st == CACHE_MISS ? EXIT_NOTFOUND : EX_OK, radmin_del(key));
 }
 
 static int
@@ -703,7 +764,7 @@ cmd_purge(struct ctx *x, int argc, char **argv)
 		return EX_IOERR;
 	}
 	printf("purged %ld %srecord%s\n", n, all ? "" : "expired or damaged ", n == 1 ? "" : "s");
-	return EX_OK;
+	return shared_done(EX_OK, rconn_enabled() ? radmin_purge(all) : 0);
 }
 
 /* ---- stats ---- */
@@ -719,6 +780,45 @@ human(char *buf, size_t size, long long b)
 		snprintf(buf, size, "%.1f KiB", (double)b / (1LL << 10));
 	else
 		snprintf(buf, size, "%lld bytes", b);
+}
+
+/* shared_stats - with SharedCache set, its section of stats: keys by kind, memory */
+static void
+shared_stats(int json)
+{
+	struct radmin_stats r;
+	char a[32], b[32];
+	int up;
+
+	if (!rconn_enabled())
+		return;
+	up = radmin_stats(&r) == 0;
+	if (json) {
+		printf(",\"shared\":{\"reachable\":%s", up ? "true" : "false");
+		if (up) {
+			printf(",\"addresses\":%ld,\"domains\":%ld,\"refresh\":%ld,\"coordination\":%ld,"
+			    "\"other\":%ld,\"capped\":%s,\"used_memory\":%lld,\"maxmemory\":%lld,"
+			    "\"maxmemory_policy\":",
+			    r.addrs, r.domains, r.refresh, r.coord, r.other, r.capped ? "true" : "false",
+			    r.used_memory, r.maxmemory);
+			util_json_str(stdout, r.policy);
+		}
+		putchar('}');
+		return;
+	}
+	printf("shared cache (%s%s):\n", rconn_prefix(), up ? "" : ": unavailable");
+	if (!up)
+		return;
+	printf("  addresses  %8ld%s\n  domains    %8ld\n  refreshing %8ld\n  locks and limits %2ld\n"
+	    "  other keys %8ld\n", r.addrs, r.capped ? "+ (counting stopped)" : "", r.domains, r.refresh,
+	    r.coord, r.other);
+	if (r.used_memory >= 0) {
+		human(a, sizeof(a), r.used_memory);
+		human(b, sizeof(b), r.maxmemory);
+		printf("  memory     %s used, %s%s, policy %s (Redis %s)\n", a,
+		    r.maxmemory > 0 ? b : "no", r.maxmemory > 0 ? " at most" : " limit",
+		    r.policy[0] ? r.policy : "?", r.version[0] ? r.version : "?");
+	}
 }
 
 static int
@@ -757,8 +857,10 @@ cmd_stats(struct ctx *x, int argc, char **argv)
 		printf("},\"stale\":%ld,\"domains\":%ld,\"by_fact\":{", s.stale, s.domains);
 		for (i = 0; i < FACT_COUNT; i++)
 			printf("%s\"%s\":%ld", i ? "," : "", cache_fact_str(1u << i), s.by_fact[i]);
-		printf("},\"expired\":%ld,\"damaged\":%ld,\"oldest\":%lld,\"newest\":%lld}\n",
+		printf("},\"expired\":%ld,\"damaged\":%ld,\"oldest\":%lld,\"newest\":%lld",
 		    s.expired, s.malformed, (long long)s.oldest, (long long)s.newest);
+		shared_stats(1);
+		puts("}");
 		return EX_OK;
 	}
 	human(a, sizeof(a), s.file_size);
@@ -788,6 +890,7 @@ cmd_stats(struct ctx *x, int argc, char **argv)
 		ago(w, sizeof(w), s.newest, now);
 		printf("newest:     %s (%s)\n", ts, w);
 	}
+	shared_stats(0);
 	return EX_OK;
 }
 
@@ -844,6 +947,11 @@ main(int argc, char **argv)
 		x.have_conf = 1;
 		if (x.conf.cachefile[0] == '\0') {
 			fprintf(stderr, "sav-cache: %s: CacheFile is not set: there is no cache\n", conffile);
+			conf_free(&x.conf);
+			return EX_CONFIG;
+		}
+		/* SharedCache: del and purge act on the whole fleet, stats shows it */
+		if (rconn_init(&x.conf.shared) < 0) {
 			conf_free(&x.conf);
 			return EX_CONFIG;
 		}

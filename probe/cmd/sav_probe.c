@@ -36,6 +36,9 @@
 #include "log.h"
 #include "print.h"
 #include "probe.h"
+#include "tls.h"
+#include "rcache.h"
+#include "rconn.h"
 
 #define LIST_LINE_MAX	2048
 #define WAIT_MAX	86400	/* --wait: seconds */
@@ -93,8 +96,11 @@ print_json(FILE *fp, const struct probe_result *r)
 		util_json_str(fp, r->tls);
 	else
 		fputs("null", fp);
-	fprintf(fp, ",\"cached\":%s,\"elapsed_ms\":%ld}\n",
-		r->cached ? "true" : "false", r->elapsed_ms);
+	/* cache_source: which cache answered, null when none did */
+	fprintf(fp, ",\"cached\":%s,\"cache_source\":%s,\"elapsed_ms\":%ld}\n",
+		r->cached ? "true" : "false",
+		!r->cached ? "null" : r->cached == RESULT_CACHED_SHARED ? "\"shared\"" : "\"local\"",
+		r->elapsed_ms);
 }
 
 static void
@@ -478,6 +484,17 @@ main(int argc, char **argv)
 			fprintf(stderr, "sav-probe: warning: no cache: %s\n", err);
 	}
 
+	/* the trust store is read once, before the first probe's clock starts */
+	if (o.conf.probe.tls != SMTP_TLS_NEVER && tls_prepare(err, sizeof(err)) < 0)
+		fprintf(stderr, "sav-probe: warning: TLS: %s; probes stay in plaintext\n", err);
+	/* the fleet's shared cache (SharedCache in -c CONF), as the milter uses it */
+	rcache_init(&o.conf.ttl);
+	if (rconn_init(&o.conf.shared) < 0) {
+		fprintf(stderr, "sav-probe: the shared cache cannot be used (SharedCache keys)\n");
+		conf_free(&o.conf);
+		return EX_CONFIG;
+	}
+
 	/* the milter's limits, from the configuration (defaults without -c) */
 	if ((o.lim = limit_new(&o.conf.limits, o.conf.probe.cache)) == NULL) {
 		fprintf(stderr, "sav-probe: cannot set up the probe limits\n");
@@ -491,6 +508,7 @@ main(int argc, char **argv)
 	/* every probe has ended with its caller: nothing is left to wait for */
 	if (limit_free(o.lim, 5000) == 0 && o.conf.probe.cache != NULL)
 		cache_close(o.conf.probe.cache);
+	rconn_shutdown();
 	conf_free(&o.conf);
 	return worst;
 }

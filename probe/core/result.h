@@ -26,9 +26,12 @@ struct probe_result {
 	int	catch_all;
 	char	tls[16];		/* TLS protocol of the deciding session ("TLSv1.3"), "" plaintext */
 	int	needs_tls;		/* a plaintext session was told "TLS first" (the domain fact) */
-	int	cached;
+	int	cached;		/* 0, or where the answer came from: RESULT_CACHED_* */
 	long	elapsed_ms;
 };
+
+#define RESULT_CACHED_LOCAL	1	/* this host's cache (LMDB) */
+#define RESULT_CACHED_SHARED	2	/* the fleet's shared cache (Redis) */
 
 /*
  * result_set - r from scratch: every field cleared, then the address

@@ -34,7 +34,8 @@
  *	12. 501/553 with syntax wording ("syntax", "too long", ...)
  *	                                                 -> SYNTAX
  *	13. any policy wording (verdict_policy_wording: blocklists,
- *	    relay, policy, "prohibit", "sender", ...)    -> POLICY
+ *	    relay, policy, "prohibit", "sender", "connect", ...)
+ *	                                                 -> POLICY
  *	14. any other well-formed enhanced code but x.0.0 (5.5.x, 5.1.4
  *	    ambiguous, 5.3.x, ...) outranks the wording: "550 5.5.1 User
  *	    unknown" names an invalid command            -> OTHER
@@ -197,6 +198,12 @@ static const struct word policy_words[] = {
 	 * about the mailbox probed.
 	 */
 	{ "prohibit", 0 }, { "sender", 0 },
+	/*
+	 * A refusal of our connection held back until RCPT (Haraka's
+	 * access plugin behind delay_deny: "550 host [ip] You are not
+	 * allowed to connect", no enhanced code) is about us.
+	 */
+	{ "connect", 1 },
 	{ NULL, 0 }
 };
 

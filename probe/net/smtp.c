@@ -27,6 +27,8 @@
  *				in order; without it, one command at a time
  *				and the random RCPT only after a 2xx to the
  *				real
+ *	[lock-step, 5xx without an enhanced code to the real RCPT:
+ *	 -> RCPT TO:<postmaster@domain>, once, before QUIT]
  *	-> QUIT			quit_ms; the 221, last, proves that every
  *				reply was counted: without it no answer
  *				stands (SMTP_CLOSED), and a reply that is
@@ -111,6 +113,7 @@ struct smtp_lines {
 	char	mail[SMTP_LINE_MAX + 1];
 	char	rcpt[SMTP_LINE_MAX + 1];
 	char	random[SMTP_LINE_MAX + 1];
+	char	postmaster[SMTP_LINE_MAX + 1];
 	char	vrfy[SMTP_LINE_MAX + 1];
 	char	vrfy_random[SMTP_LINE_MAX + 1];
 };
@@ -126,6 +129,7 @@ static const char *const stage_what[] = {
 	[SMTP_ST_RCPT] = "RCPT reply",
 	[SMTP_ST_RANDOM] = "random RCPT reply",
 	[SMTP_ST_QUIT] = "QUIT reply",
+	[SMTP_ST_POSTMASTER] = "postmaster RCPT reply",
 };
 
 /* smtp_err - record a sanitised detail in out->err and trace it */
@@ -205,7 +209,8 @@ smtp_build(const struct smtp_params *p, struct smtp_lines *l, const char **why, 
 	 * refused as such (SMTP_BAD_INPUT), whatever the build flags.
 	 */
 	if (smtp_has_crlf(p->helo) || smtp_has_crlf(sender) ||
-	    smtp_has_crlf(p->rcpt) || smtp_has_crlf(p->random_rcpt)) {
+	    smtp_has_crlf(p->rcpt) || smtp_has_crlf(p->random_rcpt) ||
+	    smtp_has_crlf(p->postmaster_rcpt)) {
 		*why = "CR or LF in a command part";
 		*bad = 1;
 		return -1;
@@ -219,6 +224,10 @@ smtp_build(const struct smtp_params *p, struct smtp_lines *l, const char **why, 
 	if (p->random_rcpt != NULL &&
 	    smtp_line(l->random, sizeof(l->random), why, "RCPT TO:<%s>\r\n",
 		      p->random_rcpt) == 0)
+		return -1;
+	if (p->postmaster_rcpt != NULL &&
+	    smtp_line(l->postmaster, sizeof(l->postmaster), why, "RCPT TO:<%s>\r\n",
+		      p->postmaster_rcpt) == 0)
 		return -1;
 	if (p->method == SMTP_METHOD_VRFY) {
 		if (smtp_line(l->vrfy, sizeof(l->vrfy), why, "VRFY <%s>%s\r\n",
@@ -715,6 +724,43 @@ smtp_vrfy(struct smtp_sess *s, const struct smtp_lines *l)
 }
 
 /*
+ * smtp_postmaster - the real RCPT got a 5xx without an enhanced code
+ * ("550 Invalid recipient", "550 Unrouteable address"): words that
+ * some servers also give to a client they refuse by rule. RFC 5321
+ * 4.5.1 says postmaster must be accepted, so ask for it, once, before
+ * QUIT: a refusal of postmaster too says the refusal is about us, not
+ * the mailbox. Lock-step sessions only: a pipelined batch ends in QUIT
+ * (see PAIRING), and there the answer stands as it is. Whatever
+ * happens here only decides have_postmaster, unless the replies stop
+ * pairing up with the commands.
+ */
+static void
+smtp_postmaster(struct smtp_sess *s, const struct smtp_lines *l)
+{
+	struct smtp_outcome *out = s->out;
+	enum smtp_status st;
+	struct reply r;
+
+	out->stage = SMTP_ST_POSTMASTER;
+	st = smtp_cmd(s, l->postmaster, SMTP_ST_POSTMASTER, &r);
+	if (st != SMTP_ANSWERED) {
+		smtp_settle(s, smtp_after_fail(s, st, &r));
+		return;
+	}
+	out->have_postmaster = 1;
+	out->postmaster = r;
+	smtp_settle(s, smtp_quit(s, 0));
+}
+
+/* smtp_wants_postmaster - is the real RCPT's answer one to check with postmaster? */
+static int
+smtp_wants_postmaster(const struct smtp_outcome *out, const struct smtp_lines *l)
+{
+	return l->postmaster[0] != '\0' && out->last.code / 100 == 5 &&
+	    out->last.enhanced[0] == '\0';
+}
+
+/*
  * smtp_random - the catch-all RCPT after the real RCPT got its reply
  * (in out->last), then QUIT. Lock-step (grouped 0) it is asked only
  * after a 2xx; pipelined (grouped 1) it went out in the same write as
@@ -734,7 +780,10 @@ smtp_random(struct smtp_sess *s, const struct smtp_lines *l, int grouped)
 	struct reply r;
 
 	if (out->last.code / 100 != 2) {
-		smtp_settle(s, smtp_quit(s, grouped));
+		if (!s->quit_sent && smtp_wants_postmaster(out, l))
+			smtp_postmaster(s, l);
+		else
+			smtp_settle(s, smtp_quit(s, grouped));
 		return;
 	}
 	out->stage = SMTP_ST_RANDOM;
@@ -829,6 +878,8 @@ smtp_mail_rcpt(struct smtp_sess *s, const struct smtp_lines *l)
 	out->last = r;
 	if (l->random[0] != '\0')
 		smtp_random(s, l, grouped);
+	else if (!s->quit_sent && smtp_wants_postmaster(out, l))
+		smtp_postmaster(s, l);
 	else
 		smtp_settle(s, smtp_quit(s, 0));
 }
@@ -849,6 +900,7 @@ smtp_probe(const struct smtp_params *p, const struct sockaddr *sa,
 	memset(out, 0, sizeof(*out));
 	reply_init(&out->last);
 	reply_init(&out->random);
+	reply_init(&out->postmaster);
 	out->status = SMTP_PROTOCOL_ERROR;
 	out->stage = SMTP_ST_CONNECT;
 	s.p = p;
@@ -991,6 +1043,7 @@ smtp_stage_str(enum smtp_stage s)
 	case SMTP_ST_RCPT:	return "rcpt";
 	case SMTP_ST_RANDOM:	return "random";
 	case SMTP_ST_QUIT:	return "quit";
+	case SMTP_ST_POSTMASTER: return "postmaster";
 	}
 	return "?";
 }

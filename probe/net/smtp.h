@@ -51,6 +51,8 @@ struct smtp_params {
 	const char *sender;		/* MAIL FROM path content, "" for <> */
 	const char *rcpt;		/* "local@domain" (addr_format) */
 	const char *random_rcpt;	/* NULL: no catch-all check */
+	const char *postmaster_rcpt;	/* "postmaster@domain", asked after a 5xx without an
+					   enhanced code to the real RCPT; NULL: never */
 	int	need_smtputf8;		/* address needs SMTPUTF8 */
 	enum smtp_method method;
 	enum smtp_tls tls;
@@ -73,6 +75,7 @@ struct smtp_params {
 enum smtp_stage {
 	SMTP_ST_CONNECT, SMTP_ST_GREETING, SMTP_ST_EHLO, SMTP_ST_HELO, SMTP_ST_STARTTLS,
 	SMTP_ST_MAIL, SMTP_ST_VRFY, SMTP_ST_RCPT, SMTP_ST_RANDOM, SMTP_ST_QUIT,
+	SMTP_ST_POSTMASTER,
 };
 
 enum smtp_status {
@@ -100,6 +103,8 @@ struct smtp_outcome {
 	int	have_random;		/* the catch-all RCPT got a reply; it counts
 					   only when last (the real RCPT) is 2xx */
 	struct reply random;
+	int	have_postmaster;	/* the postmaster RCPT got a reply (see postmaster_rcpt) */
+	struct reply postmaster;
 	unsigned ext;			/* EHLO extensions (REPLY_EXT_*); after STARTTLS, of the EHLO inside */
 	struct tls_info tls;		/* tls.protocol "" : the session stayed plaintext */
 	char	err[128];		/* sanitised detail for time-outs and errors */

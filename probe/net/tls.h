@@ -39,6 +39,14 @@ enum tls_status {
 };
 
 /*
+ * tls_prepare - make the process's SSL_CTX now (the system trust store
+ * is read once, some 25 ms of CPU) rather than in the first probe's
+ * handshake; later calls do nothing. Returns 0, or -1 with err set
+ * (tls_start then fails each session with the same reason).
+ */
+int	tls_prepare(char *err, size_t errlen);
+
+/*
  * tls_injected - the response-injection check, for the moment the
  * 220 to STARTTLS has been read: non-zero when any byte is already in
  * netio's buffer or waiting on the socket (a server that means TLS

@@ -25,7 +25,8 @@
 # runs sav-probe BENCH_RUNS times (default 5) with the old and the new
 # binary (alternately, after one unmeasured warm-up each) and prints the
 # median time from the connect (the relay's accept) to the moment the
-# client sends QUIT, i.e. has every reply it needs for the verdict, in
+# client has every reply it needs for the verdict (the relay's last
+# server chunk but a lone 221, plus the one-way delay), in
 # ms and in round trips (ms / RTT, one decimal), the fastest run in
 # round trips too (load only ever adds time), and after/before. "before" is sav-probe built from
 # BENCH_BEFORE_REV (default fad38c7: main before the catch-all RCPT was
@@ -34,6 +35,20 @@
 # The QUIT and its 221 (one more round trip) come after the verdict and
 # are not counted; the "probe ms" column is sav-probe's whole elapsed_ms
 # (DNS, dialogue, QUIT), for reference.
+#
+# BENCH_MODE=tls (`make bench-starttls`) measures STARTTLS instead: the
+# same Postfix, now with a self-signed certificate and
+# smtpd_tls_security_level = may, behind the same relay; this tree's
+# sav-probe with --tls never and --tls may, alternately, for valid and
+# invalid; the median ms from the connect to the reply to the real RCPT
+# (taken from the -v trace, timestamped as it is written: inside TLS the
+# relay cannot see the commands), round trips, and tls/plain. Then the CPU (user+sys, the
+# kernel's getrusage of the child, through bash's time) of one
+# sav-probe process verifying 1 and BENCH_CPU_N+1 addresses (default
+# 40) one after the other in each mode: the difference over N is the
+# CPU per probe in a long-running process (the milter), the first
+# figure holds the one-time start (for TLS the SSL_CTX and the system
+# trust store).
 #
 # Needs root, iproute2, ldns-testns, Postfix, git (for the old build)
 # and `make all`. The machine is shared and noisy: read the round-trip
@@ -48,9 +63,11 @@ RELAY=${RELAY:-$LAB_BUILD/tests/rtt_relay}
 RTTS=${BENCH_RTTS:-20 100}
 RUNS=${BENCH_RUNS:-5}
 REV=${BENCH_BEFORE_REV:-fad38c7}
+MODE=${BENCH_MODE:-pipeline}
 for f in "$PROBE" "$RELAY" "$LAB_FAKE_SMTPD"; do
 	[ -x "$f" ] || lab_die "no $f (make all)"
 done
+[ "$MODE" = tls ] && BENCH_BEFORE_PROBE=${BENCH_BEFORE_PROBE:-$PROBE}
 
 # ---------------------------------------------------------------------
 # The old binary
@@ -95,6 +112,16 @@ lab_dns_fallback
 lab_dns_start "$LAB_DNS_DATA"
 
 lab_postfix_mx pf 127.0.0.2 pf.test alice
+if [ "$MODE" = tls ]; then
+	openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=mx.lab.test -days 2 \
+		-keyout "$LAB_DIR/key.pem" -out "$LAB_DIR/cert.pem" >"$LAB_DIR/openssl.log" 2>&1 ||
+		lab_die "openssl req failed"
+	chmod 644 "$LAB_DIR/key.pem" "$LAB_DIR/cert.pem"
+	lab_postfix_set pf "smtpd_tls_cert_file = $LAB_DIR/cert.pem" \
+		"smtpd_tls_key_file = $LAB_DIR/key.pem" "smtpd_tls_security_level = may"
+	echo 'tlsmgr    unix  -       -       n       1000?   1       tlsmgr' \
+		>>"$(lab_postfix_dir pf)/conf/master.cf"
+fi
 lab_postfix_start pf
 lab_fake_start all 127.0.0.3:25 <<'SCRIPT'
 batch
@@ -110,6 +137,7 @@ RELAY_PIDS=""
 relays_start()
 {
 	local d=$1 pid n
+	RELAY_D=$d
 	for pid in $RELAY_PIDS; do
 		lab_kill "$pid"
 	done
@@ -127,7 +155,7 @@ relays_start()
 # One probe
 
 # probe_once BIN ADDRESS RELAYNO WANT - run it; sets PO_MS (ms from the
-# connect to QUIT) and PO_TOTAL (sav-probe's elapsed_ms), or dies when the
+# connect to the last reply it needs) and PO_TOTAL (sav-probe's elapsed_ms), or dies when the
 # verdict is not WANT or the relay did not see exactly one dialogue
 probe_once()
 {
@@ -137,8 +165,11 @@ probe_once()
 	v=$(lab_json_str "$j" verdict)
 	[ "$v" = "$want" ] || lab_die "$addr with $bin: verdict '$v', want '$want' ($j)"
 	[ "$(grep -c ' ACCEPT ' "$log")" = "$id" ] || lab_die "$addr: want exactly one connection through relay $n"
-	q=$(awk -v id="$id" '$1 == id && $3 == "C>" && $5 ~ /^QUIT/ { sub(/^\+/, "", $2); print $2; exit }' "$log")
-	[ -n "$q" ] || lab_die "$addr: no QUIT seen by relay $n (connection $id)"
+	# the last server chunk that is not the 221 alone, as the client got
+	# it (one-way delay later): QUIT may share a write with MAIL and RCPT
+	q=$(awk -v id="$id" -v d="$RELAY_D" '$1 == id && $3 == "S>" && $4 != "EOF" && $5 !~ /^221$/ {
+		t = $2; sub(/^\+/, "", t) } END { if (t != "") print t + d }' "$log")
+	[ -n "$q" ] || lab_die "$addr: no reply seen by relay $n (connection $id)"
 	PO_MS=$q
 	PO_TOTAL=$(lab_json_num "$j" elapsed_ms)
 }
@@ -154,6 +185,98 @@ minimum()	# numbers on stdin -> the smallest (load only ever adds time)
 }
 
 # ---------------------------------------------------------------------
+# STARTTLS (BENCH_MODE=tls)
+
+# tls_once TLSMODE ADDRESS WANT - one probe through relay 2 with --tls
+# TLSMODE; sets PO_MS (ms from "smtp: connect" to the reply to the real
+# RCPT, the second "S:" line after "C: MAIL FROM", in the -v trace, each
+# line stamped when it was written: QUIT may go out in the same write as
+# MAIL and RCPT, so it no longer marks the verdict) or dies when the
+# verdict, the session's TLS or the count of connections is not right
+tls_once()
+{
+	local mode=$1 addr=$2 want=$3 log=$LAB_DIR/relay2.log id j v t
+	id=$(( $(grep -c ' ACCEPT ' "$log" 2>/dev/null) + 1 ))
+	j=$("$PROBE" --json -v --tls "$mode" --resolver 127.0.0.1 --allow-private --helo bench.test "$addr" \
+		2> >(perl -MTime::HiRes=time -ne 'printf "%.3f %s", time * 1000, $_' >"$LAB_DIR/tls.trace"))
+	for _ in $(seq 20); do grep -q 'smtp: answered' "$LAB_DIR/tls.trace" && break; sleep 0.05; done
+	v=$(lab_json_str "$j" verdict)
+	t=$(lab_json_str "$j" tls)
+	[ "$v" = "$want" ] || lab_die "$addr --tls $mode: verdict '$v', want '$want' ($j)"
+	if [ "$mode" = may ]; then
+		[ "$t" = TLSv1.3 ] || lab_die "$addr --tls may: tls '$t', want TLSv1.3 ($j)"
+	else
+		[ -z "$t" ] || lab_die "$addr --tls never: tls '$t'"
+	fi
+	[ "$(grep -c ' ACCEPT ' "$log")" = "$id" ] || lab_die "$addr: want exactly one connection through relay 2"
+	PO_MS=$(awk '/smtp: connect / && !c { c = $1 } / C: MAIL FROM:/ { m = 1; s = 0 }
+		m && / S: / && ++s == 2 && !q { q = $1 }
+		END { if (c && q) printf "%.1f", q - c }' "$LAB_DIR/tls.trace")
+	[ -n "$PO_MS" ] || lab_die "$addr: no connect or RCPT reply in the trace"
+}
+
+# cpu_run TLSMODE N - user+sys ms of one sav-probe verifying N addresses
+cpu_run()
+{
+	local mode=$1 n=$2 i t
+	for i in $(seq "$n"); do
+		echo "alice@pf.test"
+	done >"$LAB_DIR/cpu.list"
+	t=$( { TIMEFORMAT='%3U %3S'; time "$PROBE" --json --tls "$mode" --resolver 127.0.0.1 --allow-private \
+		--helo bench.test -f "$LAB_DIR/cpu.list" >"$LAB_DIR/cpu.out" 2>/dev/null; } 2>&1)
+	[ "$(grep -c '"verdict":"valid"' "$LAB_DIR/cpu.out")" = "$n" ] || lab_die "cpu run --tls $mode: not $n valid"
+	awk -v t="$t" 'BEGIN { split(t, a, " "); printf "%.1f", (a[1] + a[2]) * 1000 }'
+}
+
+if [ "$MODE" = tls ]; then
+	CPU_N=${BENCH_CPU_N:-40}
+	echo "bench-probe (tls): first contact with STARTTLS against the same Postfix"
+	echo "  $NETEM; DNS is answered at once and not counted"
+	echo "  Postfix $(postconf -d -h mail_version 2>/dev/null), smtpd_tls_security_level = may, RSA 2048 self-signed;"
+	echo "  $(openssl version)"
+	echo "  ms from the connect to the reply to the real RCPT (the verdict), median of $RUNS runs;"
+	echo "  RTTs = that / RTT, and the fastest run's (min); tls/plain = ratio of the medians;"
+	echo "  load: $(cut -d' ' -f1-3 /proc/loadavg)"
+	echo
+	printf '%-6s  %-9s  %9s %5s %5s  %9s %5s %5s  %9s  %6s\n' RTT verdict \
+		"plain ms" RTTs min "tls ms" RTTs min "+RTTs" "tls/pl"
+	for rtt in $RTTS; do
+		relays_start $((rtt / 2))
+		for sc in "valid|alice@pf.test" "invalid|nobody@pf.test"; do
+			IFS='|' read -r want addr <<<"$sc"
+			: >"$LAB_DIR/p.ms"
+			: >"$LAB_DIR/t.ms"
+			tls_once never "$addr" "$want"
+			tls_once may "$addr" "$want"
+			for _ in $(seq "$RUNS"); do
+				tls_once never "$addr" "$want"
+				echo "$PO_MS" >>"$LAB_DIR/p.ms"
+				tls_once may "$addr" "$want"
+				echo "$PO_MS" >>"$LAB_DIR/t.ms"
+			done
+			p=$(median <"$LAB_DIR/p.ms")
+			pm=$(minimum <"$LAB_DIR/p.ms")
+			t=$(median <"$LAB_DIR/t.ms")
+			tm=$(minimum <"$LAB_DIR/t.ms")
+			awk -v rtt="$rtt" -v want="$want" -v p="$p" -v pm="$pm" -v t="$t" -v tm="$tm" 'BEGIN {
+				printf "%-6s  %-9s  %9.1f %5.1f %5.1f  %9.1f %5.1f %5.1f  %9.1f  %6.2f\n",
+					rtt " ms", want, p, p / rtt, pm / rtt, t, t / rtt, tm / rtt, (t - p) / rtt, t / p }'
+		done
+	done
+	echo
+	relays_start 0
+	echo "CPU (user+sys, ms) of one sav-probe process, RTT 0; per probe = (N+1 run - 1 run) / N, N = $CPU_N"
+	printf '%-6s  %10s  %12s  %10s\n' mode "1 address" "$((CPU_N + 1)) addresses" "per probe"
+	for mode in never may; do
+		c1=$(cpu_run "$mode" 1)
+		cn=$(cpu_run "$mode" $((CPU_N + 1)))
+		awk -v m="$mode" -v a="$c1" -v b="$cn" -v n="$CPU_N" -v k=$((CPU_N + 1)) 'BEGIN {
+			printf "%-6s  %10.1f  %12.1f  %10.2f\n", m, a, b, (b - a) / n }'
+	done
+	exit 0
+fi
+
+# ---------------------------------------------------------------------
 # The runs
 
 SCEN=(
@@ -166,7 +289,7 @@ SCEN=(
 echo "bench-probe: first contact, SMTP dialogue until the verdict"
 echo "  $NETEM; DNS is answered at once and not counted"
 echo "  before: $BEFORE_WHAT; after: $PROBE"
-echo "  ms from the connect to QUIT (the client has its verdict), median of $RUNS runs;"
+echo "  ms from the connect to the last reply the verdict needs, median of $RUNS runs;"
 echo "  RTTs = that / RTT, and the fastest run's (min); a/b = after/before (medians);"
 echo "  probe ms = sav-probe's elapsed_ms after (DNS, dialogue, QUIT), median; load: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo

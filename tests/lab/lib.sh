@@ -633,7 +633,8 @@ LAB_FAKES=""
 # each ADDR:PORT with the script read from standard input (may be empty:
 # the defaults), transcript in $LAB_DIR/NAME.tr; waits until it listens.
 # Several may start first and be waited for at once: LAB_FAKE_NOWAIT=1
-# lab_fake_start ...; then lab_fake_wait.
+# lab_fake_start ...; then lab_fake_wait. LAB_FAKE_OPTS adds options
+# (words without blanks), e.g. LAB_FAKE_OPTS="-C cert.pem -K key.pem".
 lab_fake_start()
 {
 	local name=$1 a args=()
@@ -644,8 +645,9 @@ lab_fake_start()
 		args+=(-l "$a")
 	done
 	rm -f "$LAB_DIR/$name.ready"
+	# shellcheck disable=SC2086
 	lab_spawn "$name" "$LAB_FAKE_SMTPD" "${args[@]}" -s "$LAB_DIR/$name.script" \
-		-t "$LAB_DIR/$name.tr" -r "$LAB_DIR/$name.ready"
+		-t "$LAB_DIR/$name.tr" -r "$LAB_DIR/$name.ready" ${LAB_FAKE_OPTS-}
 	: >>"$LAB_DIR/$name.tr"
 	LAB_FAKES="$LAB_FAKES $name"
 	[ "${LAB_FAKE_NOWAIT-}" = 1 ] || lab_fake_wait "$name"
@@ -830,7 +832,7 @@ lab_ge()
 
 # lab_check NAME GOT WANT [GOT WANT]... - one result for several facts.
 # WANT is a plain string (equality), or "~ERE" (extended regex), or
-# "<=N" / ">=N" (integer bounds). All mismatches go into the one
+# "!~ERE" (does not match), or "<=N" / ">=N" (integer bounds). All mismatches go into the one
 # "not ok" line: "got X, want Y; got ..."
 lab_check()
 {
@@ -840,6 +842,7 @@ lab_check()
 		got=$1 want=$2 bad=""
 		shift 2
 		case $want in
+		"!~"*)	! printf '%s\n' "$got" | grep -Eq -- "${want#"!~"}" || bad="no /${want#"!~"}/" ;;
 		"~"*)	printf '%s\n' "$got" | grep -Eq -- "${want#"~"}" || bad="/${want#"~"}/" ;;
 		"<="*)	{ [ -n "$got" ] && [ "$got" -le "${want#"<="}" ]; } 2>/dev/null || bad=$want ;;
 		">="*)	{ [ -n "$got" ] && [ "$got" -ge "${want#">="}" ]; } 2>/dev/null || bad=$want ;;

@@ -28,7 +28,8 @@
 # with ProbeTLS may (real verdict) and never (unknown/starttls-required,
 # not invalid even with StrictNullSender yes), the needs-tls domain
 # fact (learnt, cached, used at once by the next probe), and tls= in
-# the milter's decision line.
+# the milter's decision line with its Postfix-style "Untrusted TLS
+# connection established to ..." line.
 
 . "$(dirname "$0")/lib.sh"
 lab_isolate "$0" "$@"
@@ -224,6 +225,9 @@ got=$(mlab_swaks alice@tls.test)
 line=$(mlab_decision alice@tls.test)
 lab_check "milter: alice@tls.test accepted, decision line has tls=TLSv1.3" "$got" "~^250 " \
 	"$(mlab_field "$line" verdict)" valid "$(mlab_field "$line" tls)" TLSv1.3
+lab_like "$(grep 'TLS connection established to mx.tls.test' "$LAB_DIR/milter.log" | head -1)" \
+	'Untrusted TLS connection established to mx\.tls\.test\[127\.0\.0\.2\]:25: TLSv1\.3 with cipher TLS_[A-Z0-9_]+ \(self-signed\)$' \
+	"milter: logs the session's trust as Postfix does"
 got=$(mlab_swaks alice@plain.test)
 line=$(mlab_decision alice@plain.test)
 lab_check "milter: alice@plain.test (no TLS offered) has tls=none" \

@@ -4,11 +4,13 @@
  * the integration lab. It plays well-behaved, odd and hostile servers:
  * silent ones, tricklers, giant lines, endless multi-line replies,
  * garbage banners, disconnects mid-reply, 421, catch-alls, policy
- * refusals, greylisting, mailbox-full, refusal of <>.
+ * refusals, greylisting, mailbox-full, refusal of <>, and STARTTLS:
+ * real TLS with any certificate, and the hostile peers of TLS.
  *
  * USAGE
  *	fake_smtpd -l ADDR:PORT [-l ADDR:PORT ...] [-s SCRIPT] [-t TRANSCRIPT]
  *		   [-p PIDFILE] [-r READYFILE] [-T SECONDS] [-c MAXCONN] [-n COUNT]
+ *		   [-C CERTFILE -K KEYFILE]
  *
  *	-l	listen address, IPv4 "127.0.0.1:2525" or IPv6 "[::1]:2525"
  *		(up to 16). Port 0 picks a free port; see -r.
@@ -23,6 +25,10 @@
  *	-c	most concurrent connections (default 64); more are accepted
  *		and closed at once ("REFUSED" in the transcript).
  *	-n	exit after COUNT connections have been served and closed.
+ *	-C, -K	PEM certificate (chain) and key for STARTTLS; with them
+ *		the server offers STARTTLS and does a real handshake
+ *		(script "tls" below). The certificate is not checked:
+ *		self-signed, expired, another host's name all do.
  *	SIGTERM or SIGINT: stop, end all connections, write STATS, exit 0.
  *
  * The server only ever binds, listens and accepts: it never connects
@@ -32,7 +38,8 @@
  * FILES: this file (this description, the transcript, the listeners and
  * the parent: accept, fork, reap, limits, exit), fake_smtpd/script.c
  * (the script parser), fake_smtpd/conn.c (one connection, in its
- * child) and fake_smtpd/fake_smtpd.h (what they share).
+ * child), fake_smtpd/tls.c (OpenSSL, server side) and
+ * fake_smtpd/fake_smtpd.h (what they share).
  *
  * TRANSCRIPT (one line per event, each written with a single write()
  * to an O_APPEND file, so lines from concurrent connections never mix
@@ -52,6 +59,21 @@
  *					send() now
  *	ID S: [giant line N bytes]	see giant-line
  *	ID S: [endless: N lines, M bytes]	see endless-multiline
+ *	ID TLS start MODE		STARTTLS accepted, the 220 is sent;
+ *					MODE: handshake garbage close inject stall
+ *	ID TLS established PROTO CIPHER sni=NAME  a handshake succeeded
+ *					(NAME: the client's SNI, "-" none);
+ *					the dialogue goes on inside TLS
+ *	ID TLS failed WHY		the handshake failed
+ *	ID TLS plaintext after STARTTLS: N bytes, dropped: BYTES
+ *					the client sent more after its STARTTLS
+ *	ID S(injected): LINE		"tls inject": a line sent in the 220's write
+ *	ID TLS garbage sent N bytes after a M-byte ClientHello: BYTES
+ *	ID TLS trickle: sent N bytes in MS ms	"tls trickle": the handshake's
+ *					server side is out (or the client went:
+ *					then "TLS failed client closed after ...")
+ *	ID TLS WHAT: received N bytes, client closed|idle after MS ms
+ *					end of "tls stall" or "tls garbage"
  *	ID CLOSE [why]			the connection ended
  *	STATS connections=N max_concurrent=M refused=R	at exit
  * LINE and BYTES are escaped: printable ASCII as is, '\' as "\\",
@@ -122,11 +144,54 @@
  *	max-line N		longest command line accepted (default 2048,
  *				<= 65536); longer ones get "500 5.5.0 Line too long"
  *
+ *	STARTTLS. TLS is on with -C/-K or any "tls" mode but "off". Then
+ *	EHLO replies (2xx) get a "250-STARTTLS" line after their first
+ *	line, until TLS is up, and STARTTLS is answered "220 2.0.0 Ready
+ *	to start TLS" (a "starttls 220 ..." line changes the text; a
+ *	"starttls" reply that is not 220, e.g. "starttls 454 4.7.0 TLS not
+ *	available due to local problem", is sent as it is and the dialogue
+ *	stays plaintext). Without TLS, STARTTLS gets the starttls reply.
+ *	Inside TLS the script goes on as before (EHLO again: no STARTTLS
+ *	line; a second STARTTLS: "554 5.5.1 Error: TLS already active").
+ *	tls MODE [TEXT]		what follows the 220:
+ *		handshake	a real TLS handshake (the default with -C;
+ *				needs -C/-K)
+ *		garbage [TEXT]	wait for the ClientHello, answer it with TEXT
+ *				instead of a ServerHello (default "500 5.5.2
+ *				Error: command not recognized" CRLF, as a
+ *				server that reads the ClientHello as a
+ *				command), then read until the client goes
+ *		close		close right after the 220
+ *		inject [REPLY]	the REPLY lines in the same write as the 220
+ *				(STARTTLS response injection; default "250
+ *				2.1.5 Ok (injected before the TLS handshake)"),
+ *				then the real handshake (needs -C/-K)
+ *		stall		the 220, then never a byte: read until the
+ *				client goes or the idle time ends
+ *		trickle BYTES MS  a real handshake whose server bytes go out
+ *				BYTES at a time, MS apart (each piece well
+ *				inside a per-read time-out, the whole far
+ *				beyond a step's); needs -C/-K
+ *		off		no TLS (the default without -C)
+ *	tls-offer yes|no	announce STARTTLS in EHLO or not (default:
+ *				yes when TLS is on); "no" with tls-required
+ *				is a server that demands TLS and hides it
+ *	tls-ehlo REPLY		the EHLO reply inside TLS (default: the
+ *				ehlo one), e.g. other extensions than before
+ *	tls-max 1.0|1.1|1.2|1.3	the highest protocol the handshake offers
+ *				(1.0 and 1.1 also lower OpenSSL's floor and
+ *				security level, which refuse them otherwise)
+ *	tls-required [REPLY]	in plaintext, MAIL, RCPT, VRFY and DATA get
+ *				REPLY (default "530 5.7.0 Must issue a
+ *				STARTTLS command first")
+ *
  * Examples: greylisting "rcpt default 450 4.7.1 Greylisted, try later";
  * mailbox full "rcpt full@x.test 552 5.2.2 Mailbox full"; policy
  * "rcpt default 554 5.7.1 Client host blocked"; refusing <> "mail <>
  * 550 5.7.1 Null sender refused"; slow server "delay rcpt 5000";
- * trickle "trickle 1 500 greeting".
+ * trickle "trickle 1 500 greeting"; TLS required "tls-required" with
+ * -C/-K; a 454 to STARTTLS "tls-offer yes" and "starttls 454 4.7.0 TLS
+ * not available due to local problem".
  *
  * Caps: 4 MiB received per connection, 1000 commands per connection,
  * 1000 data lines are logged per message, script lines 8 KiB, replies
@@ -358,6 +423,7 @@ usage(void)
 {
 	fprintf(stderr, "usage: fake_smtpd -l ADDR:PORT [-l ...] [-s SCRIPT] [-t TRANSCRIPT]\n"
 		"\t[-p PIDFILE] [-r READYFILE] [-T SECONDS] [-c MAXCONN] [-n COUNT]\n"
+		"\t[-C CERTFILE -K KEYFILE]\n"
 		"(the script language is described at the top of fake_smtpd.c)\n");
 	exit(64);
 }
@@ -371,6 +437,7 @@ main(int argc, char **argv)
 	struct pollfd pfd[MAX_LISTEN];
 	struct sigaction sa;
 	const char *script = NULL, *transcript = NULL, *pidfile = NULL, *readyfile = NULL;
+	const char *cert = NULL, *key = NULL;
 	long lifetime = 1800, maxconn = 64, count = 0, start, end_ms = 0;
 	unsigned long id = 0, served = 0, refused = 0;
 	int active = 0, maxactive = 0, ch, i;
@@ -379,7 +446,7 @@ main(int argc, char **argv)
 	size_t rl = 0;
 
 	script_defaults(&sc);
-	while ((ch = getopt(argc, argv, "l:s:t:p:r:T:c:n:")) != -1) {
+	while ((ch = getopt(argc, argv, "l:s:t:p:r:T:c:n:C:K:")) != -1) {
 		switch (ch) {
 		case 'l':
 			if (nls == MAX_LISTEN)
@@ -393,6 +460,8 @@ main(int argc, char **argv)
 		case 'T': lifetime = parse_num(optarg, 0, 86400 * 7, "-T", 0); break;
 		case 'c': maxconn = parse_num(optarg, 1, MAX_CHILDREN, "-c", 0); break;
 		case 'n': count = parse_num(optarg, 1, LONG_MAX, "-n", 0); break;
+		case 'C': cert = optarg; break;
+		case 'K': key = optarg; break;
 		default: usage();
 		}
 	}
@@ -400,6 +469,16 @@ main(int argc, char **argv)
 		usage();
 	if (script != NULL)
 		script_load(&sc, script);
+	if ((cert == NULL) != (key == NULL))
+		die("-C and -K go together");
+	if (cert != NULL) {
+		tls_load(cert, key);
+		if (!sc.tls_mode_set)
+			sc.tls_mode = TLS_HANDSHAKE;
+	}
+	if ((sc.tls_mode == TLS_HANDSHAKE || sc.tls_mode == TLS_INJECT ||
+	     sc.tls_mode == TLS_TRICKLE) && !tls_loaded())
+		die("tls %s needs -C and -K", tls_mode_name(sc.tls_mode));
 	if (transcript != NULL) {
 		tfd = open(transcript, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 		if (tfd < 0)

@@ -3,9 +3,12 @@
  * conn - one fake_smtpd connection, served in the child process the
  * parent forked for it: read command lines, answer each as the script
  * says (replies, delays, trickles, giant and endless replies,
- * disconnects, 421, resets, batched writes; see the top of
- * tests/tools/fake_smtpd.c), and write the transcript lines of the
- * connection (EARLY, PIPELINED, C:, S:, BATCH, CLOSE).
+ * disconnects, 421, resets, batched writes, STARTTLS and its hostile
+ * variants; see the top of tests/tools/fake_smtpd.c), and write the
+ * transcript lines of the connection (EARLY, PIPELINED, C:, S:, BATCH,
+ * TLS, CLOSE). After a handshake every read and write goes through
+ * TLS (io_read, io_send; tls.c); what the client sent in plaintext
+ * after its STARTTLS line is logged and dropped.
  *
  * Every read is bounded: lines are cut at the script's max-line, a
  * connection gets at most CONN_IN_MAX bytes and CONN_CMDS_MAX
@@ -47,7 +50,50 @@ struct conn {
 	char	out[OUT_BUF];		/* batch: replies not yet written */
 	size_t	outlen;
 	int	nout;			/* batch: replies in out */
+	struct ssl_st *ssl;		/* after STARTTLS: all I/O goes through it */
+	int	tls_notify;		/* end TLS with close_notify (after QUIT only) */
 };
+
+/* io_read - one read, plaintext or TLS: bytes, 0 at EOF, -1 on error */
+static ssize_t
+io_read(struct conn *c, void *buf, size_t len)
+{
+	ssize_t r;
+
+	if (c->ssl != NULL)
+		return tls_read(c->ssl, buf, len);
+	do
+		r = read(c->fd, buf, len);
+	while (r < 0 && errno == EINTR);
+	return r;
+}
+
+/* io_send - send all of buf, plaintext or TLS: 0, or -1 when the client is gone */
+static int
+io_send(struct conn *c, const char *buf, size_t len)
+{
+	ssize_t w;
+
+	if (c->ssl != NULL)
+		return tls_write(c->ssl, buf, len) == (long)len ? 0 : -1;
+	while (len > 0) {
+		w = send(c->fd, buf, len, MSG_NOSIGNAL);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		buf += w;
+		len -= (size_t)w;
+	}
+	return 0;
+}
+
+/* io_ready - input is waiting that poll() would not show (TLS buffers) */
+static int
+io_ready(const struct conn *c)
+{
+	return c->ssl != NULL && tls_pending(c->ssl) > 0;
+}
 
 /*
  * conn_flush - write the replies "batch" held back, in one send(), and
@@ -56,26 +102,15 @@ struct conn {
 static int
 conn_flush(struct conn *c)
 {
-	size_t off = 0;
-	ssize_t w;
+	int rc;
 
 	if (c->outlen == 0)
 		return 0;
 	tlog("%lu BATCH %d", c->id, c->nout);
-	while (off < c->outlen) {
-		w = send(c->fd, c->out + off, c->outlen - off, MSG_NOSIGNAL);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			c->outlen = 0;
-			c->nout = 0;
-			return -1;
-		}
-		off += (size_t)w;
-	}
+	rc = io_send(c, c->out, c->outlen);
 	c->outlen = 0;
 	c->nout = 0;
-	return 0;
+	return rc;
 }
 
 
@@ -90,6 +125,8 @@ conn_close(struct conn *c, const char *why)
 		tlog("%lu C(partial): %s", c->id, buf);
 	}
 	tlog("%lu CLOSE%s%s", c->id, why[0] != '\0' ? " " : "", why);
+	/* inside TLS only the close after QUIT says close_notify */
+	tls_end(c->ssl, c->tls_notify);
 	close(c->fd);
 	_exit(0);
 }
@@ -115,9 +152,7 @@ conn_fill(struct conn *c)
 
 	if (room == 0)
 		return -1;	/* cannot happen: lines are cut at max_line */
-	do
-		r = read(c->fd, c->in + c->inlen, room);
-	while (r < 0 && errno == EINTR);
+	r = io_read(c, c->in + c->inlen, room);
 	if (r <= 0)
 		return r;
 	c->total_in += (unsigned long)r;
@@ -151,6 +186,11 @@ conn_wait(struct conn *c, long ms)
 	if (conn_flush(c) < 0)
 		conn_close(c, "write failed (client gone)");
 	while ((left = end - now_ms()) > 0) {
+		if (io_ready(c) && c->inlen < sizeof(c->in) / 2) {
+			if (conn_fill(c) <= 0)
+				conn_close(c, "client closed");
+			continue;
+		}
 		pfd.fd = c->fd;
 		pfd.events = c->inlen < sizeof(c->in) / 2 ? POLLIN : 0;
 		pfd.revents = 0;
@@ -167,8 +207,6 @@ conn_wait(struct conn *c, long ms)
 static void
 send_raw(struct conn *c, const char *buf, size_t len)
 {
-	ssize_t w;
-
 	if (c->sc->batch && len <= sizeof(c->out)) {
 		if (c->outlen + len > sizeof(c->out) && conn_flush(c) < 0)
 			conn_close(c, "write failed (client gone)");
@@ -176,17 +214,8 @@ send_raw(struct conn *c, const char *buf, size_t len)
 		c->outlen += len;
 		return;
 	}
-	if (conn_flush(c) < 0)
+	if (conn_flush(c) < 0 || io_send(c, buf, len) < 0)
 		conn_close(c, "write failed (client gone)");
-	while (len > 0) {
-		w = send(c->fd, buf, len, MSG_NOSIGNAL);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			conn_close(c, "write failed (client gone)");
-		buf += w;
-		len -= (size_t)w;
-	}
 }
 
 /* send_bytes - send with the stage's (or the global) trickle */
@@ -305,7 +334,6 @@ send_endless(struct conn *c, enum stage st, unsigned long cap, const char *code)
 	unsigned long sent = 0, nlines = 0;
 	const struct stage_act *a = &c->sc->act[st];
 	int trickled = a->trickle_bytes > 0 || c->sc->act[ST_ANY].trickle_bytes > 0;
-	ssize_t w;
 	int len;
 
 	tlog("%lu S: [endless multi-line reply, cap %lu bytes]", c->id, cap);
@@ -316,10 +344,7 @@ send_endless(struct conn *c, enum stage st, unsigned long cap, const char *code)
 			send_bytes(c, st, line, (size_t)len);
 		else {
 			/* no conn_close() here: we want the summary line */
-			do
-				w = send(c->fd, line, (size_t)len, MSG_NOSIGNAL);
-			while (w < 0 && errno == EINTR);
-			if (w <= 0)
+			if (io_send(c, line, (size_t)len) < 0)
 				break;
 		}
 		sent += (unsigned long)len;
@@ -402,6 +427,204 @@ find_reply(const struct conn *c, enum stage st, const char *arg, struct rspec *t
 	return script_default_reply(st, tmp);
 }
 
+/* tls_offered - whether this EHLO reply is to announce STARTTLS */
+static int
+tls_offered(const struct conn *c)
+{
+	const struct script *sc = c->sc;
+
+	if (c->ssl != NULL)
+		return 0;
+	return sc->tls_offer >= 0 ? sc->tls_offer : sc->tls_mode != TLS_OFF;
+}
+
+/*
+ * ehlo_offer - rs with a STARTTLS line after its first line, into out
+ * ("250 fake.test" becomes "250-fake.test", "250 STARTTLS"). Returns rs
+ * itself when it is no 2xx reply or there is no room.
+ */
+static const struct rspec *
+ehlo_offer(const struct rspec *rs, struct rspec *out)
+{
+	size_t n = 0, l0;
+	int i;
+
+	if (rs->none || rs->nlines < 1 || rs->nlines >= RS_LINES || rs->len[0] < 3 ||
+	    rs->data[rs->off[0]] != '2' || rs->off[rs->nlines - 1] + rs->len[rs->nlines - 1] +
+	    16 > sizeof(out->data))
+		return rs;
+	memset(out, 0, sizeof(*out));
+	l0 = rs->len[0];
+	memcpy(out->data, rs->data + rs->off[0], l0);
+	if (l0 == 3)
+		out->data[l0++] = '-';
+	else
+		out->data[3] = '-';
+	out->off[0] = 0;
+	out->len[0] = l0;
+	n = l0;
+	out->off[1] = n;
+	memcpy(out->data + n, rs->data + rs->off[0], 3);
+	n += 3;
+	out->data[n++] = rs->nlines == 1 ? ' ' : '-';
+	memcpy(out->data + n, "STARTTLS", 8);
+	n += 8;
+	out->len[1] = n - out->off[1];
+	for (i = 1; i < rs->nlines; i++) {
+		out->off[i + 1] = n;
+		memcpy(out->data + n, rs->data + rs->off[i], rs->len[i]);
+		n += rs->len[i];
+		out->len[i + 1] = rs->len[i];
+	}
+	out->nlines = rs->nlines + 1;
+	return out;
+}
+
+/*
+ * conn_drain - read and count raw bytes (a ClientHello, mostly) without
+ * answering them, for at most the idle time. first_only: return as soon
+ * as something arrived. Returns 1 (something arrived, first_only), 0
+ * (the client closed or the input cap was reached) or -1 (idle).
+ */
+static int
+conn_drain(struct conn *c, int first_only, unsigned long *got)
+{
+	char buf[4096];
+	long end = now_ms() + c->sc->idle_ms, left;
+	struct pollfd pfd;
+	ssize_t r;
+
+	while ((left = end - now_ms()) > 0) {
+		pfd.fd = c->fd;
+		pfd.events = POLLIN;
+		pfd.revents = 0;
+		if (poll(&pfd, 1, (int)left) <= 0)
+			continue;
+		r = read(c->fd, buf, sizeof(buf));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return 0;
+		*got += (unsigned long)r;
+		if (*got > CONN_IN_MAX)
+			return 0;
+		if (first_only)
+			return 1;
+	}
+	return -1;
+}
+
+/* drain_end - drain to the end and close, saying how it ended */
+static void
+drain_end(struct conn *c, const char *what, unsigned long got)
+{
+	long t0 = now_ms();
+	int rc = conn_drain(c, 0, &got);
+
+	tlog("%lu TLS %s: received %lu bytes, %s after %ld ms", c->id, what, got,
+	     rc == 0 ? "client closed" : "idle", now_ms() - t0);
+	conn_close(c, rc == 0 ? "client closed" : "idle timeout");
+}
+
+/*
+ * conn_starttls - answer STARTTLS (rs: the scripted reply of the
+ * stage). Without TLS, or when the script gives a reply other than 220,
+ * that reply, and the dialogue goes on in plaintext. Otherwise the 220
+ * and then what "tls MODE" says: a real handshake (the dialogue goes
+ * on inside TLS), garbage instead of a ServerHello, a close, plaintext
+ * lines in the 220's write before the handshake, or silence. Plaintext
+ * the client sent after its STARTTLS line is logged and dropped, never
+ * read as commands. Returns only when the dialogue goes on.
+ */
+static void
+conn_starttls(struct conn *c, const struct rspec *rs)
+{
+	static const char ready[] = "220 2.0.0 Ready to start TLS";
+	static const char busy[] = "554 5.5.1 Error: TLS already active";
+	const struct script *sc = c->sc;
+	char buf[2 * RS_MAX + 4 * RS_LINES], shown[LOG_TEXT_MAX * 4 + 64];
+	unsigned long got = 0;
+	size_t n = 0;
+	int i;
+
+	if (c->ssl != NULL) {
+		send_line(c, ST_STARTTLS, busy, strlen(busy));
+		return;
+	}
+	if (sc->tls_mode == TLS_OFF || (sc->act[ST_STARTTLS].reply_set &&
+	    (rs->none || rs->len[0] < 3 || memcmp(rs->data + rs->off[0], "220", 3) != 0))) {
+		send_reply(c, ST_STARTTLS, rs);
+		return;
+	}
+	if (c->inlen > 0) {
+		esc(shown, sizeof(shown), c->in, c->inlen);
+		tlog("%lu TLS plaintext after STARTTLS: %zu bytes, dropped: %s", c->id, c->inlen, shown);
+		c->inlen = 0;
+	}
+	tlog("%lu TLS start %s", c->id, tls_mode_name(sc->tls_mode));
+	if (sc->tls_mode == TLS_INJECT) {
+		/* the 220 and the injected lines leave in one segment */
+		if (conn_flush(c) < 0)
+			conn_close(c, "write failed (client gone)");
+		for (i = 0; i < 1 + sc->tls_text.nlines; i++) {
+			const char *p = i == 0 ? ready : sc->tls_text.data + sc->tls_text.off[i - 1];
+			size_t l = i == 0 ? strlen(ready) : sc->tls_text.len[i - 1];
+
+			if (i == 0 && sc->act[ST_STARTTLS].reply_set) {
+				p = rs->data + rs->off[0];
+				l = rs->len[0];
+			}
+			esc(shown, sizeof(shown), p, l);
+			tlog("%lu S%s: %s", c->id, i == 0 ? "" : "(injected)", shown);
+			memcpy(buf + n, p, l);
+			n += l;
+			memcpy(buf + n, "\r\n", 2);
+			n += 2;
+		}
+		if (io_send(c, buf, n) < 0)
+			conn_close(c, "write failed (client gone)");
+	} else {
+		if (sc->act[ST_STARTTLS].reply_set)
+			send_reply(c, ST_STARTTLS, rs);
+		else
+			send_line(c, ST_STARTTLS, ready, strlen(ready));
+		if (conn_flush(c) < 0)
+			conn_close(c, "write failed (client gone)");
+	}
+	switch (sc->tls_mode) {
+	case TLS_CLOSE:
+		conn_close(c, "right after the 220 to STARTTLS (script)");
+		break;
+	case TLS_STALL:
+		drain_end(c, "stall", 0);
+		break;
+	case TLS_GARBAGE:
+		/* wait for the ClientHello: the garbage is the answer to it */
+		if (conn_drain(c, 1, &got) != 1) {
+			tlog("%lu TLS garbage: no ClientHello (%lu bytes)", c->id, got);
+			conn_close(c, "no ClientHello");
+		}
+		esc(shown, sizeof(shown), sc->tls_text.data, sc->tls_text.len[0]);
+		tlog("%lu TLS garbage sent %zu bytes after a %lu-byte ClientHello: %s", c->id,
+		     sc->tls_text.len[0], got, shown);
+		if (io_send(c, sc->tls_text.data, sc->tls_text.len[0]) < 0)
+			conn_close(c, "write failed (client gone)");
+		drain_end(c, "garbage", got);
+		break;
+	default:
+		if (sc->tls_mode == TLS_TRICKLE)
+			c->ssl = tls_accept_trickle(c->fd, c->id, sc->idle_ms, sc->tls_max,
+						    sc->tls_trickle_bytes, sc->tls_trickle_ms);
+		else
+			c->ssl = tls_accept(c->fd, c->id, sc->idle_ms, sc->tls_max);
+		if (c->ssl == NULL)
+			conn_close(c, "TLS handshake failed");
+		/* RFC 3207: the dialogue starts again; nothing before counts */
+		c->inlen = 0;
+		break;
+	}
+}
+
 /*
  * stage_reply - everything the script says about answering a command
  * of stage st (arg: the rest of the command line). Returns only when
@@ -412,7 +635,7 @@ stage_reply(struct conn *c, enum stage st, const char *arg)
 {
 	const struct stage_act *a = &c->sc->act[st];
 	const struct rspec *rs;
-	struct rspec tmp;
+	struct rspec tmp, offer;
 	char code[4], line[64];
 	long d;
 
@@ -431,6 +654,17 @@ stage_reply(struct conn *c, enum stage st, const char *arg)
 		conn_close(c, "421 (script)");
 	}
 	rs = find_reply(c, st, arg, &tmp);
+	if (c->ssl == NULL && c->sc->tls_required &&
+	    (st == ST_MAIL || st == ST_RCPT || st == ST_VRFY || st == ST_DATA))
+		rs = &c->sc->tls_required_reply;
+	if (st == ST_STARTTLS) {
+		conn_starttls(c, rs);
+		return;
+	}
+	if (st == ST_EHLO && c->ssl != NULL && c->sc->tls_ehlo_set)
+		rs = &c->sc->tls_ehlo;
+	if (st == ST_EHLO && tls_offered(c))
+		rs = ehlo_offer(rs, &offer);
 	reply_code(rs, st == ST_GREETING ? "220" : "250", code);
 	if (a->abort == AB_PARTIAL) {
 		snprintf(line, sizeof(line), "%s-partial", code);
@@ -524,14 +758,16 @@ conn_line(struct conn *c, char *line, size_t *toolong, size_t *shown)
 		/* no whole command waiting: what is held back goes out now */
 		if (conn_flush(c) < 0)
 			conn_close(c, "write failed (client gone)");
-		pfd.fd = c->fd;
-		pfd.events = POLLIN;
-		pfd.revents = 0;
-		rc = poll(&pfd, 1, (int)left);
-		if (rc < 0 && errno != EINTR)
-			conn_close(c, "poll error");
-		if (rc <= 0)
-			continue;
+		if (!io_ready(c)) {
+			pfd.fd = c->fd;
+			pfd.events = POLLIN;
+			pfd.revents = 0;
+			rc = poll(&pfd, 1, (int)left);
+			if (rc < 0 && errno != EINTR)
+				conn_close(c, "poll error");
+			if (rc <= 0)
+				continue;
+		}
 		if (conn_fill(c) <= 0) {
 			if (skipped > 0) {
 				tlog("%lu C: [too long: %zu bytes, unterminated]", c->id, skipped);
@@ -625,7 +861,9 @@ conn_serve(int fd, unsigned long id, const struct script *sc, long end_ms)
 		}
 		st = verb_stage(line, &arg);
 		stage_reply(&c, st, arg);
-		if (st == ST_QUIT && !c.sc->act[ST_QUIT].reply.none)
+		if (st == ST_QUIT && !c.sc->act[ST_QUIT].reply.none) {
+			c.tls_notify = 1;
 			conn_close(&c, "after QUIT");
+		}
 	}
 }

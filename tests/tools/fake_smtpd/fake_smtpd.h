@@ -50,6 +50,17 @@ struct stage_act {
 	long	close_after;		/* close after the reply to the Nth command, 0: off */
 };
 
+/* what happens after "220 Ready to start TLS" (script "tls MODE") */
+enum tls_mode {
+	TLS_OFF,		/* no TLS: STARTTLS gets the starttls reply */
+	TLS_HANDSHAKE,		/* a real handshake with the -C/-K certificate */
+	TLS_GARBAGE,		/* bytes that are no ServerHello, after the ClientHello */
+	TLS_CLOSE,		/* close right after the 220 */
+	TLS_INJECT,		/* plaintext lines in the 220's write, then the handshake */
+	TLS_STALL,		/* the 220, then silence */
+	TLS_TRICKLE		/* a real handshake, its bytes sent slowly */
+};
+
 struct script {
 	struct stage_act act[ST_COUNT + 1];	/* [ST_ANY]: delay, trickle */
 	struct rule rules[MAX_RULES];
@@ -63,6 +74,17 @@ struct script {
 	int	batch;			/* hold replies while commands are waiting */
 	long	idle_ms;
 	size_t	max_line;
+	enum tls_mode tls_mode;
+	int	tls_mode_set;		/* a "tls" line was read */
+	struct rspec tls_text;		/* garbage bytes (one line) or injected lines */
+	int	tls_text_set;
+	long	tls_trickle_bytes, tls_trickle_ms;	/* "tls trickle BYTES MS" */
+	int	tls_offer;		/* STARTTLS in EHLO: -1 when TLS is on, 0, 1 */
+	struct rspec tls_ehlo;		/* "tls-ehlo": EHLO reply inside TLS */
+	int	tls_ehlo_set;
+	int	tls_max;		/* highest protocol version (TLS1_x_VERSION), 0: any */
+	int	tls_required;		/* MAIL, RCPT, VRFY, DATA need TLS first */
+	struct rspec tls_required_reply;
 };
 
 /* fake_smtpd.c: the transcript and small helpers */
@@ -76,6 +98,19 @@ void	script_defaults(struct script *sc);
 void	script_load(struct script *sc, const char *file);
 long	parse_num(const char *w, long min, long max, const char *file, int lineno);
 const struct rspec *script_default_reply(enum stage st, struct rspec *tmp);
+
+/* tls.c: OpenSSL, server side (SSL is OpenSSL's type) */
+struct ssl_st;
+void	tls_load(const char *cert, const char *key);
+int	tls_loaded(void);
+struct ssl_st *tls_accept(int fd, unsigned long id, long timeout_ms, int max_version);
+struct ssl_st *tls_accept_trickle(int fd, unsigned long id, long timeout_ms, int max_version,
+				  long bytes, long ms);
+long	tls_read(struct ssl_st *ssl, void *buf, size_t len);
+long	tls_write(struct ssl_st *ssl, const void *buf, size_t len);
+int	tls_pending(struct ssl_st *ssl);
+void	tls_end(struct ssl_st *ssl, int notify);
+const char *tls_mode_name(enum tls_mode m);
 
 /* conn.c: one connection, in its own child process */
 void	conn_serve(int fd, unsigned long id, const struct script *sc, long end_ms)

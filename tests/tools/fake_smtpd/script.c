@@ -14,9 +14,15 @@
 #include <string.h>
 #include <strings.h>
 
+#include <openssl/ssl.h>	/* the TLS1_x_VERSION numbers */
+
 #include "fake_smtpd.h"
 
 #define SCRIPT_LINE_MAX	8192
+#define TLS_REQUIRED_REPLY "530 5.7.0 Must issue a STARTTLS command first"
+/* a broken server that says 220 and then reads the ClientHello as commands */
+#define TLS_GARBAGE_TEXT "500 5.5.2 Error: command not recognized\\r\\n"
+#define TLS_INJECT_TEXT "250 2.1.5 Ok (injected before the TLS handshake)"
 
 static const char *const stage_names[ST_COUNT] = {
 	"greeting", "ehlo", "helo", "mail", "rcpt", "vrfy", "data",
@@ -164,6 +170,89 @@ script_defaults(struct script *sc)
 	memset(sc, 0, sizeof(*sc));
 	sc->idle_ms = 60000;
 	sc->max_line = 2048;
+	sc->tls_offer = -1;
+	(void)rspec_parse(TLS_REQUIRED_REPLY, &sc->tls_required_reply);
+}
+
+/*
+ * script_tls - "tls MODE [TEXT]", "tls-offer yes|no", "tls-ehlo
+ * REPLY", "tls-max VERSION" and "tls-required [REPLY]" (p: the rest
+ * of the line). Returns 1 when
+ * cmd was one of them.
+ */
+static int
+script_tls(struct script *sc, const char *cmd, char *p, const char *file, int lineno)
+{
+	static const struct { const char *w; enum tls_mode m; } modes[] = {
+		{ "off", TLS_OFF }, { "handshake", TLS_HANDSHAKE }, { "garbage", TLS_GARBAGE },
+		{ "close", TLS_CLOSE }, { "inject", TLS_INJECT }, { "stall", TLS_STALL },
+		{ "trickle", TLS_TRICKLE },
+	};
+	const char *why, *text;
+	char *w;
+	size_t i;
+
+	if (strcasecmp(cmd, "tls") == 0) {
+		w = next_word(&p);
+		for (i = 0; w != NULL && i < sizeof(modes) / sizeof(modes[0]); i++)
+			if (strcasecmp(w, modes[i].w) == 0)
+				break;
+		if (w == NULL || i == sizeof(modes) / sizeof(modes[0]))
+			die("%s:%d: tls off|handshake|garbage|close|inject|stall|trickle", file, lineno);
+		sc->tls_mode = modes[i].m;
+		sc->tls_mode_set = 1;
+		if (sc->tls_mode == TLS_TRICKLE) {
+			sc->tls_trickle_bytes = parse_num(next_word(&p), 1, 65536, file, lineno);
+			sc->tls_trickle_ms = parse_num(next_word(&p), 0, 3600000, file, lineno);
+			if (*p != '\0')
+				die("%s:%d: tls trickle BYTES MS", file, lineno);
+			return 1;
+		}
+		text = *p != '\0' ? p : sc->tls_mode == TLS_GARBAGE ? TLS_GARBAGE_TEXT :
+		    TLS_INJECT_TEXT;
+		if ((why = rspec_parse(text, &sc->tls_text)) != NULL || sc->tls_text.none)
+			die("%s:%d: %s", file, lineno, why != NULL ? why : "text expected");
+		if (sc->tls_mode == TLS_GARBAGE && sc->tls_text.nlines != 1)
+			die("%s:%d: tls garbage: use \\| for a literal |", file, lineno);
+		sc->tls_text_set = *p != '\0';
+		return 1;
+	}
+	if (strcasecmp(cmd, "tls-offer") == 0) {
+		w = next_word(&p);
+		if (w == NULL || (strcasecmp(w, "yes") != 0 && strcasecmp(w, "no") != 0))
+			die("%s:%d: tls-offer yes|no", file, lineno);
+		sc->tls_offer = strcasecmp(w, "yes") == 0;
+		return 1;
+	}
+	if (strcasecmp(cmd, "tls-ehlo") == 0) {
+		if ((why = rspec_parse(p, &sc->tls_ehlo)) != NULL)
+			die("%s:%d: %s", file, lineno, why);
+		sc->tls_ehlo_set = 1;
+		return 1;
+	}
+	if (strcasecmp(cmd, "tls-max") == 0) {
+		static const struct { const char *w; int v; } vers[] = {
+			{ "1.0", TLS1_VERSION }, { "1.1", TLS1_1_VERSION },
+			{ "1.2", TLS1_2_VERSION }, { "1.3", TLS1_3_VERSION },
+		};
+
+		w = next_word(&p);
+		for (i = 0; w != NULL && i < sizeof(vers) / sizeof(vers[0]); i++)
+			if (strcmp(w, vers[i].w) == 0)
+				break;
+		if (w == NULL || i == sizeof(vers) / sizeof(vers[0]))
+			die("%s:%d: tls-max 1.0|1.1|1.2|1.3", file, lineno);
+		sc->tls_max = vers[i].v;
+		return 1;
+	}
+	if (strcasecmp(cmd, "tls-required") == 0) {
+		sc->tls_required = 1;
+		if ((why = rspec_parse(*p != '\0' ? p : TLS_REQUIRED_REPLY,
+				       &sc->tls_required_reply)) != NULL)
+			die("%s:%d: %s", file, lineno, why);
+		return 1;
+	}
+	return 0;
 }
 
 static void
@@ -218,6 +307,8 @@ script_line(struct script *sc, char *line, const char *file, int lineno)
 		}
 		return;
 	}
+	if (script_tls(sc, cmd, rest, file, lineno))
+		return;
 	if (strcasecmp(cmd, "banner-multi") == 0) {
 		sc->banner_multi = (int)parse_num(next_word(&p), 1, 1000, file, lineno);
 		return;
