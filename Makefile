@@ -20,8 +20,10 @@
 #                   under faults, every decision checked (not in check)
 #   make fuzz       every libFuzzer target for FUZZ_S seconds (60) each,
 #                   after replaying tests/fuzz/regress (clang-14); make
-#                   check runs them 15 s each (fuzz-ci)
+#                   check runs them FUZZ_CI_S (10) s each (fuzz-ci)
 #   make analyze    scan-build and cppcheck over probe/ and milter/
+#   make fuzz-peer  the hostile-peer fuzzer (lab, root) for FUZZ_PEER_N
+#                   dialogues (5000); make check's lab runs 300
 #   make install    PREFIX=/usr/local DESTDIR=
 
 PREFIX	?= /usr/local
@@ -85,7 +87,7 @@ MILTER_SRC := milter/main.c
 FAKE_SMTPD_SRC := tests/tools/fake_smtpd.c tests/tools/fake_smtpd/script.c \
 	tests/tools/fake_smtpd/conn.c tests/tools/fake_smtpd/tls.c
 # one-file tools: tests/tools/NAME.c -> build/tests/NAME
-TOOL_NAMES := bench_cache noop_milter rtt_relay smtp_load
+TOOL_NAMES := bench_cache noop_milter rtt_relay smtp_load fuzz_peer
 # the fleet's benchmark tool (make bench-fleet)
 TOOL_NAMES += bench_fleet
 UNIT_NAMES := $(patsubst tests/%.c,%,$(wildcard tests/check_*.c))
@@ -102,7 +104,7 @@ ALL_OBJ	:= $(LIB_OBJ) $(MILTER_LIB_OBJ) $(call obj,$(SAV_PROBE_SRC) $(SAV_CACHE_
 
 .SECONDARY:
 .PHONY: all check unit unit-san lab manlint srclint deps demo bench bench-probe bench-starttls bench-milter soak install uninstall clean \
-	fuzz fuzz-ci fuzz-regress fuzz-build analyze
+	fuzz fuzz-ci fuzz-regress fuzz-build analyze fuzz-peer
 
 all: $(PROGS) $(TOOLS)
 
@@ -179,6 +181,8 @@ srclint:
 # once failed in tests/fuzz/regress/NAME (replayed on every run).
 FUZZ_CC	?= clang-14
 FUZZ_S	?= 60
+# make check: 9 targets share its ~3-minute fuzz budget with the build and the peer fuzzer
+FUZZ_CI_S ?= 10
 FZ	:= build/fuzz
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 $(WARN) $(PKG_CFLAGS) $(INCS) -Imilter -Itests/fuzz \
@@ -216,9 +220,18 @@ fuzz-build: $(FUZZ_BINS)
 fuzz: fuzz-build
 	@sh tests/fuzz/run.sh $(FUZZ_S) $(FUZZ_NAMES)
 fuzz-ci: fuzz-build
-	@sh tests/fuzz/run.sh 15 $(FUZZ_NAMES)
+	@sh tests/fuzz/run.sh $(FUZZ_CI_S) $(FUZZ_NAMES)
 fuzz-regress: fuzz-build
 	@sh tests/fuzz/run.sh 0 $(FUZZ_NAMES)
+
+# make fuzz-peer: the hostile-peer fuzzer of the lab for FUZZ_PEER_N
+# dialogues (5000) with a new seed (FUZZ_PEER_SEED to repeat one), against
+# the ASan+UBSan sav-probe; make check runs 300 with seed 1 in the lab
+FUZZ_PEER_N ?= 5000
+fuzz-peer: all
+	$(MAKE) SAN=1 build-san/sav-probe
+	@FUZZPEER_N=$(FUZZ_PEER_N) FUZZPEER_SEED=$${FUZZ_PEER_SEED:-$$(date +%s)} LAB_ONLY=fuzzpeer \
+		sh tests/lab/run.sh
 
 # make analyze: the clang static analyser (scan-build, clang-tools-14)
 # over a fresh build of the three programs in build/scan, and cppcheck

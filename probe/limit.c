@@ -110,6 +110,7 @@
 #include "addr.h"
 #include "cache.h"
 #include "fcoord.h"
+#include "tls.h"
 #include "limit.h"
 #include "limit_client.h"
 #include "limit_mx.h"
@@ -610,6 +611,12 @@ job_main(void *arg)
 	fcoord_probe(&j->fc, &j->pc, &j->a, &r, j->w.on ? &j->w.t : NULL);
 	if (l->obs.probe_end != NULL)
 		l->obs.probe_end(l->obs.arg, &r, util_now_ms() - t0);
+	/*
+	 * A detached thread's OpenSSL state is freed at its exit, which can
+	 * come after the process has seen jobs reach 0 and exited: free it
+	 * now (the hostile-peer fuzzer found it as a leak at exit).
+	 */
+	tls_thread_done();
 	pthread_mutex_lock(&l->mu);
 	slots_give(l, j->a.domain);
 	client_settle(l, j->f, &r);

@@ -29,9 +29,11 @@
  *				real
  *	[lock-step, 5xx without an enhanced code to the real RCPT:
  *	 -> RCPT TO:<postmaster@domain>, once, before QUIT]
- *	-> QUIT			quit_ms; no reply is fine, but a reply
- *				that is not the 221, or more after it, is
- *				a protocol error
+ *	-> QUIT			quit_ms; the 221, last, proves that every
+ *				reply was counted: without it no answer
+ *				stands (SMTP_CLOSED), and a reply that is
+ *				not the 221, or more after it, is a
+ *				protocol error
  *
  * PAIRING: every reply is matched to the command it answers, and a
  * server whose replies do not pair up with our commands gives no
@@ -43,7 +45,15 @@
  * shifts every reply after it by one, and the last of the batch, the
  * one QUIT gets, is then not the 221: QUIT ends the pipelined batch
  * (RFC 2920 allows it) so that the count is checked in the same round
- * trip.
+ * trip. An answer (or a refusal of MAIL) therefore stands only once
+ * the count is proven: by the 221, last, or by a clean close (TCP
+ * delivers what was sent before the FIN first, so a close with nothing
+ * before it means no reply was owed). After a 421 to the catch-all RCPT
+ * QUIT goes out all the same and only its 221 proves the count (the 421
+ * could be the real RCPT's, shifted, and a server closes after a 421
+ * whatever it owed). A reset, or silence where a reply is
+ * due, leaves the count unproven and gives SMTP_CLOSED (the next MX),
+ * as a shifted dialogue would.
  *
  * Every step's deadline is the smaller of its own time-out and the
  * overall deadline, and netio passes poll() only the time left, so a
@@ -92,6 +102,7 @@ struct smtp_sess {
 	msec_t	deadline;	/* the probe's deadline, or the end of this address's share */
 	msec_t	first_by;	/* 0, or when the first line of the next reply is due (greeting) */
 	int	quit_sent;	/* QUIT went out (with the pipelined batch) */
+	int	eof;		/* the server closed cleanly between replies (see PAIRING) */
 	char	peer[64];
 };
 
@@ -327,6 +338,7 @@ smtp_read(struct smtp_sess *s, struct reply *r, enum smtp_stage stage,
 			smtp_err(s, "connection closed by server %s %s",
 				 r->nlines > 0 || len > 0 ? "in the middle of" : "while waiting for",
 				 what);
+			s->eof = r->nlines == 0 && len == 0;
 			return SMTP_CLOSED;
 		case NETIO_TOOLONG:
 			smtp_err(s, "%s: line longer than %d octets", what, REPLY_LINE_MAX);
@@ -472,10 +484,15 @@ smtp_due(struct smtp_sess *s, enum smtp_stage stage, msec_t step_ms, struct repl
  * its 221, waited for at most quit_ms. With random_due the pipelined
  * catch-all RCPT's reply is still to come after a final answer to the
  * real RCPT: it is read first (matched to its RCPT, kept in
- * out->random), and it and the 221 share the one quit_ms. Returns 0,
- * or -1 when the reply to QUIT is not a 221, is malformed, or has more
- * behind it: replies and commands did not pair up (see PAIRING).
- * Silence or a close instead of the 221 is 0: the 221 is a courtesy.
+ * out->random) within the command time-out, the 221 quit_ms after it.
+ * Returns 2 for the 221 and 1
+ * when the 221 came and nothing after it: every reply was counted; 0
+ * when QUIT got no reply (silence, a close, QUIT not sent): the count
+ * is unknown; -1 when the reply to QUIT is not a 221, is malformed, or
+ * has more behind it: replies and commands did not pair up (see
+ * PAIRING). A clean close instead of the 221 counts as 1: TCP delivers
+ * whatever the server sent before its FIN first, so a reply it still
+ * owed would have come before the close.
  */
 static int
 smtp_quit(struct smtp_sess *s, int random_due)
@@ -498,12 +515,16 @@ smtp_quit(struct smtp_sess *s, int random_due)
 		s->quit_sent = 1;
 	}
 	if (random_due) {
-		int due = smtp_due(s, SMTP_ST_RANDOM, dl - util_now_ms(), &r);
+		/* the count needs it: given the command time-out, and the 221 its quit_ms after */
+		int due = smtp_due(s, SMTP_ST_RANDOM, s->p->command_ms, &r);
 
+		if (due == 0 && s->eof)
+			return 1;
 		if (due <= 0)
 			return due;
 		s->out->have_random = 1;
 		s->out->random = r;
+		dl = smtp_step_deadline(s, quit_ms);
 	}
 	/* Not smtp_read(): only the pairing check may change the outcome. */
 	reply_init(&r);
@@ -514,7 +535,8 @@ smtp_quit(struct smtp_sess *s, int random_due)
 		if (st != NETIO_OK) {
 			trace_printf(s->p->trace, "smtp: no reply to QUIT (%s)",
 				     netio_status_str(st));
-			return 0;
+			/* a clean close with nothing before it: nothing was owed */
+			return st == NETIO_EOF && len == 0 && r.nlines == 0 ? 1 : 0;
 		}
 		if (trace_on(s->p->trace)) {
 			util_sanitize(clean, sizeof(clean), line, len);
@@ -523,25 +545,63 @@ smtp_quit(struct smtp_sess *s, int random_due)
 		rs = reply_feed(&r, line, len);
 		if (rs == REPLY_MORE)
 			continue;
-		return rs == REPLY_DONE && r.code == 221 && !netio_more(&s->n) ? 0 : -1;
+		return rs == REPLY_DONE && r.code == 221 && !netio_more(&s->n) ? 2 : -1;
 	}
 }
 
 /*
- * smtp_settle - after QUIT: a reply count that did not come out right
- * (smtp_quit < 0) takes back an answer or a MAIL refusal, which would
- * otherwise become a verdict or a domain fact.
+ * smtp_settle - an answer or a MAIL refusal (which would become a
+ * verdict or a domain fact) stands only when the replies were counted
+ * (smtp_quit 1: the 221 came last). A count that came out wrong (-1)
+ * makes it a protocol error; one that could not be made (0: no 221, a
+ * close or a 421 before it, the catch-all RCPT unanswered) makes it
+ * SMTP_CLOSED, as if the server had hung up before answering: a stray
+ * reply earlier on would have shifted every reply by one, and only the
+ * 221 shows that it did not.
  */
 static void
 smtp_settle(struct smtp_sess *s, int quit_rc)
 {
 	struct smtp_outcome *out = s->out;
 
-	if (quit_rc >= 0 || (out->status != SMTP_ANSWERED && out->status != SMTP_MAIL_REFUSED))
+	if (quit_rc > 0 || (out->status != SMTP_ANSWERED && out->status != SMTP_MAIL_REFUSED))
 		return;
-	out->status = SMTP_PROTOCOL_ERROR;
-	smtp_err(s, "the reply to QUIT is not the one 221 due: the server's replies do not "
-		 "match our commands");
+	if (quit_rc < 0) {
+		out->status = SMTP_PROTOCOL_ERROR;
+		smtp_err(s, "the reply to QUIT is not the one 221 due: the server's replies do not "
+			 "match our commands");
+		return;
+	}
+	out->status = SMTP_CLOSED;
+	smtp_err(s, "no 221 to QUIT: the server's replies could not be counted, so no answer "
+		 "stands");
+}
+
+/*
+ * smtp_after_fail - the count after the catch-all RCPT (or VRFY) failed
+ * with st, *r its reply if any: a clean close proves it (1), a reply out
+ * of place disproves it (-1), a 421 is followed by QUIT and only a 221
+ * to it proves it; a reset or a time-out leaves it unproven (0). No
+ * QUIT on a broken connection.
+ */
+static int
+smtp_after_fail(struct smtp_sess *s, enum smtp_status st, const struct reply *r)
+{
+	if (st == SMTP_PROTOCOL_ERROR)
+		return -1;
+	if (st == SMTP_CLOSED && s->eof)
+		return 1;
+	/*
+	 * After a 421 only a 221 proves the count: the 421 may be the real
+	 * RCPT's reply, shifted by a stray line, and a server closes after
+	 * a 421 whatever it owed.
+	 */
+	if (st == SMTP_CLOSED && r->code == 421) {
+		int rc = smtp_quit(s, 0);
+
+		return rc == 2 ? 1 : rc < 0 ? -1 : 0;
+	}
+	return 0;
 }
 
 /*
@@ -653,10 +713,8 @@ smtp_vrfy(struct smtp_sess *s, const struct smtp_lines *l)
 	if (r.code / 100 == 2 && l->vrfy_random[0] != '\0') {
 		st = smtp_cmd(s, l->vrfy_random, SMTP_ST_RANDOM, &r);
 		if (st != SMTP_ANSWERED) {
-			/* a reply out of place takes the answer back (see PAIRING) */
-			if (st == SMTP_PROTOCOL_ERROR)
-				smtp_settle(s, -1);
-			return 1;	/* no QUIT on a broken connection */
+			smtp_settle(s, smtp_after_fail(s, st, &r));
+			return 1;
 		}
 		out->have_random = 1;
 		out->random = r;
@@ -668,16 +726,15 @@ smtp_vrfy(struct smtp_sess *s, const struct smtp_lines *l)
 /*
  * smtp_last_word - a reply after the mailbox answer (catch-all or
  * postmaster RCPT), st as the read gave it: kept in *have / *keep, then
- * QUIT. A time-out leaves the answer standing; a reply out of place
- * takes it back; no QUIT on a broken connection.
+ * QUIT; on a failed read, smtp_after_fail says whether the count still
+ * stands.
  */
 static void
 smtp_last_word(struct smtp_sess *s, enum smtp_status st, const struct reply *r,
 	       int *have, struct reply *keep)
 {
 	if (st != SMTP_ANSWERED) {
-		if (st == SMTP_PROTOCOL_ERROR)
-			smtp_settle(s, -1);
+		smtp_settle(s, smtp_after_fail(s, st, r));
 		return;
 	}
 	*have = 1;
@@ -805,7 +862,7 @@ smtp_mail_rcpt(struct smtp_sess *s, const struct smtp_lines *l)
 			if (due > 0 && grouped)
 				due = smtp_due(s, SMTP_ST_RANDOM, s->p->command_ms, &r);
 			if (due <= 0) {
-				smtp_settle(s, due);
+				smtp_settle(s, due == 0 && s->eof ? 1 : due);
 				return;
 			}
 		}
@@ -858,6 +915,7 @@ smtp_probe(const struct smtp_params *p, const struct sockaddr *sa,
 	s.deadline = deadline;
 	s.first_by = 0;
 	s.quit_sent = 0;
+	s.eof = 0;
 	netio_init(&s.n);
 	smtp_peer(sa, s.peer, sizeof(s.peer));
 

@@ -251,6 +251,12 @@ tls_close(struct netio *n)
 
 static const struct netio_ops tls_ops = { tls_recv, tls_send, tls_close };
 
+void
+tls_thread_done(void)
+{
+	OPENSSL_thread_stop();
+}
+
 /* ---- the handshake ---- */
 
 int

@@ -84,4 +84,12 @@ const char *tls_trust_str(enum tls_trust t);
  */
 void	tls_describe(const struct tls_info *info, char *buf, size_t size);
 
+/*
+ * tls_thread_done - free the calling thread's OpenSSL state (its random
+ * generators: ldns draws query IDs from them, TLS draws from them)
+ * before the thread is counted out, so that a process exiting right
+ * after its last probe thread never races that thread's clean-up.
+ */
+void	tls_thread_done(void);
+
 #endif
