@@ -133,10 +133,14 @@ run_milter(const struct run_args *a)
 		log_msg(LOG_ERR, "cannot start the milter thread");
 		return EX_OSERR;
 	}
-	signals_take();
-	/* no file is no reason to stop the mail: a failure is logged */
+	/*
+	 * Before signals_take: the writer inherits the blocked mask, so only
+	 * this thread takes the signals. No file is no reason to stop the
+	 * mail: a failure is logged.
+	 */
 	if (a->statsfile != NULL && a->statsfile[0] != '\0')
 		(void)stats_writer_start(a->statsfile, a->stats_interval_ms);
+	signals_take();
 
 	for (;;) {
 		struct pollfd pfd = { .fd = signals_fd(), .events = POLLIN };
