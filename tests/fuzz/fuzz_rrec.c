@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cache.h"
 #include "rconn.h"
 #include "rrec.h"
 
@@ -61,7 +62,9 @@ check_value(const uint8_t *data, size_t size)
 		die("verdict", verdict_str(rec.r.verdict));
 	if (rec.r.code != 0 && (rec.r.code < 200 || rec.r.code > 599))
 		die("code", "out of range");
-	if (rec.type == RREC_ADDR ? rec.facts != 0 : (rec.facts == 0 || rec.facts > 31))
+	/* every FACT_* bit, the sixth (needs-tls) included */
+	if (rec.type == RREC_ADDR ? rec.facts != 0 :
+	    (rec.facts == 0 || rec.facts > (1u << FACT_COUNT) - 1))
 		die("facts", "do not fit the type");
 	printable(rec.r.text, sizeof(rec.r.text), 0, "text");
 	printable(rec.r.mx, sizeof(rec.r.mx), 1, "mx");

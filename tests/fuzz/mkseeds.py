@@ -3,8 +3,9 @@
 """mkseeds.py - write the seed corpora of the fuzz targets from the unit
 tables (tests/check_*.c) and the sample configuration, so the fuzzers
 start from the cases someone already thought of. Run from the top of the
-tree; it rewrites tests/fuzz/corpus/{reply,addr,conf,smtp,dns,milter}/s*
-(cache_rec's seeds come from the target itself: FUZZ_WRITE_SEEDS).
+tree; it rewrites tests/fuzz/corpus/{reply,addr,conf}/s* (the dns and
+cache_rec seeds come from the targets themselves, FUZZ_WRITE_SEEDS=DIR;
+the smtp and milter seeds are written by hand, one dialogue each).
 The corpora are committed; run this again when a unit table grows."""
 import hashlib
 import os
