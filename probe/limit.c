@@ -462,6 +462,8 @@ mx_acquire(void *arg, const struct sockaddr *sa, msec_t *deadline)
 		/* looked up afresh after every wait: a prune may have run */
 		if ((m = limit_mx_get(&l->mxs, rate, family, addr, 1)) == NULL)
 			break;
+		if (m->ring == NULL)
+			rate = 0;	/* mx_get gives a ring whenever the rate is on; never count without one */
 		conc_ok = l->lc.per_mx <= 0 || m->active < l->lc.per_mx;
 		rate_ok = rate <= 0 || m->rcount < rate ||
 		    now - m->ring[m->rhead] >= RATE_WINDOW_MS;

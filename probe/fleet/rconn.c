@@ -431,7 +431,7 @@ static redisContext *
 connect_one(void)
 {
 	msec_t deadline = util_now_ms() + R.timeout_ms;
-	char why[160];
+	char why[160] = "";	/* SELECT may fail at redisSetTimeout, before reply_ok says why */
 	redisContext *c;
 	redisReply *r;
 	int noreply;

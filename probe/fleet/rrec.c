@@ -90,7 +90,7 @@ enh_ok(const char *s)
 		if (part < 2 && s[i++] != '.')
 			return 0;
 	}
-	return s[i] == '\0' && i < 16;
+	return i < 16 && s[i] == '\0';
 }
 
 /* number - all digits, 1..maxdig of them, as a long long; -1 otherwise */
