@@ -62,7 +62,7 @@ endif
 # --- what each program is made of ---------------------------------------
 CORE_SRC := probe/core/util.c probe/core/sa.c probe/core/verdict.c probe/core/reply.c \
 	probe/core/addr.c probe/core/target.c probe/core/log.c \
-	probe/core/result.c
+	probe/core/result.c probe/core/dialog.c
 NET_SRC	:= probe/net/netio.c probe/net/tls.c probe/net/dnsq.c probe/net/dns.c probe/net/smtp.c
 CACHE_SRC := probe/cache/cache_rec.c probe/cache/cache_env.c \
 	probe/cache/cache.c probe/cache/cache_evict.c probe/cache/cache_admin.c

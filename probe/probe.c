@@ -395,7 +395,7 @@ static void
 clear_reply(struct probe_result *r)
 {
 	r->code = 0;
-	r->enhanced[0] = r->text[0] = r->mx[0] = r->ip[0] = r->tls[0] = '\0';
+	r->enhanced[0] = r->text[0] = r->mx[0] = r->ip[0] = r->tls[0] = r->dialog[0] = '\0';
 	r->catch_all = 0;
 }
 
@@ -641,6 +641,7 @@ probe_smtp(const struct probe_conf *c, const struct addr *a, unsigned facts,
 			util_strlcpy(cur.mx, host->name, sizeof(cur.mx));
 			util_strlcpy(cur.ip, ip, sizeof(cur.ip));
 			util_strlcpy(cur.tls, o.tls.protocol, sizeof(cur.tls));
+			memcpy(cur.dialog, o.dialog, sizeof(cur.dialog));
 			if (judge(c, &o, known_catchall, retried, &cur, &pend)) {
 				*res = cur;
 				return;

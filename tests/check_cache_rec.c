@@ -8,7 +8,10 @@
  * verdict and goes back to disk unchanged; a number past the table is
  * a miss, never another reason. The domain facts keep their flag bits:
  * the sixth, needs-tls, is bit 7, its time after the five others', and
- * never allowed on an address record.
+ * never allowed on an address record. An address record other than
+ * valid keeps its session transcript (flag 0x02, after the IP); a
+ * valid one never does, and a transcript that is not of the shape
+ * dialog.h gives makes the record a miss.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -212,6 +215,71 @@ START_TEST(test_bad_reason_byte)
 }
 END_TEST
 
+/* the transcript: kept with invalid, never with valid, checked when read */
+START_TEST(test_dialog)
+{
+	static const char dlg[] = "< 220 mx.x.test ESMTP\n> RCPT TO:<u@x.test>\n"
+	    "< 550 5.1.1 no such user\n> QUIT\n< 221 bye";
+	unsigned char buf[REC_MAX];
+	struct rec r, back;
+	struct probe_result pr;
+	size_t len, plain, at;
+
+	mkrec(&r, VERDICT_INVALID, R_USER_UNKNOWN);
+	plain = cache_rec_encode(&r, KEY, strlen(KEY), buf, sizeof(buf));
+	ck_assert_uint_gt(plain, 0);
+	ck_assert_int_eq(buf[4] & 0x02, 0);
+	memcpy(r.dialog, dlg, sizeof(dlg));
+	len = cache_rec_encode(&r, KEY, strlen(KEY), buf, sizeof(buf));
+	ck_assert_uint_eq(len, plain + 2 + strlen(dlg));
+	ck_assert_int_eq(buf[4] & 0x02, 0x02);
+	ck_assert_int_eq(cache_rec_decode(buf, len, KEY, strlen(KEY), &back), 0);
+	ck_assert_str_eq(back.dialog, dlg);
+	ck_assert_uint_eq(back.flags, 0);
+	cache_rec_to_result(&pr, &back, KEY, strlen(KEY));
+	ck_assert_str_eq(pr.dialog, dlg);
+
+	/* a bad byte in it (a control character, a line without its mark): a miss */
+	at = len - 4 - strlen(dlg) + 5;
+	buf[at] = '\x1b';
+	recrc(buf, len);
+	ck_assert_int_eq(cache_rec_decode(buf, len, KEY, strlen(KEY), &back), -1);
+	buf[at] = 'x';
+	buf[len - 4 - strlen(dlg)] = '!';
+	recrc(buf, len);
+	ck_assert_int_eq(cache_rec_decode(buf, len, KEY, strlen(KEY), &back), -1);
+	/* a length past the record: a miss */
+	len = cache_rec_encode(&r, KEY, strlen(KEY), buf, sizeof(buf));
+	buf[len - 4 - strlen(dlg) - 2] = 0xff;
+	recrc(buf, len);
+	ck_assert_int_eq(cache_rec_decode(buf, len, KEY, strlen(KEY), &back), -1);
+
+	/* valid: not written; and a valid record claiming one is a miss */
+	r.verdict = VERDICT_VALID;
+	len = cache_rec_encode(&r, KEY, strlen(KEY), buf, sizeof(buf));
+	ck_assert_uint_eq(len, plain);
+	ck_assert_int_eq(buf[4] & 0x02, 0);
+	r.verdict = VERDICT_INVALID;
+	len = cache_rec_encode(&r, KEY, strlen(KEY), buf, sizeof(buf));
+	buf[3] = VERDICT_VALID;
+	recrc(buf, len);
+	ck_assert_int_eq(cache_rec_decode(buf, len, KEY, strlen(KEY), &back), -1);
+
+	/* from a result: a transcript of the wrong shape is left out, not stored */
+	memset(&pr, 0, sizeof(pr));
+	pr.verdict = VERDICT_TEMPFAIL;
+	pr.reason = R_TIMEOUT;
+	snprintf(pr.dialog, sizeof(pr.dialog), "250 no mark");
+	cache_rec_from_result(&r, REC_ADDR, &pr, 1700000000);
+	ck_assert_str_eq(r.dialog, "");
+	snprintf(pr.dialog, sizeof(pr.dialog), "- timeout waiting for the greeting");
+	cache_rec_from_result(&r, REC_ADDR, &pr, 1700000000);
+	ck_assert_str_eq(r.dialog, pr.dialog);
+	cache_rec_from_result(&r, REC_DOMAIN, &pr, 1700000000);
+	ck_assert_str_eq(r.dialog, "");
+}
+END_TEST
+
 Suite *
 make_suite(void)
 {
@@ -223,6 +291,7 @@ make_suite(void)
 	tcase_add_test(tc, test_unknown_literal);
 	tcase_add_test(tc, test_fact_bits);
 	tcase_add_test(tc, test_bad_reason_byte);
+	tcase_add_test(tc, test_dialog);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -38,6 +38,7 @@
 #include "netio.h"
 #include "reply.h"
 #include "smtp.h"
+#include "dialog.h"
 #include "util.h"
 #include "fake_fixture.h"
 
@@ -576,6 +577,29 @@ START_TEST(test_scenario)
 	if (sc->trace != NULL)
 		ck_assert_msg(strstr(tracebuf, sc->trace) != NULL,
 			      "%s: trace lacks \"%s\"; got:\n%s", sc->name, sc->trace, tracebuf);
+	/*
+	 * the transcript kept for the cache: of the shape dialog.h gives,
+	 * there whenever a connection was made, holding the deciding
+	 * reply's code line and the error in words
+	 */
+	ck_assert_msg(out.dialog[0] == '\0' || dialog_ok(out.dialog, strlen(out.dialog)),
+		      "%s: transcript of the wrong shape:\n%s", sc->name, out.dialog);
+	if (!(sc->flags & F_NOCONNECT) && out.status != SMTP_BAD_INPUT)
+		ck_assert_msg(out.dialog[0] != '\0', "%s: no transcript", sc->name);
+	if (out.last.code != 0) {
+		char want[8];
+
+		snprintf(want, sizeof(want), "< %d", out.last.code);
+		ck_assert_msg(strstr(out.dialog, want) != NULL, "%s: transcript lacks \"%s\":\n%s",
+			      sc->name, want, out.dialog);
+	}
+	if (out.err[0] != '\0') {
+		char want[42];
+
+		snprintf(want, sizeof(want), "- %.39s", out.err);
+		ck_assert_msg(strstr(out.dialog, want) != NULL, "%s: transcript lacks \"%s\":\n%s",
+			      sc->name, want, out.dialog);
+	}
 	/* never a raw control character in the trace */
 	for (i = 0; i < (int)tracelen; i++)
 		ck_assert_msg(tracebuf[i] == '\n' ||

@@ -32,6 +32,7 @@
 #define FACT_ALL	0x3f
 #define NFACTS		FACT_COUNT
 #define F_FACT5		0x80		/* flags: the sixth fact (FACT_NEEDS_TLS) of a D record */
+#define F_DIALOG	0x02		/* flags: an A record ends with a transcript (not valid ones) */
 
 /* the handle and its limits (opened in cache_env.c) */
 #define DEFAULT_MAPSIZE	((size_t)1 << 30)	/* 1 GiB of address space; the file grows as used */
@@ -79,7 +80,9 @@ struct rec {
 	char	text[CACHE_TEXT_MAX + 1];
 	char	mx[256];
 	char	ip[48];
+	char	dialog[DIALOG_MAX];	/* A records, verdicts other than valid: the transcript, "" */
 	int	mxrel;			/* decode_head: the MX is stored relative */
+	int	hasdlg;			/* decode_head: a transcript follows the IP */
 };
 
 /* cache_rec.c: the record format */

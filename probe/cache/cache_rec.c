@@ -11,8 +11,10 @@
  *	then reason (u8 index into disk_reasons[], or 0xff + u8 length +
  *	token); enhanced code (0: none, 0x80|class<<5|subject + u8 detail
  *	when it packs, else u8 length + text); reply text, MX host (each
- *	u8 length + bytes); IP (u8 family 0/4/6 + 0/4/16 bytes); CRC-32 of
- *	all the bytes before it. The disk_reasons[] table is append-only:
+ *	u8 length + bytes); IP (u8 family 0/4/6 + 0/4/16 bytes); with
+ *	F_DIALOG, the transcript of the deciding session (u16 length +
+ *	bytes, the shape dialog.h gives); CRC-32 of all the bytes before
+ *	it. The disk_reasons[] table is append-only:
  *	changing an existing index needs a new version number.
  *
  *	Flags: bits 0-4 are catch_all (A, bit 0) or the first five FACT_*
@@ -21,7 +23,9 @@
  *	times' order (a build that knows only five reads such a record as
  *	a miss); F_TRIED (0x20) says tried is there; F_MXREL (0x40) says the MX is
  *	stored relative to the key's domain ("mx1" for mx1.<domain>, ""
- *	for <domain> itself). In the text of an A record, the byte 0x01
+ *	for <domain> itself); F_DIALOG (0x02, A records only, and never
+ *	for valid ones, which are most of the cache and need no
+ *	explaining) says a transcript follows the IP. In the text of an A record, the byte 0x01
  *	stands for the address of the key (local@domain), which servers
  *	often quote; text is otherwise printable ASCII, at most
  *	CACHE_TEXT_MAX bytes expanded.
@@ -49,6 +53,7 @@
 #include <string.h>
 
 #include "cache_int.h"
+#include "dialog.h"
 #include "sa.h"
 #include "util.h"
 
@@ -380,12 +385,16 @@ cache_rec_encode(const struct rec *r, const char *key, size_t klen,
 	int fam = 0;
 	int reason_ix;
 	const char *tok;
+	/* the transcript: A records other than valid (F_DIALOG is a fact bit in D records) */
+	int dlg = r->type == REC_ADDR && r->verdict != VERDICT_VALID && r->dialog[0] != '\0';
 
 	if (size < REC_MAX || tlen > CACHE_TEXT_MAX || mlen > 255)
 		return 0;
 	key_parts(key, klen, &addr, &alen, &dom, &dlen);
 	if (r->tried > 0)
 		flags |= F_TRIED;
+	if (dlg)
+		flags |= F_DIALOG;
 	if (dom != NULL && mlen == dlen && memcmp(r->mx, dom, dlen) == 0)
 		mlen = 0, flags |= F_MXREL;
 	else if (dom != NULL && mlen > dlen + 1 && r->mx[mlen - dlen - 1] == '.' &&
@@ -448,6 +457,15 @@ cache_rec_encode(const struct rec *r, const char *key, size_t klen,
 	} else if (fam == 6) {
 		memcpy(buf + off, ipb, 16);
 		off += 16;
+	}
+	if (dlg) {
+		size_t dl = strnlen(r->dialog, sizeof(r->dialog));
+
+		if (dl >= DIALOG_MAX || !dialog_ok(r->dialog, dl) || off + 2 + dl + 4 > size)
+			return 0;
+		put16(buf + off, (unsigned)dl);
+		memcpy(buf + off + 2, r->dialog, dl);
+		off += 2 + dl;
 	}
 	put32(buf + off, crc32_buf(buf, off));
 	return off + 4;
@@ -529,6 +547,12 @@ decode_head(const unsigned char *buf, size_t len, struct rec *r, size_t *off)
 	r->flags = fl & 0x1f;
 	if (fl & ~(0x1fu | F_TRIED | F_MXREL | F_FACT5))
 		return -1;
+	if (r->type == REC_ADDR && (fl & F_DIALOG)) {
+		if (r->verdict == VERDICT_VALID)
+			return -1;
+		r->hasdlg = 1;
+		r->flags &= ~(unsigned)F_DIALOG;
+	}
 	if (fl & F_FACT5) {
 		if (r->type != REC_DOMAIN)
 			return -1;
@@ -657,6 +681,20 @@ cache_rec_decode(const unsigned char *buf, size_t len, const char *key, size_t k
 		off += n;
 	} else if (fam != 0)
 		return -1;
+	if (r->hasdlg) {
+		size_t dl;
+
+		if (off + 2 > len)
+			return -1;
+		dl = get16(buf + off);
+		off += 2;
+		if (dl == 0 || dl >= sizeof(r->dialog) || off + dl > len ||
+		    !dialog_ok((const char *)buf + off, dl))
+			return -1;
+		memcpy(r->dialog, buf + off, dl);
+		r->dialog[dl] = '\0';
+		off += dl;
+	}
 	if (off != len)
 		return -1;
 	return 0;
@@ -688,6 +726,9 @@ cache_rec_from_result(struct rec *r, int type, const struct probe_result *pr, ti
 	n = strnlen(pr->ip, sizeof(pr->ip));
 	if (n < sizeof(r->ip))
 		memcpy(r->ip, pr->ip, n);	/* encode keeps it only if it parses */
+	n = strnlen(pr->dialog, sizeof(pr->dialog));
+	if (type == REC_ADDR && n < sizeof(r->dialog) && dialog_ok(pr->dialog, n))
+		memcpy(r->dialog, pr->dialog, n);
 }
 
 void
@@ -703,6 +744,7 @@ cache_rec_to_result(struct probe_result *out, const struct rec *r, const char *k
 	util_strlcpy(out->text, r->text, sizeof(out->text));
 	util_strlcpy(out->mx, r->mx, sizeof(out->mx));
 	util_strlcpy(out->ip, r->ip, sizeof(out->ip));
+	util_strlcpy(out->dialog, r->dialog, sizeof(out->dialog));
 	out->catch_all = r->type == REC_ADDR ? (r->flags & 1) : (r->flags & FACT_CATCH_ALL) != 0;
 	out->cached = 1;
 }

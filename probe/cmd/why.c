@@ -3,7 +3,8 @@
  * why - `sav-cache why ADDRESS|REFERENCE`: the answer to "my mail to
  * you bounced", from the cache alone: what the milter did with the
  * sender and why, in words; which mail server said what, to which
- * command, and when; when the sender will be asked about again; the
+ * command, and when; the session that decided, as a short transcript
+ * (kept for every verdict but valid); when the sender will be asked about again; the
  * facts known for its domain. A REFERENCE (8 hex digits, util_ref of
  * the cache key) is what the milter's reply text carries with
  * RejectReference yes; it is looked up by walking the address records.
@@ -75,6 +76,26 @@ step_of(enum reason r)
 		return "DNS";
 	default:
 		return NULL;
+	}
+}
+
+/*
+ * print_dialog - the transcript kept with the verdict, a line each,
+ * indented ("> " what we sent, "< " what the server said, "- " what
+ * happened); checked printable when the record was decoded
+ */
+static void
+print_dialog(const char *d)
+{
+	const char *nl;
+
+	printf("  the session:\n");
+	for (;;) {
+		nl = strchr(d, '\n');
+		printf("    %.*s\n", nl != NULL ? (int)(nl - d) : (int)strlen(d), d);
+		if (nl == NULL)
+			break;
+		d = nl + 1;
 	}
 }
 
@@ -189,6 +210,8 @@ cmd_why(struct ctx *x, int argc, char **argv)
 		print_reply(stdout, r);
 		putchar('\n');
 	}
+	if (r->dialog[0] != '\0')
+		print_dialog(r->dialog);
 	until(w, sizeof(w), e.expires, now);
 	stamp(ts, sizeof(ts), e.expires);
 	if (e.stale)

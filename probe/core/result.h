@@ -9,6 +9,7 @@
 #ifndef SAV_RESULT_H
 #define SAV_RESULT_H
 
+#include "dialog.h"
 #include "reply.h"
 #include "verdict.h"
 
@@ -25,6 +26,7 @@ struct probe_result {
 	char	ip[48];			/* its address, "" */
 	int	catch_all;
 	char	tls[16];		/* TLS protocol of the deciding session ("TLSv1.3"), "" plaintext */
+	char	dialog[DIALOG_MAX];	/* the deciding session's transcript (dialog.h), "" */
 	int	needs_tls;		/* a plaintext session was told "TLS first" (the domain fact) */
 	int	cached;		/* 0, or where the answer came from: RESULT_CACHED_* */
 	long	elapsed_ms;

@@ -86,6 +86,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "dialog.h"
 #include "netio.h"
 #include "reply.h"
 #include "smtp.h"
@@ -144,6 +145,7 @@ smtp_err(struct smtp_sess *s, const char *fmt, ...)
 	va_end(ap);
 	util_sanitize(s->out->err, sizeof(s->out->err), tmp, strlen(tmp));
 	trace_printf(s->p->trace, "smtp: %s", s->out->err);
+	dialog_add(s->out->dialog, sizeof(s->out->dialog), '-', s->out->err, strlen(s->out->err), 0);
 }
 
 /* smtp_step_deadline - now + step_ms, never past the overall deadline */
@@ -257,15 +259,16 @@ smtp_peer(const struct sockaddr *sa, char *buf, size_t size)
 		snprintf(buf, size, "(family %d)", (int)sa->sa_family);
 }
 
-/* smtp_trace_cmd - "C: <line>" for each line in buf (CRLF-separated) */
+/*
+ * smtp_trace_cmd - "C: <line>" for each line in buf (CRLF-separated),
+ * and each line into the session's transcript
+ */
 static void
 smtp_trace_cmd(const struct smtp_sess *s, const char *buf, size_t len)
 {
 	char clean[SMTP_LINE_MAX + 1];
 	const char *eol;
 
-	if (!trace_on(s->p->trace))
-		return;
 	while (len > 0) {
 		eol = memchr(buf, '\n', len);
 		size_t n = eol != NULL ? (size_t)(eol - buf) + 1 : len;
@@ -273,11 +276,43 @@ smtp_trace_cmd(const struct smtp_sess *s, const char *buf, size_t len)
 
 		while (shown > 0 && (buf[shown - 1] == '\n' || buf[shown - 1] == '\r'))
 			shown--;
-		util_sanitize(clean, sizeof(clean), buf, shown);
-		trace_printf(s->p->trace, "C: %s", clean);
+		dialog_add(s->out->dialog, sizeof(s->out->dialog), '>', buf, shown, 0);
+		if (trace_on(s->p->trace)) {
+			util_sanitize(clean, sizeof(clean), buf, shown);
+			trace_printf(s->p->trace, "C: %s", clean);
+		}
 		buf += n;
 		len -= n;
 	}
+}
+
+/*
+ * struct heard - the first line of the reply being read and how many
+ * lines came, for the transcript: a reply goes in as its first line
+ * and a count, complete or not
+ */
+struct heard {
+	char	first[DIALOG_LINE_MAX + 4];
+	size_t	len;
+	unsigned lines;
+};
+
+static void
+heard_line(struct heard *h, const char *line, size_t len)
+{
+	if (h->lines++ > 0)
+		return;
+	h->len = len < sizeof(h->first) ? len : sizeof(h->first);
+	memcpy(h->first, line, h->len);
+}
+
+static void
+heard_done(const struct smtp_sess *s, struct heard *h)
+{
+	if (h->lines > 0)
+		dialog_add(s->out->dialog, sizeof(s->out->dialog), '<', h->first, h->len,
+			   h->lines - 1);
+	h->lines = 0;
 }
 
 /*
@@ -319,6 +354,7 @@ smtp_read(struct smtp_sess *s, struct reply *r, enum smtp_stage stage,
 	const char *what = stage_what[stage];
 	enum netio_status st;
 	enum reply_status rs;
+	struct heard h = { .lines = 0 };
 	msec_t dl = smtp_step_deadline(s, step_ms);
 	size_t len;
 
@@ -332,19 +368,23 @@ smtp_read(struct smtp_sess *s, struct reply *r, enum smtp_stage stage,
 		case NETIO_OK:
 			break;
 		case NETIO_TIMEOUT:
+			heard_done(s, &h);
 			smtp_err(s, "timeout waiting for %s", what);
 			return SMTP_TIMEOUT;
 		case NETIO_EOF:
+			heard_done(s, &h);
 			smtp_err(s, "connection closed by server %s %s",
 				 r->nlines > 0 || len > 0 ? "in the middle of" : "while waiting for",
 				 what);
 			s->eof = r->nlines == 0 && len == 0;
 			return SMTP_CLOSED;
 		case NETIO_TOOLONG:
+			heard_done(s, &h);
 			smtp_err(s, "%s: line longer than %d octets", what, REPLY_LINE_MAX);
 			return SMTP_PROTOCOL_ERROR;
 		case NETIO_ERROR:
 		default:
+			heard_done(s, &h);
 			smtp_err(s, "%s while waiting for %s", s->n.err, what);
 			return SMTP_CLOSED;
 		}
@@ -352,7 +392,10 @@ smtp_read(struct smtp_sess *s, struct reply *r, enum smtp_stage stage,
 			util_sanitize(clean, sizeof(clean), line, len);
 			trace_printf(s->p->trace, "S: %s", clean);
 		}
+		heard_line(&h, line, len);
 		rs = reply_feed(r, line, len);
+		if (rs != REPLY_MORE)
+			heard_done(s, &h);
 		if (rs == REPLY_DONE)
 			return SMTP_ANSWERED;
 		if (rs == REPLY_ERROR) {
@@ -504,6 +547,7 @@ smtp_quit(struct smtp_sess *s, int random_due)
 	char line[REPLY_LINE_MAX + 1];
 	char clean[SMTP_TRACE_MAX];
 	enum reply_status rs;
+	struct heard h = { .lines = 0 };
 	size_t len;
 
 	if (!s->quit_sent) {
@@ -535,6 +579,7 @@ smtp_quit(struct smtp_sess *s, int random_due)
 		if (st != NETIO_OK) {
 			trace_printf(s->p->trace, "smtp: no reply to QUIT (%s)",
 				     netio_status_str(st));
+			heard_done(s, &h);
 			/* a clean close with nothing before it: nothing was owed */
 			return st == NETIO_EOF && len == 0 && r.nlines == 0 ? 1 : 0;
 		}
@@ -542,9 +587,11 @@ smtp_quit(struct smtp_sess *s, int random_due)
 			util_sanitize(clean, sizeof(clean), line, len);
 			trace_printf(s->p->trace, "S: %s", clean);
 		}
+		heard_line(&h, line, len);
 		rs = reply_feed(&r, line, len);
 		if (rs == REPLY_MORE)
 			continue;
+		heard_done(s, &h);
 		return rs == REPLY_DONE && r.code == 221 && !netio_more(&s->n) ? 2 : -1;
 	}
 }
@@ -678,6 +725,8 @@ smtp_starttls(struct smtp_sess *s, const struct smtp_lines *l)
 	}
 	tls_describe(&out->tls, desc, sizeof(desc));
 	trace_printf(s->p->trace, "tls: %s", desc);
+	if ((size_t)snprintf(err, sizeof(err), "tls: %s", desc) < sizeof(err))
+		dialog_add(out->dialog, sizeof(out->dialog), '-', err, strlen(err), 0);
 	out->ext = 0;
 	reply_init(&out->last);
 	return smtp_hello(s, l);

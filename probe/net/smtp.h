@@ -34,6 +34,7 @@
 
 #include <sys/socket.h>
 #include "util.h"
+#include "dialog.h"
 #include "reply.h"
 #include "tls.h"
 
@@ -108,6 +109,7 @@ struct smtp_outcome {
 	unsigned ext;			/* EHLO extensions (REPLY_EXT_*); after STARTTLS, of the EHLO inside */
 	struct tls_info tls;		/* tls.protocol "" : the session stayed plaintext */
 	char	err[128];		/* sanitised detail for time-outs and errors */
+	char	dialog[DIALOG_MAX];	/* the session's transcript (dialog.h) */
 };
 
 /* smtp_probe - run one dialogue with sa (port set) before deadline */

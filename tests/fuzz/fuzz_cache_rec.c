@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "cache_int.h"
+#include "dialog.h"
 
 static void
 die(const char *what, const char *s)
@@ -69,7 +70,8 @@ same(const struct rec *a, const struct rec *b)
 	    a->reason != b->reason || memcmp(a->fact_time, b->fact_time, sizeof(a->fact_time)) != 0)
 		die("round trip changed a field", a->text);
 	if (strcmp(a->other, b->other) != 0 || strcmp(a->enhanced, b->enhanced) != 0 ||
-	    strcmp(a->text, b->text) != 0 || strcmp(a->mx, b->mx) != 0 || strcmp(a->ip, b->ip) != 0)
+	    strcmp(a->text, b->text) != 0 || strcmp(a->mx, b->mx) != 0 || strcmp(a->ip, b->ip) != 0 ||
+	    strcmp(a->dialog, b->dialog) != 0)
 		die("round trip changed a string", a->text);
 }
 
@@ -121,6 +123,10 @@ seeds(const char *dir)
 		snprintf(r.mx, sizeof(r.mx), "%s", s[i].mx);
 		snprintf(r.ip, sizeof(r.ip), "%s", s[i].ip);
 		snprintf(key, sizeof(key), "%s:%s", r.type == REC_ADDR ? "a" : "d", s[i].key);
+		if (r.type == REC_ADDR && r.verdict != VERDICT_VALID)
+			snprintf(r.dialog, sizeof(r.dialog), "< 220 mx ESMTP\n> RCPT TO:<%s>\n< %d%s%s (+2 lines)\n"
+				 "- connection closed by server while waiting for QUIT reply", s[i].key,
+				 r.code, r.text[0] != '\0' ? " " : "", r.text);
 		n = cache_rec_encode(&r, key, strlen(key), buf, sizeof(buf));
 		if (n == 0)
 			abort();
@@ -195,6 +201,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	printable(r.text, sizeof(r.text), 0, "text");
 	printable(r.mx, sizeof(r.mx), 1, "mx");
 	printable(r.ip, sizeof(r.ip), 1, "ip");
+	if (r.dialog[0] != '\0' && (r.type != REC_ADDR || r.verdict == VERDICT_VALID ||
+	    !dialog_ok(r.dialog, strnlen(r.dialog, sizeof(r.dialog)))))
+		die("a transcript where none may be, or of the wrong shape", "");
 	printable(r.enhanced, sizeof(r.enhanced), 1, "enhanced");
 	printable(r.other, sizeof(r.other), 1, "reason token");
 	cache_rec_to_result(&pr, &r, key, klen);

@@ -39,6 +39,7 @@
 #include "fakenet.h"
 #include "reply.h"
 #include "smtp.h"
+#include "dialog.h"
 #include "verdict.h"
 
 #define SEP	"\xfe\xfe"
@@ -199,6 +200,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	idx = sent_lines(sent, nsent, out.by_vrfy ? "VRFY <" RCPT ">" : "RCPT TO:<" RCPT ">", &nl);
 	quit = sent_lines(sent, nsent, "QUIT", &nl);
+	/* the transcript the cache keeps: bounded, printable, of its shape */
+	if (strnlen(out.dialog, sizeof(out.dialog)) >= sizeof(out.dialog) ||
+	    (out.dialog[0] != '\0' && !dialog_ok(out.dialog, strlen(out.dialog))))
+		die("a transcript of the wrong shape", "");
 	if (out.status != SMTP_ANSWERED)
 		return 0;
 	want = &out.last;

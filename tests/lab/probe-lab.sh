@@ -704,6 +704,14 @@ lab_check "sav-cache why: the action, the meaning, the MX and step, the reply, w
 	"$W" "~^nobody@pf\.test: reject \(invalid, user-unknown\)" "$W" "~what it means: .*mailbox does not exist" \
 	"$W" "~decided: +mx\.pf\.test \[127\.0\.0\.[0-9]+\] answered RCPT TO" "$W" "~it said: +550 5\.1\.1 " \
 	"$W" "~asked again: +after " "$WREF" "~^[0-9a-f]{8}$" "$W2" "$W"
+lab_check "sav-cache why: the session that decided, as a transcript: greeting, RCPT and its 550, QUIT and its 221" \
+	"$W" "~  the session:" "$W" "~    < 220 mx\.pf\.test " "$W" "~    > MAIL FROM:<>" \
+	"$W" "~    > RCPT TO:<nobody@pf\.test>" "$W" "~    < 550 5\.1\.1 <nobody@pf\.test>" \
+	"$W" "~    > QUIT" "$W" "~    < 221 "
+WV=$("$SAVCACHE" -f "$CACHE" why bob@pf.test 2>&1)
+WG=$("$SAVCACHE" -f "$CACHE" why grey@pf.test 2>&1)
+lab_check "sav-cache why: no transcript is kept for a valid sender; a greylisted one shows its 450" \
+	"$WV" "~^bob@pf\.test: accept \(valid" "$WV" "!~the session:" "$WG" "~    < 450 "
 "$SAVCACHE" -f "$CACHE" why nosuch@pf.test >/dev/null 2>&1
 lab_is "$?" 1 "sav-cache why: an address without a verdict on file: exit 1"
 n0=$(lab_fake_conns nullref)
