@@ -206,7 +206,7 @@ sav_helo(SMFICTX *mctx, char *helohost)
 static int
 spf_step(const struct conf *c, const struct ctx *x, const struct addr *a,
 	 const struct probe_result *parsed, struct probe_result *res,
-	 const char **spf)
+	 const char **spf, long *spf_ms)
 {
 	struct spfgate_conf gc;
 	enum spf_result r;
@@ -224,6 +224,7 @@ spf_step(const struct conf *c, const struct ctx *x, const struct addr *a,
 	r = spfgate_check(&gc, (const struct sockaddr *)&x->client, a->local,
 	    a->domain, x->helo, &cached, NULL, 0);
 	*spf = spf_result_str(r);
+	*spf_ms = cached ? -1 : (long)(util_now_ms() - t0);
 	stats_spf(r);
 	if (r != SPF_PASS)
 		return 0;
@@ -245,6 +246,7 @@ sav_envfrom(SMFICTX *mctx, char **argv)
 	struct decision d;
 	struct log_decision ld;
 	const char *sender, *spf = NULL;
+	long spf_ms = 0;
 	size_t len;
 
 	if (x == NULL) {
@@ -263,7 +265,7 @@ sav_envfrom(SMFICTX *mctx, char **argv)
 	/* parsed once: the same struct addr goes to the exemptions and the limiter */
 	st = probe_parse(sender, len, &a, &parsed, NULL);
 	if (!decide_exempt_parsed(c, &cl, st, &a, &parsed, &res) &&
-	    !(st == ADDR_OK && spf_step(c, x, &a, &parsed, &res, &spf))) {
+	    !(st == ADDR_OK && spf_step(c, x, &a, &parsed, &res, &spf, &spf_ms))) {
 		if (milter.limiter != NULL) {
 			res = parsed;	/* decided by parsing alone unless ADDR_OK */
 			if (st == ADDR_OK) {
@@ -299,6 +301,7 @@ sav_envfrom(SMFICTX *mctx, char **argv)
 		ld.action = action_str(d.action);
 		ld.mode = c->monitor ? "monitor" : NULL;
 		ld.spf = spf;
+		ld.spf_ms = spf_ms;
 		log_decision(&ld);
 	}
 	x->have_verdict = 1;

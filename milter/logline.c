@@ -57,8 +57,13 @@ log_format_decision(char *buf, size_t size, const struct log_decision *d)
 	}
 	if (r->enhanced[0])
 		off = kv(buf, size, off, "dsn", r->enhanced);
-	if (d->spf)
+	if (d->spf) {
 		off = kv(buf, size, off, "spf", d->spf);
+		if (d->spf_ms >= 0) {
+			snprintf(num, sizeof(num), "%ld", d->spf_ms);
+			off = kv(buf, size, off, "spf_ms", num);
+		}
+	}
 	if (r->verdict != VERDICT_SKIPPED)
 		off = kv(buf, size, off, "cache", !r->cached ? "miss" :
 		    r->cached == RESULT_CACHED_SHARED ? "shared" : "hit");

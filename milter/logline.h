@@ -18,15 +18,18 @@ struct log_decision {
 	const char *action;		/* "accept" "tempfail" "reject" */
 	const char *mode;		/* NULL, or "monitor" */
 	const char *spf;		/* SPF result when ProbeWhen spf-not-pass evaluated it, or NULL */
+	long	spf_ms;			/* with spf: how long the SPF step took; -1: a remembered pass */
 };
 
 /*
  * log_format_decision - the line, fixed key order:
  *   sender=<x@example.org> client=[203.0.113.9] qid=... verdict=invalid
  *   reason=user-unknown action=reject mx=... ip=... code=550 dsn=5.1.1
- *   spf=fail cache=miss ms=183
+ *   spf=fail spf_ms=4 cache=miss ms=183
  * (qid only when known; mx/ip/code/dsn only when set; spf only when
- * ProbeWhen spf-not-pass asked SPF). Returns length.
+ * ProbeWhen spf-not-pass asked SPF, spf_ms only when it was evaluated
+ * rather than a remembered pass; ms is the verdict's own
+ * time, the SPF step not included). Returns length.
  */
 size_t	log_format_decision(char *buf, size_t size, const struct log_decision *d);
 

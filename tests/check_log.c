@@ -87,6 +87,15 @@ START_TEST(test_decision_line)
 	strcpy(r.tls, "TLSv1.3");
 	log_format_decision(line, sizeof(line), &d);
 	ck_assert_msg(strstr(line, " cache=miss tls=TLSv1.3 ms=183") != NULL, "got %s", line);
+	/* ProbeWhen spf-not-pass: the result and the SPF step's own time */
+	d.spf = "softfail";
+	d.spf_ms = 7;
+	log_format_decision(line, sizeof(line), &d);
+	ck_assert_msg(strstr(line, " dsn=5.1.1 spf=softfail spf_ms=7 cache=miss ") != NULL, "got %s", line);
+	d.spf_ms = -1;		/* a remembered pass: no evaluation, no time */
+	log_format_decision(line, sizeof(line), &d);
+	ck_assert_msg(strstr(line, " spf=softfail cache=miss ") != NULL, "got %s", line);
+	d.spf = NULL;
 
 	memset(&r, 0, sizeof(r));
 	r.verdict = VERDICT_SKIPPED;

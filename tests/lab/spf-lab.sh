@@ -86,6 +86,7 @@ case_()
 	lab_check "<$from>: spf=$spf: $want, verdict=$verdict reason=$reason, probed: $probed" \
 		"$got" "~^$want" "$(mlab_field "$line" verdict)" "$verdict" \
 		"$(mlab_field "$line" reason)" "$reason" "$(mlab_field "$line" spf)" "$spf" \
+		"$(mlab_field "$line" spf_ms)" "~^[0-9]+$" \
 		"$(lab_dns_queries_since "$dom" MX)" "$probed"
 }
 
@@ -94,8 +95,9 @@ case_ nobody@pass.test "250 " skipped spf-pass pass 0
 lab_dns_mark
 got=$(mlab_swaks other@pass.test)
 line=$(mlab_decision other@pass.test)
-lab_check "remembered pass: another sender of pass.test from the same client: no new query for pass.test" \
-	"$got" "~^250 " "$(mlab_field "$line" reason)" spf-pass "$(lab_dns_queries_since pass.test)" 0
+lab_check "remembered pass: another sender of pass.test from the same client: no new query for pass.test, no spf_ms" \
+	"$got" "~^250 " "$(mlab_field "$line" reason)" spf-pass "$(lab_dns_queries_since pass.test)" 0 \
+	"$(mlab_field "$line" spf)" pass "$line" "!~ spf_ms="
 case_ nobody@incpass.test "250 " skipped spf-pass pass 0
 # the mx mechanism asks for the MX itself (one query), but no probe follows
 case_ nobody@mxpass.test "250 " skipped spf-pass pass 1

@@ -11,7 +11,8 @@
 #   flog    the Postfix front's maillog
 #   res     smtp_load -o lines "SENDER MAILCODE FINALCODE MS"
 # Other -v: year, month (of the run, for the maillog's dates), sessions,
-# client ("[127.0.0.9]"), load_s (how long the load ran).
+# client ("[127.0.0.9]"), load_s (how long the load ran), spf (the
+# milter's ProbeWhen when the world has SPF records, else empty).
 #
 # THE RULES. Each class has one settled verdict, what its server or its
 # DNS really says (verdict reason action, and the MX address it came
@@ -22,6 +23,13 @@
 #   silent                  tempfail timeout tempfail     (MX .6)
 #   dead                    bad-domain nxdomain reject    (no MX)
 #   catch-all               catch-all catch-all accept    (MX .3)
+#   spf-valid (with spf)    valid user-ok accept (MX .2); under
+#                           ProbeWhen spf-not-pass skipped spf-pass accept
+# Under ProbeWhen spf-not-pass every decision line must also carry the
+# SPF result its domain publishes (spf-valid pass; valid, invalid and
+# grey fail; catch-all softfail; silent neutral; slow and dead none) or
+# temperror (a DNS answer that came too late: a deferral about the
+# DNS, counted, the probe then decides as before).
 # A decision is right when it is the settled verdict (from a probe or
 # from the cache), or when it is a deferral about us rather than about
 # the address - "tempfail budget" (the probe did not finish within
@@ -107,6 +115,18 @@ function reply(v, r, a) {
 	return "451 4.7.1 " r
 }
 
+# pct - the spf_ms at fraction q of the evaluations (whole milliseconds)
+function pct(q,   v, cum) {
+	if (nspf == 0)
+		return "-"
+	for (v = 0; v <= spfmax; v++) {
+		cum += spfhist[v]
+		if (cum >= q * nspf)
+			return v
+	}
+	return spfmax
+}
+
 function epoch(mon, day, hms,   t, y, m) {
 	m = mnum[mon]
 	y = year + (m < month + 0 ? 1 : 0)	# a run over New Year
@@ -137,6 +157,17 @@ BEGIN {
 	settled["silent"] = "tempfail timeout tempfail";	mx["silent"] = "127.0.0.6"
 	settled["dead"] = "bad-domain nxdomain reject";		mx["dead"] = "-"
 	settled["catch-all"] = "catch-all catch-all accept";	mx["catch-all"] = "127.0.0.3"
+	if (spf != "") {
+		order[++nclass] = "spf-valid"
+		mx["spf-valid"] = spf == "spf-not-pass" ? "-" : "127.0.0.2"
+		settled["spf-valid"] = spf == "spf-not-pass" ? "skipped spf-pass accept" : "valid user-ok accept"
+		codes["spf-valid"] = " 250 451 "
+		spfwant["spf-valid"] = "pass"
+		spfwant["valid"] = spfwant["invalid"] = spfwant["grey"] = "fail"
+		spfwant["catch-all"] = "softfail"
+		spfwant["silent"] = "neutral"
+		spfwant["slow-valid"] = spfwant["slow-invalid"] = spfwant["dead"] = "none"
+	}
 	about_us["tempfail budget tempfail"] = 1
 	about_us["tempfail rate-limited tempfail"] = 1
 	# the SMTP codes at MAIL each class allows (451: a deferral about
@@ -215,6 +246,21 @@ FILENAME == mlog {
 		ok = 0
 	if (!ok)
 		wrong("decision", c " sender: " substr($0, index($0, "sender=")))
+	if (spf == "spf-not-pass") {
+		if (!("spf" in f))
+			wrong("spf", "no SPF result: " substr($0, index($0, "sender=")))
+		else if (f["spf"] != spfwant[c] && f["spf"] != "temperror")
+			wrong("spf", c " sender, want spf=" spfwant[c] ": " substr($0, index($0, "sender=")))
+		spfres[c, f["spf"]]++
+		if ("spf_ms" in f) {
+			nspf++
+			spfsum += f["spf_ms"]
+			spfhist[f["spf_ms"] + 0]++
+			if (f["spf_ms"] + 0 > spfmax)
+				spfmax = f["spf_ms"] + 0
+		} else
+			spfremembered++
+	}
 	if (tuple in about_us)
 		dabout[c, f["reason"]]++
 	ds[s, reply(f["verdict"], f["reason"], f["action"])]++
@@ -403,7 +449,8 @@ END {
 		c = order[i]
 		if (dsettled[c] + 0 == 0)
 			uncovered = uncovered " " c ":no-settled-verdict"
-		if (dcache[c, "hit"] + 0 == 0)
+		# a pass is remembered by the SPF step, not by the cache
+		if (dcache[c, "hit"] + 0 == 0 && !(c == "spf-valid" && spf == "spf-not-pass"))
 			uncovered = uncovered " " c ":no-cache-hit"
 		if (c ~ /^(slow|silent)/ && dabout[c, "budget"] + 0 == 0)
 			uncovered = uncovered " " c ":no-budget"
@@ -431,6 +478,23 @@ END {
 		sep = ", "
 	}
 	printf "), decisions lost to kills %d\n", lost
+	if (spf == "spf-not-pass") {
+		printf "soak: SPF results by class:"
+		for (i = 1; i <= nclass; i++) {
+			c = order[i]
+			printf " %s", c
+			sep = " "
+			for (k = split("pass fail softfail neutral none temperror permerror", rr, " "); k > 0; k--)
+				if (spfres[c, rr[k]] + 0 > 0) {
+					printf "%s%s=%d", sep, rr[k], spfres[c, rr[k]]
+					sep = ","
+				}
+			printf ";"
+		}
+		print ""
+		printf "soak: SPF evaluations %d (and %d passes remembered): spf_ms mean %.2f, p50 %s, p90 %s, p99 %s, max %d\n", \
+			nspf, spfremembered, nspf ? spfsum / nspf : 0, pct(0.50), pct(0.90), pct(0.99), spfmax
+	}
 	for (m in other)
 		printf "soak: milter said %d x: %s\n", other[m], m
 	for (m in pfwarn)

@@ -17,6 +17,16 @@
 #                         greets
 #     any other name      MX NXDOMAIN, A NXDOMAIN, AAAA NODATA: the dead
 #                         domains deadN.test need no entry of their own
+#   With SOAK_SPF set (always or spf-not-pass: the milter's ProbeWhen),
+#   every domain also publishes what a real one would, and a ninth class
+#   sends from a domain whose SPF names our client:
+#     spf.test            MX -> the Postfix MX (its mailboxes are the
+#                         spf-valid pool); SPF "include:_spf.spf.test -all",
+#                         _spf.spf.test "ip4:127.0.0.8/30 -all": pass
+#     example.test        "v=spf1 mx -all": fail (the client is not its MX)
+#     catchallN.test      "ip4:198.51.100.0/24 ~all": softfail
+#     silentN.test        "?all": neutral
+#     slow.test, deadN    no SPF record (NODATA, NXDOMAIN): none
 #
 # The pools ($LAB_DIR/pools.txt, one "CLASS APPEAR-S ADDRESS" a line)
 # are written before the world is built and the world is built from
@@ -52,7 +62,7 @@ soak_elapsed()
 soak_pools()
 {
 	local f=$1 secs=$2
-	awk -v secs="$secs" '
+	awk -v secs="$secs" -v spf="${SOAK_SPF-}" '
 	function pool(class, n0, perm, total,   i, t) {
 		for (i = 1; i <= total; i++) {
 			t = i <= n0 ? 0 : int((i - n0) * 60 / perm)
@@ -72,6 +82,7 @@ soak_pools()
 		if (class == "silent")		return "s" i "@silent" (int((i - 1) / 10) + 1) ".test"
 		# ten dead senders per domain
 		if (class == "dead")		return "d" i "@dead" (int((i - 1) / 10) + 1) ".test"
+		if (class == "spf-valid")	return "p" i "@spf.test"
 	}
 	BEGIN {
 		big = 1000000
@@ -84,6 +95,8 @@ soak_pools()
 		pool("catch-all", 100, 30, big)
 		pool("silent", 10, 10, big)
 		pool("dead", 100, 30, big)
+		if (spf != "")
+			pool("spf-valid", 200, 60, big)
 	}' >"$f"
 }
 
@@ -113,6 +126,7 @@ soak_world()
 		silent*) lab_dns_mx "$dom" "10 mx.silent.test." ;;
 		esac
 	done
+	[ -z "${SOAK_SPF-}" ] || soak_spf_dns
 	lab_dns_fallback
 	{
 		echo "ENTRY_BEGIN"
@@ -134,6 +148,10 @@ soak_world()
 	soak_pool_addrs grey | awk '{ print $1, "ok" }' >>"$d/conf/vmailbox"
 	soak_pool_addrs grey | awk '{ print $1, "450 4.7.1 Greylisted, please try again later" }' \
 		>>"$d/conf/rcpt_access"
+	if [ -n "${SOAK_SPF-}" ]; then
+		soak_pool_addrs spf-valid | awk '{ print $1, "ok" }' >>"$d/conf/vmailbox"
+		postconf -c "$d/conf" -e "virtual_mailbox_domains = example.test spf.test"
+	fi
 	lab_postfix_start mx
 
 	# -T 0: no lifetime cap (the default 1800 s is a soak's length);
@@ -158,6 +176,37 @@ soak_world()
 	for n in catchall slow silent; do
 		lab_wait_file "$LAB_DIR/$n.ready" . || lab_die "fake_smtpd ($n) did not start"
 	done
+}
+
+# soak_spf_dns - the SPF records of the SOAK_SPF world (see the top),
+# and NXDOMAIN for any other TXT query (a dead domain's): every SPF
+# question gets an answer, so no SPF step waits for a time-out.
+soak_spf_dns()
+{
+	local dom
+	lab_dns_mx spf.test "10 mx.example.test."
+	lab_dns_rrset TXT spf.test '"v=spf1 include:_spf.spf.test -all"'
+	lab_dns_rrset TXT _spf.spf.test '"v=spf1 ip4:127.0.0.8/30 -all"'
+	lab_dns_rrset TXT example.test '"v=spf1 mx -all"'
+	lab_dns_rcode slow.test TXT NODATA
+	for dom in $(awk '$1 == "catch-all" || $1 == "silent" { sub(/.*@/, "", $3); print $3 }' "$SOAK_POOLS" |
+		sort -u); do
+		case $dom in
+		catchall*) lab_dns_rrset TXT "$dom" '"v=spf1 ip4:198.51.100.0/24 ~all"' ;;
+		silent*) lab_dns_rrset TXT "$dom" '"v=spf1 ?all"' ;;
+		esac
+	done
+	{
+		echo "ENTRY_BEGIN"
+		echo "MATCH opcode qtype"
+		echo "ADJUST copy_id copy_query"
+		echo "REPLY QR AA RD RA NXDOMAIN"
+		echo "SECTION QUESTION"
+		echo "fallback.test. IN TXT"
+		echo "SECTION AUTHORITY"
+		echo "test. 300 IN SOA ns.test. hostmaster.test. 1 3600 600 86400 300"
+		echo "ENTRY_END"
+	} >>"$LAB_DNS_DATA"
 }
 
 # ---------------------------------------------------------------------

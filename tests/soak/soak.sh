@@ -46,6 +46,15 @@
 # line is "soak: PASS" or "soak: FAIL (why)"; the exit status is
 # non-zero on FAIL.
 #
+# SOAK_SPF=always or SOAK_SPF=spf-not-pass (the milter's ProbeWhen)
+# builds the world with SPF records and a ninth class, spf-valid (20%
+# of the messages), whose domain's SPF names the client (soak-lib.sh);
+# both settings see the same mix, so two runs give what spf-not-pass
+# saves: the probes started (the StatsFile's sav_probes_started_total,
+# summed over the milter's lifetimes), the SPF results by class (each
+# checked against what its domain publishes) and the time of the SPF
+# evaluations (spf_ms of the decision lines).
+#
 # Settings (environment): SOAK_S, SOAK_KILLS, SOAK_SESSIONS,
 # SOAK_PER_CONN (messages per SMTP connection, 5), SOAK_BATCH_S,
 # SOAK_RESTART_DELAY, SOAK_SLOW_MS (4000); LAB_KEEP=1 keeps the temp
@@ -90,6 +99,11 @@ SOAK_RESTART_DELAY=${SOAK_RESTART_DELAY:-0}
 case $SOAK_RESTART_DELAY in
 ''|*[!0-9.]*|*.*.*) lab_die "SOAK_RESTART_DELAY must be seconds, got '$SOAK_RESTART_DELAY'" ;;
 esac
+SOAK_SPF=${SOAK_SPF-}
+case $SOAK_SPF in
+''|always|spf-not-pass) ;;
+*) lab_die "SOAK_SPF must be always or spf-not-pass, got '$SOAK_SPF'" ;;
+esac
 SOAK_SAMPLE_S=10
 SOAK_HUP_S=60
 SOAK_PURGE_S=60
@@ -114,6 +128,9 @@ SOAK_SAMPLES=$LAB_DIR/samples.txt
 SOAK_KILLS_LOG=$LAB_DIR/kills.txt
 SOAK_RESULTS=$LAB_DIR/results.txt
 SOAK_LOADLOG=$LAB_DIR/load.log
+SOAK_STATSFILE=$LAB_DIR/stats/stats.prom
+mkdir -p "$LAB_DIR/stats"
+chown nobody "$LAB_DIR/stats"
 : >"$SOAK_SAMPLES"
 : >"$SOAK_KILLS_LOG"
 : >"$SOAK_RESULTS"
@@ -129,8 +146,12 @@ soak_world
 # a silent MX's probe must end (GreetingTimeout) well within the time
 # between two kills, or no silent domain would ever be known as
 # unreachable and its probes would pile up from one lifetime to the next
+# (the StatsFile, rewritten every second, gives the probes started)
+SPF_CONF=()
+[ -z "$SOAK_SPF" ] || SPF_CONF=("ProbeWhen $SOAK_SPF")
 mlab_milter_conf "$SOAK_CONF" "ClientProbeRate 0" "DomainConcurrency 8" \
-	"MXConcurrency 20" "MXRate 1000" "GreetingTimeout 5s"
+	"MXConcurrency 20" "MXRate 1000" "GreetingTimeout 5s" \
+	"StatsFile $SOAK_STATSFILE" "StatsInterval 1s" "${SPF_CONF[@]}"
 : >"$LAB_DIR/milter.log"
 soak_milter_start || { cat "$LAB_DIR/milter.log" >&2; lab_die "sav-milter did not start"; }
 lab_postfix_front front 127.0.0.1:2525 "unix:$SOAK_SOCK"
@@ -148,7 +169,7 @@ soak_batch_senders()
 		# weights per class (per cent of the messages)
 		w["valid"] = 30; w["invalid"] = 22; w["grey"] = 8
 		w["slow-valid"] = 3; w["slow-invalid"] = 3; w["silent"] = 4
-		w["dead"] = 12; w["catch-all"] = 18
+		w["dead"] = 12; w["catch-all"] = 18; w["spf-valid"] = 20
 		tot = 0
 		for (c in w)
 			if (k[c] > 0) { nc++; cl[nc] = c; tot += w[c]; cum[nc] = tot }
@@ -214,10 +235,22 @@ PURGE_OK=0
 PURGED=0
 ABORT=""
 
+# probes started in the lifetimes before this one (the StatsFile's
+# counter starts again at each start), and the last reading of this one
+PROBES_BEFORE=0
+probes_now()
+{
+	local n
+	n=$(sed -n 's/^sav_probes_started_total \([0-9]*\)$/\1/p' "$SOAK_STATSFILE" 2>/dev/null)
+	echo "${n:-0}"
+}
+
 do_kill()
 {
 	local k=$1 ino0 ino1 tk stale=no warn stats sound=yes
 	soak_sample end
+	PROBES_BEFORE=$((PROBES_BEFORE + $(probes_now)))
+	rm -f "$SOAK_STATSFILE"
 	# inode and change time: a new file may get the old inode number
 	ino0=$(stat -c %i/%z "$SOAK_SOCK" 2>/dev/null | tr ' ' _)
 	tk=$(soak_now)
@@ -338,6 +371,9 @@ wait "$LOAD_PID" 2>/dev/null
 soak_forget "$LOAD_PID"
 LOAD_MS=$(now_ms)
 soak_sample final
+# one more StatsInterval: the last second's probes reach the file
+sleep 1.2
+PROBES=$((PROBES_BEFORE + $(probes_now)))
 # Postfix's log daemon writes asynchronously: let it catch up
 sleep 2
 FINAL_STATS=$(soak_stats) || FINAL_STATS="FAILED: $FINAL_STATS"
@@ -359,6 +395,7 @@ fail()
 CHECK=$(awk -v pools="$SOAK_POOLS" -v kills="$SOAK_KILLS_LOG" -v mlog="$LAB_DIR/milter.log" \
 	-v flog="$FRONTLOG" -v res="$SOAK_RESULTS" -v year="$(date +%Y)" -v month="$(date +%m)" \
 	-v sessions="$SOAK_SESSIONS" -v client="[$MLAB_CLIENT_IP]" -v load_s="$((LOAD_MS / 1000))" \
+	-v spf="$SOAK_SPF" \
 	-f "$SOAK_DIR/check.awk" "$SOAK_POOLS" "$SOAK_KILLS_LOG" "$LAB_DIR/milter.log" "$FRONTLOG" "$SOAK_RESULTS")
 printf '%s\n' "$CHECK" | grep -v '^RESULT '
 result=$(printf '%s\n' "$CHECK" | sed -n 's/^RESULT //p')
@@ -382,6 +419,8 @@ echo "soak: kills $KILLS_DONE of $SOAK_KILLS, restarts $RESTARTS, cache sound af
 	"sav-cache stats ok, 0 damaged); corrupt files moved aside: $CORRUPT"
 echo "soak: SIGHUP $HUPS sent, $RELOADS reloads logged; purge $PURGE_OK of $PURGES ok, $PURGED records purged"
 echo "soak: cache at the end: $FINAL_STATS"
+echo "soak: probes started: $PROBES (StatsFile, over every lifetime; ProbeWhen ${SOAK_SPF:-always}," \
+	"$(grep -c ' sender=<' "$LAB_DIR/milter.log") decision lines)"
 [ "$KILLS_DONE" -eq "$SOAK_KILLS" ] || fail "$KILLS_DONE of $SOAK_KILLS kills done"
 [ "$KILL_FAIL" -eq 0 ] || fail "$KILL_FAIL kills not followed by a sound restart"
 [ "$CORRUPT" -eq 0 ] || fail "$CORRUPT cache files moved aside as corrupt"
