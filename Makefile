@@ -20,7 +20,7 @@
 #                   under faults, every decision checked (not in check)
 #   make fuzz       every libFuzzer target for FUZZ_S seconds (60) each,
 #                   after replaying tests/fuzz/regress (clang-14); make
-#                   check runs them FUZZ_CI_S (10) s each (fuzz-ci)
+#                   check runs them FUZZ_CI_S (15) s each (fuzz-ci)
 #   make analyze    scan-build and cppcheck over probe/ and milter/
 #   make fuzz-peer  the hostile-peer fuzzer (lab, root) for FUZZ_PEER_N
 #                   dialogues (5000); make check's lab runs 300
@@ -181,8 +181,8 @@ srclint:
 # once failed in tests/fuzz/regress/NAME (replayed on every run).
 FUZZ_CC	?= clang-14
 FUZZ_S	?= 60
-# make check: 9 targets share its ~3-minute fuzz budget with the build and the peer fuzzer
-FUZZ_CI_S ?= 10
+# make check: each target FUZZ_CI_S seconds (15), after the regression inputs
+FUZZ_CI_S ?= 15
 FZ	:= build/fuzz
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 $(WARN) $(PKG_CFLAGS) $(INCS) -Imilter -Itests/fuzz \
@@ -237,13 +237,21 @@ fuzz-peer: all
 # over a fresh build of the three programs in build/scan, and cppcheck
 # over probe/ and milter/; fails on any report. A suppression is a
 # comment on the line itself ("cppcheck-suppress id" with the reason).
+# The parsers of untrusted bytes are also compiled with -Wconversion
+# -Wsign-conversion: every narrowing or sign change there is written out.
+CONV_SRC := probe/core/reply.c probe/core/addr.c probe/core/dialog.c probe/net/netio.c \
+	probe/net/dns.c probe/net/smtp.c probe/cache/cache_rec.c probe/fleet/rrec.c \
+	probe/spf/spf.c probe/spf/spf_macro.c probe/conf.c milter/macro.c
 analyze:
+	for f in $(CONV_SRC); do \
+		$(CC) $(filter-out -MMD -MP,$(CFLAGS)) -Wconversion -Wsign-conversion -Imilter -fsyntax-only $$f || exit 1; \
+	done
 	rm -rf build/scan
 	scan-build-14 --use-cc=$(FUZZ_CC) -o build/scan/report --status-bugs \
 		$(MAKE) -s B=build/scan CC=$(FUZZ_CC) build/scan/sav-probe build/scan/sav-cache build/scan/sav-milter
 	cppcheck -q --enable=warning,portability --inline-suppr --error-exitcode=1 --std=c11 \
 		-D_GNU_SOURCE $(INCS) -Imilter probe milter
-	@echo "analyze: scan-build and cppcheck clean"
+	@echo "analyze: -Wconversion on the parsers, scan-build and cppcheck clean"
 
 demo: deps
 	$(MAKE) all

@@ -154,10 +154,10 @@ put16(unsigned char *p, unsigned v)
 static void
 put32(unsigned char *p, uint32_t v)
 {
-	p[0] = v & 0xff;
-	p[1] = (v >> 8) & 0xff;
-	p[2] = (v >> 16) & 0xff;
-	p[3] = (v >> 24) & 0xff;
+	p[0] = (unsigned char)(v & 0xff);
+	p[1] = (unsigned char)((v >> 8) & 0xff);
+	p[2] = (unsigned char)((v >> 16) & 0xff);
+	p[3] = (unsigned char)((v >> 24) & 0xff);
 }
 
 static unsigned
@@ -327,7 +327,7 @@ put_enhanced(unsigned char *buf, size_t off, size_t size, const char *e)
 	    strcmp(canon, e) == 0) {
 		if (off + 2 > size)
 			return 0;
-		buf[off] = (unsigned char)(0x80 | (cl == 2 ? 0 : cl == 4 ? 1 : 2) << 5 | sub);
+		buf[off] = (unsigned char)(0x80u | (cl == 2 ? 0u : cl == 4 ? 1u : 2u) << 5 | sub);
 		buf[off + 1] = (unsigned char)det;
 		return off + 2;
 	}
@@ -745,7 +745,7 @@ cache_rec_to_result(struct probe_result *out, const struct rec *r, const char *k
 	util_strlcpy(out->mx, r->mx, sizeof(out->mx));
 	util_strlcpy(out->ip, r->ip, sizeof(out->ip));
 	util_strlcpy(out->dialog, r->dialog, sizeof(out->dialog));
-	out->catch_all = r->type == REC_ADDR ? (r->flags & 1) : (r->flags & FACT_CATCH_ALL) != 0;
+	out->catch_all = r->type == REC_ADDR ? (r->flags & 1) != 0 : (r->flags & FACT_CATCH_ALL) != 0;
 	out->cached = 1;
 }
 

@@ -73,7 +73,7 @@ static void
 rng_init(uint64_t *s)
 {
 	if (getrandom(s, sizeof(*s), GRND_NONBLOCK) != (ssize_t)sizeof(*s))
-		*s = (uint64_t)util_now_ms() * 0x9e3779b97f4a7c15ULL ^
+		*s = (uint64_t)util_now_ms() * UINT64_C(0x9e3779b97f4a7c15) ^
 		    (uint64_t)getpid() ^ (uint64_t)(uintptr_t)s;
 }
 
