@@ -346,6 +346,16 @@ judge(const struct probe_conf *c, const struct smtp_outcome *o, int known_catcha
 		util_strlcpy(cur->text, o->err, sizeof(cur->text));
 		remember(pend, RANK_NET, cur);
 		return 0;
+	case SMTP_LOCAL_ERROR:
+		/*
+		 * no socket: this host ran out of descriptors, the server
+		 * was never asked. Not connect-failed, which would teach
+		 * the domain fact "unreachable"; internal is never stored.
+		 */
+		set(cur, VERDICT_TEMPFAIL, R_INTERNAL);
+		util_strlcpy(cur->text, o->err, sizeof(cur->text));
+		remember(pend, RANK_NET, cur);
+		return 0;
 	case SMTP_PROTOCOL_ERROR:
 	default:
 		set(cur, VERDICT_TEMPFAIL, R_PROTOCOL_ERROR);
@@ -513,6 +523,10 @@ probe_smtp(const struct probe_conf *c, const struct addr *a, unsigned facts,
 		return;
 	case DNS_TIMEOUT:
 		set(res, VERDICT_TEMPFAIL, R_DNS_TIMEOUT);
+		return;
+	case DNS_LOCAL:
+		/* our descriptors ran out: about us, never stored, no fact */
+		set(res, VERDICT_TEMPFAIL, R_INTERNAL);
 		return;
 	case DNS_TEMPFAIL:
 	default:

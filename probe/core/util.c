@@ -48,6 +48,12 @@ trace_printf(const struct trace *t, const char *fmt, ...)
 	t->fn(t->arg, line);
 }
 
+int
+util_errno_local(int e)
+{
+	return e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM;
+}
+
 size_t
 util_sanitize(char *dst, size_t size, const char *src, size_t len)
 {

@@ -74,6 +74,13 @@ util_is_alnum(int c)
 	    (c >= '0' && c <= '9');
 }
 
+/*
+ * util_errno_local - e says this host ran out of something (descriptors,
+ * buffers, memory), not that the other end failed: such a failure is
+ * never a fact about a remote server
+ */
+int	util_errno_local(int e);
+
 /* util_parse_duration - "30", "30s", "5m", "3h", "7d" -> seconds; -1 on error */
 long	util_parse_duration(const char *s);
 

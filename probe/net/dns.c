@@ -372,7 +372,7 @@ dns_lookup_mx(const struct dns_conf *c, const char *domain,
 		goto done;
 	case DNSQ_TIMEOUT:
 		trace_printf(t, "dns: MX %s -> TIMEOUT (%s)", dom, why);
-		st = DNS_TIMEOUT;
+		st = x.q.local ? DNS_LOCAL : DNS_TIMEOUT;
 		goto done;
 	case DNSQ_OK:
 		break;
@@ -532,6 +532,7 @@ dns_status_str(enum dns_status s)
 	case DNS_NOHOST:	return "nohost";
 	case DNS_TEMPFAIL:	return "tempfail";
 	case DNS_TIMEOUT:	return "timeout";
+	case DNS_LOCAL:		return "local-error";
 	}
 	return "unknown";
 }

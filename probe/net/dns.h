@@ -42,6 +42,7 @@ enum dns_status {
 	DNS_NOHOST,	/* no MX host resolves to anything */
 	DNS_TEMPFAIL,	/* SERVFAIL, REFUSED, bad reply */
 	DNS_TIMEOUT,	/* no answer in time */
+	DNS_LOCAL,	/* the MX question could not be asked: no socket here */
 };
 
 struct dns_conf {

@@ -5,6 +5,7 @@
  * Thread rules: reentrant; no global state. Memory: every ldns object
  * made here is freed here, except the reply handed to the caller.
  */
+#include <errno.h>
 #include <sys/types.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
@@ -302,8 +303,18 @@ dnsq_query(struct dnsq *x, const char *name, ldns_rr_type type, ldns_pkt **pkt,
 		*why = ldns_get_errorstr_by_id(st);
 		return DNSQ_FAIL;
 	}
+	x->local = 0;
+	errno = 0;
 	st = ldns_resolver_send_pkt(&ans, x->res, q);
 	if (st != LDNS_STATUS_OK || ans == NULL) {
+		if (st == LDNS_STATUS_SOCKET_ERROR && util_errno_local(errno)) {
+			/* no socket: nothing was asked, nothing is known about the domain */
+			x->local = 1;
+			*why = "no socket (this host ran out of descriptors or memory)";
+			ldns_pkt_free(q);
+			ldns_rdf_deep_free(dname);
+			return DNSQ_TIMEOUT;
+		}
 		switch (st) {
 		case LDNS_STATUS_OK:
 		case LDNS_STATUS_ERR:

@@ -58,6 +58,7 @@ struct dnsq {
 	ldns_resolver *res;
 	msec_t	deadline;
 	const struct trace *t;
+	int	local;		/* the last DNSQ_TIMEOUT was ours: no socket (util_errno_local) */
 };
 
 /* dnsq_resolver_new - a resolver for one caller; NULL (with a trace line) when none can be built */

@@ -116,8 +116,10 @@ netio_connect(struct netio *n, const struct sockaddr *sa, msec_t deadline)
 	if (n->fd >= 0)
 		netio_close(n);
 	n->start = n->end = 0;
+	n->local = 0;
 	n->fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (n->fd < 0) {
+		n->local = util_errno_local(errno);
 		netio_seterr(n, "socket", errno);
 		return NETIO_ERROR;
 	}

@@ -52,6 +52,7 @@ struct netio {
 	size_t	start, end;
 	char	buf[NETIO_BUF];
 	char	err[128];		/* strerror text of the last NETIO_ERROR */
+	int	local;			/* that error was ours: no socket (descriptors or memory ran out) */
 	unsigned long long nread;	/* bytes received in all */
 };
 

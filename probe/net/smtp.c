@@ -992,7 +992,7 @@ smtp_probe(const struct smtp_params *p, const struct sockaddr *sa,
 			out->status = SMTP_TIMEOUT;
 			smtp_err(&s, "timeout connecting to %s", s.peer);
 		} else {
-			out->status = SMTP_CONNECT_FAILED;
+			out->status = s.n.local ? SMTP_LOCAL_ERROR : SMTP_CONNECT_FAILED;
 			smtp_err(&s, "%s (%s)", s.n.err, s.peer);
 		}
 		return;
@@ -1071,6 +1071,7 @@ smtp_status_str(enum smtp_status s)
 	switch (s) {
 	case SMTP_ANSWERED:		return "answered";
 	case SMTP_CONNECT_FAILED:	return "connect-failed";
+	case SMTP_LOCAL_ERROR:		return "local-error";
 	case SMTP_TIMEOUT:		return "timeout";
 	case SMTP_PROTOCOL_ERROR:	return "protocol-error";
 	case SMTP_CLOSED:		return "closed";

@@ -94,6 +94,8 @@ enum smtp_status {
 				   failed (err says why): plaintext may be tried once */
 	SMTP_BAD_INPUT,		/* a command part (HELO name, sender, recipient) holds CR or LF:
 				   refused before connecting, nothing sent; a bug upstream */
+	SMTP_LOCAL_ERROR,	/* no socket: this host ran out of descriptors or memory;
+				   nothing about the server */
 };
 
 struct smtp_outcome {

@@ -117,7 +117,7 @@ check(enum dns_status st, const struct dns_mx *mx)
 {
 	int h, i, naddr = 0;
 
-	if ((unsigned)st > DNS_TIMEOUT)
+	if ((unsigned)st > DNS_LOCAL)
 		die("status out of range", "");
 	if (mx->nhost < 0 || mx->nhost > DNS_MX_MAX)
 		die("host count out of range", "");
