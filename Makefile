@@ -63,7 +63,7 @@ endif
 CORE_SRC := probe/core/util.c probe/core/sa.c probe/core/verdict.c probe/core/reply.c \
 	probe/core/addr.c probe/core/target.c probe/core/log.c \
 	probe/core/result.c probe/core/dialog.c
-NET_SRC	:= probe/net/netio.c probe/net/tls.c probe/net/dnsq.c probe/net/dns.c probe/net/smtp.c
+NET_SRC	:= probe/net/netio.c probe/net/tls.c probe/net/dnsq.c probe/net/dns.c probe/net/smtp_io.c probe/net/smtp.c
 CACHE_SRC := probe/cache/cache_rec.c probe/cache/cache_env.c \
 	probe/cache/cache.c probe/cache/cache_evict.c probe/cache/cache_admin.c
 PROBE_SRC := probe/share.c probe/learn.c probe/probe.c probe/limit_client.c probe/limit_mx.c probe/limit.c \
@@ -240,7 +240,7 @@ fuzz-peer: all
 # The parsers of untrusted bytes are also compiled with -Wconversion
 # -Wsign-conversion: every narrowing or sign change there is written out.
 CONV_SRC := probe/core/reply.c probe/core/addr.c probe/core/dialog.c probe/net/netio.c \
-	probe/net/dns.c probe/net/smtp.c probe/cache/cache_rec.c probe/fleet/rrec.c \
+	probe/net/dns.c probe/net/smtp.c probe/net/smtp_io.c probe/cache/cache_rec.c probe/fleet/rrec.c \
 	probe/spf/spf.c probe/spf/spf_macro.c probe/conf.c milter/macro.c
 analyze:
 	for f in $(CONV_SRC); do \
