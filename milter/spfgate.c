@@ -42,25 +42,8 @@ static pthread_mutex_t slots_lock = PTHREAD_MUTEX_INITIALIZER;
 static int
 net_key(const struct sockaddr *sa, struct spf_ip *ip, unsigned char key[17])
 {
-	static const unsigned char mapped[12] = { 0,0,0,0, 0,0,0,0, 0,0,0xff,0xff };
-
 	memset(key, 0, 17);
-	memset(ip, 0, sizeof(*ip));
-	if (sa->sa_family == AF_INET) {
-		ip->af = AF_INET;
-		memcpy(ip->a, &((const struct sockaddr_in *)sa)->sin_addr, 4);
-	} else if (sa->sa_family == AF_INET6) {
-		const unsigned char *a6 =
-		    ((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr;
-
-		if (memcmp(a6, mapped, 12) == 0) {
-			ip->af = AF_INET;
-			memcpy(ip->a, a6 + 12, 4);
-		} else {
-			ip->af = AF_INET6;
-			memcpy(ip->a, a6, 16);
-		}
-	} else
+	if (!spf_ip_from_sockaddr(sa, ip))
 		return 0;
 	key[0] = ip->af == AF_INET ? 4 : 6;
 	memcpy(key + 1, ip->a, ip->af == AF_INET ? 4 : 8);

@@ -349,6 +349,37 @@ START_TEST(test_expand_hostile)
 }
 END_TEST
 
+/* the client from the milter: IPv4, IPv6, and IPv4-mapped IPv6 as IPv4 */
+START_TEST(test_ip_from_sockaddr)
+{
+	struct sockaddr_in sin;
+	struct sockaddr_in6 sin6;
+	struct sockaddr sa;
+	struct spf_ip ip;
+	static const unsigned char v4[4] = { 192, 0, 2, 9 };
+
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	memcpy(&sin.sin_addr, v4, 4);
+	ck_assert_int_eq(spf_ip_from_sockaddr((struct sockaddr *)&sin, &ip), 1);
+	ck_assert_int_eq(ip.af, AF_INET);
+	ck_assert(memcmp(ip.a, v4, 4) == 0);
+	memset(&sin6, 0, sizeof(sin6));
+	sin6.sin6_family = AF_INET6;
+	ck_assert_int_eq(inet_pton(AF_INET6, "::ffff:192.0.2.9", &sin6.sin6_addr), 1);
+	ck_assert_int_eq(spf_ip_from_sockaddr((struct sockaddr *)&sin6, &ip), 1);
+	ck_assert_int_eq(ip.af, AF_INET);
+	ck_assert(memcmp(ip.a, v4, 4) == 0);
+	ck_assert_int_eq(inet_pton(AF_INET6, "2001:db8::9", &sin6.sin6_addr), 1);
+	ck_assert_int_eq(spf_ip_from_sockaddr((struct sockaddr *)&sin6, &ip), 1);
+	ck_assert_int_eq(ip.af, AF_INET6);
+	ck_assert(memcmp(ip.a, &sin6.sin6_addr, 16) == 0);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_family = AF_UNIX;
+	ck_assert_int_eq(spf_ip_from_sockaddr(&sa, &ip), 0);
+}
+END_TEST
+
 Suite *
 make_suite(void)
 {
@@ -358,6 +389,7 @@ make_suite(void)
 	tcase_add_loop_test(tc, test_check, 0, sizeof(cases) / sizeof(cases[0]));
 	tcase_add_loop_test(tc, test_expand, 0, sizeof(mcases) / sizeof(mcases[0]));
 	tcase_add_test(tc, test_expand_hostile);
+	tcase_add_test(tc, test_ip_from_sockaddr);
 	suite_add_tcase(s, tc);
 	return s;
 }

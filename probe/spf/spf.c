@@ -725,6 +725,34 @@ check(struct eval *e, const char *domain, int depth)
 	return res;
 }
 
+void
+spf_ip_unmap(struct spf_ip *ip)
+{
+	static const unsigned char mapped[12] = { 0,0,0,0, 0,0,0,0, 0,0,0xff,0xff };
+
+	if (ip->af == AF_INET6 && memcmp(ip->a, mapped, 12) == 0) {
+		memmove(ip->a, ip->a + 12, 4);
+		memset(ip->a + 4, 0, 12);
+		ip->af = AF_INET;
+	}
+}
+
+int
+spf_ip_from_sockaddr(const struct sockaddr *sa, struct spf_ip *ip)
+{
+	memset(ip, 0, sizeof(*ip));
+	if (sa->sa_family == AF_INET) {
+		ip->af = AF_INET;
+		memcpy(ip->a, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+	} else if (sa->sa_family == AF_INET6) {
+		ip->af = AF_INET6;
+		memcpy(ip->a, ((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr, 16);
+		spf_ip_unmap(ip);
+	} else
+		return 0;
+	return 1;
+}
+
 enum spf_result
 spf_check(const struct spf_resolver *r, const struct spf_req *req,
 	  struct spf_out *out)
@@ -733,15 +761,10 @@ spf_check(const struct spf_resolver *r, const struct spf_req *req,
 	struct eval e;
 	const char *at;
 	char domain[SPF_NAME_MAX + 2];
-	static const unsigned char mapped[12] = { 0,0,0,0, 0,0,0,0, 0,0,0xff,0xff };
 
 	memset(out, 0, sizeof(*out));
 	/* an IPv4-mapped IPv6 client is the IPv4 client (RFC 7208 5) */
-	if (rq.ip.af == AF_INET6 && memcmp(rq.ip.a, mapped, 12) == 0) {
-		memmove(rq.ip.a, rq.ip.a + 12, 4);
-		memset(rq.ip.a + 4, 0, 12);
-		rq.ip.af = AF_INET;
-	}
+	spf_ip_unmap(&rq.ip);
 	memset(&e, 0, sizeof(e));
 	e.r = r;
 	e.req = &rq;

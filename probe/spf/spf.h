@@ -72,6 +72,14 @@ struct spf_ip {
 	unsigned char a[16];
 };
 
+struct sockaddr;
+
+/* spf_ip_unmap - an IPv4-mapped IPv6 address (::ffff:a.b.c.d) becomes the IPv4 one (RFC 7208 5) */
+void	spf_ip_unmap(struct spf_ip *ip);
+
+/* spf_ip_from_sockaddr - *ip from an IPv4 or IPv6 sa, unmapped; 0 for any other family */
+int	spf_ip_from_sockaddr(const struct sockaddr *sa, struct spf_ip *ip);
+
 /*
  * One answer, filled by the resolver. TXT: one entry per record, its
  * strings joined, at most SPF_RECORD_MAX octets (a longer one may be
