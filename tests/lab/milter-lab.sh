@@ -80,6 +80,13 @@ lab_is "$(lab_dns_queries_since relay.test)$(lab_dns_queries_since r2.test)" 00 
 lab_is "$(lab_dns_queries_since nullmx.test A)$(lab_dns_queries_since nxdomain.test A)" 00 \
 	"dns: no address lookups for NXDOMAIN and null MX domains"
 
+# the milter's own probes keep their transcript: sav-cache why reads the
+# session that refused nobody@example.test back from the milter's cache
+W=$("$LAB_BUILD/sav-cache" -f "$LAB_DIR/milter/cache.mdb" why nobody@example.test 2>&1)
+lab_check "sav-cache why after the milter's reject: the verdict and the session with its 550 and 221" \
+	"$W" "~^nobody@example\.test: reject \(invalid, user-unknown\)" "$W" "~  the session:" \
+	"$W" "~    > RCPT TO:<nobody@example\.test>" "$W" "~    < 550 5\.1\.1 " "$W" "~    < 221 "
+
 # --- SIGTERM ---------------------------------------------------------------
 
 t0=$(lab_now_ms)
