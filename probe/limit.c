@@ -430,6 +430,20 @@ mx_waited(struct job *j, const struct sockaddr *sa, int rc, msec_t spent, msec_t
 
 static void mx_release(void *arg, const struct sockaddr *sa);
 
+/* ring_push - note a new connection at now in m's rate ring (mu held; rate 0: none kept) */
+static void
+ring_push(struct limit_mx *m, int rate, msec_t now)
+{
+	if (rate <= 0 || m->ring == NULL)
+		return;
+	if (m->rcount < rate)
+		m->ring[(m->rhead + m->rcount++) % rate] = now;
+	else {
+		m->ring[m->rhead] = now;
+		m->rhead = (m->rhead + 1) % rate;
+	}
+}
+
 /*
  * mx_acquire - target_acquire hook (arg: the job): a connection slot
  * for this IP, at most per_mx at once and at most mx_rate new
@@ -469,14 +483,7 @@ mx_acquire(void *arg, const struct sockaddr *sa, msec_t *deadline)
 		    now - m->ring[m->rhead] >= RATE_WINDOW_MS;
 		if (conc_ok && rate_ok) {
 			m->active++;
-			if (rate > 0) {
-				if (m->rcount < rate)
-					m->ring[(m->rhead + m->rcount++) % rate] = now;
-				else {
-					m->ring[m->rhead] = now;
-					m->rhead = (m->rhead + 1) % rate;
-				}
-			}
+			ring_push(m, rate, now);
 			rc = 0;
 			break;
 		}
@@ -520,6 +527,31 @@ mx_release(void *arg, const struct sockaddr *sa)
 	if ((m = limit_mx_get(&l->mxs, mx_rate(l), family, addr, 0)) != NULL && m->active > 0)
 		m->active--;
 	pthread_cond_broadcast(&l->slot_cv);
+	pthread_mutex_unlock(&l->mu);
+}
+
+/*
+ * mx_again - target_again hook: a second connection within the slot
+ * mx_acquire gave (the probe's TLS or RetrySender reconnect) counts in
+ * MXRate's window like any other, so the rate is of connections, not of
+ * slots. It never waits: the slot is already held, and a probe that
+ * has started a dialogue finishes it (at most one connection over the
+ * rate per probe in flight).
+ */
+static void
+mx_again(void *arg, const struct sockaddr *sa)
+{
+	struct limiter *l = ((struct job *)arg)->l;
+	unsigned char addr[16];
+	int family, rate;
+	struct limit_mx *m;
+
+	if (limit_mx_key(sa, &family, addr) != 0)
+		return;
+	pthread_mutex_lock(&l->mu);
+	rate = mx_rate(l);
+	if ((m = limit_mx_get(&l->mxs, rate, family, addr, 0)) != NULL)
+		ring_push(m, rate, util_now_ms());
 	pthread_mutex_unlock(&l->mu);
 }
 
@@ -660,6 +692,7 @@ job_launch(struct limiter *l, struct flight *f, const struct probe_conf *pc,
 		j->pc.cache = l->cache;
 	j->pc.target_acquire = mx_acquire;
 	j->pc.target_release = mx_release;
+	j->pc.target_again = mx_again;
 	j->pc.target_arg = j;
 	if (w != NULL)
 		j->w = *w;

@@ -486,6 +486,8 @@ dialogue(const struct probe_conf *c, const struct dns_mx *mx, int h, int i, int 
 	/* the same address again: counted as before, tried excluded */
 	give_share(c, mx, h, i, tried - 1, deadline, &p2, t);
 	*used = p2.tls;
+	if (c->target_again)
+		c->target_again(c->target_arg, sa);
 	smtp_probe(&p2, sa, deadline, o);
 	log_session(c, sp->tls_name, sa, o);
 }
@@ -643,6 +645,8 @@ probe_smtp(const struct probe_conf *c, const struct addr *a, unsigned facts,
 				rp.tls = used;
 				/* the same address again: counted as before, tried excluded */
 				give_share(c, &mx, h, i, tried - 1, deadline, &rp, t);
+				if (c->target_again)
+					c->target_again(c->target_arg, (struct sockaddr *)ss);
 				dialogue(c, &mx, h, i, tried, deadline, &rp, (struct sockaddr *)ss, &o,
 					 needs_tls, &used, t);
 				trace_printf(t, "probe: %s [%s]: %s at %s (retry)", host->name, ip,

@@ -48,6 +48,13 @@ struct probe_conf {
 	 */
 	int	(*target_acquire)(void *arg, const struct sockaddr *sa, msec_t *deadline);
 	void	(*target_release)(void *arg, const struct sockaddr *sa);
+	/*
+	 * again (optional): one more connection to the same address under
+	 * the gate already taken (STARTTLS after "TLS first", plaintext
+	 * after a failed handshake, RetrySender): counted where the gate
+	 * counts new connections, never waited for.
+	 */
+	void	(*target_again)(void *arg, const struct sockaddr *sa);
 	void	*target_arg;
 };
 

@@ -546,6 +546,51 @@ START_TEST(test_mx_rate)
 }
 END_TEST
 
+/*
+ * A second connection within one slot (here RetrySender after a
+ * refusal of <>) counts in MXRate too: two probes make four
+ * connections, so with MXRate 3 the third probe waits past its
+ * deadline and is rate-limited (counting slots, it would get through).
+ */
+START_TEST(test_mx_rate_again)
+{
+	struct fake_smtpd sv;
+	struct probe_conf pc;
+	struct limit_conf lc;
+	struct limiter *l;
+	struct req *r;
+	char local[8];
+	int i;
+	char *t;
+
+	fake_start(&sv, tmpdir, NULL, "mail <> 550 5.7.1 No bounces accepted\nrcpt * 250 2.1.5 Ok\n");
+	conf_for(&pc, &sv, NULL);
+	pc.timeout_ms = 1500;
+	util_strlcpy(pc.retry_sender, "retry@probe.lim.test", sizeof(pc.retry_sender));
+	limit_conf_defaults(&lc);
+	lc.mx_rate = 3;
+	l = limit_new(&lc, NULL);
+	watch(l);
+	for (i = 0; i < 3; i++) {
+		snprintf(local, sizeof(local), "a%d", i);
+		r = run_all(l, &pc, 1, local, 2, "r", 3000);
+		if (i < 2)
+			ck_assert_msg(r[0].res.verdict == VERDICT_VALID, "probe %d: got %s (%s), want valid",
+			    i + 1, verdict_str(r[0].res.verdict), reason_str(r[0].res.reason));
+		else
+			ck_assert_msg(r[0].res.verdict == VERDICT_TEMPFAIL && r[0].res.reason == R_RATE_LIMITED,
+			    "probe 3: got %s (%s), want tempfail (rate-limited)",
+			    verdict_str(r[0].res.verdict), reason_str(r[0].res.reason));
+		free(r);
+	}
+	limit_free(l, 5000);
+	t = fake_stop(&sv);
+	ck_assert_int_eq(connections(t), 4);
+	ck_assert_int_eq(evs[LIMIT_EV_MX_RATE], 1);
+	free(t);
+}
+END_TEST
+
 /* what cannot be probed is decided without DNS or SMTP */
 static const struct {
 	const char *addr;
@@ -909,6 +954,7 @@ make_suite(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_loop_test(tc, test_at_once, 0, sizeof(caps) / sizeof(caps[0]));
 	tcase_add_test(tc, test_mx_rate);
+	tcase_add_test(tc, test_mx_rate_again);
 	tcase_add_loop_test(tc, test_unprobed, 0, sizeof(unprobed) / sizeof(unprobed[0]));
 	tcase_add_test(tc, test_free);
 	suite_add_tcase(s, tc);
