@@ -553,6 +553,8 @@ mx_again(void *arg, const struct sockaddr *sa)
 	if ((m = limit_mx_get(&l->mxs, rate, family, addr, 0)) != NULL)
 		ring_push(m, rate, util_now_ms());
 	pthread_mutex_unlock(&l->mu);
+	/* and in the fleet's count, outside the mutex (it is I/O) */
+	fcoord_mx_again(&((struct job *)arg)->fc, sa);
 }
 
 /* ---- per-client probe rate ---- */

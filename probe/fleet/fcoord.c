@@ -416,6 +416,22 @@ fcoord_mx_acquire(struct fcoord *fc, const struct sockaddr *sa, msec_t stop)
 }
 
 void
+fcoord_mx_again(struct fcoord *fc, const struct sockaddr *sa)
+{
+	char ip[INET6_ADDRSTRLEN], base[RCONN_KEY_MAX + 1];
+	redisContext *c;
+	long rc;
+
+	if (!fc->on || fc->mx_rate <= 0 || !usable())
+		return;
+	if (sa_ntop(sa, ip, sizeof(ip)) != 0 || rconn_key(base, sizeof(base), "rate", ip) < 0)
+		return;
+	/* counted while the minute has room; never waited for */
+	if ((c = rconn_get()) != NULL && (rc = flimit_rate(c, base, fc->mx_rate)) < 0)
+		failed(c, rc, "MX rate");
+}
+
+void
 fcoord_mx_release(struct fcoord *fc)
 {
 	redisContext *c;

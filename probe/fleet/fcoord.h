@@ -63,6 +63,13 @@ void	fcoord_probe(struct fcoord *fc, const struct probe_conf *pc, const struct a
  */
 int	fcoord_mx_acquire(struct fcoord *fc, const struct sockaddr *sa, msec_t stop);
 
+/*
+ * fcoord_mx_again - one more connection to sa under the slot held (a
+ * probe's reconnect): counted in the fleet's MX rate for this minute
+ * when it has room, never waited for
+ */
+void	fcoord_mx_again(struct fcoord *fc, const struct sockaddr *sa);
+
 /* fcoord_mx_release - give the fleet MX slot back, if one is held */
 void	fcoord_mx_release(struct fcoord *fc);
 
