@@ -61,6 +61,28 @@ START_TEST(test_trust)
 }
 END_TEST
 
+/* several reasons at once, in a fixed order, as many whole words as fit */
+START_TEST(test_trust_words)
+{
+	char buf[64], small[20];
+
+	tls_trust_words(1u << 0 | 1u << 2, buf, sizeof(buf));
+	ck_assert_str_eq(buf, "self-signed, expired");
+	tls_trust_words(1u << 4 | 1u << 0, buf, sizeof(buf));
+	ck_assert_str_eq(buf, "self-signed, name mismatch");
+	tls_trust_words(1u << 2, buf, sizeof(buf));
+	ck_assert_str_eq(buf, "expired");
+	tls_trust_words(0x3ff, buf, sizeof(buf));
+	ck_assert_uint_lt(strlen(buf), sizeof(buf));
+	ck_assert(strncmp(buf, "self-signed, unknown issuer, expired", 36) == 0);
+	ck_assert(buf[strlen(buf) - 1] != ' ' && buf[strlen(buf) - 1] != ',');
+	tls_trust_words(1u << 0 | 1u << 2, small, sizeof(small));
+	ck_assert_str_eq(small, "self-signed");
+	tls_trust_words(1u << 31, buf, sizeof(buf));
+	ck_assert_str_eq(buf, "");
+}
+END_TEST
+
 START_TEST(test_describe)
 {
 	struct tls_info i;
@@ -359,6 +381,7 @@ make_suite(void)
 
 	tcase_set_timeout(tc, 20);
 	tcase_add_loop_test(tc, test_trust, 0, sizeof(trust_rows) / sizeof(trust_rows[0]));
+	tcase_add_test(tc, test_trust_words);
 	tcase_add_test(tc, test_describe);
 	tcase_add_test(tc, test_injection);
 	tcase_add_test(tc, test_handshake);

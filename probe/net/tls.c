@@ -58,12 +58,97 @@ struct tls_sock {
 struct tls_layer {
 	SSL	*ssl;
 	struct tls_sock sock;
+	unsigned verr;		/* every verification failure seen: 1 << reason index */
 };
 
 static SSL_CTX *tls_ctx;
 static BIO_METHOD *tls_meth;
 static char tls_init_err[96];
 static pthread_once_t tls_once = PTHREAD_ONCE_INIT;
+
+/* ---- trust words ---- */
+
+/* the untrusted reasons, in the order they are listed */
+static const char *const trust_words[] = {
+	"self-signed", "unknown issuer", "expired", "not yet valid", "name mismatch",
+	"revoked", "bad signature", "weak key or digest", "not for this use",
+	"verification failed",
+};
+#define NWORDS	(sizeof(trust_words) / sizeof(trust_words[0]))
+
+/* trust_word - the index into trust_words of an X509_V_ERR_* code */
+static unsigned
+trust_word(long verify)
+{
+	switch (verify) {
+	case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
+	case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
+		return 0;
+	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
+	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+	case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
+		return 1;
+	case X509_V_ERR_CERT_HAS_EXPIRED:
+		return 2;
+	case X509_V_ERR_CERT_NOT_YET_VALID:
+		return 3;
+	case X509_V_ERR_HOSTNAME_MISMATCH:
+		return 4;
+	case X509_V_ERR_CERT_REVOKED:
+		return 5;
+	case X509_V_ERR_CERT_SIGNATURE_FAILURE:
+		return 6;
+	case X509_V_ERR_EE_KEY_TOO_SMALL:
+	case X509_V_ERR_CA_KEY_TOO_SMALL:
+	case X509_V_ERR_CA_MD_TOO_WEAK:
+		return 7;
+	case X509_V_ERR_INVALID_CA:
+	case X509_V_ERR_INVALID_PURPOSE:
+		return 8;
+	default:
+		return 9;
+	}
+}
+
+/*
+ * tls_verify_cb - OpenSSL's verification goes on past a failure when
+ * this returns 1 (nothing depends on the answer: SSL_VERIFY_NONE), so
+ * every reason is seen, not only the first: a self-signed certificate
+ * that has also expired says both.
+ */
+static int
+tls_verify_cb(int ok, X509_STORE_CTX *xs)
+{
+	SSL *ssl = X509_STORE_CTX_get_ex_data(xs, SSL_get_ex_data_X509_STORE_CTX_idx());
+	struct tls_layer *l = ssl != NULL ? SSL_get_app_data(ssl) : NULL;
+
+	if (!ok && l != NULL)
+		l->verr |= 1u << trust_word(X509_STORE_CTX_get_error(xs));
+	return 1;
+}
+
+void
+tls_trust_words(unsigned bits, char *buf, size_t size)
+{
+	size_t i, n = 0, w;
+
+	if (size == 0)
+		return;
+	buf[0] = '\0';
+	for (i = 0; i < NWORDS; i++) {
+		if (!(bits & (1u << i)))
+			continue;
+		w = strlen(trust_words[i]);
+		if (n + (n > 0 ? 2 : 0) + w + 1 > size)
+			break;
+		if (n > 0) {
+			memcpy(buf + n, ", ", 2);
+			n += 2;
+		}
+		memcpy(buf + n, trust_words[i], w + 1);
+		n += w;
+	}
+}
 
 /* ---- the socket BIO ---- */
 
@@ -136,7 +221,7 @@ tls_init(void)
 	}
 	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_IGNORE_UNEXPECTED_EOF |
 	    SSL_OP_NO_COMPRESSION);
-	SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, tls_verify_cb);
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
 	/* without a store every chain is "unknown issuer"; still TLS */
 	(void)SSL_CTX_set_default_verify_paths(ctx);
@@ -323,6 +408,7 @@ tls_start(struct netio *n, const char *name, msec_t deadline, struct tls_info *i
 	l->sock.fd = n->fd;
 	if ((l->ssl = SSL_new(tls_ctx)) == NULL || (bio = BIO_new(tls_meth)) == NULL)
 		return tls_fail(err, errlen, l, TLS_FAILED, "%s", "cannot make a TLS session");
+	SSL_set_app_data(l->ssl, l);
 	BIO_set_data(bio, &l->sock);
 	BIO_set_init(bio, 1);
 	SSL_set_bio(l->ssl, bio, bio);
@@ -371,6 +457,9 @@ tls_start(struct netio *n, const char *name, msec_t deadline, struct tls_info *i
 	info->trust = tls_trust_of(SSL_get0_peer_certificate(l->ssl) != NULL,
 				   SSL_get_verify_result(l->ssl), &reason);
 	util_strlcpy(info->reason, reason, sizeof(info->reason));
+	/* every reason seen, in a fixed order, when there was more than one */
+	if (info->trust == TLS_UNTRUSTED && (l->verr & (l->verr - 1)) != 0)
+		tls_trust_words(l->verr, info->reason, sizeof(info->reason));
 	n->ops = &tls_ops;
 	n->layer = l;
 	return TLS_OK;
@@ -384,46 +473,9 @@ tls_trust_of(int have_cert, long verify, const char **reason)
 	*reason = "";
 	if (!have_cert)
 		return TLS_ANONYMOUS;
-	switch (verify) {
-	case X509_V_OK:
+	if (verify == X509_V_OK)
 		return TLS_TRUSTED;
-	case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
-	case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
-		*reason = "self-signed";
-		break;
-	case X509_V_ERR_CERT_HAS_EXPIRED:
-		*reason = "expired";
-		break;
-	case X509_V_ERR_CERT_NOT_YET_VALID:
-		*reason = "not yet valid";
-		break;
-	case X509_V_ERR_HOSTNAME_MISMATCH:
-		*reason = "name mismatch";
-		break;
-	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
-	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
-	case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
-		*reason = "unknown issuer";
-		break;
-	case X509_V_ERR_CERT_REVOKED:
-		*reason = "revoked";
-		break;
-	case X509_V_ERR_CERT_SIGNATURE_FAILURE:
-		*reason = "bad signature";
-		break;
-	case X509_V_ERR_EE_KEY_TOO_SMALL:
-	case X509_V_ERR_CA_KEY_TOO_SMALL:
-	case X509_V_ERR_CA_MD_TOO_WEAK:
-		*reason = "weak key or digest";
-		break;
-	case X509_V_ERR_INVALID_CA:
-	case X509_V_ERR_INVALID_PURPOSE:
-		*reason = "not for this use";
-		break;
-	default:
-		*reason = "verification failed";
-		break;
-	}
+	*reason = trust_words[trust_word(verify)];
 	return TLS_UNTRUSTED;
 }
 

@@ -10,8 +10,8 @@
  * could fail the session; the chain is still verified against the
  * system store and the result reported (tls_info.trust) as Postfix
  * logs it: trusted (the chain verifies and the name matches),
- * untrusted (with the first reason: self-signed, expired, name
- * mismatch, ...), anonymous (no certificate).
+ * untrusted (with its reasons: self-signed, expired, name mismatch,
+ * ...; every one the verification met), anonymous (no certificate).
  *
  * Threads: one SSL_CTX for the process, made on first use under
  * pthread_once and only read after; each session owns its SSL.
@@ -28,7 +28,8 @@ struct tls_info {
 	char	protocol[16];		/* "TLSv1.3", "" before a handshake */
 	char	cipher[64];		/* "TLS_AES_256_GCM_SHA384" */
 	enum tls_trust trust;
-	char	reason[64];		/* untrusted: "self-signed", "expired", "name mismatch", ... */
+	char	reason[64];		/* untrusted: "self-signed", "expired", "name mismatch", ...
+					   or several: "self-signed, expired" */
 };
 
 enum tls_status {
@@ -74,6 +75,13 @@ enum tls_status tls_start(struct netio *n, const char *name, msec_t deadline,
  * X509_V_OK, else untrusted with a short reason in *reason.
  */
 enum tls_trust tls_trust_of(int have_cert, long verify, const char **reason);
+
+/*
+ * tls_trust_words - the reasons of bits (1 << the index of each reason
+ * in tls_trust_of's words, in that order) joined by ", " into buf; as
+ * many whole words as fit
+ */
+void	tls_trust_words(unsigned bits, char *buf, size_t size);
 
 /* tls_trust_str - "trusted", "untrusted", "anonymous" */
 const char *tls_trust_str(enum tls_trust t);

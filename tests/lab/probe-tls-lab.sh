@@ -434,13 +434,16 @@ sp nobody@tlsok.test
 expect "tls: an unknown user inside TLS: invalid user-unknown" \
 	"$V" invalid "$R" user-unknown "$CODE" 550 "$(cmds tlsok "$n0" tls '^RCPT TO:<nobody@tlsok.test>$')" 1
 
-for c in expired wrongname; do
+# both certificates are self-signed too: every reason is named, not only the first
+for c in expired:expired wrongname:"name mismatch"; do
+	why=${c#*:}
+	c=${c%%:*}
 	n0=$(lab_fake_conns $c)
 	sp "u@$c.test"
 	lab_diag "tls: $c certificate: -v says: ${VTLS:-nothing}"
-	expect "tls: $c certificate, ProbeTLS may: valid inside TLS, untrusted (reason), one connection" \
+	expect "tls: $c certificate, ProbeTLS may: valid inside TLS, untrusted (self-signed, $why), one connection" \
 		"$V" valid "$RC" 0 "$TLS" "~^TLSv1\\.[23]$" \
-		"$VTLS" "~tls: TLSv1\\.[23] [A-Z0-9_-]+, untrusted \\([^)]+\\)" \
+		"$VTLS" "~tls: TLSv1\\.[23] [A-Z0-9_-]+, untrusted \\(self-signed, $why\\)\$" \
 		"$(cmds $c "$n0" tls "^RCPT TO:<u@$c.test>\$")" 1 "$(( $(lab_fake_conns $c) - n0 ))" 1
 done
 
