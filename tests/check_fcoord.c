@@ -480,6 +480,56 @@ START_TEST(mx_rate_across_hosts)
 }
 END_TEST
 
+/*
+ * A probe's second connection (RetrySender after a refusal of <>)
+ * counts in the fleet's MX rate too: with MXRate 3, probes from host a
+ * then host b make four connections (the last one over, never waited
+ * for), and a third probe finds the minute full.
+ */
+START_TEST(mx_rate_again_across_hosts)
+{
+	struct fake_smtpd sv;
+	struct probe_conf pc;
+	struct limit_conf lc;
+	struct limiter *a, *b;
+	struct req *r[3];
+	char local[16];
+	char *t;
+	int i, conns;
+	long long m0, m1;
+
+	fake_start(&sv, tmpdir, NULL, "mail <> 550 5.7.1 No bounces accepted\nrcpt * 250 2.1.5 Ok\n");
+	limit_fixture_conf(&pc, ns.port, sv.port, "probe.fleet.test", NULL);
+	pc.timeout_ms = 1500;
+	util_strlcpy(pc.retry_sender, "retry@probe.fleet.test", sizeof(pc.retry_sender));
+	limit_conf_defaults(&lc);
+	lc.mx_rate = 3;
+	two_hosts(&lc, &a, &b);
+	m0 = server_minute();
+	for (i = 0; i < 3; i++) {
+		snprintf(local, sizeof(local), "again%d-", i);
+		r[i] = run_two(i == 1 ? b : a, i == 1 ? a : b, &pc, 1, local, "rate.test", 0, 0, 800);
+	}
+	free_two(a, b);
+	t = fake_stop(&sv);
+	m1 = server_minute();
+	conns = connections(t);
+	free(t);
+	if (m0 == m1) {
+		ck_assert_msg(r[0]->res.verdict == VERDICT_VALID && r[1]->res.verdict == VERDICT_VALID,
+		    "the first two probes: %s and %s, want valid", verdict_str(r[0]->res.verdict),
+		    verdict_str(r[1]->res.verdict));
+		ck_assert_msg(r[2]->res.verdict == VERDICT_TEMPFAIL &&
+		    (r[2]->res.reason == R_BUDGET || r[2]->res.reason == R_RATE_LIMITED),
+		    "the third probe: %s (%s), want a tempfail for the rate", verdict_str(r[2]->res.verdict),
+		    reason_str(r[2]->res.reason));
+		ck_assert_msg(conns == 4, "%d connections, want 4", conns);
+	}
+	for (i = 0; i < 3; i++)
+		free(r[i]);
+}
+END_TEST
+
 START_TEST(dead_holder)
 {
 	struct fake_smtpd sv;
@@ -661,6 +711,7 @@ make_suite(void)
 	tcase_add_test(tc, domain_limit_across_hosts);
 	tcase_add_test(tc, mx_limit_across_hosts);
 	tcase_add_test(tc, mx_rate_across_hosts);
+	tcase_add_test(tc, mx_rate_again_across_hosts);
 	tcase_add_test(tc, dead_holder);
 	tcase_add_test(tc, garbage_lock);
 	tcase_add_test(tc, shared_cache_down);
