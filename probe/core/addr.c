@@ -753,6 +753,17 @@ reason_of(enum addr_status st, const char *why)
 	}
 }
 
+/* trim_spaces - drop the spaces around [*s, *e); 1 when nothing is left */
+static int
+trim_spaces(const char **s, const char **e)
+{
+	while (*s < *e && **s == ' ')
+		(*s)++;
+	while (*e > *s && (*e)[-1] == ' ')
+		(*e)--;
+	return *s == *e;
+}
+
 /* fail - clear *out, report why (text and machine reason), return st */
 static enum addr_status
 fail(struct addr *out, const char **whyp, const char *why,
@@ -791,23 +802,13 @@ addr_parse(const char *in, size_t len, struct addr *out, const char **whyp)
 	e = in + len;
 	if ((why = check_balance(s, e)) != NULL)
 		return fail(out, whyp, why, ADDR_BAD_SYNTAX);
-	while (s < e && *s == ' ')
-		s++;
-	while (e > s && e[-1] == ' ')
-		e--;
-	if (s == e)
+	if (trim_spaces(&s, &e))
 		return fail(out, whyp, why_null, ADDR_NULL);
 
 	if ((why = find_path(s, e, &ps, &pe, &bracketed)) != NULL)
 		return fail(out, whyp, why, ADDR_BAD_SYNTAX);
-	if (bracketed) {
-		while (ps < pe && *ps == ' ')
-			ps++;
-		while (pe > ps && pe[-1] == ' ')
-			pe--;
-		if (ps == pe)
-			return fail(out, whyp, why_null, ADDR_NULL);
-	}
+	if (bracketed && trim_spaces(&ps, &pe))
+		return fail(out, whyp, why_null, ADDR_NULL);
 
 	p = ps;
 	if (*p == '@') {
