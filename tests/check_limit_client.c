@@ -50,8 +50,6 @@
 #include "fake_fixture.h"
 #include "limit_fixture.h"
 
-/* the server closes on QUIT without a 221, so CLOSE is logged before the client's EOF */
-#define QUIT_EOF	"disconnect quit\n"
 
 static struct testns ns;
 static char tmpdir[64], cachepath[128];
@@ -467,7 +465,7 @@ START_TEST(test_kinds)
 	char addr[64], *t;
 	int i, n = kinds[_i].charged ? KIND_RATE : KIND_FREE_N;
 
-	fake_start(&sv, tmpdir, NULL, KINDS_SCRIPT QUIT_EOF);
+	fake_start(&sv, tmpdir, NULL, KINDS_SCRIPT);
 	conf_for(&pc, sv.port, c);
 	pc.catchall_check = kinds[_i].catchall_check;
 	limit_conf_defaults(&lc);
@@ -623,8 +621,8 @@ START_TEST(test_burst)
 	int n, valid = _i == 0;
 	enum verdict v = valid ? VERDICT_VALID : VERDICT_INVALID;
 
-	fake_start(&sv, tmpdir, NULL, valid ? "delay rcpt 2000\nrcpt * 250 2.1.5 Ok\n" QUIT_EOF :
-	    "delay rcpt 2000\nrcpt * 550 5.1.1 User unknown\n" QUIT_EOF);
+	fake_start(&sv, tmpdir, NULL, valid ? "delay rcpt 2000\nrcpt * 250 2.1.5 Ok\n" :
+	    "delay rcpt 2000\nrcpt * 550 5.1.1 User unknown\n");
 	conf_for(&pc, sv.port, NULL);
 	limit_conf_defaults(&lc);
 	lc.client_rate = BURST_RATE;
@@ -664,8 +662,8 @@ START_TEST(test_background)
 	char *t;
 	int valid = _i == 0;
 
-	fake_start(&sv, tmpdir, NULL, valid ? "delay rcpt 1500\nrcpt * 250 2.1.5 Ok\n" QUIT_EOF :
-	    "delay rcpt 1500\nrcpt * 550 5.1.1 User unknown\n" QUIT_EOF);
+	fake_start(&sv, tmpdir, NULL, valid ? "delay rcpt 1500\nrcpt * 250 2.1.5 Ok\n" :
+	    "delay rcpt 1500\nrcpt * 550 5.1.1 User unknown\n");
 	conf_for(&pc, sv.port, NULL);
 	limit_conf_defaults(&lc);
 	lc.client_rate = 1;
@@ -706,7 +704,7 @@ START_TEST(test_rollover)
 	struct probe_result res;
 	char *t;
 
-	fake_start(&slow, tmpdir, NULL, "delay rcpt 1500\nrcpt * 250 2.1.5 Ok\n" QUIT_EOF);
+	fake_start(&slow, tmpdir, NULL, "delay rcpt 1500\nrcpt * 250 2.1.5 Ok\n");
 	fake_start(&fast, tmpdir, NULL, "rcpt * 550 5.1.1 User unknown\n");
 	conf_for(&pslow, slow.port, NULL);
 	conf_for(&pfast, fast.port, NULL);

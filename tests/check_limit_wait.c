@@ -38,8 +38,6 @@
 #include "fake_fixture.h"
 #include "limit_fixture.h"
 
-/* the server closes on QUIT without a 221: its CLOSE line comes before the client's next CONNECT */
-#define QUIT_EOF	"disconnect quit\n"
 
 static struct testns ns;
 static char tmpdir[64], cachepath[128];
@@ -202,7 +200,7 @@ START_TEST(test_wait_queue)
 	char *t;
 	int i;
 
-	fake_start(&sv, tmpdir, NULL, "delay rcpt 300\nrcpt * 550 5.1.1 User unknown\n" QUIT_EOF);
+	fake_start(&sv, tmpdir, NULL, "delay rcpt 300\nrcpt * 550 5.1.1 User unknown\n");
 	conf_for(&pc, &sv, NULL);
 	pc.timeout_ms = 1000;
 	limit_conf_defaults(&lc);
@@ -234,7 +232,7 @@ START_TEST(test_wait_limit)
 	int i, valid = 0, limited = 0;
 	char *t;
 
-	fake_start(&sv, tmpdir, NULL, "delay rcpt 800\nrcpt * 250 2.1.5 Ok\n" QUIT_EOF);
+	fake_start(&sv, tmpdir, NULL, "delay rcpt 800\nrcpt * 250 2.1.5 Ok\n");
 	conf_for(&pc, &sv, NULL);
 	limit_conf_defaults(&lc);
 	lc.per_domain = 1;
@@ -275,7 +273,7 @@ START_TEST(test_wait_mx_deadline)
 	char *t;
 	int i;
 
-	fake_start(&sv, tmpdir, NULL, "delay rcpt 500\nrcpt * 250 2.1.5 Ok\n" QUIT_EOF);
+	fake_start(&sv, tmpdir, NULL, "delay rcpt 500\nrcpt * 250 2.1.5 Ok\n");
 	conf_for(&pc, &sv, NULL);
 	pc.timeout_ms = 800;
 	limit_conf_defaults(&lc);
@@ -312,7 +310,7 @@ START_TEST(test_wait_stats)
 	char *t;
 	int i, seen = 0;
 
-	fake_start(&sv, tmpdir, NULL, "delay rcpt 600\nrcpt * 250 2.1.5 Ok\n" QUIT_EOF);
+	fake_start(&sv, tmpdir, NULL, "delay rcpt 600\nrcpt * 250 2.1.5 Ok\n");
 	conf_for(&pc, &sv, NULL);
 	limit_conf_defaults(&lc);
 	if (_i == 0)

@@ -143,6 +143,8 @@ struct srv {
 	const char *rcpt2;		/* the second RCPT of a connection; NULL: rcpt */
 	const char *postmaster;		/* reply to RCPT TO:<postmaster@...>; NULL: as the others */
 	const char *rcpt_sender;	/* RCPT reply after a MAIL FROM other than <>; NULL: rcpt */
+	const char *quit;		/* reply to QUIT; NULL: "221 2.0.0 bye", "": close without one */
+	const char *quit_late;		/* sent 50 ms after the QUIT reply, before the close; NULL: none */
 	int	pm_asked;		/* RCPT TO:<postmaster@...> received */
 	int	conns;			/* connections accepted (read after srv_stop) */
 	int	rcpts;			/* RCPT commands received, all connections */
@@ -197,7 +199,11 @@ srv_serve(struct srv *s, int fd)
 						r = s->postmaster;
 				}
 			} else if (strncasecmp(buf, "QUIT", 4) == 0) {
-				srv_send(fd, "221 2.0.0 bye\r\n");
+				srv_send(fd, s->quit != NULL ? s->quit : "221 2.0.0 bye\r\n");
+				if (s->quit_late != NULL) {
+					usleep(50000);
+					srv_send(fd, s->quit_late);
+				}
 				return;
 			} else
 				r = "500 5.5.2 what?\r\n";
@@ -383,6 +389,55 @@ START_TEST(test_helo_temp)
 	    "%s: got %s (%s), want %s (%s)", helo_rows[_i].what,
 	    verdict_str(r.verdict), reason_str(r.reason), verdict_str(helo_rows[_i].want),
 	    reason_str(helo_rows[_i].reason));
+}
+END_TEST
+
+/*
+ * ---- only the 221, last, proves the count ----
+ * The server's close in its place proves nothing (a stray reply earlier
+ * and one command left unanswered look just so), and a line that comes
+ * after the 221, before the close, means the 221 was read where another
+ * reply was due: no answer stands either way, whatever the RCPT said.
+ */
+static const struct {
+	const char *what;
+	const char *rcpt;
+	const char *quit;
+	const char *quit_late;
+	enum verdict want;
+	enum reason reason;
+} quit_rows[] = {
+	{ "250, then the 221 and the close", "250 2.1.5 ok\r\n", NULL, NULL,
+	    VERDICT_VALID, R_USER_OK },
+	{ "550, then the 221 and the close", "550 5.1.1 no such user\r\n", NULL, NULL,
+	    VERDICT_INVALID, R_USER_UNKNOWN },
+	{ "250, then a close instead of the 221", "250 2.1.5 ok\r\n", "", NULL,
+	    VERDICT_TEMPFAIL, R_SERVICE_CLOSING },
+	{ "550, then a close instead of the 221", "550 5.1.1 no such user\r\n", "", NULL,
+	    VERDICT_TEMPFAIL, R_SERVICE_CLOSING },
+	{ "250, the 221, and a moment later another reply", "250 2.1.5 ok\r\n", NULL,
+	    "221 2.0.0 bye again\r\n", VERDICT_TEMPFAIL, R_PROTOCOL_ERROR },
+	{ "550, the 221, and a moment later another reply", "550 5.1.1 no such user\r\n", NULL,
+	    "250 2.1.5 ok\r\n", VERDICT_TEMPFAIL, R_PROTOCOL_ERROR },
+};
+
+START_TEST(test_quit_count)
+{
+	struct srv s;
+	struct probe_conf c;
+	struct probe_result r;
+
+	memset(&s, 0, sizeof(s));
+	s.rcpt = quit_rows[_i].rcpt;
+	s.quit = quit_rows[_i].quit;
+	s.quit_late = quit_rows[_i].quit_late;
+	srv_start(&s);
+	conf_local(&c, s.port, 1);
+	probe(&c, "u@one.test", &r);
+	srv_stop(&s);
+	ck_assert_msg(r.verdict == quit_rows[_i].want && r.reason == quit_rows[_i].reason,
+	    "%s: got %s (%s), want %s (%s)", quit_rows[_i].what, verdict_str(r.verdict),
+	    reason_str(r.reason), verdict_str(quit_rows[_i].want), reason_str(quit_rows[_i].reason));
 }
 END_TEST
 
@@ -1133,6 +1188,7 @@ make_suite(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_loop_test(tc, test_bogus_mix, 0, sizeof(bogus_rows) / sizeof(bogus_rows[0]));
 	tcase_add_loop_test(tc, test_helo_temp, 0, sizeof(helo_rows) / sizeof(helo_rows[0]));
+	tcase_add_loop_test(tc, test_quit_count, 0, sizeof(quit_rows) / sizeof(quit_rows[0]));
 	tcase_add_loop_test(tc, test_mail_refusal, 0, sizeof(mail_rows) / sizeof(mail_rows[0]));
 	tcase_add_test(tc, test_tls_fallback);
 	tcase_add_test(tc, test_needs_tls_no_tls_server);

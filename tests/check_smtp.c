@@ -143,16 +143,21 @@ static const struct scen scens[] = {
 	  "delay rcpt 300\nrcpt alice@x.test 250 2.1.5 Ok\n", F_RANDOM, 0, 0, 0, 0,
 	  SMTP_ANSWERED, SMTP_ST_RANDOM, 250, NULL, 550, 0, 550, 0,
 	  { "=1 PIPELINED 4", "-BATCH", "+C: QUIT", "<S: 250 2.1.5 Ok|S: 550" }, NULL },
-	/* a clean close proves the count: TCP delivers what came before the FIN first */
-	{ "pipelined: closed after the real RCPT's 250: valid stands, no catch-all answer",
+	/*
+	 * a close proves no count: a server that sent one stray reply and
+	 * left the next command unanswered closes with the count looking
+	 * right, so an answer followed by a close instead of the 221 stands
+	 * no more than one followed by silence
+	 */
+	{ "pipelined: closed after the real RCPT's 250: no answer stands",
 	  "close-after rcpt 1\nrcpt alice@x.test 250 2.1.5 Ok\n", F_RANDOM, 0, 0, 0, 0,
-	  SMTP_ANSWERED, SMTP_ST_RANDOM, 250, NULL, 0, 0, 0, 0,
+	  SMTP_CLOSED, SMTP_ST_RANDOM, 250, NULL, 0, 0, 0, 0,
 	  { "=1 PIPELINED 4", "=1 S: 250 2.1.5 Ok", "+CLOSE close-after" },
-	  "closed by server while waiting for random RCPT reply" },
-	{ "pipelined: closed after the real RCPT's 550: the 550 stands",
+	  "no 221 to QUIT: the server's replies could not be counted" },
+	{ "pipelined: closed after the real RCPT's 550: no answer stands",
 	  "close-after rcpt 1\n", F_RANDOM, 0, 0, 0, 0,
-	  SMTP_ANSWERED, SMTP_ST_RCPT, 550, "5.1.1", 0, 0, 0, 0,
-	  { "=1 PIPELINED 4" }, "answered at rcpt: 550" },
+	  SMTP_CLOSED, SMTP_ST_RCPT, 550, "5.1.1", 0, 0, 0, 0,
+	  { "=1 PIPELINED 4" }, "no 221 to QUIT: the server's replies could not be counted" },
 	{ "pipelined: random RCPT 452 after 250",
 	  "rcpt alice@x.test 250 2.1.5 Ok\nrcpt default 452 4.5.3 Too many recipients\n",
 	  F_RANDOM, 0, 0, 0, 0, SMTP_ANSWERED, SMTP_ST_RANDOM, 250, NULL, 452, 0, 0, 0,

@@ -46,14 +46,16 @@
  * one QUIT gets, is then not the 221: QUIT ends the pipelined batch
  * (RFC 2920 allows it) so that the count is checked in the same round
  * trip. An answer (or a refusal of MAIL) therefore stands only once
- * the count is proven: by the 221, last, or by a clean close (TCP
- * delivers what was sent before the FIN first, so a close with nothing
- * before it means no reply was owed). After a 421 to the catch-all RCPT
- * QUIT goes out all the same and only its 221 proves the count (the 421
- * could be the real RCPT's, shifted, and a server closes after a 421
- * whatever it owed). A reset, or silence where a reply is
- * due, leaves the count unproven and gives SMTP_CLOSED (the next MX),
- * as a shifted dialogue would.
+ * the count is proven, and only the 221 proves it: the last reply,
+ * with nothing after it before the server's close (a stray reply
+ * read as the 221 leaves the real one behind it). A close in its place
+ * proves nothing: a server that sent one stray reply and left one
+ * command unanswered closes with the count looking right. After a 421
+ * to the catch-all RCPT QUIT goes out all the same and only its 221
+ * proves the count (the 421 could be the real RCPT's, shifted). A
+ * close, a reset, or silence where a reply is due leaves the count
+ * unproven and gives SMTP_CLOSED (the next MX), as a shifted dialogue
+ * would.
  *
  * Every step's deadline is the smaller of its own time-out and the
  * overall deadline, and netio passes poll() only the time left, so a
@@ -471,7 +473,7 @@ smtp_mail_rcpt(struct smtp_sess *s, const struct smtp_lines *l)
 			if (due > 0 && grouped)
 				due = smtp_due(s, SMTP_ST_RANDOM, s->p->command_ms, &r);
 			if (due <= 0) {
-				smtp_settle(s, due == 0 && s->eof ? 1 : due);
+				smtp_settle(s, due);
 				return;
 			}
 		}
@@ -524,7 +526,6 @@ smtp_probe(const struct smtp_params *p, const struct sockaddr *sa,
 	s.deadline = deadline;
 	s.first_by = 0;
 	s.quit_sent = 0;
-	s.eof = 0;
 	netio_init(&s.n);
 	smtp_peer(sa, s.peer, sizeof(s.peer));
 

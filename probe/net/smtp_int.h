@@ -14,6 +14,7 @@
 #define SMTP_LINE_MAX	512	/* RFC 5321 4.5.3.1.4, CRLF included */
 #define SMTP_QUIT_MS	1000	/* default wait for the 221 */
 #define SMTP_TRACE_MAX	600	/* server text shown per trace line */
+#define SMTP_FIN_MS	500	/* most wait for the server's close after the 221 */
 
 struct smtp_sess {
 	const struct smtp_params *p;
@@ -22,7 +23,6 @@ struct smtp_sess {
 	msec_t	deadline;	/* the probe's deadline, or the end of this address's share */
 	msec_t	first_by;	/* 0, or when the first line of the next reply is due (greeting) */
 	int	quit_sent;	/* QUIT went out (with the pipelined batch) */
-	int	eof;		/* the server closed cleanly between replies (see PAIRING) */
 	char	peer[64];
 };
 

@@ -172,7 +172,6 @@ smtp_read(struct smtp_sess *s, struct reply *r, enum smtp_stage stage,
 			smtp_err(s, "connection closed by server %s %s",
 				 r->nlines > 0 || len > 0 ? "in the middle of" : "while waiting for",
 				 what);
-			s->eof = r->nlines == 0 && len == 0;
 			return SMTP_CLOSED;
 		case NETIO_TOOLONG:
 			heard_done(s, &h);
@@ -319,19 +318,45 @@ smtp_due(struct smtp_sess *s, enum smtp_stage stage, msec_t step_ms, struct repl
 }
 
 /*
+ * smtp_fin - after the 221 the server closes (RFC 5321 4.1.1.10), and
+ * nothing may come before its FIN: a line there means the 221 was not
+ * the last reply, so a stray one shifted the dialogue (a wrong-class
+ * 221 read where the last reply was due, the real one behind it).
+ * Waits for the close at most SMTP_FIN_MS within dl: on a real server
+ * the FIN follows the 221 at once, and one that keeps the connection
+ * open costs that wait. Returns 2 (counted) or -1 (not).
+ */
+static int
+smtp_fin(struct smtp_sess *s, msec_t dl)
+{
+	char line[REPLY_LINE_MAX + 1];
+	msec_t fin = util_now_ms() + SMTP_FIN_MS;
+	enum netio_status st;
+	size_t len;
+
+	st = netio_read_line(&s->n, line, sizeof(line), &len, fin < dl ? fin : dl);
+	if (st == NETIO_OK || st == NETIO_TOOLONG || (st == NETIO_EOF && len > 0)) {
+		smtp_err(s, "data after the 221 to QUIT");
+		return -1;
+	}
+	/* the close, a reset, or nothing within the wait: nothing more was said */
+	return 2;
+}
+
+/*
  * smtp_quit - QUIT (unless it went out with the pipelined batch) and
  * its 221, waited for at most quit_ms. With random_due the pipelined
  * catch-all RCPT's reply is still to come after a final answer to the
  * real RCPT: it is read first (matched to its RCPT, kept in
  * out->random) within the command time-out, the 221 quit_ms after it.
- * Returns 2 for the 221 and 1
- * when the 221 came and nothing after it: every reply was counted; 0
- * when QUIT got no reply (silence, a close, QUIT not sent): the count
- * is unknown; -1 when the reply to QUIT is not a 221, is malformed, or
- * has more behind it: replies and commands did not pair up (see
- * PAIRING). A clean close instead of the 221 counts as 1: TCP delivers
- * whatever the server sent before its FIN first, so a reply it still
- * owed would have come before the close.
+ * Returns 2 when the 221 came, last: nothing after it before the
+ * server's close (smtp_fin), so every reply was counted; 0 when QUIT
+ * got no reply (silence, a close, a reset, QUIT not sent): the count is
+ * unknown; -1 when the reply to QUIT is not a 221, is malformed, or has
+ * more behind it: replies and commands did not pair up (see PAIRING).
+ * A close instead of the 221 proves nothing: a server that sent one
+ * stray reply and then left one command unanswered closes with the
+ * count looking right.
  */
 int
 smtp_quit(struct smtp_sess *s, int random_due)
@@ -358,8 +383,6 @@ smtp_quit(struct smtp_sess *s, int random_due)
 		/* the count needs it: given the command time-out, and the 221 its quit_ms after */
 		int due = smtp_due(s, SMTP_ST_RANDOM, s->p->command_ms, &r);
 
-		if (due == 0 && s->eof)
-			return 1;
 		if (due <= 0)
 			return due;
 		s->out->have_random = 1;
@@ -376,8 +399,7 @@ smtp_quit(struct smtp_sess *s, int random_due)
 			trace_printf(s->p->trace, "smtp: no reply to QUIT (%s)",
 				     netio_status_str(st));
 			heard_done(s, &h);
-			/* a clean close with nothing before it: nothing was owed */
-			return st == NETIO_EOF && len == 0 && r.nlines == 0 ? 1 : 0;
+			return 0;
 		}
 		if (trace_on(s->p->trace)) {
 			util_sanitize(clean, sizeof(clean), line, len);
@@ -388,7 +410,9 @@ smtp_quit(struct smtp_sess *s, int random_due)
 		if (rs == REPLY_MORE)
 			continue;
 		heard_done(s, &h);
-		return rs == REPLY_DONE && r.code == 221 && !netio_more(&s->n) ? 2 : -1;
+		if (rs != REPLY_DONE || r.code != 221 || netio_more(&s->n))
+			return -1;
+		return smtp_fin(s, dl);
 	}
 }
 
@@ -422,18 +446,16 @@ smtp_settle(struct smtp_sess *s, int quit_rc)
 
 /*
  * smtp_after_fail - the count after the catch-all RCPT (or VRFY) failed
- * with st, *r its reply if any: a clean close proves it (1), a reply out
- * of place disproves it (-1), a 421 is followed by QUIT and only a 221
- * to it proves it; a reset or a time-out leaves it unproven (0). No
- * QUIT on a broken connection.
+ * with st, *r its reply if any: a reply out of place disproves it (-1),
+ * a 421 is followed by QUIT and only a 221 to it proves it; a close, a
+ * reset or a time-out leaves it unproven (0). No QUIT on a broken
+ * connection.
  */
 int
 smtp_after_fail(struct smtp_sess *s, enum smtp_status st, const struct reply *r)
 {
 	if (st == SMTP_PROTOCOL_ERROR)
 		return -1;
-	if (st == SMTP_CLOSED && s->eof)
-		return 1;
 	/*
 	 * After a 421 only a 221 proves the count: the 421 may be the real
 	 * RCPT's reply, shifted by a stray line, and a server closes after

@@ -472,7 +472,9 @@ answer(int fd, const struct scen *s, enum stage st, int *dev, char *sent, size_t
 	case DEV_WRONG_CLASS:
 		r = wrong[s->idx % 4];
 		snprintf(sent, sentsz, "%s", r);
-		*dev = 1;
+		/* "220 again" is a fine greeting (and a 220 to STARTTLS): no deviation there */
+		if (!((st == S_GREET || st == S_OTHER) && strncmp(r, "220", 3) == 0))
+			*dev = 1;
 		break;
 	case DEV_HUGE:
 		memset(big, 'h', sizeof(big));
@@ -568,6 +570,15 @@ serve(int fd, struct conn_log *log)
 			    strncmp(s.reply[S_EHLO], "250", 3) != 0)
 				s.reply[S_EHLO] = "250 mx.peer.test";
 			if (answer(fd, &s, st, &dev, sent, sizeof(sent)) < 0)
+				goto out;
+			/*
+			 * a 220 to STARTTLS (a deviation can give one): what
+			 * follows is the client's TLS handshake, not command
+			 * lines, and this server speaks no TLS; the probe's
+			 * handshake fails and it may try once more in plaintext
+			 */
+			if (st == S_OTHER && n >= 8 && strncasecmp(buf, "STARTTLS", 8) == 0 &&
+			    strncmp(sent, "220", 3) == 0)
 				goto out;
 			if (was_rcpt && !log->rcpt_seen) {
 				log->rcpt_seen = 1;
