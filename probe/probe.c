@@ -175,6 +175,26 @@ null_refused_at_rcpt(const struct smtp_outcome *o)
 }
 
 /*
+ * refused_and_gone - the session ended without its 221 right after a
+ * permanent refusal of us by policy: at MAIL (any 5xx but a demand for
+ * TLS) or at the real RCPT (a policy 5xx). Never a mailbox answer: an
+ * uncounted 5xx "no such user" could be another command's reply.
+ */
+static int
+refused_and_gone(const struct smtp_outcome *o)
+{
+	const struct reply *r = &o->last;
+
+	if (o->status != SMTP_CLOSED || r->code < 500 || r->code > 599 ||
+	    verdict_tls_required(r->code, r->enhanced, r->text))
+		return 0;
+	if (o->stage == SMTP_ST_MAIL)
+		return 1;
+	return o->stage >= SMTP_ST_RCPT && !o->by_vrfy &&
+	    verdict_classify_rcpt(r->code, r->enhanced, r->text) == RCPT_POLICY;
+}
+
+/*
  * judge - turn one SMTP outcome into either a final verdict (returns 1)
  * or a remembered pending result (returns 0: try the next address).
  * null_refused: this outcome is of the RetrySender dialogue, after the
@@ -333,6 +353,16 @@ judge(const struct probe_conf *c, const struct smtp_outcome *o, int known_catcha
 	case SMTP_CLOSED:
 		if (o->last.code)
 			set_reply(cur, &o->last);
+		if (refused_and_gone(o)) {
+			/*
+			 * refused by policy, then hung up without the 221
+			 * (Haraka's delay_deny): the count is unproven, but
+			 * the only verdict it can give accepts (unknown),
+			 * as the same reply with a 221 after it would
+			 */
+			set(cur, VERDICT_UNKNOWN, R_POLICY_BLOCK);
+			return 1;
+		}
 		set(cur, VERDICT_TEMPFAIL, R_SERVICE_CLOSING);
 		remember(pend, RANK_TEMP, cur);
 		return 0;

@@ -20,6 +20,9 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
+#include <fcntl.h>
+#include <sys/resource.h>
 #include <check.h>
 
 #include "util.h"
@@ -329,6 +332,42 @@ START_TEST(test_nxdomain)
 	ck_assert_msg(mx.nhost == 0, "got %d hosts, want 0", mx.nhost);
 	ck_assert_msg(strstr(b.text, "dns: MX nx.test -> NXDOMAIN") != NULL,
 	    "trace:\n%s", b.text);
+}
+END_TEST
+
+/*
+ * No descriptor left for the query's socket: DNS_LOCAL (a shortage of
+ * ours, not a time-out of the domain's servers), at once, with the
+ * reason in the trace.
+ */
+START_TEST(test_no_descriptor)
+{
+	struct dns_mx mx;
+	struct tbuf b;
+	struct dns_conf c;
+	struct trace t = { tbuf_fn, &b };
+	struct rlimit old, low;
+	int fds[64], n = 0, i;
+	enum dns_status st;
+	msec_t t0;
+
+	conf_local(&c, 1000);
+	memset(&b, 0, sizeof(b));
+	ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &old), 0);
+	low = old;
+	low.rlim_cur = 48;
+	ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &low), 0);
+	while (n < 64 && (fds[n] = open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0)
+		n++;
+	t0 = util_now_ms();
+	st = dns_lookup_mx(&c, "nx.test", &mx, t0 + 5000, &t);
+	for (i = 0; i < n; i++)
+		close(fds[i]);
+	ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &old), 0);
+	ck_assert_msg(n < 64, "the descriptors never ran out");
+	ST(st, DNS_LOCAL, &b);
+	ck_assert_msg(util_now_ms() - t0 < 500, "took %lld ms", (long long)(util_now_ms() - t0));
+	ck_assert_msg(strstr(b.text, "no socket") != NULL, "trace:\n%s", b.text);
 }
 END_TEST
 
@@ -736,6 +775,7 @@ make_suite(void)
 	tcase_add_test(tc, test_equal_shuffle);
 	tcase_add_test(tc, test_nullmx);
 	tcase_add_test(tc, test_nxdomain);
+	tcase_add_test(tc, test_no_descriptor);
 	tcase_add_test(tc, test_implicit);
 	tcase_add_test(tc, test_nohost_nodata);
 	tcase_add_test(tc, test_nohost_nxdomain);

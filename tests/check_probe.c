@@ -415,6 +415,10 @@ static const struct {
 	    VERDICT_TEMPFAIL, R_SERVICE_CLOSING },
 	{ "550, then a close instead of the 221", "550 5.1.1 no such user\r\n", "", NULL,
 	    VERDICT_TEMPFAIL, R_SERVICE_CLOSING },
+	/* a refusal of us by policy, then a hang-up (Haraka): whatever the count, it only accepts */
+	{ "554 5.7.1 policy, then a close instead of the 221",
+	    "554 5.7.1 Client host [127.0.0.1] blocked using zen.example\r\n", "", NULL,
+	    VERDICT_UNKNOWN, R_POLICY_BLOCK },
 	{ "250, the 221, and a moment later another reply", "250 2.1.5 ok\r\n", NULL,
 	    "221 2.0.0 bye again\r\n", VERDICT_TEMPFAIL, R_PROTOCOL_ERROR },
 	{ "550, the 221, and a moment later another reply", "550 5.1.1 no such user\r\n", NULL,

@@ -307,8 +307,13 @@ dnsq_query(struct dnsq *x, const char *name, ldns_rr_type type, ldns_pkt **pkt,
 	errno = 0;
 	st = ldns_resolver_send_pkt(&ans, x->res, q);
 	if (st != LDNS_STATUS_OK || ans == NULL) {
-		if (st == LDNS_STATUS_SOCKET_ERROR && util_errno_local(errno)) {
-			/* no socket: nothing was asked, nothing is known about the domain */
+		if ((st == LDNS_STATUS_SOCKET_ERROR || st == LDNS_STATUS_NETWORK_ERR ||
+		    st == LDNS_STATUS_ERR) && util_errno_local(errno)) {
+			/*
+			 * no socket (ldns reports it as a socket or a network
+			 * error, errno says which): nothing was asked, nothing
+			 * is known about the domain
+			 */
 			x->local = 1;
 			*why = "no socket (this host ran out of descriptors or memory)";
 			ldns_pkt_free(q);

@@ -12,6 +12,8 @@
 # prints the seed and index that reproduce it:
 #	build/tests/fuzz_peer -p build-san/sav-probe -s SEED -i INDEX -v
 # FUZZPEER_SEED (default 1 here; make fuzz-peer picks a new one).
+# First, every dialogue listed in tests/fuzz/regress/peer.txt (ones
+# that once failed) is replayed alone.
 
 . "$(dirname "$0")/lib.sh"
 lab_isolate "$0" "$@"
@@ -26,6 +28,16 @@ export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 n=${FUZZPEER_N:-300}
 seed=${FUZZPEER_SEED:-1}
 lab_diag "sav-probe: $PROBE"
+# the dialogues that once failed (tests/fuzz/regress/peer.txt), each alone
+nreg=0
+bad=""
+while read -r rs ri _; do
+	case $rs in ''|'#'*) continue ;; esac
+	nreg=$((nreg + 1))
+	o=$("$PEER" -p "$PROBE" -s "$rs" -i "$ri" -t "${FUZZPEER_TIMEOUT:-1}" 2>&1) || bad="$bad $rs:$ri"
+	printf '%s\n' "$o" | grep -E '^fuzz_peer: FAIL|^  scenario' | while IFS= read -r l; do lab_diag "$l"; done
+done <"$LAB_SRC/tests/fuzz/regress/peer.txt"
+lab_check "fuzz_peer: the $nreg dialogues that once failed pass again" "$bad" "" "$nreg" ">=17"
 out=$("$PEER" -p "$PROBE" -s "$seed" -n "$n" -t "${FUZZPEER_TIMEOUT:-1}" 2>&1)
 rc=$?
 printf '%s\n' "$out" | grep -E '^fuzz_peer: (FAIL|[0-9]+ dialogues)|^  scenario' | head -40 |

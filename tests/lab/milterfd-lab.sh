@@ -86,11 +86,13 @@ lab_is "$(echo "$out" | grep -oE '(reject|other[^ ]*)=[0-9]+' | head -1)" "" \
 # proof that the descriptors ran out: a DNS look-up or a connect to the
 # (listening) MX that failed at once for want of a socket (which of the
 # two runs out first depends on the timing): tempfail reason=internal,
-# never dns-timeout or connect-failed, which would blame the domain
+# never connect-failed, which would blame the domain (its MX listens).
+# A dns-timeout can still be real here: the one-threaded fake DNS
+# server answers 120 sessions' questions in turn.
 lab_is "$(grep -cE 'verdict=tempfail reason=internal .* ms=[0-9]{1,3}$' "$LAB_DIR/milter.log" | awk '{print ($1 > 0)}')" 1 \
 	"descriptors ran out: DNS look-ups or connects failed at once, and became tempfails (reason internal)"
-lab_is "$(grep -cE 'reason=(dns-timeout|connect-failed) ' "$LAB_DIR/milter.log")" 0 \
-	"no shortage of ours was blamed on the domain (no dns-timeout, no connect-failed)"
+lab_is "$(grep -cE 'reason=connect-failed ' "$LAB_DIR/milter.log")" 0 \
+	"no shortage of ours was blamed on the domain (no connect-failed)"
 F=$("$LAB_BUILD/sav-cache" -f "$LAB_DIR/milter/cache.mdb" get slow.test 2>&1)
 lab_check "the domain was not learnt as unreachable from our own shortage" "$F" "!~unreachable"
 # the load ends: the slow probes finish (4 s), descriptors come back

@@ -62,26 +62,21 @@ export LAB_FAKE_NOWAIT=1
 lab_fake_start same 127.0.0.60:25 <<'EOF'
 delay rcpt 1500
 rcpt who@same.test 250 2.1.5 Ok
-disconnect quit
 EOF
 lab_fake_start slow 127.0.0.61:25 <<'EOF'
 delay rcpt 500
 rcpt default 550 5.1.1 User unknown
-disconnect quit
 EOF
 lab_fake_start rate 127.0.0.62:25 <<'EOF'
 rcpt * 250 2.1.5 Ok
-disconnect quit
 EOF
 lab_fake_start mxc 127.0.0.63:25 <<'EOF'
 delay rcpt 1000
 rcpt * 250 2.1.5 Ok
-disconnect quit
 EOF
 lab_fake_start mp "${mp_listen[@]}" <<'EOF'
 delay rcpt 1000
 rcpt * 250 2.1.5 Ok
-disconnect quit
 EOF
 unset LAB_FAKE_NOWAIT
 lab_fake_wait
