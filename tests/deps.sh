@@ -7,7 +7,7 @@
 PKGS="build-essential pkg-config libmilter-dev libldns-dev ldnsutils check liblmdb-dev lmdb-utils
 libidn2-dev postfix swaks miltertest iproute2 mandoc m4 procps
 libssl-dev openssl libhiredis-dev redis-server redis-tools clang-14 libclang-rt-14-dev clang-tools-14
-python3"
+python3 cppcheck"
 missing=""
 for p in $PKGS; do
 	s=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)
