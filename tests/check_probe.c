@@ -370,25 +370,30 @@ static const struct {
 	    VERDICT_UNKNOWN, R_GREETING_REFUSED },
 };
 
+/* probe_row - probe u@one.test at server s (set up by the caller) and check the verdict */
+static void
+probe_row(struct srv *s, const char *what, enum verdict want, enum reason reason)
+{
+	struct probe_conf c;
+	struct probe_result r;
+
+	srv_start(s);
+	conf_local(&c, s->port, 1);
+	probe(&c, "u@one.test", &r);
+	srv_stop(s);
+	ck_assert_msg(r.verdict == want && r.reason == reason, "%s: got %s (%s), want %s (%s)",
+	    what, verdict_str(r.verdict), reason_str(r.reason), verdict_str(want), reason_str(reason));
+}
+
 START_TEST(test_helo_temp)
 {
 	struct srv s;
-	struct probe_conf c;
-	struct probe_result r;
 
 	memset(&s, 0, sizeof(s));
 	s.ehlo = helo_rows[_i].ehlo;
 	s.helo = helo_rows[_i].helo;
-	srv_start(&s);
-	conf_local(&c, s.port, 1);
-	probe(&c, "u@one.test", &r);
-	srv_stop(&s);
+	probe_row(&s, helo_rows[_i].what, helo_rows[_i].want, helo_rows[_i].reason);
 	ck_assert_msg(s.conns == 1, "%s: got %d connections, want 1", helo_rows[_i].what, s.conns);
-	ck_assert_msg(r.verdict == helo_rows[_i].want &&
-	    r.reason == helo_rows[_i].reason,
-	    "%s: got %s (%s), want %s (%s)", helo_rows[_i].what,
-	    verdict_str(r.verdict), reason_str(r.reason), verdict_str(helo_rows[_i].want),
-	    reason_str(helo_rows[_i].reason));
 }
 END_TEST
 
@@ -428,20 +433,12 @@ static const struct {
 START_TEST(test_quit_count)
 {
 	struct srv s;
-	struct probe_conf c;
-	struct probe_result r;
 
 	memset(&s, 0, sizeof(s));
 	s.rcpt = quit_rows[_i].rcpt;
 	s.quit = quit_rows[_i].quit;
 	s.quit_late = quit_rows[_i].quit_late;
-	srv_start(&s);
-	conf_local(&c, s.port, 1);
-	probe(&c, "u@one.test", &r);
-	srv_stop(&s);
-	ck_assert_msg(r.verdict == quit_rows[_i].want && r.reason == quit_rows[_i].reason,
-	    "%s: got %s (%s), want %s (%s)", quit_rows[_i].what, verdict_str(r.verdict),
-	    reason_str(r.reason), verdict_str(quit_rows[_i].want), reason_str(quit_rows[_i].reason));
+	probe_row(&s, quit_rows[_i].what, quit_rows[_i].want, quit_rows[_i].reason);
 }
 END_TEST
 
