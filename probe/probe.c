@@ -372,17 +372,15 @@ judge(const struct probe_conf *c, const struct smtp_outcome *o, int known_catcha
 		remember(pend, RANK_NET, cur);
 		return 0;
 	case SMTP_CONNECT_FAILED:
-		set(cur, VERDICT_TEMPFAIL, R_CONNECT_FAILED);
-		util_strlcpy(cur->text, o->err, sizeof(cur->text));
-		remember(pend, RANK_NET, cur);
-		return 0;
 	case SMTP_LOCAL_ERROR:
 		/*
-		 * no socket: this host ran out of descriptors, the server
-		 * was never asked. Not connect-failed, which would teach
-		 * the domain fact "unreachable"; internal is never stored.
+		 * SMTP_LOCAL_ERROR: no socket, this host ran out of
+		 * descriptors and the server was never asked. Not
+		 * connect-failed, which would teach the domain fact
+		 * "unreachable"; internal is never stored.
 		 */
-		set(cur, VERDICT_TEMPFAIL, R_INTERNAL);
+		set(cur, VERDICT_TEMPFAIL,
+		    o->status == SMTP_LOCAL_ERROR ? R_INTERNAL : R_CONNECT_FAILED);
 		util_strlcpy(cur->text, o->err, sizeof(cur->text));
 		remember(pend, RANK_NET, cur);
 		return 0;
@@ -478,6 +476,20 @@ log_session(const struct probe_conf *c, const char *host, const struct sockaddr 
 }
 
 /*
+ * same_again - before one more connection to the address already
+ * tried: its share of the time, counted as before with tried excluded,
+ * and the connection counted by the per-target gate (target_again)
+ */
+static void
+same_again(const struct probe_conf *c, const struct dns_mx *mx, int h, int i, int tried,
+	   msec_t deadline, struct smtp_params *p, const struct sockaddr *sa, const struct trace *t)
+{
+	give_share(c, mx, h, i, tried - 1, deadline, p, t);
+	if (c->target_again)
+		c->target_again(c->target_arg, sa);
+}
+
+/*
  * dialogue - one address's dialogue under the TLS rules, sp->tls the
  * mode to start with. A failed STARTTLS or handshake is followed by one
  * plaintext dialogue with the same address, as Postfix's "may" does,
@@ -513,11 +525,8 @@ dialogue(const struct probe_conf *c, const struct dns_mx *mx, int h, int i, int 
 		p2.tls = SMTP_TLS_FORCE;
 	} else
 		return;
-	/* the same address again: counted as before, tried excluded */
-	give_share(c, mx, h, i, tried - 1, deadline, &p2, t);
+	same_again(c, mx, h, i, tried, deadline, &p2, sa, t);
 	*used = p2.tls;
-	if (c->target_again)
-		c->target_again(c->target_arg, sa);
 	smtp_probe(&p2, sa, deadline, o);
 	log_session(c, sp->tls_name, sa, o);
 }
@@ -673,10 +682,7 @@ probe_smtp(const struct probe_conf *c, const struct addr *a, unsigned facts,
 				trace_printf(t, "probe: <> refused; retrying with <%s>", c->retry_sender);
 				rp.sender = c->retry_sender;
 				rp.tls = used;
-				/* the same address again: counted as before, tried excluded */
-				give_share(c, &mx, h, i, tried - 1, deadline, &rp, t);
-				if (c->target_again)
-					c->target_again(c->target_arg, (struct sockaddr *)ss);
+				same_again(c, &mx, h, i, tried, deadline, &rp, (struct sockaddr *)ss, t);
 				dialogue(c, &mx, h, i, tried, deadline, &rp, (struct sockaddr *)ss, &o,
 					 needs_tls, &used, t);
 				trace_printf(t, "probe: %s [%s]: %s at %s (retry)", host->name, ip,

@@ -10,40 +10,42 @@
 
 static const char cut_line[] = "- earlier lines cut";
 
-/* drop whole lines from the front of d (len bytes) until need more bytes fit in size */
+/* MARK - the cut line with its '\n' */
+#define MARK	(sizeof(cut_line))
+
+/*
+ * make_room - drop whole lines from the front of d (len bytes) until a
+ * line of need more bytes fits in size, behind the cut line (written
+ * once, first); returns the new length
+ */
 static size_t
 make_room(char *d, size_t len, size_t need, size_t size)
 {
 	const char *nl;
-	size_t keep, head = sizeof(cut_line);	/* the cut line and its '\n' */
 
 	if (len + need <= size - 1)
 		return len;
-	/* skip a cut line already there: it is written again */
-	if (strncmp(d, cut_line, sizeof(cut_line) - 1) == 0 && d[sizeof(cut_line) - 1] == '\n')
-		memmove(d, d + sizeof(cut_line), len + 1 - sizeof(cut_line)), len -= sizeof(cut_line);
-	while (len > 0 && head + len + need > size - 1) {
+	/* the mark of an earlier cut goes, and comes back first below */
+	if (len >= MARK && memcmp(d, cut_line, MARK - 1) == 0 && d[MARK - 1] == '\n') {
+		len -= MARK;
+		memmove(d, d + MARK, len);
+	}
+	while (len > 0 && MARK + len + need > size - 1) {
+		/* no '\n' left: the one line there goes too */
 		nl = memchr(d, '\n', len);
-		if (nl == NULL) {
-			len = 0;
-			break;
-		}
-		keep = len - (size_t)(nl + 1 - d);
-		memmove(d, nl + 1, keep);
-		len = keep;
+		len = nl != NULL ? len - (size_t)(nl + 1 - d) : 0;
+		memmove(d, nl != NULL ? nl + 1 : d, len);
 	}
+	memmove(d + MARK, d, len);
+	memcpy(d, cut_line, MARK - 1);
 	if (len == 0) {
-		/* nothing older is left: the new line goes first, after the mark */
-		memcpy(d, cut_line, sizeof(cut_line) - 1);
-		d[sizeof(cut_line) - 1] = '\0';
-		return sizeof(cut_line) - 1;
+		/* nothing older is left: the new line follows the mark */
+		d[MARK - 1] = '\0';
+		return MARK - 1;
 	}
-	memmove(d + sizeof(cut_line), d, len);
-	memcpy(d, cut_line, sizeof(cut_line) - 1);
-	d[sizeof(cut_line) - 1] = '\n';
-	len += sizeof(cut_line);
-	d[len] = '\0';
-	return len;
+	d[MARK - 1] = '\n';
+	d[MARK + len] = '\0';
+	return MARK + len;
 }
 
 void

@@ -307,27 +307,22 @@ dnsq_query(struct dnsq *x, const char *name, ldns_rr_type type, ldns_pkt **pkt,
 	errno = 0;
 	st = ldns_resolver_send_pkt(&ans, x->res, q);
 	if (st != LDNS_STATUS_OK || ans == NULL) {
-		if ((st == LDNS_STATUS_SOCKET_ERROR || st == LDNS_STATUS_NETWORK_ERR ||
-		    st == LDNS_STATUS_ERR) && util_errno_local(errno)) {
+		switch (st) {
+		case LDNS_STATUS_ERR:
+		case LDNS_STATUS_NETWORK_ERR:
+		case LDNS_STATUS_SOCKET_ERROR:
 			/*
 			 * no socket (ldns reports it as a socket or a network
 			 * error, errno says which): nothing was asked, nothing
 			 * is known about the domain
 			 */
-			x->local = 1;
-			*why = "no socket (this host ran out of descriptors or memory)";
-			ldns_pkt_free(q);
-			ldns_rdf_deep_free(dname);
-			return DNSQ_TIMEOUT;
-		}
-		switch (st) {
+			x->local = util_errno_local(errno);
+			/* FALLTHROUGH */
 		case LDNS_STATUS_OK:
-		case LDNS_STATUS_ERR:
-		case LDNS_STATUS_NETWORK_ERR:
-		case LDNS_STATUS_SOCKET_ERROR:
 		case LDNS_STATUS_RES_NO_NS:
 			res = DNSQ_TIMEOUT;
-			*why = "no reply";
+			*why = x->local ? "no socket (this host ran out of descriptors or memory)" :
+			    "no reply";
 			break;
 		default:
 			res = DNSQ_FAIL;		/* unparsable reply */

@@ -160,26 +160,25 @@ smtp_read(struct smtp_sess *s, struct reply *r, enum smtp_stage stage,
 		msec_t ldl = r->nlines == 0 && s->first_by > 0 && s->first_by < dl ? s->first_by : dl;
 
 		st = netio_read_line(&s->n, line, sizeof(line), &len, ldl);
+		/* the part of the reply that came goes into the transcript before the error */
+		if (st != NETIO_OK)
+			heard_done(s, &h);
 		switch (st) {
 		case NETIO_OK:
 			break;
 		case NETIO_TIMEOUT:
-			heard_done(s, &h);
 			smtp_err(s, "timeout waiting for %s", what);
 			return SMTP_TIMEOUT;
 		case NETIO_EOF:
-			heard_done(s, &h);
 			smtp_err(s, "connection closed by server %s %s",
 				 r->nlines > 0 || len > 0 ? "in the middle of" : "while waiting for",
 				 what);
 			return SMTP_CLOSED;
 		case NETIO_TOOLONG:
-			heard_done(s, &h);
 			smtp_err(s, "%s: line longer than %d octets", what, REPLY_LINE_MAX);
 			return SMTP_PROTOCOL_ERROR;
 		case NETIO_ERROR:
 		default:
-			heard_done(s, &h);
 			smtp_err(s, "%s while waiting for %s", s->n.err, what);
 			return SMTP_CLOSED;
 		}

@@ -457,8 +457,8 @@ tls_start(struct netio *n, const char *name, msec_t deadline, struct tls_info *i
 	info->trust = tls_trust_of(SSL_get0_peer_certificate(l->ssl) != NULL,
 				   SSL_get_verify_result(l->ssl), &reason);
 	util_strlcpy(info->reason, reason, sizeof(info->reason));
-	/* every reason seen, in a fixed order, when there was more than one */
-	if (info->trust == TLS_UNTRUSTED && (l->verr & (l->verr - 1)) != 0)
+	/* every reason the verification met, in a fixed order */
+	if (info->trust == TLS_UNTRUSTED && l->verr != 0)
 		tls_trust_words(l->verr, info->reason, sizeof(info->reason));
 	n->ops = &tls_ops;
 	n->layer = l;
