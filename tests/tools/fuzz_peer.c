@@ -175,6 +175,20 @@ static const char *const rcpt_r[] = {
 };
 static const char *const quit_r[] = { "221 2.0.0 Bye", "221 Bye" };
 
+/*
+ * how often each deviation comes, per mille and per stage: a draw p of
+ * 0..999 takes the first row it is below (rare: silence and slow ones
+ * cost seconds); past the last row, none
+ */
+static const struct {
+	unsigned below;
+	enum dev dev;
+} dev_odds[] = {
+	{ 60, DEV_EXTRA_SAME }, { 100, DEV_EXTRA_LATER }, { 130, DEV_WRONG_CLASS },
+	{ 145, DEV_HUGE }, { 160, DEV_FLOOD }, { 175, DEV_RESET }, { 180, DEV_SILENT },
+	{ 195, DEV_CLOSE }, { 215, DEV_MULTI },
+};
+
 static void
 scen_make(struct scen *s, unsigned seed, unsigned idx)
 {
@@ -202,28 +216,11 @@ scen_make(struct scen *s, unsigned seed, unsigned idx)
 	s->early250 = pick(r, 100) < 3;
 	for (i = 0; i < STAGES; i++) {
 		unsigned p = pick(r, 1000);
+		size_t k;
 
-		/* rare: silence and slow ones cost seconds */
-		if (p < 60)
-			s->dev[i] = DEV_EXTRA_SAME;
-		else if (p < 100)
-			s->dev[i] = DEV_EXTRA_LATER;
-		else if (p < 130)
-			s->dev[i] = DEV_WRONG_CLASS;
-		else if (p < 145)
-			s->dev[i] = DEV_HUGE;
-		else if (p < 160)
-			s->dev[i] = DEV_FLOOD;
-		else if (p < 175)
-			s->dev[i] = DEV_RESET;
-		else if (p < 180)
-			s->dev[i] = DEV_SILENT;
-		else if (p < 195)
-			s->dev[i] = DEV_CLOSE;
-		else if (p < 215)
-			s->dev[i] = DEV_MULTI;
-		else
-			s->dev[i] = DEV_NONE;
+		for (k = 0; k < sizeof(dev_odds) / sizeof(dev_odds[0]) && p >= dev_odds[k].below; k++)
+			;
+		s->dev[i] = k < sizeof(dev_odds) / sizeof(dev_odds[0]) ? dev_odds[k].dev : DEV_NONE;
 	}
 }
 
